@@ -1,0 +1,52 @@
+# One entry point for everything a developer does. `make test` works on a fresh clone: it builds its own
+# virtual environments first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
+
+.PHONY: help venv lint test test-unit test-integration test-e2e model demo dashboard bench clean
+
+help:
+	@echo "make demo   - run the whole product on this machine (no AWS account)"
+	@echo "make test   - lint, validate the SAM template, and run every test"
+	@echo "make model  - run the local model pipeline (PROFILE=quick|full)"
+	@echo "make bench  - print the benchmarks"
+
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt training/requirements.txt glue_jobs/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# SAM CLI pins its own dependency ranges, so it lives in a venv of its own.
+$(SAM_VENV)/.installed:
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+	touch $@
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+	$(VENV)/bin/cfn-lint template.yaml
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+test-integration: venv
+	$(PY) -m pytest tests/integration
+
+test-e2e: venv
+	$(PY) -m pytest tests/e2e
+
+test: lint
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

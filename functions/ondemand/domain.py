@@ -1,0 +1,94 @@
+"""The endpoint lifecycle's vocabulary: states, the state item, endpoint facts and domain errors.
+
+Pure Python: no boto3, no pynamodb. Adapters translate to and from these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class State(StrEnum):
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    IN_SERVICE = "IN_SERVICE"
+    STOPPING = "STOPPING"
+    FAILED = "FAILED"
+
+
+class EndpointStatus(StrEnum):
+    """What the endpoint control reports, spelled as SageMaker's DescribeEndpoint spells it."""
+
+    CREATING = "Creating"
+    UPDATING = "Updating"
+    IN_SERVICE = "InService"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One entry of the item's bounded history."""
+
+    at: datetime
+    from_state: State
+    to_state: State
+    reason: str
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    """A snapshot of the single state item. `version` is the optimistic-locking counter."""
+
+    state: State
+    version: int
+    since: datetime
+    endpoint_name: str | None = None
+    expires_at: datetime | None = None
+    subscribers: tuple[str, ...] = ()
+    last_error: str | None = None
+    history: tuple[Transition, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    """One endpoint as the endpoint control sees it."""
+
+    name: str
+    status: EndpointStatus
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of one SMS. `detail` carries the provider's message id or error text."""
+
+    ok: bool
+    detail: str = ""
+
+
+class LifecycleError(Exception):
+    """Base of every domain error; handlers map each subclass to one HTTP response."""
+
+
+class ConflictError(LifecycleError):
+    """A conditional write lost: the item was not in the state (or version) the caller expected."""
+
+
+class ModelNotReadyError(LifecycleError):
+    """A prediction was asked for while the endpoint is not in service."""
+
+    def __init__(self, state: State, retry_after_seconds: int) -> None:
+        super().__init__(f"The model is {state.value}; try again in about {retry_after_seconds} s.")
+        self.state = state
+        self.retry_after_seconds = retry_after_seconds
+
+
+class EndpointError(LifecycleError):
+    """The endpoint control failed (capacity, throttling, an invocation error)."""
+
+
+class NotifierError(LifecycleError):
+    """The SMS provider could not be reached or refused the message."""

@@ -1,0 +1,70 @@
+"""The four ports the lifecycle logic talks to. Each has an AWS adapter (ondemand.adapters) and a local
+adapter (local_runtime); the logic takes them in its constructor, so tests hand it fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from ondemand.domain import EndpointInfo, EndpointState, SendResult, State
+
+
+class StateStore(Protocol):
+    def get(self) -> EndpointState:
+        """The state item; a missing item reads as STOPPED at version 0."""
+        ...
+
+    def transition(self, expected: Iterable[State], to: State, reason: str, **changes: Any) -> EndpointState:
+        """Conditional write: succeeds only if the item is in one of `expected` and at the version last read.
+
+        `changes` sets item fields (`endpoint_name`, `expires_at`, `subscribers`, `last_error`). Appends a
+        bounded history entry. Raises ConflictError when the condition fails."""
+        ...
+
+    def update(self, expected: Iterable[State], reason: str, **changes: Any) -> EndpointState:
+        """Conditional write of fields without a state change (extend, subscribers). Raises ConflictError."""
+        ...
+
+
+class EndpointControl(Protocol):
+    """SageMaker's endpoint API, or a local model-server process behind the same contract."""
+
+    def create(self, name: str) -> None:
+        """Begin creating the endpoint. Returns at once; readiness arrives later as a state-change event."""
+        ...
+
+    def describe(self, name: str) -> EndpointInfo | None:
+        """The endpoint's status, or None if it does not exist."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Delete the endpoint. An endpoint that is already gone counts as deleted."""
+        ...
+
+    def list(self, prefix: str) -> list[EndpointInfo]:
+        """Every endpoint whose name starts with `prefix` (all pages)."""
+        ...
+
+    def invoke(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST the JSON payload to the endpoint's /invocations and return its JSON answer."""
+        ...
+
+
+class Scheduler(Protocol):
+    """One-time schedules (EventBridge Scheduler `at()`), or a local timer that fires the same payload."""
+
+    def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
+        """Create or replace the schedule `name`; the same name twice leaves one schedule."""
+        ...
+
+    def cancel(self, name: str) -> None:
+        """Delete the schedule; a missing one is fine."""
+        ...
+
+
+class Notifier(Protocol):
+    """SMS: Textbelt, SNS, or a local outbox."""
+
+    def send(self, phone: str, message: str) -> SendResult:
+        ...

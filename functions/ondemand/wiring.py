@@ -1,0 +1,34 @@
+"""Which adapters the handlers use. On Lambda: the AWS adapters, built once at cold start from settings.
+The local runtime and the tests call `install()` before the first event to plug in their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ondemand.ports import EndpointControl, Notifier, Scheduler, StateStore
+
+
+@dataclass(frozen=True)
+class Adapters:
+    store: StateStore
+    endpoints: EndpointControl
+    scheduler: Scheduler
+    notifier: Notifier
+
+
+_installed: Adapters | None = None
+
+
+def install(adapters: Adapters | None) -> None:
+    """Use these adapters from now on (None: go back to the AWS adapters on next use)."""
+    global _installed
+    _installed = adapters
+
+
+def adapters() -> Adapters:
+    global _installed
+    if _installed is None:
+        from ondemand.adapters.aws import build_aws_adapters  # boto3 clients only where they are used
+
+        _installed = build_aws_adapters()
+    return _installed
