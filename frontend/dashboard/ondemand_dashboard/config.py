@@ -1,0 +1,40 @@
+"""The dashboard's one settings object, read from the environment once per process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+DEFAULT_INSTANCE_TYPE = "ml.g4dn.xlarge"
+DEFAULT_HOURLY_PRICE_USD = 0.7364
+"""SageMaker real-time inference, ml.g4dn.xlarge, us-east-1, on demand. A setting, because prices change by region."""
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    api_url: str
+    """ONDEMAND_API_URL: the API's base URL (the local runtime's gateway, or the API Gateway stage URL)."""
+    admin_key: str | None
+    """ONDEMAND_ADMIN_KEY: sent as `x-api-key` on POST /stop; without it the page asks for one."""
+    instance_type: str
+    """ONDEMAND_INSTANCE_TYPE: shown next to the price, so the price is read as the price of that instance."""
+    hourly_price_usd: float
+    """ONDEMAND_HOURLY_PRICE_USD: what one endpoint instance costs per hour."""
+    request_timeout_seconds: float
+    """ONDEMAND_API_TIMEOUT: seconds before an API call counts as failed (a /predict on a cold model is slow)."""
+
+    @classmethod
+    def from_env(cls) -> DashboardConfig:
+        return cls(
+            api_url=(os.environ.get("ONDEMAND_API_URL", "").strip() or DEFAULT_API_URL).rstrip("/"),
+            admin_key=os.environ.get("ONDEMAND_ADMIN_KEY", "").strip() or None,
+            instance_type=os.environ.get("ONDEMAND_INSTANCE_TYPE", "").strip() or DEFAULT_INSTANCE_TYPE,
+            hourly_price_usd=_float("ONDEMAND_HOURLY_PRICE_USD", DEFAULT_HOURLY_PRICE_USD),
+            request_timeout_seconds=_float("ONDEMAND_API_TIMEOUT", 30.0),
+        )

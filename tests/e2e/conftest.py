@@ -1,0 +1,50 @@
+"""Browser fixtures: Python Playwright driving Debian's Chromium (`playwright install` cannot download one here)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing: install Debian's chromium (`make venv` does, or apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402 - only once a browser exists
+
+from tests.e2e.fake_api import FakeModel, serve_fake_api  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def fake_model() -> FakeModel:
+    return FakeModel()
+
+
+@pytest.fixture
+def fake_api(fake_model: FakeModel) -> Iterator[str]:
+    with serve_fake_api(fake_model) as base_url:
+        yield base_url

@@ -1,0 +1,129 @@
+"""The page's own behaviour in a real browser, against a fake API: what the user sees for each answer the API
+can give (ready, 503, 400, 500, a timeout, an unreachable API) and for a phone number that is not E.164."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.fake_api import FakeModel
+
+
+def test_start_with_phone_shows_progress_then_ready_and_the_text_message(page: Page, fake_api: str,
+                                                                         fake_model: FakeModel) -> None:
+    fake_model.start_seconds = 3
+    page.goto(fake_api)
+    expect(page.locator("#state")).to_have_attribute("data-state", "STOPPED")
+
+    page.fill("#phone", "+1 555 555 0100")
+    page.click("#start")
+
+    expect(page.locator("#state")).to_have_attribute("data-state", "STARTING")
+    expect(page.locator("#progress-block")).to_be_visible()
+    expect(page.locator("#progress-text")).to_contain_text("to go")
+    expect(page.locator("#start-message")).to_contain_text("+15555550100")
+
+    expect(page.locator("#state")).to_have_attribute("data-state", "IN_SERVICE", timeout=10_000)
+    expect(page.locator("#progress-block")).to_be_hidden()
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^0[12]:\d\d$"))
+    expect(page.locator("#outbox-block")).to_be_visible()
+    expect(page.locator("#outbox li.sms")).to_have_count(1)
+    expect(page.locator("#outbox li.sms")).to_contain_text("+15555550100")
+    expect(page.locator("#start-form")).to_be_hidden()
+
+
+def test_two_reviews_get_one_labelled_result_each(page: Page, fake_api: str, fake_model: FakeModel) -> None:
+    fake_model.start_seconds = 0
+    page.goto(fake_api)
+    page.click("#start")
+    expect(page.locator("#state")).to_have_attribute("data-state", "IN_SERVICE")
+
+    page.fill("#reviews", "A wonderful, superb film.\n\n   \nA dull and boring mess.")
+    expect(page.locator("#review-count")).to_have_text("2 reviews")
+    page.click("#predict")
+
+    results = page.locator("#results li.result")
+    expect(results).to_have_count(2)
+    expect(results.nth(0).locator(".label")).to_have_text("POSITIVE")
+    expect(results.nth(1).locator(".label")).to_have_text("NEGATIVE")
+    expect(results.nth(0).locator(".prob-text")).to_have_text("90.0%")
+    expect(page.locator("#results-meta")).to_contain_text("model time 12 ms")
+
+
+def test_extend_button_pushes_the_shutdown_back(page: Page, fake_api: str, fake_model: FakeModel) -> None:
+    fake_model.start_seconds = 0
+    fake_model.keep_alive_seconds = 40
+    page.goto(fake_api)
+    page.click("#start")
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^00:[0-4]\d$"))
+
+    fake_model.keep_alive_seconds = 600
+    page.click("#extend")
+
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^(10:00|09:5\d)$"))
+    expect(page.locator("#start-message")).to_contain_text("Extended")
+
+
+def test_invalid_phone_is_explained_and_nothing_starts(page: Page, fake_api: str, fake_model: FakeModel) -> None:
+    page.goto(fake_api)
+    page.fill("#phone", "555-0100")
+    page.click("#start")
+
+    expect(page.locator("#phone-error")).to_contain_text("international number")
+    expect(page.locator("#phone")).to_have_attribute("aria-invalid", "true")
+    assert fake_model.state == "STOPPED"
+
+
+def test_predict_while_stopped_says_to_start_the_model(page: Page, fake_api: str) -> None:
+    page.goto(fake_api)
+    page.fill("#reviews", "Fine.")
+    page.click("#predict")
+
+    expect(page.locator("#predict-message")).to_have_text(re.compile("not running.*Start model"))
+
+
+def test_bad_input_shows_the_servers_sentence(page: Page, fake_api: str, fake_model: FakeModel) -> None:
+    fake_model.start_seconds = 0
+    fake_model.predict_status = 400
+    page.goto(fake_api)
+    page.click("#start")
+    expect(page.locator("#state")).to_have_attribute("data-state", "IN_SERVICE")
+    page.fill("#reviews", "Too long, says the server.")
+    page.click("#predict")
+
+    expect(page.locator("#predict-message")).to_have_text("Each review must be at most 5,000 characters.")
+
+
+def test_empty_text_is_caught_before_any_request(page: Page, fake_api: str) -> None:
+    page.goto(fake_api)
+    page.fill("#reviews", "  \n ")
+    page.click("#predict")
+
+    expect(page.locator("#predict-message")).to_contain_text("Type a review first")
+
+
+def test_server_error_and_timeout_are_friendly(page: Page, fake_api: str, fake_model: FakeModel) -> None:
+    fake_model.start_seconds = 0
+    page.goto(f"{fake_api}/?timeout=1")
+    page.click("#start")
+    expect(page.locator("#state")).to_have_attribute("data-state", "IN_SERVICE")
+
+    fake_model.predict_status = 500
+    page.fill("#reviews", "Anything.")
+    page.click("#predict")
+    expect(page.locator("#predict-message")).to_contain_text("The server had a problem (HTTP 500)")
+
+    fake_model.predict_status = 200
+    fake_model.predict_delay_seconds = 2.5
+    page.click("#predict")
+    expect(page.locator("#predict-message")).to_contain_text("did not answer within 1 s")
+    expect(page.locator("#predict")).to_be_enabled()
+
+
+def test_unreachable_api_is_reported_with_its_address(page: Page, fake_api: str) -> None:
+    dead_api = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    page.goto(f"{fake_api}/?api={dead_api}")
+
+    expect(page.locator("#connection-message")).to_contain_text(f"Cannot reach the API at {dead_api}")
+    expect(page.locator("#api-base")).to_have_text(dead_api)
