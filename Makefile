@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 
-.PHONY: help venv lint test test-unit test-integration test-e2e model demo dashboard bench clean
+.PHONY: help venv chromium lint test test-unit test-integration test-e2e model demo dashboard bench clean
 
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
@@ -29,7 +29,16 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
 	touch $@
 
-venv: $(VENV)/.installed $(SAM_VENV)/.installed
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here). Installed once, as root.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "Install Chromium and chromedriver at $(CHROMIUM) for the browser tests"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium chromium-driver
+
+chromium: $(CHROMIUM)
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed $(CHROMIUM)
 
 lint: venv
 	$(VENV)/bin/ruff check .
