@@ -1,0 +1,127 @@
+"""`python -m local_runtime`: make the model if none is cached, start everything on loopback, print the URLs,
+and stop every child process on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from local_runtime.durations import format_duration, parse_duration
+from local_runtime.endpoints import REPO_ROOT, _die_with_parent, free_port, stop_process
+from local_runtime.runtime import LocalRuntime, RuntimeConfig
+
+DASHBOARD_SCRIPT = REPO_ROOT / "frontend" / "dashboard" / "app.py"
+
+
+class Shutdown(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM so setup and waiting unwind through `finally`."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local_runtime", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)),
+                        help="gateway port (web page + API); 0 picks a free one (default 8000, env PORT)")
+    parser.add_argument("--keep-alive", type=parse_duration, default=os.environ.get("KEEP_ALIVE", "30m"),
+                        help="how long the model stays up after it is ready or extended, e.g. 2m (env KEEP_ALIVE)")
+    parser.add_argument("--provisioning-delay", type=parse_duration,
+                        default=os.environ.get("PROVISIONING_DELAY", "0"),
+                        help="extra wait before the model server starts, to mimic SageMaker, e.g. 30s")
+    parser.add_argument("--profile", default=os.environ.get("PROFILE", "quick"),
+                        help="model pipeline profile used when no model is cached (tiny|quick|full)")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="model folder (default: the pipeline's cache for the profile)")
+    parser.add_argument("--var-dir", type=Path, default=REPO_ROOT / "var" / "local_runtime",
+                        help="outbox, logs and runtime.json go here")
+    parser.add_argument("--reconcile-every", type=parse_duration, default=None,
+                        help="reconciler period (default: the template's rate())")
+    parser.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=True,
+                        help="also start the Streamlit dashboard if it is installed")
+    parser.add_argument("--verbose", action="store_true", help="log every request and handler")
+    return parser.parse_args(argv)
+
+
+def ensure_model(profile: str, model_dir: Path | None) -> Path:
+    """The pipeline's cached model, made now (with a progress bar) if there is none."""
+    from local_runtime.model_pipeline import ensure_model as make_or_reuse
+
+    return make_or_reuse(profile=profile) if model_dir is None else make_or_reuse(profile=profile, model_dir=model_dir)
+
+
+def start_dashboard(api_url: str) -> tuple[subprocess.Popen[bytes], str] | None:
+    """The Streamlit dashboard as a child process, when its script and streamlit are both present."""
+    if not DASHBOARD_SCRIPT.exists() or importlib.util.find_spec("streamlit") is None:
+        return None
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SCRIPT), "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    process = subprocess.Popen(  # noqa: S603
+        command, cwd=REPO_ROOT, env={**os.environ, "ONDEMAND_API_URL": api_url}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509
+    )
+    return process, f"http://127.0.0.1:{port}/"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set():
+            return  # already shutting down; let the cleanup finish
+        stopping.set()
+        raise Shutdown(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    runtime: LocalRuntime | None = None
+    dashboard: tuple[subprocess.Popen[bytes], str] | None = None
+    try:
+        model_dir = ensure_model(args.profile, args.model_dir)
+        config = RuntimeConfig(model_dir=model_dir, var_dir=args.var_dir, port=args.port,
+                               keep_alive_seconds=args.keep_alive, provisioning_delay=args.provisioning_delay,
+                               reconcile_every=args.reconcile_every, textbelt_key=os.environ.get("TEXTBELT_KEY"))
+        runtime = LocalRuntime(config, say=lambda line: print(line, flush=True))
+        try:
+            runtime.start()
+        except OSError as error:
+            print(f"Cannot start the gateway on port {args.port}: {error}. Try --port 0 for a free port.",
+                  file=sys.stderr)
+            return 2
+        dashboard = start_dashboard(runtime.base_url) if args.dashboard else None
+        print(f"""
+Local runtime ready (no AWS account needed). Model: {model_dir}
+  web page     {runtime.base_url}/
+  API          {runtime.base_url}/status   (POST /start, /predict, /extend)
+  SMS outbox   {runtime.base_url}/outbox   (file {runtime.outbox_path})
+  dashboard    {dashboard[1] if dashboard else "not started (streamlit or frontend/dashboard/app.py missing)"}
+  state store  {runtime.state_server.url if runtime.state_server else "?"}   (DynamoDB API on moto)
+Keep-alive {format_duration(args.keep_alive)}, provisioning delay {format_duration(args.provisioning_delay)}.
+Ctrl-C stops everything.""", flush=True)
+        stopping.wait()
+    except Shutdown as reason:
+        print(f"\n{reason}: stopping ...", flush=True)
+    finally:
+        if dashboard:
+            stop_process(dashboard[0], timeout=5)
+        if runtime:
+            runtime.close()
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The local endpoint control: a "SageMaker endpoint" is a model server process (the SageMaker container contract:
+`GET /ping`, `POST /invocations`) started on a free loopback port, reporting its status changes as SageMaker's
+EventBridge events so the same handlers react to them."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "000000000000"
+WARM_UP_PAYLOAD = {"texts": ["A warm-up sentence, so the first real prediction is not the slow one."]}
+
+# SageMaker spells statuses one way in DescribeEndpoint (`InService`) and another in its events (`IN_SERVICE`).
+EVENT_STATUS = {
+    EndpointStatus.CREATING: "CREATING",
+    EndpointStatus.UPDATING: "UPDATING",
+    EndpointStatus.IN_SERVICE: "IN_SERVICE",
+    EndpointStatus.DELETING: "DELETING",
+    EndpointStatus.FAILED: "FAILED",
+}
+
+CommandFactory = Callable[[int], list[str]]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def model_server_command(model_dir: Path) -> CommandFactory:
+    """The pipeline's model server on a given port."""
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "training.model_server", "--model-dir", str(model_dir),
+                "--host", "127.0.0.1", "--port", str(port)]
+
+    return command
+
+
+def endpoint_state_change_event(name: str, status: EndpointStatus, region: str, created: datetime,
+                                failure_reason: str | None = None) -> dict[str, Any]:
+    """A "SageMaker Endpoint State Change" event of the shape EventBridge delivers."""
+    now = datetime.now(UTC)
+    arn = f"arn:aws:sagemaker:{region}:{ACCOUNT}:endpoint/{name.lower()}"
+    detail: dict[str, Any] = {
+        "EndpointName": name,
+        "EndpointArn": arn,
+        "EndpointConfigName": name,
+        "ProductionVariants": [{"VariantName": "AllTraffic", "CurrentInstanceCount": 1,
+                                "DesiredInstanceCount": 1, "CurrentWeight": 1.0, "DesiredWeight": 1.0}],
+        "EndpointStatus": EVENT_STATUS[status],
+        "CreationTime": int(created.timestamp() * 1000),
+        "LastModifiedTime": int(now.timestamp() * 1000),
+        "Tags": {},
+    }
+    if failure_reason:
+        detail["FailureReason"] = failure_reason
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "SageMaker Endpoint State Change",
+        "source": "aws.sagemaker",
+        "account": ACCOUNT,
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [arn],
+        "detail": detail,
+    }
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: if the runtime is killed outright, the kernel kills the model server too."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float) -> int:
+    """SIGTERM the process group, SIGKILL it after `timeout`, and wait until the process is gone."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            return process.wait(wait)
+        except subprocess.TimeoutExpired:
+            log.warning("process %d ignored SIGTERM for %.0f s; killing it", process.pid, timeout)
+    return process.wait()
+
+
+@dataclass
+class LocalEndpoint:
+    """One endpoint and its model server process."""
+
+    name: str
+    status: EndpointStatus
+    created: datetime
+    created_monotonic: float
+    failure_reason: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+    port: int | None = None
+    log_path: Path | None = None
+    ready_seconds: float | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class LocalEndpointControl:
+    """EndpointControl port backed by model server processes on loopback."""
+
+    def __init__(
+        self,
+        command: CommandFactory,
+        emit: Callable[[dict[str, Any]], None],
+        log_dir: Path,
+        region: str = "us-east-1",
+        provisioning_delay: float = 0.0,
+        ready_timeout: float = 600.0,
+        stop_timeout: float = 10.0,
+        invoke_timeout: float = 60.0,
+    ) -> None:
+        self._command = command
+        self._emit = emit
+        self._log_dir = log_dir
+        self._region = region
+        self.provisioning_delay = provisioning_delay
+        self._ready_timeout = ready_timeout
+        self._stop_timeout = stop_timeout
+        self._invoke_timeout = invoke_timeout
+        self._endpoints: dict[str, LocalEndpoint] = {}
+        self._lock = threading.Lock()
+        self._http = requests.Session()
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- the port -------------------------------------------------------------------------------------------
+
+    def create(self, name: str) -> None:
+        with self._lock:
+            existing = self._endpoints.get(name)
+            if existing and existing.status != EndpointStatus.FAILED:
+                raise EndpointError(f"Cannot create already existing endpoint {name!r} ({existing.status.value}).")
+            endpoint = LocalEndpoint(name=name, status=EndpointStatus.CREATING, created=datetime.now(UTC),
+                                     created_monotonic=time.monotonic())
+            endpoint.thread = threading.Thread(target=self._run, args=(endpoint,), name=f"endpoint-{name}",
+                                               daemon=True)
+            self._endpoints[name] = endpoint
+        if existing:
+            self._stop(existing)
+        self._publish(endpoint)
+        endpoint.thread.start()
+
+    def describe(self, name: str) -> EndpointInfo | None:
+        with self._lock:
+            endpoint = self._endpoints.get(name)
+        return self._info(endpoint) if endpoint else None
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            endpoint = self._endpoints.get(name)
+            if endpoint is None:
+                return
+            endpoint.status = EndpointStatus.DELETING
+            endpoint.cancelled.set()
+        self._publish(endpoint)
+        self._stop(endpoint)
+        with self._lock:
+            if self._endpoints.get(name) is endpoint:
+                del self._endpoints[name]
+
+    def list(self, prefix: str) -> list[EndpointInfo]:
+        with self._lock:
+            endpoints = [e for e in self._endpoints.values() if e.name.startswith(prefix)]
+        return [self._info(e) for e in endpoints]
+
+    def invoke(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            endpoint = self._endpoints.get(name)
+        if endpoint is None or endpoint.status != EndpointStatus.IN_SERVICE:
+            status = endpoint.status.value if endpoint else "missing"
+            raise EndpointError(f"Endpoint {name!r} is not in service ({status}).")
+        try:
+            response = self._http.post(f"{endpoint.url}/invocations", json=payload, timeout=self._invoke_timeout)
+        except requests.RequestException as error:
+            raise EndpointError(f"The model server did not answer: {error}") from error
+        if response.status_code != 200:
+            raise EndpointError(f"The model server answered {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    # --- for the runtime and its tests ----------------------------------------------------------------------
+
+    def endpoint(self, name: str) -> LocalEndpoint | None:
+        """The live record (process, port, timings) of one endpoint."""
+        with self._lock:
+            return self._endpoints.get(name)
+
+    def close(self) -> None:
+        """Delete every endpoint: no model server outlives the runtime."""
+        with self._lock:
+            names = list(self._endpoints)
+        for name in names:
+            self.delete(name)
+
+    # --- the endpoint's life, on its own thread -------------------------------------------------------------
+
+    def _info(self, endpoint: LocalEndpoint) -> EndpointInfo:
+        return EndpointInfo(name=endpoint.name, status=endpoint.status, failure_reason=endpoint.failure_reason)
+
+    def _publish(self, endpoint: LocalEndpoint) -> None:
+        self._emit(endpoint_state_change_event(endpoint.name, endpoint.status, self._region, endpoint.created,
+                                               endpoint.failure_reason))
+
+    def _run(self, endpoint: LocalEndpoint) -> None:
+        if endpoint.cancelled.wait(self.provisioning_delay):
+            return
+        with self._lock:
+            if endpoint.cancelled.is_set():
+                return
+            endpoint.port = free_port()
+            stamp = endpoint.created.strftime("%Y%m%dT%H%M%S")
+            endpoint.log_path = self._log_dir / f"{endpoint.name}-{stamp}.log"
+            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+            with endpoint.log_path.open("wb") as log_file:
+                endpoint.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                    self._command(endpoint.port), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl
+                )
+        log.info("endpoint %s: model server pid %d on port %d", endpoint.name, endpoint.process.pid, endpoint.port)
+        failure = self._wait_until_ready(endpoint)
+        if failure is None:
+            with self._lock:
+                if endpoint.cancelled.is_set():
+                    return
+                endpoint.status = EndpointStatus.IN_SERVICE
+                endpoint.ready_seconds = time.monotonic() - endpoint.created_monotonic
+            self._publish(endpoint)
+            code = endpoint.process.wait()  # this thread spawned it, so it must outlive it (PDEATHSIG)
+            failure = f"The model server exited unexpectedly with code {code}. {self._log_tail(endpoint)}"
+        else:
+            stop_process(endpoint.process, self._stop_timeout)
+        with self._lock:
+            if endpoint.cancelled.is_set():
+                return
+            endpoint.status = EndpointStatus.FAILED
+            endpoint.failure_reason = failure.strip()
+        log.error("endpoint %s failed: %s", endpoint.name, endpoint.failure_reason)
+        self._publish(endpoint)
+
+    def _wait_until_ready(self, endpoint: LocalEndpoint) -> str | None:
+        """None once /ping answers and a warm-up prediction succeeds; otherwise why not."""
+        assert endpoint.process is not None
+        deadline = time.monotonic() + self._ready_timeout
+        while time.monotonic() < deadline:
+            if endpoint.cancelled.is_set():
+                return "deleted while creating"
+            code = endpoint.process.poll()
+            if code is not None:
+                return f"The model server exited with code {code} while starting. {self._log_tail(endpoint)}"
+            try:
+                if self._http.get(f"{endpoint.url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        else:
+            return f"The model server did not answer /ping within {self._ready_timeout:.0f} s."
+        try:
+            warm_up = self._http.post(f"{endpoint.url}/invocations", json=WARM_UP_PAYLOAD, timeout=self._ready_timeout)
+        except requests.RequestException as error:
+            return f"The warm-up prediction failed: {error}"
+        if warm_up.status_code != 200:
+            return f"The warm-up prediction failed with {warm_up.status_code}: {warm_up.text[:300]}"
+        return None
+
+    def _stop(self, endpoint: LocalEndpoint) -> None:
+        endpoint.cancelled.set()
+        with self._lock:
+            process = endpoint.process
+        if process is not None:
+            code = stop_process(process, self._stop_timeout)
+            log.info("endpoint %s: model server pid %d stopped (%s)", endpoint.name, process.pid, code)
+        if endpoint.thread is not None and endpoint.thread is not threading.current_thread():
+            endpoint.thread.join(timeout=self._stop_timeout + 5)
+
+    @staticmethod
+    def _log_tail(endpoint: LocalEndpoint, lines: int = 5) -> str:
+        if endpoint.log_path is None or not endpoint.log_path.exists():
+            return ""
+        tail = endpoint.log_path.read_text(errors="replace").strip().splitlines()[-lines:]
+        return " | ".join(tail)[-800:]

@@ -1,0 +1,180 @@
+"""The local API gateway: serves the web page's static files, and turns every other HTTP request into an API
+Gateway REST proxy event for the API handler, as `sam local start-api` would, returning the handler's response."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import mimetypes
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+STAGE = "local"
+
+
+def proxy_event(
+    method: str, raw_path: str, headers: dict[str, list[str]], body: bytes, source_ip: str
+) -> dict[str, Any]:
+    """An API Gateway REST API (v1) Lambda proxy event for one request."""
+    split = urlsplit(raw_path)
+    path = unquote(split.path) or "/"
+    query = parse_qs(split.query, keep_blank_values=True)
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode("ascii"), True
+    now = datetime.now(UTC)
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {name: values[-1] for name, values in headers.items()} or None,
+        "multiValueHeaders": headers or None,
+        "queryStringParameters": {name: values[-1] for name, values in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": {"proxy": path.lstrip("/")} if path != "/" else None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": headers.get("Host", ["localhost"])[-1],
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", [""])[-1]},
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_base64,
+    }
+
+
+class Gateway(ThreadingHTTPServer):
+    """HTTP server on loopback. `api(event)` is the API handler; `extra_routes` answer GET paths with JSON."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        api: Callable[[dict[str, Any]], dict[str, Any]],
+        static_dir: Path,
+        extra_routes: dict[str, Callable[[], Any]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__((host, port), _GatewayRequestHandler)
+        self.api = api
+        self.static_dir = static_dir.resolve()
+        self.extra_routes = extra_routes or {}
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="gateway", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def static_file(self, path: str) -> Path | None:
+        """The file under the static folder that `path` names (`/` is index.html), never outside it."""
+        relative = path.lstrip("/") or "index.html"
+        candidate = (self.static_dir / relative).resolve()
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        if candidate.is_file() and candidate.is_relative_to(self.static_dir):
+            return candidate
+        return None
+
+
+class _GatewayRequestHandler(BaseHTTPRequestHandler):
+    server: Gateway
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        path = urlsplit(self.path).path
+        if path in self.server.extra_routes:
+            self._send(HTTPStatus.OK, {"Content-Type": "application/json"},
+                       json.dumps(self.server.extra_routes[path]()).encode())
+            return
+        static = self.server.static_file(unquote(path))
+        if static is not None:
+            content_type = mimetypes.guess_type(static.name)[0] or "application/octet-stream"
+            self._send(HTTPStatus.OK, {"Content-Type": content_type, "Cache-Control": "no-cache"}, static.read_bytes())
+            return
+        self._proxy()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._proxy()
+
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_POST  # noqa: N815
+
+    def _proxy(self) -> None:
+        started = time.perf_counter()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            error = {"error": "payload_too_large", "message": "The request body is larger than 10 MB."}
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"Content-Type": "application/json"},
+                       json.dumps(error).encode())
+            return
+        body = self.rfile.read(length) if length else b""
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name, []).append(value)
+        event = proxy_event(self.command, self.path, headers, body, self.client_address[0])
+        try:
+            response = self.server.api(event)
+        except Exception:
+            log.exception("the API handler raised on %s %s", self.command, self.path)
+            error = {"error": "internal_error", "message": "The API failed unexpectedly; see the runtime's log."}
+            self._send(HTTPStatus.BAD_GATEWAY, {"Content-Type": "application/json"}, json.dumps(error).encode())
+            return
+        self._send_proxy_response(response)
+        log.info("%s %s -> %s in %.0f ms", self.command, self.path, response.get("statusCode"),
+                 (time.perf_counter() - started) * 1000)
+
+    def _send_proxy_response(self, response: dict[str, Any]) -> None:
+        raw = response.get("body") or ""
+        body = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
+        headers: list[tuple[str, str]] = [(k, str(v)) for k, v in (response.get("headers") or {}).items()]
+        single = {k.lower() for k, _ in headers}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            if name.lower() not in single:
+                headers.extend((name, str(v)) for v in values)
+        self._send(response.get("statusCode", 200), headers, body)
+
+    def _send(self, status: int, headers: dict[str, str] | list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        items = headers.items() if isinstance(headers, dict) else headers
+        for name, value in items:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        log.debug("%s - %s", self.address_string(), format % args)

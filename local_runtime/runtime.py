@@ -1,0 +1,206 @@
+"""The embedded default, assembled: local adapters plugged into the lifecycle handlers from `functions/`.
+
+The handlers are the Lambda handlers, called the way AWS calls them: API Gateway proxy events from the gateway,
+EventBridge events from the bus (routed by the template's rule pattern), the schedule's payload from the timer,
+a scheduled event from the reconciler's rate loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from local_runtime.cfn_template import load_template, rule_patterns, schedule_rate
+from local_runtime.endpoints import REPO_ROOT, CommandFactory, LocalEndpointControl, model_server_command
+from local_runtime.event_bus import LocalEventBus, Rule
+from local_runtime.gateway import Gateway
+from local_runtime.lambda_invoke import HandlerInvoker
+from local_runtime.outbox import OutboxNotifier, read_outbox
+from local_runtime.scheduler import LocalScheduler, RateLoop
+from local_runtime.state_server import LocalStateServer
+
+log = logging.getLogger(__name__)
+
+API_HANDLER = "ondemand.handlers.api.handler"
+ENDPOINT_EVENTS_HANDLER = "ondemand.handlers.endpoint_events.handler"
+TEARDOWN_HANDLER = "ondemand.handlers.teardown.handler"
+RECONCILER_HANDLER = "ondemand.handlers.reconciler.handler"
+RUNTIME_FILE = "runtime.json"
+LOCAL_START_SECONDS = 5  # what a start takes here with a cached model, for the page's progress bar
+
+
+@dataclass
+class RuntimeConfig:
+    """Everything the embedded default can be told; the CLI flags map one to one."""
+
+    model_dir: Path
+    var_dir: Path = REPO_ROOT / "var" / "local_runtime"
+    host: str = "127.0.0.1"
+    port: int = 0
+    keep_alive_seconds: float = 30 * 60
+    provisioning_delay: float = 0.0
+    reconcile_every: float | None = None  # None: the template's rate()
+    textbelt_key: str | None = None
+    static_dir: Path = REPO_ROOT / "frontend"
+    model_command: CommandFactory | None = None  # None: the pipeline's model server on model_dir
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def lifecycle_environment(config: RuntimeConfig, dynamodb_url: str) -> dict[str, str]:
+    """The settings env vars (see ondemand.settings) for the local stack."""
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "DYNAMODB_ENDPOINT_URL": dynamodb_url,
+        "STATE_TABLE_NAME": "ondemand-sentiment-state",
+        "ENDPOINT_NAME_PREFIX": "ondemand-sentiment",
+        "KEEP_ALIVE_MINUTES": f"{config.keep_alive_seconds / 60:g}",
+        "KEEP_ALIVE_SECONDS": f"{config.keep_alive_seconds:g}",
+        "TYPICAL_PROVISIONING_SECONDS": str(int(config.provisioning_delay) + LOCAL_START_SECONDS),
+        "SMS_PROVIDER": "textbelt" if config.textbelt_key else "none",
+        "POWERTOOLS_SERVICE_NAME": "ondemand-sentiment",
+        "POWERTOOLS_METRICS_NAMESPACE": "OnDemandSentiment",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        **config.extra_env,
+    }
+
+
+def scheduled_event(rule_name: str, region: str = "us-east-1") -> dict[str, Any]:
+    """The "Scheduled Event" EventBridge delivers for a rate() rule."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:000000000000:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
+class LocalRuntime:
+    """Start with `start()`, stop with `close()` (stops every model server it started)."""
+
+    def __init__(self, config: RuntimeConfig, say: Callable[[str], None] = print) -> None:
+        self.config = config
+        self._say = say
+        self.outbox_path = config.var_dir / "outbox.jsonl"
+        self.invoke = HandlerInvoker()
+        self.state_server: LocalStateServer | None = None
+        self.bus: LocalEventBus | None = None
+        self.endpoints: LocalEndpointControl | None = None
+        self.scheduler: LocalScheduler | None = None
+        self.reconciler: RateLoop | None = None
+        self.gateway: Gateway | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.gateway is not None, "start() first"
+        return self.gateway.base_url
+
+    def start(self) -> None:
+        config = self.config
+        config.var_dir.mkdir(parents=True, exist_ok=True)
+        self.state_server = LocalStateServer(table_name="ondemand-sentiment-state")
+        os.environ.update(lifecycle_environment(config, self.state_server.start()))
+
+        from ondemand import wiring  # after the environment is set: settings are read once
+
+        template = load_template()
+        rules = [Rule(pattern, ENDPOINT_EVENTS_HANDLER) for pattern in rule_patterns(template, ENDPOINT_EVENTS_HANDLER)]
+        self.bus = LocalEventBus(rules, self.invoke, on_delivered=self._delivered)
+        command = config.model_command or model_server_command(config.model_dir)
+        self.endpoints = LocalEndpointControl(command, emit=self.bus.put, log_dir=config.var_dir / "logs",
+                                              provisioning_delay=config.provisioning_delay)
+        self.scheduler = LocalScheduler(fire=lambda payload: self.invoke(TEARDOWN_HANDLER, payload))
+        notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(), provider_name="textbelt",
+                                  on_send=self._sent)
+        wiring.install(wiring.Adapters(store=self._state_store(), endpoints=self.endpoints,
+                                       scheduler=self.scheduler, notifier=notifier))
+
+        interval = config.reconcile_every or schedule_rate(template, RECONCILER_HANDLER)
+        self.reconciler = RateLoop(interval, lambda: self.invoke(RECONCILER_HANDLER, scheduled_event("reconciler")),
+                                   name="reconciler")
+        self.reconciler.start()
+        self.gateway = Gateway(api=lambda event: self.invoke(API_HANDLER, event), static_dir=config.static_dir,
+                               extra_routes={"/outbox": lambda: read_outbox(self.outbox_path)},
+                               host=config.host, port=config.port)
+        self.gateway.start()
+        self._write_runtime_file()
+
+    def close(self) -> None:
+        """Stop accepting requests, cancel timers, stop every model server, then the state store."""
+        for part in (self.gateway, self.reconciler, self.scheduler, self.endpoints, self.bus, self.state_server):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception:
+                    log.exception("stopping %s failed", type(part).__name__)
+        (self.config.var_dir / RUNTIME_FILE).unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- adapters that come from functions/ -------------------------------------------------------------------
+
+    def _state_store(self) -> Any:
+        """The lifecycle's own pynamodb store, pointed at the local server by DYNAMODB_ENDPOINT_URL."""
+        from ondemand.adapters.dynamodb import DynamoDbStateStore
+
+        return DynamoDbStateStore()
+
+    def _sms_provider(self) -> Any:
+        """The lifecycle's Textbelt adapter when a key is configured; otherwise the outbox is the only provider."""
+        if not self.config.textbelt_key:
+            return None
+        from ondemand.adapters.textbelt import TextbeltNotifier
+
+        return TextbeltNotifier(key=self.config.textbelt_key)
+
+    # --- console -------------------------------------------------------------------------------------------
+
+    def _delivered(self, event: dict[str, Any], target: str) -> None:
+        detail = event.get("detail", {})
+        status = detail.get("EndpointStatus")
+        if status is None or self.endpoints is None:
+            return
+        line = f"endpoint {detail['EndpointName']}: {status}"
+        endpoint = self.endpoints.endpoint(detail["EndpointName"])
+        if status == "IN_SERVICE" and endpoint is not None:
+            line += f" - IN_SERVICE {time.monotonic() - endpoint.created_monotonic:.1f} s after /start"
+        if detail.get("FailureReason"):
+            line += f" ({detail['FailureReason']})"
+        self._say(line)
+
+    def _sent(self, entry: dict[str, Any]) -> None:
+        outcome = "sent" if entry["ok"] else f"NOT sent ({entry['detail']})"
+        self._say(f"SMS to {entry['phone']} via {entry['provider']} {outcome}: {entry['message']}")
+
+    def _write_runtime_file(self) -> None:
+        """Where everything listens, for tests, the benchmark and the dashboard."""
+        assert self.gateway is not None and self.state_server is not None
+        info = {"base_url": self.base_url, "outbox": str(self.outbox_path), "state_store_url": self.state_server.url,
+                "pid": os.getpid(), "model_dir": str(self.config.model_dir)}
+        path = self.config.var_dir / RUNTIME_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=2))
+        tmp.replace(path)
