@@ -7,6 +7,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def ensure_model(profile: str, model_dir: Path | None) -> Path:
     return make_or_reuse(profile=profile) if model_dir is None else make_or_reuse(profile=profile, model_dir=model_dir)
 
 
-def start_dashboard(api_url: str) -> tuple[subprocess.Popen[bytes], str] | None:
+def start_dashboard(api_url: str, admin_key: str | None) -> tuple[subprocess.Popen[bytes], str] | None:
     """The Streamlit dashboard as a child process, when its script and streamlit are both present."""
     if not DASHBOARD_SCRIPT.exists() or importlib.util.find_spec("streamlit") is None:
         return None
@@ -63,7 +64,8 @@ def start_dashboard(api_url: str) -> tuple[subprocess.Popen[bytes], str] | None:
     command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SCRIPT), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     process = subprocess.Popen(  # noqa: S603
-        command, cwd=REPO_ROOT, env={**os.environ, "ONDEMAND_API_URL": api_url}, stdin=subprocess.DEVNULL,
+        command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+        env={**os.environ, "ONDEMAND_API_URL": api_url, "ONDEMAND_ADMIN_KEY": admin_key or ""},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         preexec_fn=_die_with_parent,  # noqa: PLW1509
     )
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = ensure_model(args.profile, args.model_dir)
         config = RuntimeConfig(model_dir=model_dir, var_dir=args.var_dir, port=args.port,
                                keep_alive_seconds=args.keep_alive, provisioning_delay=args.provisioning_delay,
-                               reconcile_every=args.reconcile_every, textbelt_key=os.environ.get("TEXTBELT_KEY"))
+                               reconcile_every=args.reconcile_every, textbelt_key=os.environ.get("TEXTBELT_KEY"),
+                               admin_key=os.environ.get("ONDEMAND_ADMIN_KEY") or secrets.token_urlsafe(18))
         runtime = LocalRuntime(config, say=lambda line: print(line, flush=True))
         try:
             runtime.start()
@@ -101,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Cannot start the gateway on port {args.port}: {error}. Try --port 0 for a free port.",
                   file=sys.stderr)
             return 2
-        dashboard = start_dashboard(runtime.base_url) if args.dashboard else None
+        dashboard = start_dashboard(runtime.base_url, config.admin_key) if args.dashboard else None
+        from ondemand.settings import get_settings
+
+        keep_alive = format_duration(get_settings().keep_alive_minutes * 60)
         print(f"""
 Local runtime ready (no AWS account needed). Model: {model_dir}
   web page     {runtime.base_url}/
@@ -109,7 +115,7 @@ Local runtime ready (no AWS account needed). Model: {model_dir}
   SMS outbox   {runtime.base_url}/outbox   (file {runtime.outbox_path})
   dashboard    {dashboard[1] if dashboard else "not started (streamlit or frontend/dashboard/app.py missing)"}
   state store  {runtime.state_server.url if runtime.state_server else "?"}   (DynamoDB API on moto)
-Keep-alive {format_duration(args.keep_alive)}, provisioning delay {format_duration(args.provisioning_delay)}.
+Keep-alive {keep_alive}, provisioning delay {format_duration(args.provisioning_delay)}.
 Ctrl-C stops everything.""", flush=True)
         stopping.wait()
     except Shutdown as reason:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 import uuid
@@ -48,6 +49,7 @@ class RuntimeConfig:
     provisioning_delay: float = 0.0
     reconcile_every: float | None = None  # None: the template's rate()
     textbelt_key: str | None = None
+    admin_key: str | None = None  # the x-api-key POST /stop wants (the dashboard's Stop button); None: /stop is off
     static_dir: Path = REPO_ROOT / "frontend"
     model_command: CommandFactory | None = None  # None: the pipeline's model server on model_dir
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -64,8 +66,7 @@ def lifecycle_environment(config: RuntimeConfig, dynamodb_url: str) -> dict[str,
         "DYNAMODB_ENDPOINT_URL": dynamodb_url,
         "STATE_TABLE_NAME": "ondemand-sentiment-state",
         "ENDPOINT_NAME_PREFIX": "ondemand-sentiment",
-        "KEEP_ALIVE_MINUTES": f"{config.keep_alive_seconds / 60:g}",
-        "KEEP_ALIVE_SECONDS": f"{config.keep_alive_seconds:g}",
+        "KEEP_ALIVE_MINUTES": keep_alive_minutes(config.keep_alive_seconds),
         "TYPICAL_PROVISIONING_SECONDS": str(int(config.provisioning_delay) + LOCAL_START_SECONDS),
         "SMS_PROVIDER": "textbelt" if config.textbelt_key else "none",
         "POWERTOOLS_SERVICE_NAME": "ondemand-sentiment",
@@ -76,6 +77,27 @@ def lifecycle_environment(config: RuntimeConfig, dynamodb_url: str) -> dict[str,
         "TRANSFORMERS_OFFLINE": "1",
         **config.extra_env,
     }
+
+
+def keep_alive_minutes(seconds: float) -> str:
+    """KEEP_ALIVE_MINUTES for a keep-alive in seconds: fractional if the settings accept it, else whole minutes."""
+    from ondemand.settings import Settings
+
+    exact = f"{seconds / 60:g}"
+    previous = os.environ.get("KEEP_ALIVE_MINUTES")
+    os.environ["KEEP_ALIVE_MINUTES"] = exact
+    try:
+        Settings.from_env()
+    except ValueError:
+        rounded = str(max(1, math.ceil(seconds / 60)))
+        log.warning("the lifecycle takes whole keep-alive minutes; using %s min instead of %s", rounded, exact)
+        return rounded
+    finally:
+        if previous is None:
+            del os.environ["KEEP_ALIVE_MINUTES"]
+        else:
+            os.environ["KEEP_ALIVE_MINUTES"] = previous
+    return exact
 
 
 def scheduled_event(rule_name: str, region: str = "us-east-1") -> dict[str, Any]:
@@ -131,7 +153,8 @@ class LocalRuntime:
         notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(), provider_name="textbelt",
                                   on_send=self._sent)
         wiring.install(wiring.Adapters(store=self._state_store(), endpoints=self.endpoints,
-                                       scheduler=self.scheduler, notifier=notifier))
+                                       scheduler=self.scheduler, notifier=notifier,
+                                       admin_api_key=lambda: self.config.admin_key))
 
         interval = config.reconcile_every or schedule_rate(template, RECONCILER_HANDLER)
         self.reconciler = RateLoop(interval, lambda: self.invoke(RECONCILER_HANDLER, scheduled_event("reconciler")),
@@ -164,17 +187,22 @@ class LocalRuntime:
 
     def _state_store(self) -> Any:
         """The lifecycle's own pynamodb store, pointed at the local server by DYNAMODB_ENDPOINT_URL."""
-        from ondemand.adapters.dynamodb import DynamoDbStateStore
+        from ondemand.adapters.dynamodb import DynamoStateStore
+        from ondemand.settings import get_settings
 
-        return DynamoDbStateStore()
+        settings = get_settings()
+        return DynamoStateStore(settings.table_name, settings.dynamodb_endpoint_url, settings.region,
+                                settings.history_limit)
 
     def _sms_provider(self) -> Any:
         """The lifecycle's Textbelt adapter when a key is configured; otherwise the outbox is the only provider."""
-        if not self.config.textbelt_key:
+        key = self.config.textbelt_key
+        if not key:
             return None
-        from ondemand.adapters.textbelt import TextbeltNotifier
+        from ondemand.adapters.sms import TextbeltNotifier
+        from ondemand.settings import get_settings
 
-        return TextbeltNotifier(key=self.config.textbelt_key)
+        return TextbeltNotifier(lambda: key, get_settings().textbelt_url)
 
     # --- console -------------------------------------------------------------------------------------------
 
@@ -199,7 +227,7 @@ class LocalRuntime:
         """Where everything listens, for tests, the benchmark and the dashboard."""
         assert self.gateway is not None and self.state_server is not None
         info = {"base_url": self.base_url, "outbox": str(self.outbox_path), "state_store_url": self.state_server.url,
-                "pid": os.getpid(), "model_dir": str(self.config.model_dir)}
+                "pid": os.getpid(), "model_dir": str(self.config.model_dir), "admin_key": self.config.admin_key}
         path = self.config.var_dir / RUNTIME_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(info, indent=2))

@@ -1,0 +1,120 @@
+"""Running the whole local runtime as a child process, for tests, the benchmark and the browser test: the same
+command a newcomer runs (`python -m local_runtime`), on free ports, in its own var folder.
+
+    with run_local_runtime(var_dir, model_dir, keep_alive="8s") as runtime:
+        requests.post(runtime.base_url + "/start", json={"phone": "+15555550100"})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local_runtime.endpoints import REPO_ROOT
+from local_runtime.outbox import read_outbox
+from local_runtime.runtime import RUNTIME_FILE
+
+TEST_MODEL_DIR = REPO_ROOT / "var" / "test-models" / "tiny"
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live process below `pid` (children, grandchildren, ...) with its command line, from /proc."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":  # a zombie is already gone, only not yet reaped
+            parents[int(entry.name)] = int(fields[1])
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = commands.get(child, "")
+                frontier.append(child)
+    return found
+
+
+@dataclass
+class RunningRuntime:
+    """A local runtime child process and where it listens."""
+
+    base_url: str
+    outbox_path: Path
+    var_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return read_outbox(self.outbox_path)
+
+    def model_server_pids(self) -> list[int]:
+        """Model server processes the runtime has running right now."""
+        return [pid for pid, command in descendants(self.process.pid).items() if "training.model_server" in command]
+
+    def console(self) -> str:
+        """What the runtime printed so far."""
+        return (self.var_dir / "console.log").read_text(errors="replace")
+
+
+def ensure_test_model(model_dir: Path = TEST_MODEL_DIR) -> Path:
+    """The pipeline's `tiny` model in a cache of its own (made once, in about a minute)."""
+    from local_runtime.model_pipeline import ensure_model
+
+    return ensure_model(profile="tiny", model_dir=model_dir)
+
+
+@contextmanager
+def run_local_runtime(
+    var_dir: Path,
+    model_dir: Path,
+    keep_alive: str = "2m",
+    provisioning_delay: str = "0",
+    extra_args: tuple[str, ...] = (),
+    start_timeout: float = 120.0,
+) -> Iterator[RunningRuntime]:
+    """Start `python -m local_runtime` on a free port; on exit SIGTERM it (as Ctrl-C would) and wait for it."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    runtime_file = var_dir / RUNTIME_FILE
+    runtime_file.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "local_runtime", "--port", "0", "--no-dashboard", "--model-dir", str(model_dir),
+               "--var-dir", str(var_dir), "--keep-alive", keep_alive, "--provisioning-delay", provisioning_delay,
+               *extra_args]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "functions"), str(REPO_ROOT)]),
+           "PYTHONUNBUFFERED": "1"}
+    with (var_dir / "console.log").open("wb") as console:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=console, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not runtime_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = (var_dir / "console.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"the local runtime did not start (exit code {process.poll()}):\n{tail}")
+            time.sleep(0.1)
+        info = json.loads(runtime_file.read_text())
+        yield RunningRuntime(base_url=info["base_url"], outbox_path=Path(info["outbox"]), var_dir=var_dir,
+                             process=process)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
