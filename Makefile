@@ -16,6 +16,7 @@ help:
 	@echo "make test   - lint, validate the SAM template, and run every test"
 	@echo "make model  - run the local model pipeline (PROFILE=quick|full)"
 	@echo "make bench  - print the benchmarks"
+	@echo "make dashboard - the developer dashboard (ONDEMAND_API_URL, DASHBOARD_PORT)"
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt training/requirements.txt glue_jobs/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,12 @@ test-e2e: venv
 
 test: lint
 	$(PY) -m pytest tests
+
+# The developer dashboard (Streamlit) against the API at ONDEMAND_API_URL (default http://127.0.0.1:8000).
+DASHBOARD_PORT ?= 8501
+dashboard: $(VENV)/.installed
+	$(VENV)/bin/streamlit run frontend/dashboard/app.py --server.headless=true --server.address=127.0.0.1 \
+		--server.port=$(DASHBOARD_PORT) --browser.gatherUsageStats=false
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

@@ -1,0 +1,148 @@
+"""Streamlit glue shared by every page: the cached client, cached reads with short TTLs, the sidebar and the
+auto-refresh while the state is changing. Pages call these and never `requests` themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from ondemand_dashboard.api_client import ApiError, OndemandApiClient
+from ondemand_dashboard.config import DashboardConfig
+from ondemand_dashboard.timeline import parse_time
+
+T = TypeVar("T")
+
+CHANGING_STATES = frozenset({"STARTING", "STOPPING"})
+STATE_BADGES = {
+    "STOPPED": ("gray", ":material/power_settings_new:"),
+    "STARTING": ("orange", ":material/hourglass_top:"),
+    "IN_SERVICE": ("green", ":material/check_circle:"),
+    "STOPPING": ("orange", ":material/hourglass_bottom:"),
+    "FAILED": ("red", ":material/error:"),
+}
+REFRESH_SECONDS_WHILE_CHANGING = 2
+REFRESH_SECONDS_IN_SERVICE = 15
+
+
+@st.cache_resource
+def config() -> DashboardConfig:
+    return DashboardConfig.from_env()
+
+
+@st.cache_resource
+def client(base_url: str) -> OndemandApiClient:
+    """One client per base URL for the whole server: it keeps the connection pool and the latency log."""
+    return OndemandApiClient(base_url, timeout_seconds=config().request_timeout_seconds)
+
+
+def api_url() -> str:
+    """The base URL in use: the sidebar's field, which starts from ONDEMAND_API_URL."""
+    return str(st.session_state.get("api_url") or config().api_url).rstrip("/")
+
+
+def api() -> OndemandApiClient:
+    return client(api_url())
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def fetch_status(base_url: str) -> dict[str, Any]:
+    return client(base_url).status()
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def fetch_outbox(base_url: str) -> list[dict[str, Any]]:
+    return client(base_url).outbox()
+
+
+def forget_cached_reads() -> None:
+    """After an action the next read must show its effect, not a cached answer."""
+    fetch_status.clear()
+    fetch_outbox.clear()
+
+
+def attempt(action: Callable[[], T]) -> T | None:
+    """Run an API call; an ApiError becomes an `st.error` message and None."""
+    try:
+        return action()
+    except ApiError as error:
+        st.error(error.message, icon=":material/cloud_off:")
+        return None
+
+
+def status() -> dict[str, Any] | None:
+    """GET /status through the cache, or None after showing why it failed."""
+    return attempt(lambda: fetch_status(api_url()))
+
+
+def admin_key() -> str | None:
+    return st.session_state.get("admin_key") or config().admin_key
+
+
+def refresh_interval(state: str | None) -> int | None:
+    """Seconds between automatic refreshes: fast while the state is changing, slower for the countdown."""
+    if state in CHANGING_STATES:
+        return REFRESH_SECONDS_WHILE_CHANGING
+    if state == "IN_SERVICE":
+        return REFRESH_SECONDS_IN_SERVICE
+    return None
+
+
+def state_badge(state: str) -> None:
+    color, icon = STATE_BADGES.get(state, ("gray", ":material/help:"))
+    st.badge(state, color=color, icon=icon)
+
+
+def sidebar() -> None:
+    """Connection settings, and a live state badge that reruns the whole page when the state moves on."""
+    with st.sidebar:
+        st.text_input("API base URL", value=config().api_url, key="api_url",
+                      help="Starts from ONDEMAND_API_URL: the local runtime's gateway or the deployed stage URL.")
+        st.text_input("Admin key (for Stop)", value=config().admin_key or "", key="admin_key", type="password",
+                      help="Sent as x-api-key on POST /stop. Starts from ONDEMAND_ADMIN_KEY.")
+        _live_state()
+
+
+def _live_state() -> None:
+    try:
+        current = fetch_status(api_url())
+    except ApiError:
+        current = {}
+    seen = current.get("state"), current.get("version")
+
+    @st.fragment(run_every=refresh_interval(seen[0]))
+    def watch() -> None:
+        try:
+            fresh = fetch_status(api_url())
+        except ApiError:
+            st.caption("State: unknown (the API is not answering)")
+            return
+        if (fresh.get("state"), fresh.get("version")) != seen:
+            st.rerun(scope="app")
+        state_badge(str(fresh.get("state")))
+        st.caption(f"Refreshed {datetime.now(UTC):%H:%M:%S} UTC")
+
+    watch()
+
+
+def seconds_until(moment: str | None, now: datetime) -> float | None:
+    """Seconds from `now` to an ISO-8601 moment of the API (None stays None)."""
+    if not moment:
+        return None
+    return (parse_time(moment) - now).total_seconds()
+
+
+def format_duration(seconds: float | None) -> str:
+    """`1 h 02 min`, `4 min 05 s`, `12 s`; what a developer reads at a glance."""
+    if seconds is None:
+        return "–"
+    whole = int(max(0, round(seconds)))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
