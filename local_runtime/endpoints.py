@@ -108,6 +108,17 @@ def stop_process(process: subprocess.Popen[Any], timeout: float) -> int:
     return process.wait()
 
 
+def _load_failure(ping: requests.Response) -> str | None:
+    """The reason a model server gave up loading (a /ping error other than "still loading"), if it says so."""
+    try:
+        body = ping.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("error") not in (None, "loading"):
+        return str(body.get("message") or body["error"])
+    return None
+
+
 @dataclass
 class LocalEndpoint:
     """One endpoint and its model server process."""
@@ -282,10 +293,13 @@ class LocalEndpointControl:
             if code is not None:
                 return f"The model server exited with code {code} while starting. {self._log_tail(endpoint)}"
             try:
-                if self._http.get(f"{endpoint.url}/ping", timeout=2).status_code == 200:
-                    break
+                ping = self._http.get(f"{endpoint.url}/ping", timeout=2)
             except requests.RequestException:
-                pass
+                ping = None
+            if ping is not None and ping.status_code == 200:
+                break
+            if ping is not None and _load_failure(ping):
+                return f"The model server could not load the model: {_load_failure(ping)}"
             time.sleep(0.1)
         else:
             return f"The model server did not answer /ping within {self._ready_timeout:.0f} s."

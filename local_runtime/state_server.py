@@ -12,6 +12,7 @@ from moto.server import ThreadedMotoServer
 from local_runtime.cfn_template import load_template, table_definition
 
 log = logging.getLogger(__name__)
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request at INFO
 
 
 class LocalStateServer:

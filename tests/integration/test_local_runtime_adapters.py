@@ -34,6 +34,11 @@ STAND_IN_SERVER = textwrap.dedent('''
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
+            if sys.argv[2:] == ["broken"]:  # how the pipeline's server says it could not load the model
+                body = json.dumps({"error": "model_load_failed", "message": "no config.json in /nowhere"}).encode()
+                self.send_response(503); self.send_header("Content-Length", str(len(body))); self.end_headers()
+                self.wfile.write(body)
+                return
             self.send_response(200 if self.path == "/ping" else 404); self.end_headers()
 
         def do_POST(self):
@@ -127,6 +132,16 @@ def test_a_model_server_that_crashes_while_starting_becomes_failed_with_its_last
     assert "code 3" in failed["detail"]["FailureReason"]
     assert "no model in /nowhere" in failed["detail"]["FailureReason"]
     assert endpoints.describe("ondemand-sentiment-b").status == EndpointStatus.FAILED
+
+
+def test_a_model_server_that_cannot_load_its_model_fails_at_once_and_is_stopped(tmp_path: Path, stand_in: Path) -> None:
+    events = Events()
+    endpoints = control(tmp_path, lambda port: [sys.executable, str(stand_in), str(port), "broken"], events)
+
+    endpoints.create("ondemand-sentiment-e")
+    failed = events.wait_for("FAILED", timeout=20)
+    assert "no config.json in /nowhere" in failed["detail"]["FailureReason"]
+    assert endpoints.endpoint("ondemand-sentiment-e").process.poll() is not None
 
 
 def test_a_model_server_that_dies_in_service_becomes_failed(tmp_path: Path, stand_in: Path) -> None:
