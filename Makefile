@@ -58,6 +58,15 @@ test-e2e: venv
 test: lint
 	$(PY) -m pytest tests
 
+# The embedded default: the whole product on loopback, no AWS account, no Docker. Makes the model first if none
+# is cached. make demo KEEP_ALIVE=2m PROVISIONING_DELAY=30s PORT=8000 PROFILE=quick ARGS="--no-dashboard"
+KEEP_ALIVE ?= 30m
+PROVISIONING_DELAY ?= 0s
+PORT ?= 8000
+demo: $(VENV)/.installed
+	$(PY) -m local_runtime --keep-alive $(KEEP_ALIVE) --provisioning-delay $(PROVISIONING_DELAY) --port $(PORT) \
+		--profile $(or $(PROFILE),quick) $(ARGS)
+
 # The developer dashboard (Streamlit) against the API at ONDEMAND_API_URL (default http://127.0.0.1:8000).
 DASHBOARD_PORT ?= 8501
 dashboard: $(VENV)/.installed
