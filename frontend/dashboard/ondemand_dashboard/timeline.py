@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 
@@ -39,6 +40,11 @@ def parse_time(value: str | datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """The same instant without tzinfo, for charts whose axis already says UTC (pandas drops aware zones anyway)."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def parse_history(entries: Iterable[Mapping[str, Any]] | None) -> list[Transition]:
     """The history as transitions, oldest first, whatever order the API sent them in."""
     transitions = [
@@ -56,7 +62,7 @@ def state_spans(transitions: list[Transition], current_state: str, since: dateti
     The time before the first transition is not in the (bounded) history, so no span covers it. When the history
     is empty or lags the item, the item's own `state` and `since` describe the last span."""
     spans: list[StateSpan] = []
-    for transition, following in zip(transitions, [*transitions[1:], None], strict=True):
+    for transition, following in pairwise([*transitions, None]):
         end = following.at if following else now
         spans.append(StateSpan(transition.to_state, transition.at, max(end, transition.at), transition.reason))
     lagging = bool(spans) and spans[-1].state != current_state and since is not None and since >= spans[-1].start

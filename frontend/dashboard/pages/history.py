@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 from ondemand_dashboard import ui
-from ondemand_dashboard.timeline import parse_history, parse_time, state_spans
+from ondemand_dashboard.timeline import naive_utc, parse_history, parse_time, state_spans
 
 st.title("History")
 status = ui.status()
@@ -25,8 +25,8 @@ spans = state_spans(transitions, str(status.get("state")), since, now)
 st.caption(f"{len(transitions)} transitions since {transitions[0].at:%Y-%m-%d %H:%M:%S} UTC "
            "(the item keeps a bounded history; older ones are dropped).")
 timeline = pd.DataFrame([
-    {"state": span.state, "start": span.start, "end": span.end, "duration": ui.format_duration(span.seconds),
-     "reason": span.reason}
+    {"state": span.state, "start": naive_utc(span.start), "end": naive_utc(span.end),
+     "duration": ui.format_duration(span.seconds), "reason": span.reason}
     for span in spans
 ])
 chart = (

@@ -4,6 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 from ondemand_dashboard import ui
+from ondemand_dashboard.timeline import naive_utc
 
 st.title("Predictions")
 
@@ -35,9 +36,9 @@ if not calls:
     st.stop()
 
 ok_calls = [call for call in calls if call.ok]
-rows = [{"at": call.at, "kind": "model (latency_ms)", "ms": call.model_latency_ms} for call in ok_calls
+rows = [{"at": naive_utc(call.at), "kind": "model (latency_ms)", "ms": call.model_latency_ms} for call in ok_calls
         if call.model_latency_ms is not None]
-rows += [{"at": call.at, "kind": "round trip", "ms": call.round_trip_ms} for call in calls]
+rows += [{"at": naive_utc(call.at), "kind": "round trip", "ms": call.round_trip_ms} for call in calls]
 st.altair_chart(
     alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
         x=alt.X("at:T", title="time (UTC)"), y=alt.Y("ms:Q", title="milliseconds"), color="kind:N",
