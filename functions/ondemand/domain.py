@@ -50,6 +50,8 @@ class EndpointState:
     subscribers: tuple[str, ...] = ()
     last_error: str | None = None
     history: tuple[Transition, ...] = field(default_factory=tuple)
+    in_service_at: datetime | None = None
+    """When the current endpoint went InService; /extend never goes past this + the hard cap."""
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,7 @@ class EndpointError(LifecycleError):
 
 class NotifierError(LifecycleError):
     """The SMS provider could not be reached or refused the message."""
+
+
+class SchedulerError(LifecycleError):
+    """The teardown schedule could not be created or deleted (the reconciler is the safety net)."""

@@ -15,14 +15,19 @@ class StateStore(Protocol):
         """The state item; a missing item reads as STOPPED at version 0."""
         ...
 
-    def transition(self, expected: Iterable[State], to: State, reason: str, **changes: Any) -> EndpointState:
+    def transition(
+        self, expected: Iterable[State], to: State, reason: str, *, expected_version: int | None = None, **changes: Any
+    ) -> EndpointState:
         """Conditional write: succeeds only if the item is in one of `expected` and at the version last read.
 
-        `changes` sets item fields (`endpoint_name`, `expires_at`, `subscribers`, `last_error`). Appends a
-        bounded history entry. Raises ConflictError when the condition fails."""
+        `expected_version` (optional) also pins the version the caller read, so a decision made on a stale read
+        cannot overwrite a newer one. `changes` sets item fields (`endpoint_name`, `expires_at`, `in_service_at`,
+        `subscribers`, `last_error`). Appends a bounded history entry. Raises ConflictError when the condition fails."""
         ...
 
-    def update(self, expected: Iterable[State], reason: str, **changes: Any) -> EndpointState:
+    def update(
+        self, expected: Iterable[State], reason: str, *, expected_version: int | None = None, **changes: Any
+    ) -> EndpointState:
         """Conditional write of fields without a state change (extend, subscribers). Raises ConflictError."""
         ...
 

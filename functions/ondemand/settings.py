@@ -58,8 +58,8 @@ class Settings:
     """SCHEDULER_ROLE_ARN: the role EventBridge Scheduler assumes to invoke the teardown function."""
     teardown_function_arn: str
     """TEARDOWN_FUNCTION_ARN: the teardown schedule's target."""
-    admin_api_key_parameter: str | None
-    """ADMIN_API_KEY_PARAMETER: SSM SecureString parameter with the key POST /stop requires (unset: /stop is off)."""
+    admin_api_key_secret: str | None
+    """ADMIN_API_KEY_SECRET: Secrets Manager secret with the x-api-key POST /stop requires (unset: /stop is off)."""
     max_text_chars: int
     """MAX_TEXT_CHARS: characters allowed in one text of /predict."""
     max_texts_per_call: int
@@ -95,7 +95,7 @@ class Settings:
             teardown_function_arn=_str(
                 "TEARDOWN_FUNCTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:ondemand-teardown"
             ),
-            admin_api_key_parameter=_str("ADMIN_API_KEY_PARAMETER"),
+            admin_api_key_secret=_str("ADMIN_API_KEY_SECRET"),
             max_text_chars=_int("MAX_TEXT_CHARS", 2000),
             max_texts_per_call=_int("MAX_TEXTS_PER_CALL", 32),
             max_body_bytes=_int("MAX_BODY_BYTES", 65536),
@@ -106,5 +106,5 @@ class Settings:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, read on first use (tests call `get_settings.cache_clear()` after monkeypatching)."""
+    """The settings of this process, read on first use (tests call `get_settings.cache_clear()` after changing env)."""
     return Settings.from_env()

@@ -3,6 +3,7 @@ The local runtime and the tests call `install()` before the first event to plug 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ondemand.ports import EndpointControl, Notifier, Scheduler, StateStore
@@ -14,6 +15,8 @@ class Adapters:
     endpoints: EndpointControl
     scheduler: Scheduler
     notifier: Notifier
+    admin_api_key: Callable[[], str | None] = lambda: None
+    """The x-api-key POST /stop requires; None turns /stop off."""
 
 
 _installed: Adapters | None = None

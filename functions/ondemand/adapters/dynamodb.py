@@ -1,0 +1,145 @@
+"""The state store on DynamoDB: one item, optimistic locking with a pynamodb VersionAttribute.
+
+Every write is conditional on the state the caller expects and on the version it read, so of two concurrent
+writers exactly one wins and the other gets ConflictError. Locally the same code runs against moto's server
+(`host` = DYNAMODB_ENDPOINT_URL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.models import Model
+
+from ondemand.domain import ConflictError, EndpointState, State, Transition
+
+ITEM_KEY = "endpoint"
+EPOCH = datetime.fromtimestamp(0, UTC)
+CHANGEABLE_FIELDS = frozenset({"endpoint_name", "expires_at", "in_service_at", "subscribers", "last_error"})
+
+
+class HistoryEntry(MapAttribute):
+    at = UTCDateTimeAttribute()
+    from_state = UnicodeAttribute(attr_name="from")
+    to_state = UnicodeAttribute(attr_name="to")
+    reason = UnicodeAttribute()
+
+
+class StateItemBase(Model):
+    """Attributes of the state item; `state_item_model` binds it to a table."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    state = UnicodeAttribute()
+    since = UTCDateTimeAttribute()
+    endpoint_name = UnicodeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+    in_service_at = UTCDateTimeAttribute(null=True)
+    subscribers = ListAttribute(of=UnicodeAttribute, default=list)
+    last_error = UnicodeAttribute(null=True)
+    history = ListAttribute(of=HistoryEntry, default=list)
+    version = VersionAttribute()
+
+
+@lru_cache(maxsize=8)
+def state_item_model(table_name: str, host: str | None, region: str) -> type[StateItemBase]:
+    """A model class bound to one table (pynamodb reads the table from the class's Meta)."""
+
+    class Meta:
+        pass
+
+    Meta.table_name = table_name
+    Meta.host = host
+    Meta.region = region
+    return type("StateItem", (StateItemBase,), {"Meta": Meta, "__module__": __name__})
+
+
+class DynamoStateStore:
+    """The StateStore port on DynamoDB."""
+
+    def __init__(
+        self,
+        table_name: str,
+        host: str | None = None,
+        region: str = "us-east-1",
+        history_limit: int = 50,
+        now: Any = None,
+    ) -> None:
+        self.model = state_item_model(table_name, host, region)
+        self.history_limit = history_limit
+        self.now = now or (lambda: datetime.now(UTC))
+
+    def get(self) -> EndpointState:
+        return self._to_domain(self._load())
+
+    def transition(
+        self, expected: Iterable[State], to: State, reason: str, *, expected_version: int | None = None, **changes: Any
+    ) -> EndpointState:
+        return self._write(tuple(expected), to, reason, expected_version, changes)
+
+    def update(
+        self, expected: Iterable[State], reason: str, *, expected_version: int | None = None, **changes: Any
+    ) -> EndpointState:
+        return self._write(tuple(expected), None, reason, expected_version, changes)
+
+    def _load(self) -> StateItemBase:
+        try:
+            return self.model.get(ITEM_KEY, consistent_read=True)
+        except DoesNotExist:
+            return self.model(ITEM_KEY, state=State.STOPPED.value, since=EPOCH)
+
+    def _write(
+        self,
+        expected: tuple[State, ...],
+        to: State | None,
+        reason: str,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> EndpointState:
+        unknown = set(changes) - CHANGEABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not item fields: {sorted(unknown)}")
+        item = self._load()
+        current_state = State(item.state)
+        if expected_version is not None and (item.version or 0) != expected_version:
+            raise ConflictError(f"the item is at version {item.version or 0}, not {expected_version}")
+        if current_state not in expected:
+            raise ConflictError(f"the item is {current_state.value}, not {'|'.join(s.value for s in expected)}")
+        for name, value in changes.items():
+            setattr(item, name, list(value) if name == "subscribers" else value)
+        if to is not None:
+            now = self.now()
+            entry = HistoryEntry(at=now, from_state=current_state.value, to_state=to.value, reason=reason[:300])
+            item.history = [*(item.history or []), entry][-self.history_limit :]
+            item.state = to.value
+            item.since = now
+        # The VersionAttribute adds "version = <read version>" (or "version does not exist") to the condition.
+        condition = None if item.version is None else self.model.state.is_in(*(s.value for s in expected))
+        try:
+            item.save(condition=condition)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise ConflictError("another writer changed the state item first") from exc
+            raise
+        return self._to_domain(item)
+
+    @staticmethod
+    def _to_domain(item: StateItemBase) -> EndpointState:
+        return EndpointState(
+            state=State(item.state),
+            version=item.version or 0,
+            since=item.since,
+            endpoint_name=item.endpoint_name,
+            expires_at=item.expires_at,
+            subscribers=tuple(item.subscribers or ()),
+            last_error=item.last_error,
+            history=tuple(
+                Transition(at=h.at, from_state=State(h.from_state), to_state=State(h.to_state), reason=h.reason)
+                for h in item.history or ()
+            ),
+            in_service_at=item.in_service_at,
+        )

@@ -1,0 +1,136 @@
+"""The EndpointControl port on SageMaker: the endpoint API for the lifecycle, the runtime API for predictions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus
+
+VARIANT_NAME = "AllTraffic"
+
+
+def _is_missing(exc: ClientError) -> bool:
+    """SageMaker reports a missing endpoint or config as a ValidationException that says "Could not find"."""
+    message = exc.response.get("Error", {}).get("Message", "")
+    return exc.response.get("Error", {}).get("Code") == "ValidationException" and "Could not find" in message
+
+
+class SageMakerEndpoints:
+    """Creates the endpoint (and its config, once per model and instance type), describes, lists, deletes, invokes."""
+
+    def __init__(
+        self,
+        sagemaker: Any,
+        runtime: Any,
+        ssm: Any,
+        *,
+        prefix: str,
+        instance_type: str,
+        approved_model_parameter: str,
+    ) -> None:
+        self.sagemaker = sagemaker
+        self.runtime = runtime
+        self.ssm = ssm
+        self.prefix = prefix
+        self.instance_type = instance_type
+        self.approved_model_parameter = approved_model_parameter
+
+    def approved_model(self) -> str:
+        """The model the training pipeline approved, read at each start so a new approval needs no redeploy."""
+        try:
+            return self.ssm.get_parameter(Name=self.approved_model_parameter)["Parameter"]["Value"]
+        except ClientError as exc:
+            raise EndpointError(
+                f"No approved model: SSM parameter {self.approved_model_parameter} could not be read "
+                f"({exc.response['Error']['Code']}). Run the training pipeline first."
+            ) from exc
+
+    def config_name(self, model_name: str) -> str:
+        """Deterministic per model and instance type, so configs are reused, and inside the IAM name prefix."""
+        digest = hashlib.sha256(f"{model_name}|{self.instance_type}".encode()).hexdigest()[:12]
+        return f"{self.prefix}-cfg-{digest}"
+
+    def create(self, name: str) -> None:
+        model_name = self.approved_model()
+        config_name = self.config_name(model_name)
+        try:
+            self._ensure_config(config_name, model_name)
+            self.sagemaker.create_endpoint(
+                EndpointName=name,
+                EndpointConfigName=config_name,
+                Tags=[{"Key": "project", "Value": self.prefix}, {"Key": "model", "Value": model_name[:256]}],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise EndpointError(f"CreateEndpoint {name} failed: {exc}") from exc
+
+    def _ensure_config(self, config_name: str, model_name: str) -> None:
+        try:
+            self.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+            return
+        except ClientError as exc:
+            if not _is_missing(exc):
+                raise
+        try:
+            self.sagemaker.create_endpoint_config(
+                EndpointConfigName=config_name,
+                ProductionVariants=[
+                    {
+                        "VariantName": VARIANT_NAME,
+                        "ModelName": model_name,
+                        "InitialInstanceCount": 1,
+                        "InstanceType": self.instance_type,
+                        "InitialVariantWeight": 1.0,
+                    }
+                ],
+            )
+        except ClientError as exc:
+            # Two starts racing to create the same config: the other one made it, which is all we need.
+            if "already exist" not in exc.response.get("Error", {}).get("Message", ""):
+                raise
+
+    def describe(self, name: str) -> EndpointInfo | None:
+        try:
+            answer = self.sagemaker.describe_endpoint(EndpointName=name)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise EndpointError(f"DescribeEndpoint {name} failed: {exc}") from exc
+        return EndpointInfo(name, EndpointStatus(answer["EndpointStatus"]), answer.get("FailureReason"))
+
+    def delete(self, name: str) -> None:
+        try:
+            self.sagemaker.delete_endpoint(EndpointName=name)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return  # already gone counts as deleted
+            raise EndpointError(f"DeleteEndpoint {name} failed: {exc}") from exc
+
+    def list(self, prefix: str) -> list[EndpointInfo]:
+        found = []
+        try:
+            for page in self.sagemaker.get_paginator("list_endpoints").paginate(NameContains=prefix):
+                for summary in page["Endpoints"]:
+                    if summary["EndpointName"].startswith(prefix):
+                        found.append(EndpointInfo(summary["EndpointName"], EndpointStatus(summary["EndpointStatus"])))
+        except (ClientError, BotoCoreError) as exc:
+            raise EndpointError(f"ListEndpoints failed: {exc}") from exc
+        # The list has no FailureReason; describe the failed ones so the reconciler can report why.
+        return [self.describe(e.name) or e if e.status == EndpointStatus.FAILED else e for e in found]
+
+    def invoke(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = self.runtime.invoke_endpoint(
+                EndpointName=name,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=json.dumps(payload).encode(),
+            )
+            return json.loads(answer["Body"].read())
+        except (ClientError, BotoCoreError) as exc:
+            raise EndpointError(f"InvokeEndpoint {name} failed: {exc}") from exc
+        except ValueError as exc:
+            raise EndpointError(f"The endpoint {name} answered something that is not JSON") from exc

@@ -1,0 +1,87 @@
+"""The Notifier port: Textbelt over HTTPS, SNS direct-to-phone SMS, or nothing (SMS_PROVIDER=none).
+
+A provider that answers "no" is a SendResult with ok=False; a provider that cannot be reached is a NotifierError.
+The lifecycle treats both as "this person was not texted" and carries on with the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ondemand.domain import NotifierError, SendResult
+
+logger = logging.getLogger(__name__)
+
+# Textbelt answers quotaRemaining with every send; below this the operator is warned in the log.
+LOW_QUOTA = 5
+
+HttpPost = Callable[[str, dict[str, str]], tuple[int, bytes]]
+
+
+def post_form(url: str, fields: dict[str, str], timeout: float = 10.0) -> tuple[int, bytes]:
+    """POST a urlencoded form; returns the status and body, HTTP errors included (Textbelt explains them in JSON)."""
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (the URL is configuration)
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class TextbeltNotifier:
+    def __init__(self, key: Callable[[], str], url: str = "https://textbelt.com/text", post: HttpPost = post_form):
+        self.key = key
+        self.url = url
+        self.post = post
+
+    def send(self, phone: str, message: str) -> SendResult:
+        try:
+            status, body = self.post(self.url, {"phone": phone, "message": message, "key": self.key()})
+        except (OSError, urllib.error.URLError) as exc:
+            raise NotifierError(f"Textbelt could not be reached: {exc}") from exc
+        try:
+            answer: dict[str, Any] = json.loads(body)
+        except ValueError as exc:
+            raise NotifierError(f"Textbelt answered HTTP {status} with something that is not JSON") from exc
+        quota = answer.get("quotaRemaining")
+        if isinstance(quota, int) and quota < LOW_QUOTA:
+            logger.warning("Textbelt quota is low: %s texts left", quota)
+        if answer.get("success") is True:
+            return SendResult(ok=True, detail=f"textId={answer.get('textId')} quotaRemaining={quota}")
+        reason = answer.get("error", "no reason given")
+        return SendResult(ok=False, detail=f"Textbelt refused: {reason} (HTTP {status})")
+
+
+class SnsNotifier:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def send(self, phone: str, message: str) -> SendResult:
+        try:
+            answer = self.client.publish(
+                PhoneNumber=phone,
+                Message=message,
+                MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            return SendResult(ok=False, detail=f"SNS refused: {error.get('Code')}: {error.get('Message')}")
+        except BotoCoreError as exc:
+            raise NotifierError(f"SNS could not be reached: {exc}") from exc
+        return SendResult(ok=True, detail=f"MessageId={answer['MessageId']}")
+
+
+class DisabledNotifier:
+    """SMS_PROVIDER=none: nobody is texted; the log says what would have been sent."""
+
+    def send(self, phone: str, message: str) -> SendResult:
+        logger.info("SMS disabled; not texting %s***: %s", phone[:5], message)
+        return SendResult(ok=False, detail="SMS_PROVIDER is none")

@@ -1,0 +1,223 @@
+"""The REST API: GET /status, POST /start, /predict, /extend, /stop (API Gateway REST proxy events).
+
+Parsing and HTTP shaping live here; decisions live in EndpointLifecycle. Each error class maps to one response
+with the body {"error": <code>, "message": <sentence>}.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import time
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ondemand import wiring
+from ondemand.domain import ConflictError, EndpointError, LifecycleError, ModelNotReadyError
+from ondemand.lifecycle import EndpointLifecycle
+from ondemand.observability import logger, record_metric, tracer
+from ondemand.settings import get_settings
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=["x-api-key"], max_age=300))
+
+
+class InvalidRequestError(Exception):
+    """The request itself is wrong (400); `code` names what is wrong."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class PayloadTooLargeError(Exception):
+    """The body is larger than MAX_BODY_BYTES (413)."""
+
+
+class UnauthorizedError(Exception):
+    """POST /stop without the right x-api-key (401 missing, 403 wrong or /stop turned off)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def lifecycle() -> EndpointLifecycle:
+    return EndpointLifecycle(wiring.adapters(), get_settings())
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": code, "message": message, **extra}),
+        headers=headers,
+    )
+
+
+def json_body(required: bool) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is {} unless the route needs one."""
+    raw = app.current_event.decoded_body or ""
+    if len(raw.encode()) > get_settings().max_body_bytes:
+        raise PayloadTooLargeError(f"The body is larger than {get_settings().max_body_bytes} bytes.")
+    if not raw.strip():
+        if required:
+            raise InvalidRequestError("missing_body", "Send a JSON object, for example {\"text\": \"Great film!\"}.")
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise InvalidRequestError("invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError("invalid_json", "The body must be a JSON object.")
+    return body
+
+
+def texts_from(body: dict[str, Any]) -> list[str]:
+    """`text` (one) or `texts` (a list), within the configured limits."""
+    settings = get_settings()
+    if ("text" in body) == ("texts" in body):
+        raise InvalidRequestError("missing_text", "Send either \"text\" (a string) or \"texts\" (a list of strings).")
+    if "text" in body:
+        texts = [body["text"]]
+        if not isinstance(body["text"], str):
+            raise InvalidRequestError("invalid_type", "\"text\" must be a string.")
+    else:
+        texts = body["texts"]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise InvalidRequestError("invalid_type", "\"texts\" must be a list of strings.")
+        if not texts:
+            raise InvalidRequestError("empty_text", "\"texts\" is empty; send at least one text.")
+        if len(texts) > settings.max_texts_per_call:
+            raise InvalidRequestError(
+                "too_many_texts", f"Send at most {settings.max_texts_per_call} texts per call, not {len(texts)}."
+            )
+    for position, text in enumerate(texts):
+        if not text.strip():
+            raise InvalidRequestError("empty_text", f"Text {position} is empty.")
+        if len(text) > settings.max_text_chars:
+            raise InvalidRequestError(
+                "text_too_long", f"Text {position} has {len(text)} characters; the limit is {settings.max_text_chars}."
+            )
+    return texts
+
+
+@app.get("/status")
+@tracer.capture_method
+def get_status() -> dict[str, Any]:
+    return lifecycle().status()
+
+
+@app.post("/start")
+@tracer.capture_method
+def post_start() -> tuple[dict[str, Any], int]:
+    body = json_body(required=False)
+    phone = body.get("phone")
+    if phone is not None and (not isinstance(phone, str) or not E164.match(phone)):
+        raise InvalidRequestError("invalid_phone", "\"phone\" must be an E.164 number such as +15555550100.")
+    machine = lifecycle()
+    result = machine.start(phone)
+    if result.created:
+        record_metric("EndpointStarts", MetricUnit.Count, 1)
+        logger.info("created endpoint", extra={"endpoint_name": result.state.endpoint_name})
+    status = machine.status()
+    status["subscribed"] = result.subscribed
+    return status, 200 if status["state"] == "IN_SERVICE" else 202
+
+
+@app.post("/predict")
+@tracer.capture_method
+def post_predict() -> dict[str, Any]:
+    started = time.perf_counter()
+    texts = texts_from(json_body(required=True))
+    answer = lifecycle().predict(texts)
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    record_metric("PredictLatency", MetricUnit.Milliseconds, latency_ms)
+    return {"predictions": answer["predictions"], "latency_ms": latency_ms, "model": answer.get("model", "unknown")}
+
+
+@app.post("/extend")
+@tracer.capture_method
+def post_extend() -> dict[str, Any]:
+    json_body(required=False)
+    machine = lifecycle()
+    result = machine.extend()
+    status = machine.status()
+    status["capped"] = result.capped
+    return status
+
+
+@app.post("/stop")
+@tracer.capture_method
+def post_stop() -> tuple[dict[str, Any], int]:
+    expected = wiring.adapters().admin_api_key()
+    given = app.current_event.headers.get("x-api-key") or app.current_event.headers.get("X-Api-Key")
+    if not expected:
+        raise UnauthorizedError(403, "stop_disabled", "POST /stop is turned off: no admin API key is configured.")
+    if not given:
+        raise UnauthorizedError(401, "missing_api_key", "POST /stop needs the admin key in the x-api-key header.")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise UnauthorizedError(403, "invalid_api_key", "The x-api-key header does not match the admin key.")
+    machine = lifecycle()
+    machine.stop()
+    return machine.status(), 200
+
+
+@app.exception_handler(InvalidRequestError)
+def on_invalid_request(exc: InvalidRequestError) -> Response:
+    return error_response(400, exc.code, str(exc))
+
+
+@app.exception_handler(PayloadTooLargeError)
+def on_payload_too_large(exc: PayloadTooLargeError) -> Response:
+    return error_response(413, "payload_too_large", str(exc))
+
+
+@app.exception_handler(UnauthorizedError)
+def on_unauthorized(exc: UnauthorizedError) -> Response:
+    return error_response(exc.status, exc.code, str(exc))
+
+
+@app.exception_handler(ConflictError)
+def on_conflict(exc: ConflictError) -> Response:
+    return error_response(409, "conflict", str(exc))
+
+
+@app.exception_handler(ModelNotReadyError)
+def on_model_not_ready(exc: ModelNotReadyError) -> Response:
+    hint = "Start it with POST /start." if exc.state.value in ("STOPPED", "FAILED") else "Wait for it to be ready."
+    return error_response(
+        503,
+        "model_not_ready",
+        f"{exc} {hint}",
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+        state=exc.state.value,
+    )
+
+
+@app.exception_handler(EndpointError)
+def on_endpoint_error(exc: EndpointError) -> Response:
+    logger.exception("endpoint error")
+    return error_response(502, "endpoint_error", str(exc))
+
+
+@app.exception_handler(LifecycleError)
+def on_lifecycle_error(exc: LifecycleError) -> Response:
+    logger.exception("lifecycle error")
+    return error_response(500, "internal_error", str(exc))
+
+
+@app.not_found
+def on_not_found(exc: Exception) -> Response:
+    return error_response(404, "not_found", f"There is no {app.current_event.http_method} {app.current_event.path}.")
+
+
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

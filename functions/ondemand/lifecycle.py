@@ -1,0 +1,420 @@
+"""The endpoint lifecycle: start -> InService -> SMS -> teardown, with exactly one endpoint at a time.
+
+Pure Python. Every decision is a conditional write on the single state item; only the caller that wins the
+write acts (creates the endpoint, schedules the teardown, sends the texts), so retries, duplicate events and
+concurrent clicks change nothing twice. Adapters come in through the constructor.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ondemand.domain import (
+    ConflictError,
+    EndpointError,
+    EndpointInfo,
+    EndpointState,
+    EndpointStatus,
+    LifecycleError,
+    ModelNotReadyError,
+    NotifierError,
+    SendResult,
+    State,
+)
+from ondemand.settings import Settings
+from ondemand.wiring import Adapters
+
+logger = logging.getLogger(__name__)
+
+# A write lost to a concurrent writer is retried after re-reading; this bounds the retries of one call.
+MAX_WRITE_ATTEMPTS = 60
+# The schedule fires at expires_at to the second; an item whose expires_at is later than this was extended.
+TEARDOWN_SLACK = timedelta(seconds=60)
+LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 UTC with a Z, to the second: the one time format of the API and the schedule payload."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def teardown_schedule_name(endpoint_name: str) -> str:
+    """Deterministic per start, so a retried InService event or an extend replaces the schedule, never adds one."""
+    return f"teardown-{endpoint_name}"[:64]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    state: EndpointState
+    created: bool
+    """True for the one caller that won STOPPED|FAILED -> STARTING and created the endpoint."""
+    subscribed: bool
+    """True if the caller's phone is on the list to text (now or already)."""
+
+
+@dataclass(frozen=True)
+class ExtendResult:
+    state: EndpointState
+    capped: bool
+    """True when the hard cap, not the keep-alive, set the new expires_at."""
+
+
+class EndpointLifecycle:
+    """Decisions about the one on-demand endpoint. Handlers parse events and call one method each."""
+
+    def __init__(
+        self,
+        adapters: Adapters,
+        settings: Settings,
+        now: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = adapters.store
+        self.endpoints = adapters.endpoints
+        self.scheduler = adapters.scheduler
+        self.notifier = adapters.notifier
+        self.settings = settings
+        self.now = now
+        self.sleep = sleep
+
+    # ----- reading -----
+
+    def status(self) -> dict[str, Any]:
+        """The item as the API and the dashboard show it: never the phone numbers, only how many."""
+        item = self.store.get()
+        now = self.now()
+        seconds_left = None
+        if item.state == State.IN_SERVICE and item.expires_at is not None:
+            seconds_left = max(0, int((item.expires_at - now).total_seconds()))
+        return {
+            "state": item.state.value,
+            "endpoint_name": item.endpoint_name,
+            "since": iso(item.since),
+            "expires_at": iso(item.expires_at),
+            "seconds_left": seconds_left,
+            "eta_seconds": self._eta_seconds(item, now),
+            "version": item.version,
+            "subscribers_count": len(item.subscribers),
+            "last_error": item.last_error,
+            "history": [
+                {"at": iso(t.at), "from": t.from_state.value, "to": t.to_state.value, "reason": t.reason}
+                for t in item.history
+            ],
+        }
+
+    def _eta_seconds(self, item: EndpointState, now: datetime) -> int | None:
+        if item.state != State.STARTING:
+            return None
+        elapsed = (now - item.since).total_seconds()
+        return max(0, int(self.settings.typical_provisioning_seconds - elapsed))
+
+    # ----- the API's commands -----
+
+    def start(self, phone: str | None = None) -> StartResult:
+        """Create the endpoint if nobody has; otherwise add `phone` to the people to text when it is ready."""
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            current = self.store.get()
+            if current.state in (State.STOPPED, State.FAILED):
+                try:
+                    started = self.store.transition(
+                        [State.STOPPED, State.FAILED],
+                        State.STARTING,
+                        "start requested",
+                        expected_version=current.version,
+                        endpoint_name=self._new_endpoint_name(),
+                        subscribers=[phone] if phone else [],
+                        expires_at=None,
+                        in_service_at=None,
+                        last_error=None,
+                    )
+                except ConflictError:
+                    self._backoff(attempt)
+                    continue
+                self._create_endpoint(started)
+                return StartResult(started, created=True, subscribed=phone is not None)
+            if current.state == State.STARTING:
+                if phone is None or phone in current.subscribers:
+                    return StartResult(current, created=False, subscribed=phone is not None)
+                if len(current.subscribers) >= self.settings.max_subscribers:
+                    return StartResult(current, created=False, subscribed=False)
+                try:
+                    updated = self.store.update(
+                        [State.STARTING],
+                        "subscriber added",
+                        expected_version=current.version,
+                        subscribers=[*current.subscribers, phone],
+                    )
+                except ConflictError:
+                    self._backoff(attempt)
+                    continue
+                return StartResult(updated, created=False, subscribed=True)
+            if current.state == State.IN_SERVICE:
+                return StartResult(current, created=False, subscribed=False)
+            raise ConflictError("The model is shutting down; start it again in a minute.")
+        raise ConflictError("Too many people are starting the model at once; try again in a few seconds.")
+
+    def _new_endpoint_name(self) -> str:
+        return f"{self.settings.endpoint_name_prefix}-{self.now():%Y%m%dt%H%M%S}"
+
+    def _create_endpoint(self, started: EndpointState) -> None:
+        name = started.endpoint_name or ""
+        try:
+            self.endpoints.create(name)
+        except EndpointError as exc:
+            self._fail(name, f"could not create the endpoint: {exc}")
+            raise
+
+    def predict(self, texts: list[str]) -> dict[str, Any]:
+        """Send the texts to the endpoint; the model server answers predictions and its model name."""
+        item = self.store.get()
+        if item.state != State.IN_SERVICE or not item.endpoint_name:
+            raise ModelNotReadyError(item.state, self._retry_after(item))
+        answer = self.endpoints.invoke(item.endpoint_name, {"texts": texts})
+        predictions = answer.get("predictions")
+        if not isinstance(predictions, list) or len(predictions) != len(texts):
+            raise EndpointError("The model server answered without one prediction per text.")
+        return answer
+
+    def _retry_after(self, item: EndpointState) -> int:
+        if item.state == State.STARTING:
+            return max(5, self._eta_seconds(item, self.now()) or 0)
+        if item.state == State.STOPPING:
+            return 30
+        return self.settings.typical_provisioning_seconds
+
+    def extend(self) -> ExtendResult:
+        """Keep the endpoint alive for the keep-alive from now, never past InService + the hard cap."""
+        keep_alive = timedelta(minutes=self.settings.keep_alive_minutes)
+        hard_cap = timedelta(minutes=self.settings.hard_cap_minutes)
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            current = self.store.get()
+            if current.state != State.IN_SERVICE or not current.endpoint_name:
+                raise ConflictError(f"The model is {current.state.value}; only a model in service can be extended.")
+            wanted = self.now() + keep_alive
+            cap = (current.in_service_at or current.since) + hard_cap
+            new_expiry = min(wanted, cap)
+            if current.expires_at is not None and new_expiry <= current.expires_at:
+                return ExtendResult(current, capped=wanted > cap)
+            try:
+                extended = self.store.update(
+                    [State.IN_SERVICE], "extended", expected_version=current.version, expires_at=new_expiry
+                )
+            except ConflictError:
+                self._backoff(attempt)
+                continue
+            self._schedule_teardown(current.endpoint_name, new_expiry)
+            return ExtendResult(extended, capped=wanted > cap)
+        raise ConflictError("The model's state keeps changing; try again in a few seconds.")
+
+    def stop(self, reason: str = "stopped by an administrator") -> EndpointState:
+        """Tear down now, whatever expires_at says (the dashboard's Stop button)."""
+        current = self.store.get()
+        if current.state not in LIVE_STATES or not current.endpoint_name:
+            raise ConflictError(f"The model is {current.state.value}; there is nothing to stop.")
+        if current.state == State.STOPPING:
+            return self._finish_stop(current.endpoint_name)
+        stopping = self._transition_if(
+            [State.STARTING, State.IN_SERVICE],
+            State.STOPPING,
+            reason,
+            guard=lambda item: item.endpoint_name == current.endpoint_name,
+        )
+        if stopping is None:
+            raise ConflictError("The model's state changed while stopping it; look at /status and try again.")
+        return self._finish_stop(current.endpoint_name)
+
+    # ----- events -----
+
+    def on_endpoint_status(self, name: str, status: EndpointStatus, failure_reason: str | None = None) -> str:
+        """A SageMaker Endpoint State Change. Returns what was done, for the log."""
+        if not self._owns_name(name):
+            return "ignored: not this stack's endpoint"
+        if status == EndpointStatus.IN_SERVICE:
+            return self._promote(name, "endpoint InService")
+        if status == EndpointStatus.FAILED:
+            return self._fail(name, failure_reason or "SageMaker reported the endpoint Failed")
+        return f"ignored: {status.value} changes nothing"
+
+    def _promote(self, name: str, reason: str) -> str:
+        now = self.now()
+        expires_at = now + timedelta(minutes=self.settings.keep_alive_minutes)
+        promoted = self._transition_if(
+            [State.STARTING],
+            State.IN_SERVICE,
+            reason,
+            guard=lambda item: item.endpoint_name == name,
+            expires_at=expires_at,
+            in_service_at=now,
+        )
+        if promoted is None:
+            return "ignored: not STARTING this endpoint (duplicate or stale event)"
+        self._schedule_teardown(name, expires_at)
+        message = f"Your sentiment model is ready. It shuts down at {expires_at:%H:%M} UTC unless extended."
+        sent = self._notify(promoted.subscribers, message)
+        return f"promoted to IN_SERVICE; texted {sum(r.ok for r in sent)} of {len(sent)}"
+
+    def _fail(self, name: str, reason: str) -> str:
+        failed = self._transition_if(
+            [State.STARTING],
+            State.FAILED,
+            reason,
+            guard=lambda item: item.endpoint_name == name,
+            last_error=reason,
+        )
+        if failed is None:
+            return "ignored: not STARTING this endpoint (duplicate or stale event)"
+        self._delete_quietly(name)
+        sent = self._notify(failed.subscribers, f"Your sentiment model could not start ({reason[:100]}). Try again.")
+        return f"FAILED; texted {sum(r.ok for r in sent)} of {len(sent)}"
+
+    def teardown(self, name: str, reason: str = "keep-alive expired") -> str:
+        """The schedule fired (or the reconciler found the item past expires_at)."""
+        latest = self.now() + TEARDOWN_SLACK
+
+        def due(item: EndpointState) -> bool:
+            return item.endpoint_name == name and (item.expires_at is None or item.expires_at <= latest)
+
+        current = self.store.get()
+        if current.state == State.STOPPING and current.endpoint_name == name:
+            self._finish_stop(name)
+            return "finished an interrupted teardown"
+        if current.state != State.IN_SERVICE or current.endpoint_name != name:
+            return f"skipped: the item is {current.state.value} with {current.endpoint_name or 'no endpoint'}"
+        if not due(current):
+            return f"skipped: extended until {iso(current.expires_at)}"
+        if self._transition_if([State.IN_SERVICE], State.STOPPING, reason, guard=due) is None:
+            return "skipped: the item changed (extended or already stopping)"
+        self._finish_stop(name)
+        return "torn down"
+
+    def _finish_stop(self, name: str) -> EndpointState:
+        self.endpoints.delete(name)
+        try:
+            self.scheduler.cancel(teardown_schedule_name(name))
+        except LifecycleError:
+            logger.warning("could not delete schedule %s; it deletes itself after firing", name, exc_info=True)
+        stopped = self._transition_if(
+            [State.STOPPING],
+            State.STOPPED,
+            "endpoint deleted",
+            guard=lambda item: item.endpoint_name == name,
+            endpoint_name=None,
+            expires_at=None,
+            in_service_at=None,
+            subscribers=[],
+        )
+        return stopped or self.store.get()
+
+    def reconcile(self) -> list[str]:
+        """Repair drift between the item and SageMaker. Returns one line per repair."""
+        # List before reading the item: any endpoint listed was created after its STARTING write, so the item
+        # read afterwards already names it, and a start racing with this run is never mistaken for an orphan.
+        listed = self.endpoints.list(self.settings.endpoint_name_prefix + "-")
+        item = self.store.get()
+        now = self.now()
+        owned = item.endpoint_name if item.state in LIVE_STATES else None
+        repairs: list[str] = []
+        for endpoint in listed:
+            if endpoint.name != owned and endpoint.status != EndpointStatus.DELETING:
+                self.endpoints.delete(endpoint.name)
+                repairs.append(f"deleted {endpoint.name}: no state item owns it")
+        if owned is None:
+            return repairs
+        info: EndpointInfo | None = next((e for e in listed if e.name == owned), None)
+        if item.state == State.STARTING:
+            timeout = timedelta(minutes=self.settings.starting_timeout_minutes)
+            if info is not None and info.status == EndpointStatus.IN_SERVICE:
+                repairs.append(f"{owned}: {self._promote(owned, 'reconciler: InService event was missed')}")
+            elif info is not None and info.status == EndpointStatus.FAILED:
+                reason = info.failure_reason or "SageMaker reported the endpoint Failed"
+                repairs.append(f"{owned}: {self._fail(owned, reason)}")
+            elif now - item.since > timeout:
+                reason = f"still STARTING after {self.settings.starting_timeout_minutes} minutes"
+                repairs.append(f"{owned}: {self._fail(owned, reason)}")
+        elif item.state == State.IN_SERVICE:
+            if info is None:
+                vanished = self._transition_if(
+                    [State.IN_SERVICE],
+                    State.STOPPED,
+                    "reconciler: the endpoint no longer exists",
+                    guard=lambda current: current.endpoint_name == owned,
+                    endpoint_name=None,
+                    expires_at=None,
+                    in_service_at=None,
+                    subscribers=[],
+                )
+                if vanished is not None:
+                    repairs.append(f"{owned}: gone from SageMaker; item set to STOPPED")
+            elif item.expires_at is not None and item.expires_at < now:
+                repairs.append(f"{owned}: {self.teardown(owned, 'reconciler: past expires_at')}")
+        elif item.state == State.STOPPING:
+            self._finish_stop(owned)
+            repairs.append(f"{owned}: finished an interrupted teardown")
+        return repairs
+
+    # ----- helpers -----
+
+    def _owns_name(self, name: str) -> bool:
+        return name.startswith(self.settings.endpoint_name_prefix + "-")
+
+    def _transition_if(
+        self,
+        expected: Iterable[State],
+        to: State,
+        reason: str,
+        guard: Callable[[EndpointState], bool],
+        **changes: Any,
+    ) -> EndpointState | None:
+        """Make the transition if the item is (still) in `expected` and passes `guard`; None if it is not.
+
+        A write lost to a concurrent writer is retried on a fresh read, so exactly one caller wins."""
+        expected = tuple(expected)
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            current = self.store.get()
+            if current.state not in expected or not guard(current):
+                return None
+            try:
+                return self.store.transition(expected, to, reason, expected_version=current.version, **changes)
+            except ConflictError:
+                self._backoff(attempt)
+        raise ConflictError("The model's state keeps changing; try again in a few seconds.")
+
+    def _schedule_teardown(self, name: str, at: datetime) -> None:
+        try:
+            self.scheduler.schedule(teardown_schedule_name(name), at, {"endpoint_name": name, "expires_at": iso(at)})
+        except LifecycleError:
+            # The reconciler tears down any item past expires_at, so a lost schedule costs at most 5 minutes.
+            logger.error("could not schedule the teardown of %s at %s", name, iso(at), exc_info=True)
+
+    def _delete_quietly(self, name: str) -> None:
+        try:
+            self.endpoints.delete(name)
+        except EndpointError:
+            logger.warning("could not delete %s; the reconciler will", name, exc_info=True)
+
+    def _notify(self, phones: Iterable[str], message: str) -> list[SendResult]:
+        results = []
+        for phone in phones:
+            try:
+                result = self.notifier.send(phone, message)
+            except NotifierError as exc:
+                result = SendResult(ok=False, detail=str(exc))
+            if not result.ok:
+                logger.warning("SMS to %s*** failed: %s", phone[:5], result.detail)
+            results.append(result)
+        return results
+
+    def _backoff(self, attempt: int) -> None:
+        self.sleep(min(0.5, 0.01 * (attempt + 1)) * random.random())

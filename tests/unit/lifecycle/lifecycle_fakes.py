@@ -1,0 +1,84 @@
+"""In-memory fakes of the endpoint control, scheduler and notifier ports, recording every call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus, NotifierError, SchedulerError, SendResult
+
+
+class FakeEndpoints:
+    def __init__(self) -> None:
+        self.endpoints: dict[str, EndpointInfo] = {}
+        self.created: list[str] = []
+        self.deleted: list[str] = []
+        self.invocations: list[tuple[str, dict[str, Any]]] = []
+        self.fail_create: str | None = None
+        self.fail_delete: str | None = None
+        self.fail_invoke: str | None = None
+
+    def create(self, name: str) -> None:
+        self.created.append(name)
+        if self.fail_create:
+            raise EndpointError(self.fail_create)
+        self.endpoints[name] = EndpointInfo(name, EndpointStatus.CREATING)
+
+    def set_status(self, name: str, status: EndpointStatus, reason: str | None = None) -> None:
+        self.endpoints[name] = EndpointInfo(name, status, reason)
+
+    def describe(self, name: str) -> EndpointInfo | None:
+        return self.endpoints.get(name)
+
+    def delete(self, name: str) -> None:
+        self.deleted.append(name)
+        if self.fail_delete:
+            raise EndpointError(self.fail_delete)
+        self.endpoints.pop(name, None)
+
+    def list(self, prefix: str) -> list[EndpointInfo]:
+        return [e for n, e in sorted(self.endpoints.items()) if n.startswith(prefix)]
+
+    def invoke(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.invocations.append((name, payload))
+        if self.fail_invoke:
+            raise EndpointError(self.fail_invoke)
+        predictions = [
+            {"label": "NEGATIVE" if "never" in t else "POSITIVE", "label_id": 0 if "never" in t else 1, "prob": 0.9}
+            for t in payload["texts"]
+        ]
+        return {"predictions": predictions, "latency_ms": 3, "model": "fake-minilm"}
+
+
+class FakeScheduler:
+    def __init__(self) -> None:
+        self.schedules: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        self.calls: list[str] = []
+        self.fail: bool = False
+
+    def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
+        self.calls.append(name)
+        if self.fail:
+            raise SchedulerError("scheduler is down")
+        self.schedules[name] = (at, payload)
+
+    def cancel(self, name: str) -> None:
+        self.schedules.pop(name, None)
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.refuse: set[str] = set()
+        self.unreachable: set[str] = set()
+
+    def send(self, phone: str, message: str) -> SendResult:
+        if phone in self.unreachable:
+            raise NotifierError("provider unreachable")
+        if phone in self.refuse:
+            return SendResult(ok=False, detail="refused")
+        self.sent.append((phone, message))
+        return SendResult(ok=True, detail=f"id-{len(self.sent)}")
+
+    def phones(self) -> list[str]:
+        return [phone for phone, _ in self.sent]

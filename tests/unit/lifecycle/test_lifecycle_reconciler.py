@@ -1,0 +1,114 @@
+"""The reconciler repairs each kind of drift between the state item and what SageMaker reports."""
+
+from __future__ import annotations
+
+
+from conftest import PHONE_A
+
+from ondemand.domain import EndpointStatus, State
+from ondemand.handlers import reconciler
+from ondemand.lifecycle import EndpointLifecycle, teardown_schedule_name
+
+
+def start(machine: EndpointLifecycle, endpoints) -> str:
+    return machine.start(PHONE_A).state.endpoint_name
+
+
+def test_nothing_to_repair_reports_nothing(machine, endpoints) -> None:
+    assert machine.reconcile() == []
+    start(machine, endpoints)
+    assert machine.reconcile() == []
+
+
+def test_an_endpoint_no_item_owns_is_deleted(machine, endpoints) -> None:
+    endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.IN_SERVICE)
+    endpoints.set_status("not-ours", EndpointStatus.IN_SERVICE)
+    repairs = machine.reconcile()
+    assert repairs == ["deleted ondemand-sentiment-20250101t000000: no state item owns it"]
+    assert endpoints.deleted == ["ondemand-sentiment-20250101t000000"]
+    assert "not-ours" in endpoints.endpoints
+
+
+def test_an_orphan_next_to_the_owned_endpoint_is_deleted_and_the_owned_one_kept(machine, endpoints) -> None:
+    owned = start(machine, endpoints)
+    endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.IN_SERVICE)
+    machine.reconcile()
+    assert endpoints.deleted == ["ondemand-sentiment-20250101t000000"]
+    assert owned in endpoints.endpoints
+
+
+def test_an_item_past_expires_at_is_torn_down(machine, endpoints, clock) -> None:
+    name = start(machine, endpoints)
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    clock.advance(minutes=36)  # the schedule never fired
+    repairs = machine.reconcile()
+    assert repairs == [f"{name}: torn down"]
+    assert machine.store.get().state == State.STOPPED
+    assert endpoints.deleted == [name]
+
+
+def test_a_missed_in_service_event_is_promoted_and_subscribers_texted(machine, endpoints, scheduler, notifier) -> None:
+    name = start(machine, endpoints)
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    repairs = machine.reconcile()
+    assert repairs[0].startswith(f"{name}: promoted")
+    item = machine.store.get()
+    assert item.state == State.IN_SERVICE
+    assert teardown_schedule_name(name) in scheduler.schedules
+    assert notifier.phones() == [PHONE_A]
+    assert machine.reconcile() == []
+    assert notifier.phones() == [PHONE_A]
+
+
+def test_a_start_stuck_in_starting_past_the_limit_fails(machine, endpoints, clock, notifier) -> None:
+    name = start(machine, endpoints)
+    clock.advance(minutes=machine.settings.starting_timeout_minutes - 1)
+    assert machine.reconcile() == []
+    clock.advance(minutes=2)
+    repairs = machine.reconcile()
+    assert repairs[0].startswith(f"{name}: FAILED")
+    item = machine.store.get()
+    assert item.state == State.FAILED
+    assert "still STARTING" in item.last_error
+    assert name in endpoints.deleted
+    assert notifier.phones() == [PHONE_A]
+
+
+def test_a_failed_endpoint_with_a_missed_event_fails_the_item_with_its_reason(machine, endpoints) -> None:
+    name = start(machine, endpoints)
+    endpoints.set_status(name, EndpointStatus.FAILED, "CUDA driver mismatch")
+    machine.reconcile()
+    item = machine.store.get()
+    assert item.state == State.FAILED and item.last_error == "CUDA driver mismatch"
+
+
+def test_an_in_service_item_whose_endpoint_vanished_is_stopped(machine, endpoints) -> None:
+    name = start(machine, endpoints)
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    endpoints.endpoints.clear()
+    assert machine.reconcile() == [f"{name}: gone from SageMaker; item set to STOPPED"]
+    assert machine.store.get().state == State.STOPPED
+
+
+def test_an_interrupted_teardown_is_finished(machine, endpoints, clock) -> None:
+    name = start(machine, endpoints)
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    machine.store.transition([State.IN_SERVICE], State.STOPPING, "teardown crashed after this write")
+    assert machine.reconcile() == [f"{name}: finished an interrupted teardown"]
+    assert machine.store.get().state == State.STOPPED
+    assert name not in endpoints.endpoints
+
+
+def test_the_reconciler_handler_takes_the_scheduled_event(adapters, event, endpoints, store) -> None:
+    endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.IN_SERVICE)
+    result = reconciler.handler(event("reconciler_scheduled"), None)
+    assert result == {"repairs": ["deleted ondemand-sentiment-20250101t000000: no state item owns it"]}
+
+
+def test_a_deleting_endpoint_is_left_alone(machine, endpoints, clock) -> None:
+    endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.DELETING)
+    assert machine.reconcile() == []
+    assert endpoints.deleted == []

@@ -1,0 +1,85 @@
+"""POST /start's decisions: one endpoint per start, everyone who clicks is told, failures allow a new start."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import PHONE_A, PHONE_B, PHONE_C
+
+from ondemand.domain import ConflictError, EndpointError, State
+from ondemand.lifecycle import EndpointLifecycle
+
+
+def test_the_first_start_creates_one_endpoint_named_with_the_prefix(machine: EndpointLifecycle, endpoints) -> None:
+    result = machine.start(PHONE_A)
+    assert result.created and result.subscribed
+    assert result.state.state == State.STARTING
+    assert endpoints.created == [result.state.endpoint_name]
+    assert result.state.endpoint_name.startswith("ondemand-sentiment-")
+    assert machine.store.get().subscribers == (PHONE_A,)
+
+
+def test_clicks_while_starting_add_subscribers_once_and_create_nothing(machine: EndpointLifecycle, endpoints) -> None:
+    machine.start(PHONE_A)
+    for phone in (PHONE_B, PHONE_A, PHONE_B, None, PHONE_C):
+        result = machine.start(phone)
+        assert not result.created
+        assert result.state.state == State.STARTING
+    assert len(endpoints.created) == 1
+    assert machine.store.get().subscribers == (PHONE_A, PHONE_B, PHONE_C)
+
+
+def test_the_subscriber_list_is_bounded(machine: EndpointLifecycle, adapters) -> None:
+    settings = dataclasses.replace(machine.settings, max_subscribers=2)
+    bounded = EndpointLifecycle(adapters, settings, now=machine.now, sleep=lambda _: None)
+    bounded.start(PHONE_A)
+    assert bounded.start(PHONE_B).subscribed
+    third = bounded.start(PHONE_C)
+    assert not third.subscribed
+    assert bounded.store.get().subscribers == (PHONE_A, PHONE_B)
+
+
+def test_start_while_in_service_creates_nothing(machine: EndpointLifecycle, endpoints) -> None:
+    name = machine.start().state.endpoint_name
+    machine.store.transition([State.STARTING], State.IN_SERVICE, "test")
+    result = machine.start(PHONE_B)
+    assert result.state.state == State.IN_SERVICE and not result.created
+    assert endpoints.created == [name]
+
+
+def test_start_while_stopping_is_a_conflict(machine: EndpointLifecycle) -> None:
+    machine.start()
+    machine.store.transition([State.STARTING], State.STOPPING, "test")
+    with pytest.raises(ConflictError, match="shutting down"):
+        machine.start(PHONE_A)
+
+
+def test_a_failed_create_marks_failed_tells_subscribers_and_allows_a_new_start(
+    machine: EndpointLifecycle, endpoints, notifier, clock
+) -> None:
+    endpoints.fail_create = "ResourceLimitExceeded: no ml.g4dn.xlarge capacity"
+    with pytest.raises(EndpointError):
+        machine.start(PHONE_A)
+    failed = machine.store.get()
+    assert failed.state == State.FAILED
+    assert "ResourceLimitExceeded" in failed.last_error
+    assert notifier.phones() == [PHONE_A]
+    assert "could not start" in notifier.sent[0][1]
+
+    endpoints.fail_create = None
+    clock.advance(seconds=5)
+    again = machine.start(PHONE_B)
+    assert again.created and again.state.state == State.STARTING
+    assert again.state.last_error is None
+    assert len(endpoints.created) == 2 and endpoints.created[0] != endpoints.created[1]
+
+
+def test_eta_counts_down_from_the_typical_provisioning_time(machine: EndpointLifecycle, clock) -> None:
+    machine.start()
+    typical = machine.settings.typical_provisioning_seconds
+    assert machine.status()["eta_seconds"] == typical
+    clock.advance(seconds=100)
+    assert machine.status()["eta_seconds"] == typical - 100
+    clock.advance(seconds=typical)
+    assert machine.status()["eta_seconds"] == 0

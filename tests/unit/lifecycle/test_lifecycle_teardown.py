@@ -1,0 +1,114 @@
+"""Teardown at expires_at, /extend pushing it, and the two racing without an early stop."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import PHONE_A
+
+from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
+from ondemand.handlers import teardown
+from ondemand.lifecycle import EndpointLifecycle, teardown_schedule_name
+
+
+@pytest.fixture
+def in_service(machine: EndpointLifecycle, endpoints) -> str:
+    """Start, then the InService event: returns the endpoint's name."""
+    name = machine.start(PHONE_A).state.endpoint_name
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    return name
+
+
+def test_teardown_at_expiry_deletes_the_endpoint_and_stops(machine, in_service, clock, endpoints, scheduler) -> None:
+    clock.advance(minutes=30)
+    assert machine.teardown(in_service) == "torn down"
+    item = machine.store.get()
+    assert item.state == State.STOPPED
+    assert item.endpoint_name is None and item.subscribers == ()
+    assert endpoints.deleted == [in_service] and in_service not in endpoints.endpoints
+    assert teardown_schedule_name(in_service) not in scheduler.schedules
+    assert [h.to_state for h in item.history] == [State.STARTING, State.IN_SERVICE, State.STOPPING, State.STOPPED]
+
+
+def test_teardown_when_the_endpoint_is_already_gone_still_stops(machine, in_service, clock, endpoints) -> None:
+    endpoints.endpoints.clear()
+    clock.advance(minutes=31)
+    assert machine.teardown(in_service) == "torn down"
+    assert machine.store.get().state == State.STOPPED
+
+
+def test_the_teardown_handler_reads_the_schedule_payload(in_service, adapters, event, store, monkeypatch) -> None:
+    payload = event("teardown_schedule")
+    payload["endpoint_name"] = in_service
+    # The handler runs on the real clock; make the item due now.
+    store.update([State.IN_SERVICE], "test", expires_at=store.get().since - timedelta(seconds=1))
+    assert teardown.handler(payload, None)["outcome"] == "torn down"
+    assert store.get().state == State.STOPPED
+
+
+def test_extend_then_teardown_does_not_stop_early(machine, in_service, clock, endpoints, scheduler) -> None:
+    clock.advance(minutes=25)
+    extended = machine.extend()
+    assert extended.state.expires_at == clock() + timedelta(minutes=30)
+    assert scheduler.schedules[teardown_schedule_name(in_service)][0] == extended.state.expires_at
+    assert len(scheduler.schedules) == 1
+
+    clock.advance(minutes=5)  # the original schedule's moment
+    assert machine.teardown(in_service).startswith("skipped: extended")
+    assert machine.store.get().state == State.IN_SERVICE
+    assert endpoints.deleted == []
+
+    clock.advance(minutes=25)  # the extended moment
+    assert machine.teardown(in_service) == "torn down"
+    assert machine.store.get().state == State.STOPPED
+
+
+def test_extend_is_measured_from_now_not_added_to_the_old_expiry(machine, in_service, clock) -> None:
+    clock.advance(minutes=1)
+    first = machine.extend().state.expires_at
+    second = machine.extend().state.expires_at
+    assert first == second == clock() + timedelta(minutes=30)
+
+
+def test_extend_stops_at_the_hard_cap(machine, in_service, clock) -> None:
+    in_service_at = machine.store.get().in_service_at
+    cap = in_service_at + timedelta(minutes=machine.settings.hard_cap_minutes)
+    clock.current = cap - timedelta(minutes=10)
+    result = machine.extend()
+    assert result.capped
+    assert result.state.expires_at == cap
+    clock.advance(minutes=5)
+    again = machine.extend()
+    assert again.capped and again.state.expires_at == cap
+
+
+def test_extend_when_not_in_service_is_a_conflict(machine) -> None:
+    with pytest.raises(ConflictError, match="STOPPED"):
+        machine.extend()
+
+
+def test_teardown_of_an_old_endpoint_name_is_skipped(machine, in_service, clock) -> None:
+    clock.advance(minutes=40)
+    assert machine.teardown("ondemand-sentiment-19990101t000000").startswith("skipped")
+    assert machine.store.get().state == State.IN_SERVICE
+
+
+def test_a_failed_delete_leaves_stopping_and_a_later_run_finishes(machine, in_service, clock, endpoints) -> None:
+    clock.advance(minutes=30)
+    endpoints.fail_delete = "ThrottlingException"
+    with pytest.raises(EndpointError):
+        machine.teardown(in_service)
+    assert machine.store.get().state == State.STOPPING
+    endpoints.fail_delete = None
+    assert machine.teardown(in_service) == "finished an interrupted teardown"
+    assert machine.store.get().state == State.STOPPED
+
+
+def test_stop_tears_down_now_whatever_expires_at_says(machine, in_service, endpoints) -> None:
+    stopped = machine.stop()
+    assert stopped.state == State.STOPPED
+    assert endpoints.deleted == [in_service]
+    with pytest.raises(ConflictError, match="nothing to stop"):
+        machine.stop()
