@@ -10,7 +10,6 @@ import boto3
 import pytest
 from lifecycle_fakes import FakeEndpoints, FakeScheduler, RecordingNotifier
 from moto import mock_aws
-
 from ondemand import wiring
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.lifecycle import EndpointLifecycle
@@ -18,9 +17,6 @@ from ondemand.settings import get_settings
 from ondemand.wiring import Adapters
 
 TABLE = "test-ondemand-state"
-PHONE_A = "+15555550100"
-PHONE_B = "+15555550101"
-PHONE_C = "+447700900123"
 
 
 class Clock:

@@ -7,6 +7,10 @@ from typing import Any
 
 from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus, NotifierError, SchedulerError, SendResult
 
+PHONE_A = "+15555550100"
+PHONE_B = "+15555550101"
+PHONE_C = "+447700900123"
+
 
 class FakeEndpoints:
     def __init__(self) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import PHONE_A, PHONE_B
-
+from lifecycle_fakes import PHONE_A, PHONE_B
 from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import endpoint_events
 from ondemand.handlers.endpoint_events import parse_status
@@ -20,7 +19,11 @@ def starting(store, adapters, endpoints):
     """The item STARTING the fixtures' endpoint, two people waiting for a text."""
     endpoints.set_status(FIXTURE_ENDPOINT, EndpointStatus.CREATING)
     return store.transition(
-        [State.STOPPED], State.STARTING, "start requested", endpoint_name=FIXTURE_ENDPOINT, subscribers=[PHONE_A, PHONE_B]
+        [State.STOPPED],
+        State.STARTING,
+        "start requested",
+        endpoint_name=FIXTURE_ENDPOINT,
+        subscribers=[PHONE_A, PHONE_B],
     )
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-from conftest import PHONE_A
-
+from lifecycle_fakes import PHONE_A
 from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import reconciler
 from ondemand.lifecycle import EndpointLifecycle, teardown_schedule_name

@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import PHONE_A, PHONE_B, PHONE_C
-
+from lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 from ondemand.domain import ConflictError, EndpointError, State
 from ondemand.lifecycle import EndpointLifecycle
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.domain import ConflictError, State
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import PHONE_A
-
+from lifecycle_fakes import PHONE_A
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
 from ondemand.handlers import teardown
 from ondemand.lifecycle import EndpointLifecycle, teardown_schedule_name
