@@ -111,8 +111,9 @@
         return serverSays || `The model is not available right now.${wait}`;
       }
       case 502:
+        return `The model could not answer${serverSays ? ` (${serverSays})` : ""}. Please try again in a moment.`;
       case 504:
-        return "The server took too long or got a bad answer from the model. Please try again in a moment.";
+        return "The server took too long to answer. Please try again in a moment.";
       default:
         if (status >= 500) {
           return `The server had a problem (HTTP ${status})${serverSays ? `: ${serverSays}` : ""}. Please try again.`;
@@ -353,9 +354,12 @@
       if (status === 200 && data.state === "IN_SERVICE") {
         showMessage(el.startMessage, "The model is already running. Classify away.", "info");
       } else {
-        const text = phone
-          ? `Starting. We will text ${phone} when it is ready.`
-          : "Starting. Keep this page open to see when it is ready.";
+        let text = "Starting. Keep this page open to see when it is ready.";
+        if (phone && data.subscribed === false) {
+          text = `Starting, but ${phone} could not be added to the people to text (the list is full). Keep this page open.`;
+        } else if (phone) {
+          text = `Starting. We will text ${phone} when it is ready.`;
+        }
         showMessage(el.startMessage, text, "info");
       }
     } catch (err) {
@@ -375,7 +379,8 @@
       const { data } = await api("/extend", { method: "POST", body: {} });
       setStatus(data);
       if (data.seconds_left !== undefined && data.seconds_left !== null) {
-        showMessage(el.startMessage, `Extended: it now shuts down in ${secondsText(data.seconds_left)}.`, "info");
+        const how = data.capped ? "Extended as far as allowed" : "Extended";
+        showMessage(el.startMessage, `${how}: it now shuts down in ${secondsText(data.seconds_left)}.`, "info");
       }
     } catch (err) {
       showMessage(el.startMessage, err.message);
