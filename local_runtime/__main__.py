@@ -16,7 +16,8 @@ from pathlib import Path
 from types import FrameType
 
 from local_runtime.durations import format_duration, parse_duration
-from local_runtime.endpoints import REPO_ROOT, _die_with_parent, free_port, stop_process
+from local_runtime.endpoints import REPO_ROOT, free_port, stop_process
+from local_runtime.fork_server import die_with_parent
 from local_runtime.runtime import LocalRuntime, RuntimeConfig
 
 DASHBOARD_SCRIPT = REPO_ROOT / "frontend" / "dashboard" / "app.py"
@@ -67,7 +68,7 @@ def start_dashboard(api_url: str, admin_key: str | None) -> tuple[subprocess.Pop
         command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
         env={**os.environ, "ONDEMAND_API_URL": api_url, "ONDEMAND_ADMIN_KEY": admin_key or ""},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509
+        preexec_fn=die_with_parent,  # noqa: PLW1509
     )
     return process, f"http://127.0.0.1:{port}/"
 

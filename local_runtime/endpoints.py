@@ -5,7 +5,6 @@ EventBridge events so the same handlers react to them."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -19,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus
+
+from local_runtime.fork_server import ForkServerSpawner, ProcessHandle, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,63 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
+def model_server_args(model_dir: Path, port: int) -> list[str]:
+    """The arguments of `python -m training.model_server` for one endpoint."""
+    return ["--model-dir", str(model_dir), "--host", "127.0.0.1", "--port", str(port)]
+
+
 def model_server_command(model_dir: Path) -> CommandFactory:
-    """The pipeline's model server on a given port."""
+    """The pipeline's model server in a fresh interpreter, on a given port."""
+    return lambda port: [sys.executable, "-m", "training.model_server", *model_server_args(model_dir, port)]
 
-    def command(port: int) -> list[str]:
-        return [sys.executable, "-m", "training.model_server", "--model-dir", str(model_dir),
-                "--host", "127.0.0.1", "--port", str(port)]
 
-    return command
+class Spawner(Protocol):
+    """Starts one model server process listening on `port`, its output going to `log_path`."""
+
+    def spawn(self, port: int, log_path: Path) -> ProcessHandle: ...
+
+    def close(self) -> None: ...
+
+
+class SubprocessSpawner:
+    """A fresh process per endpoint from a command line (the slow, simple way; tests use it with stand-ins)."""
+
+    def __init__(self, command: CommandFactory) -> None:
+        self._command = command
+
+    def spawn(self, port: int, log_path: Path) -> ProcessHandle:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        with log_path.open("wb") as log_file:
+            return subprocess.Popen(  # noqa: S603 - a command we were configured with
+                self._command(port), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl; the spawning thread outlives it
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class ModelServerSpawner:
+    """The pipeline's model server, forked from a warm fork server when it is up, else in a fresh interpreter."""
+
+    def __init__(self, model_dir: Path, log_dir: Path, fork: bool = True) -> None:
+        self._model_dir = model_dir
+        self._fallback = SubprocessSpawner(model_server_command(model_dir))
+        self._fork_server = ForkServerSpawner(model_dir, log_dir / "fork-server.log", REPO_ROOT) if fork else None
+
+    def spawn(self, port: int, log_path: Path) -> ProcessHandle:
+        if self._fork_server is not None:
+            try:
+                return self._fork_server.spawn(model_server_args(self._model_dir, port), log_path)
+            except RuntimeError as error:
+                log.warning("%s; starting the model server in a fresh interpreter instead", error)
+        return self._fallback.spawn(port, log_path)
+
+    def close(self) -> None:
+        if self._fork_server is not None:
+            self._fork_server.close()
 
 
 def endpoint_state_change_event(name: str, status: EndpointStatus, region: str, created: datetime,
@@ -90,13 +140,7 @@ def endpoint_state_change_event(name: str, status: EndpointStatus, region: str, 
     }
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: if the runtime is killed outright, the kernel kills the model server too."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def stop_process(process: subprocess.Popen[Any], timeout: float) -> int:
+def stop_process(process: ProcessHandle, timeout: float) -> int:
     """SIGTERM the process group, SIGKILL it after `timeout`, and wait until the process is gone."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, None)):
         with contextlib.suppress(ProcessLookupError):
@@ -128,7 +172,7 @@ class LocalEndpoint:
     created: datetime
     created_monotonic: float
     failure_reason: str | None = None
-    process: subprocess.Popen[bytes] | None = None
+    process: ProcessHandle | None = None
     port: int | None = None
     log_path: Path | None = None
     ready_seconds: float | None = None
@@ -145,7 +189,7 @@ class LocalEndpointControl:
 
     def __init__(
         self,
-        command: CommandFactory,
+        spawner: Spawner,
         emit: Callable[[dict[str, Any]], None],
         log_dir: Path,
         region: str = "us-east-1",
@@ -154,7 +198,7 @@ class LocalEndpointControl:
         stop_timeout: float = 10.0,
         invoke_timeout: float = 60.0,
     ) -> None:
-        self._command = command
+        self._spawner = spawner
         self._emit = emit
         self._log_dir = log_dir
         self._region = region
@@ -234,6 +278,7 @@ class LocalEndpointControl:
             names = list(self._endpoints)
         for name in names:
             self.delete(name)
+        self._spawner.close()
 
     # --- the endpoint's life, on its own thread -------------------------------------------------------------
 
@@ -241,8 +286,8 @@ class LocalEndpointControl:
         return EndpointInfo(name=endpoint.name, status=endpoint.status, failure_reason=endpoint.failure_reason)
 
     def _publish(self, endpoint: LocalEndpoint) -> None:
-        self._emit(endpoint_state_change_event(endpoint.name, endpoint.status, self._region, endpoint.created,
-                                               endpoint.failure_reason))
+        reason = endpoint.failure_reason if endpoint.status == EndpointStatus.FAILED else None
+        self._emit(endpoint_state_change_event(endpoint.name, endpoint.status, self._region, endpoint.created, reason))
 
     def _run(self, endpoint: LocalEndpoint) -> None:
         if endpoint.cancelled.wait(self.provisioning_delay):
@@ -251,16 +296,18 @@ class LocalEndpointControl:
             if endpoint.cancelled.is_set():
                 return
             endpoint.port = free_port()
-            stamp = endpoint.created.strftime("%Y%m%dT%H%M%S")
-            endpoint.log_path = self._log_dir / f"{endpoint.name}-{stamp}.log"
-            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-            with endpoint.log_path.open("wb") as log_file:
-                endpoint.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                    self._command(endpoint.port), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl
-                )
+            endpoint.log_path = self._log_dir / f"{endpoint.name}-{endpoint.created:%Y%m%dT%H%M%S}.log"
+        try:
+            process = self._spawner.spawn(endpoint.port, endpoint.log_path)
+        except OSError as error:
+            self._fail(endpoint, f"The model server could not be started: {error}")
+            return
+        with self._lock:
+            endpoint.process = process
+            cancelled = endpoint.cancelled.is_set()
+        if cancelled:  # deleted while the process was being started
+            stop_process(process, self._stop_timeout)
+            return
         log.info("endpoint %s: model server pid %d on port %d", endpoint.name, endpoint.process.pid, endpoint.port)
         failure = self._wait_until_ready(endpoint)
         if failure is None:
@@ -274,11 +321,14 @@ class LocalEndpointControl:
             failure = f"The model server exited unexpectedly with code {code}. {self._log_tail(endpoint)}"
         else:
             stop_process(endpoint.process, self._stop_timeout)
+        self._fail(endpoint, failure)
+
+    def _fail(self, endpoint: LocalEndpoint, reason: str) -> None:
         with self._lock:
             if endpoint.cancelled.is_set():
                 return
             endpoint.status = EndpointStatus.FAILED
-            endpoint.failure_reason = failure.strip()
+            endpoint.failure_reason = reason.strip()
         log.error("endpoint %s failed: %s", endpoint.name, endpoint.failure_reason)
         self._publish(endpoint)
 

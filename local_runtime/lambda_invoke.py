@@ -52,6 +52,11 @@ class HandlerInvoker:
                 self._locks[name] = threading.Lock()
             return self._handlers[name], self._locks[name]
 
+    def preload(self, *names: str) -> None:
+        """Import the handlers now (a cold start), so the first request does not pay for it."""
+        for name in names:
+            self._resolve(name)
+
     def __call__(self, name: str, event: dict[str, Any]) -> Any:
         handler, lock = self._resolve(name)
         context = LambdaContext(function_name=name.rsplit(".", 2)[-2])

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from local_runtime.cfn_template import load_template, rule_patterns, schedule_rate
-from local_runtime.endpoints import REPO_ROOT, CommandFactory, LocalEndpointControl, model_server_command
+from local_runtime.endpoints import (
+    REPO_ROOT,
+    CommandFactory,
+    LocalEndpointControl,
+    ModelServerSpawner,
+    SubprocessSpawner,
+)
 from local_runtime.event_bus import LocalEventBus, Rule
 from local_runtime.gateway import Gateway
 from local_runtime.lambda_invoke import HandlerInvoker
@@ -52,6 +58,7 @@ class RuntimeConfig:
     admin_key: str | None = None  # the x-api-key POST /stop wants (the dashboard's Stop button); None: /stop is off
     static_dir: Path = REPO_ROOT / "frontend"
     model_command: CommandFactory | None = None  # None: the pipeline's model server on model_dir
+    fork_server: bool = True  # fork model servers from a warm interpreter (fast starts); False: a fresh one each time
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -147,12 +154,15 @@ class LocalRuntime:
         template = load_template()
         rules = [Rule(pattern, ENDPOINT_EVENTS_HANDLER) for pattern in rule_patterns(template, ENDPOINT_EVENTS_HANDLER)]
         self.bus = LocalEventBus(rules, self.invoke, on_delivered=self._delivered)
-        command = config.model_command or model_server_command(config.model_dir)
-        self.endpoints = LocalEndpointControl(command, emit=self.bus.put, log_dir=config.var_dir / "logs",
+        log_dir = config.var_dir / "logs"
+        spawner = (SubprocessSpawner(config.model_command) if config.model_command
+                   else ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server))
+        self.endpoints = LocalEndpointControl(spawner, emit=self.bus.put, log_dir=log_dir,
                                               provisioning_delay=config.provisioning_delay)
         self.scheduler = LocalScheduler(fire=lambda payload: self.invoke(TEARDOWN_HANDLER, payload))
         notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(), provider_name="textbelt",
                                   on_send=self._sent)
+        self.invoke.preload(API_HANDLER, ENDPOINT_EVENTS_HANDLER, TEARDOWN_HANDLER, RECONCILER_HANDLER)
         wiring.install(wiring.Adapters(store=self._state_store(), endpoints=self.endpoints,
                                        scheduler=self.scheduler, notifier=notifier,
                                        admin_api_key=lambda: self.config.admin_key))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import sys
 import textwrap
 import time
@@ -18,7 +19,7 @@ import requests
 from ondemand.domain import EndpointError, EndpointStatus
 
 from local_runtime.cfn_template import load_template, rule_patterns
-from local_runtime.endpoints import LocalEndpointControl, endpoint_state_change_event
+from local_runtime.endpoints import LocalEndpointControl, SubprocessSpawner, endpoint_state_change_event
 from local_runtime.event_bus import LocalEventBus, Rule
 from local_runtime.gateway import Gateway
 from local_runtime.outbox import OutboxNotifier, read_outbox
@@ -95,7 +96,8 @@ def stand_in(tmp_path: Path) -> Path:
 
 
 def control(tmp_path: Path, command: Any, events: Events, **kwargs: Any) -> LocalEndpointControl:
-    return LocalEndpointControl(command, emit=events, log_dir=tmp_path / "logs", ready_timeout=30, **kwargs)
+    return LocalEndpointControl(SubprocessSpawner(command), emit=events, log_dir=tmp_path / "logs", ready_timeout=30,
+                                **kwargs)
 
 
 def test_endpoint_is_creating_until_the_model_answers_then_in_service_and_delete_stops_the_process(
@@ -150,7 +152,7 @@ def test_a_model_server_that_dies_in_service_becomes_failed(tmp_path: Path, stan
     endpoints.create("ondemand-sentiment-c")
     events.wait_for("IN_SERVICE")
 
-    endpoints.endpoint("ondemand-sentiment-c").process.kill()
+    os.kill(endpoints.endpoint("ondemand-sentiment-c").process.pid, signal.SIGKILL)
     failed = events.wait_for("FAILED")
     assert "exited unexpectedly" in failed["detail"]["FailureReason"]
     endpoints.close()
