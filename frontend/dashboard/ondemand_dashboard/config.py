@@ -28,6 +28,11 @@ class DashboardConfig:
     """ONDEMAND_HOURLY_PRICE_USD: what one endpoint instance costs per hour."""
     request_timeout_seconds: float
     """ONDEMAND_API_TIMEOUT: seconds before an API call counts as failed (a /predict on a cold model is slow)."""
+    state_table: str | None
+    """ONDEMAND_STATE_TABLE: read the state from this DynamoDB table instead of GET /status (actions still use the
+    API). DYNAMODB_ENDPOINT_URL points it at a local DynamoDB server; AWS_REGION picks the region."""
+    dynamodb_endpoint_url: str | None
+    region: str
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
@@ -37,4 +42,8 @@ class DashboardConfig:
             instance_type=os.environ.get("ONDEMAND_INSTANCE_TYPE", "").strip() or DEFAULT_INSTANCE_TYPE,
             hourly_price_usd=_float("ONDEMAND_HOURLY_PRICE_USD", DEFAULT_HOURLY_PRICE_USD),
             request_timeout_seconds=_float("ONDEMAND_API_TIMEOUT", 30.0),
+            state_table=os.environ.get("ONDEMAND_STATE_TABLE", "").strip() or None,
+            dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
+            region=(os.environ.get("AWS_REGION", "").strip() or os.environ.get("AWS_DEFAULT_REGION", "").strip()
+                    or "us-east-1"),
         )

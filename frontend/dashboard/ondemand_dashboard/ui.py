@@ -11,6 +11,7 @@ import streamlit as st
 
 from ondemand_dashboard.api_client import ApiError, OndemandApiClient
 from ondemand_dashboard.config import DashboardConfig
+from ondemand_dashboard.state_store import StateStoreReader
 from ondemand_dashboard.timeline import parse_time
 
 T = TypeVar("T")
@@ -47,9 +48,16 @@ def api() -> OndemandApiClient:
     return client(api_url())
 
 
+@st.cache_resource
+def state_store_reader(table_name: str) -> StateStoreReader:
+    return StateStoreReader(table_name, config().dynamodb_endpoint_url, config().region)
+
+
 @st.cache_data(ttl=2, show_spinner=False)
 def fetch_status(base_url: str) -> dict[str, Any]:
-    return client(base_url).status()
+    """The state item: from the table when ONDEMAND_STATE_TABLE is set, otherwise from GET /status."""
+    table = config().state_table
+    return state_store_reader(table).status() if table else client(base_url).status()
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -102,6 +110,8 @@ def sidebar() -> None:
                       help="Starts from ONDEMAND_API_URL: the local runtime's gateway or the deployed stage URL.")
         st.text_input("Admin key (for Stop)", value=config().admin_key or "", key="admin_key", type="password",
                       help="Sent as x-api-key on POST /stop. Starts from ONDEMAND_ADMIN_KEY.")
+        if config().state_table:
+            st.caption(f"State read from the table {config().state_table}; actions go to the API.")
         _live_state()
 
 

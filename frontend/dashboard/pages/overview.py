@@ -47,7 +47,10 @@ def act(label: str, action) -> None:  # noqa: ANN001 - a zero-argument API call
     answer = ui.attempt(action)
     if answer is not None:
         new_state = answer.get("state") if isinstance(answer, dict) else None
-        st.session_state["overview_flash"] = f"{label}: the model is now {new_state}." if new_state else label
+        message = f"{label}: the model is now {new_state}." if new_state else label
+        if isinstance(answer, dict) and answer.get("capped"):
+            message += " The extension was capped: the endpoint has reached its longest allowed lifetime."
+        st.session_state["overview_flash"] = message
         ui.forget_cached_reads()
         st.rerun()
 

@@ -45,6 +45,8 @@ class FakePlatformApi:
     """None: the API has no /stop."""
     failures: dict[str, tuple[int, dict[str, Any]] | str] = field(default_factory=dict)
     """path -> (status, body), or "refused" for a connection that never opens."""
+    extend_capped: bool = False
+    """True: /extend hits the hard cap and says so, as the lifecycle does."""
     calls: list[Call] = field(default_factory=list)
 
     # --- what tests arrange and inspect ----------------------------------------------------------------------
@@ -106,9 +108,10 @@ class FakePlatformApi:
             if self.state != "IN_SERVICE":
                 return 409, {"error": "conflict", "message": f"The model is {self.state}; only a model in service "
                                                             "can be extended."}
-            self.expires_at = datetime.now(UTC) + timedelta(minutes=30)
+            if not self.extend_capped:
+                self.expires_at = datetime.now(UTC) + timedelta(minutes=30)
             self.version += 1
-            return 200, self.status_body()
+            return 200, {**self.status_body(), "capped": self.extend_capped}
         if (method, path) == ("POST", "/stop") and self.admin_key:
             if headers.get("x-api-key") != self.admin_key:
                 return 403, {"error": "forbidden", "message": "The admin key is missing or wrong."}

@@ -71,6 +71,17 @@ def test_extend_posts_extend(fake_api: FakePlatformApi) -> None:
     assert metric(app, "Shuts down in").startswith(("29 min", "30 min"))
 
 
+def test_a_capped_extend_says_so(fake_api: FakePlatformApi) -> None:
+    in_service(fake_api, minutes_left=2)
+    fake_api.extend_capped = True
+    app = open_page()
+
+    button(app, "Extend").click().run()
+
+    assert "capped" in app.success[0].value
+    assert metric(app, "Shuts down in").startswith("2 min")
+
+
 def test_extend_is_disabled_unless_in_service(fake_api: FakePlatformApi) -> None:
     assert button(open_page(), "Extend").disabled
 
