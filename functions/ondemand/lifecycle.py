@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 
 # A write lost to a concurrent writer is retried after re-reading; this bounds the retries of one call.
 MAX_WRITE_ATTEMPTS = 60
-# The schedule fires at expires_at to the second; an item whose expires_at is later than this was extended.
-TEARDOWN_SLACK = timedelta(seconds=60)
+# The schedule's at() is expires_at truncated to the second, so it may fire up to a second early; an item whose
+# expires_at is later than now + this slack was extended after the schedule was made.
+TEARDOWN_SLACK = timedelta(seconds=5)
 LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING)
 
 
@@ -341,7 +342,7 @@ class EndpointLifecycle:
                 reason = info.failure_reason or "SageMaker reported the endpoint Failed"
                 repairs.append(f"{owned}: {self._fail(owned, reason)}")
             elif now - item.since > timeout:
-                reason = f"still STARTING after {self.settings.starting_timeout_minutes} minutes"
+                reason = f"still STARTING after {self.settings.starting_timeout_minutes:g} minutes"
                 repairs.append(f"{owned}: {self._fail(owned, reason)}")
         elif item.state == State.IN_SERVICE:
             if info is None:

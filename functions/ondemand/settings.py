@@ -19,6 +19,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw.strip() else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw.strip() else default
+
+
 def _str(name: str, default: str | None = None) -> str | None:
     raw = os.environ.get(name, "")
     return raw if raw.strip() else default
@@ -38,11 +43,12 @@ class Settings:
     """INSTANCE_TYPE: the SageMaker instance type of the endpoint."""
     approved_model_parameter: str
     """APPROVED_MODEL_PARAMETER: SSM String parameter holding the approved SageMaker model name."""
-    keep_alive_minutes: int
-    """KEEP_ALIVE_MINUTES: how long an endpoint lives after InService or after the last extend."""
-    hard_cap_minutes: int
+    keep_alive_minutes: float
+    """KEEP_ALIVE_MINUTES: how long an endpoint lives after InService or after the last extend (fractions allowed,
+    so the local runtime can demo a 30-second keep-alive)."""
+    hard_cap_minutes: float
     """HARD_CAP_MINUTES: extends never push expires_at past InService + this."""
-    starting_timeout_minutes: int
+    starting_timeout_minutes: float
     """STARTING_TIMEOUT_MINUTES: the reconciler fails a start still STARTING after this."""
     typical_provisioning_seconds: int
     """TYPICAL_PROVISIONING_SECONDS: what eta_seconds counts down from while STARTING."""
@@ -83,9 +89,9 @@ class Settings:
             endpoint_name_prefix=_str("ENDPOINT_NAME_PREFIX", "ondemand-sentiment"),
             instance_type=_str("INSTANCE_TYPE", "ml.g4dn.xlarge"),
             approved_model_parameter=_str("APPROVED_MODEL_PARAMETER", "/ondemand-sentiment/approved-model"),
-            keep_alive_minutes=_int("KEEP_ALIVE_MINUTES", 30),
-            hard_cap_minutes=_int("HARD_CAP_MINUTES", 240),
-            starting_timeout_minutes=_int("STARTING_TIMEOUT_MINUTES", 20),
+            keep_alive_minutes=_float("KEEP_ALIVE_MINUTES", 30),
+            hard_cap_minutes=_float("HARD_CAP_MINUTES", 240),
+            starting_timeout_minutes=_float("STARTING_TIMEOUT_MINUTES", 20),
             typical_provisioning_seconds=_int("TYPICAL_PROVISIONING_SECONDS", 420),
             sms_provider=provider,
             textbelt_key_parameter=_str("TEXTBELT_KEY_PARAMETER"),

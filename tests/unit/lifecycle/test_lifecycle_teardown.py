@@ -111,3 +111,21 @@ def test_stop_tears_down_now_whatever_expires_at_says(machine, in_service, endpo
     assert endpoints.deleted == [in_service]
     with pytest.raises(ConflictError, match="nothing to stop"):
         machine.stop()
+
+
+def test_a_half_minute_keep_alive_extended_is_not_stopped_at_the_old_moment(adapters, endpoints, clock) -> None:
+    """The local runtime demos short keep-alives; the extend-vs-teardown decision must hold at that scale too."""
+    import dataclasses
+
+    from ondemand.settings import get_settings
+
+    settings = dataclasses.replace(get_settings(), keep_alive_minutes=0.5)
+    quick = EndpointLifecycle(adapters, settings, now=clock, sleep=lambda _: None)
+    name = quick.start().state.endpoint_name
+    quick.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    clock.advance(seconds=20)
+    quick.extend()  # now expires 30 s from here
+    clock.advance(seconds=10)  # the first schedule's moment
+    assert quick.teardown(name).startswith("skipped: extended")
+    clock.advance(seconds=20)
+    assert quick.teardown(name) == "torn down"
