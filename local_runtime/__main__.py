@@ -51,7 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def ensure_model(profile: str, model_dir: Path | None) -> Path:
-    """The pipeline's cached model, made now (with a progress bar) if there is none."""
+    """A model folder given on the command line as it is; otherwise the pipeline's cached model, made now (with a
+    progress bar) if there is none."""
+    if model_dir is not None and (model_dir / "config.json").exists():
+        return model_dir
     from local_runtime.model_pipeline import ensure_model as make_or_reuse
 
     return make_or_reuse(profile=profile) if model_dir is None else make_or_reuse(profile=profile, model_dir=model_dir)

@@ -27,7 +27,7 @@ TEST_MODEL_DIR = REPO_ROOT / "var" / "test-models" / "tiny"
 
 
 def descendants(pid: int) -> dict[int, str]:
-    """Every live process below `pid` (children, grandchildren, ...) with its command line, from /proc."""
+    """Every live process below `pid` (children, grandchildren, ...) as `[name] command line`, from /proc."""
     parents: dict[int, int] = {}
     commands: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
@@ -35,7 +35,9 @@ def descendants(pid: int) -> dict[int, str]:
             continue
         try:
             stat = (entry / "stat").read_text()
-            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            name = (entry / "comm").read_text().strip()
+            arguments = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            commands[int(entry.name)] = f"[{name}] {arguments}"
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
@@ -52,6 +54,11 @@ def descendants(pid: int) -> dict[int, str]:
     return found
 
 
+def is_model_server(command: str) -> bool:
+    """A model server started fresh (`-m training.model_server`) or forked by the fork server (named model-server)."""
+    return command.startswith("[model-server]") or "training.model_server" in command
+
+
 @dataclass
 class RunningRuntime:
     """A local runtime child process and where it listens."""
@@ -66,7 +73,7 @@ class RunningRuntime:
 
     def model_server_pids(self) -> list[int]:
         """Model server processes the runtime has running right now."""
-        return [pid for pid, command in descendants(self.process.pid).items() if "training.model_server" in command]
+        return [pid for pid, command in descendants(self.process.pid).items() if is_model_server(command)]
 
     def console(self) -> str:
         """What the runtime printed so far."""

@@ -27,7 +27,7 @@ from local_runtime.endpoints import (
     SubprocessSpawner,
 )
 from local_runtime.event_bus import LocalEventBus, Rule
-from local_runtime.gateway import Gateway
+from local_runtime.gateway import Gateway, proxy_event
 from local_runtime.lambda_invoke import HandlerInvoker
 from local_runtime.outbox import OutboxNotifier, read_outbox
 from local_runtime.scheduler import LocalScheduler, RateLoop
@@ -166,6 +166,10 @@ class LocalRuntime:
         wiring.install(wiring.Adapters(store=self._state_store(), endpoints=self.endpoints,
                                        scheduler=self.scheduler, notifier=notifier,
                                        admin_api_key=lambda: self.config.admin_key))
+
+        # One request through the API at start, like a health check: the first /start then finds pynamodb's and
+        # botocore's clients built instead of paying for them (about a second on a busy machine).
+        self.invoke(API_HANDLER, proxy_event("GET", "/status", {}, b"", "127.0.0.1"))
 
         interval = config.reconcile_every or schedule_rate(template, RECONCILER_HANDLER)
         self.reconciler = RateLoop(interval, lambda: self.invoke(RECONCILER_HANDLER, scheduled_event("reconciler")),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from local_runtime.harness import RunningRuntime, descendants
+from local_runtime.harness import RunningRuntime, descendants, is_model_server
 
 PHONE = "+15555550123"
 POSITIVE = "An absolute masterpiece, I loved every minute."
@@ -92,7 +92,7 @@ def test_ctrl_c_stops_the_runtime_and_leaves_no_model_server_behind(
         requests.post(runtime.base_url + "/start", json={}, timeout=30).raise_for_status()
         wait_for_state(runtime, "IN_SERVICE", timeout=180)
         children = descendants(runtime.process.pid)
-        assert any("training.model_server" in command for command in children.values())
+        assert any(is_model_server(command) for command in children.values())
 
         runtime.process.send_signal(signal.SIGINT)
         assert runtime.process.wait(timeout=60) == 0
