@@ -9,6 +9,7 @@ import queue
 import signal
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -267,3 +268,37 @@ def test_the_outbox_records_every_sms_and_what_the_provider_said(tmp_path: Path)
     assert entry["provider"] == "outbox" and entry["ok"] is True and entry["at"]
     assert printed == [entry]
 
+
+
+def test_with_a_textbelt_key_the_sms_goes_to_textbelt_and_the_outbox_records_its_answer(tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    from ondemand.adapters.sms import TextbeltNotifier
+
+    received: list[dict[str, list[str]]] = []
+
+    class FakeTextbelt(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+            body = json.dumps({"success": True, "textId": "42", "quotaRemaining": 9}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTextbelt)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/text"
+        notifier = OutboxNotifier(tmp_path / "outbox.jsonl", provider=TextbeltNotifier(lambda: "secret-key", url),
+                                  provider_name="textbelt")
+        assert notifier.send("+15555550100", "Your model is ready.").ok
+    finally:
+        server.shutdown()
+    assert received == [{"phone": ["+15555550100"], "message": ["Your model is ready."], "key": ["secret-key"]}]
+    [entry] = read_outbox(tmp_path / "outbox.jsonl")
+    assert entry["provider"] == "textbelt" and entry["ok"] is True and "textId=42" in entry["detail"]
