@@ -311,6 +311,9 @@
       setStatus(data);
       showMessage(el.connectionMessage, "");
       delay = ["STARTING", "STOPPING"].includes(data.state) ? POLL_MOVING_MS : POLL_SETTLED_MS;
+      if (data.state === "IN_SERVICE" && Number.isFinite(data.seconds_left) && data.seconds_left < 6) {
+        delay = POLL_MOVING_MS; // the shutdown is due: show it when it happens, not up to 5 s later
+      }
     } catch (err) {
       if (generation !== pollGeneration) return;
       showMessage(el.connectionMessage, `Cannot get the model's state. ${err.message}`);
@@ -421,6 +424,7 @@
       renderResults(texts, data, performance.now() - started);
     } catch (err) {
       showMessage(el.predictMessage, err.message);
+      el.resultsBlock.hidden = true; // results of an earlier request would read as answers to this one
       if (err.status === 503) {
         if (err.body && err.body.state) setStatus({ ...(current || {}), ...err.body });
         poll();
