@@ -109,13 +109,11 @@ def texts_from(body: dict[str, Any]) -> list[str]:
 
 
 @app.get("/status")
-@tracer.capture_method
 def get_status() -> dict[str, Any]:
     return lifecycle().status()
 
 
 @app.post("/start")
-@tracer.capture_method
 def post_start() -> tuple[dict[str, Any], int]:
     body = json_body(required=False)
     phone = body.get("phone")
@@ -132,7 +130,6 @@ def post_start() -> tuple[dict[str, Any], int]:
 
 
 @app.post("/predict")
-@tracer.capture_method
 def post_predict() -> dict[str, Any]:
     started = time.perf_counter()
     texts = texts_from(json_body(required=True))
@@ -143,7 +140,6 @@ def post_predict() -> dict[str, Any]:
 
 
 @app.post("/extend")
-@tracer.capture_method
 def post_extend() -> dict[str, Any]:
     json_body(required=False)
     machine = lifecycle()
@@ -154,7 +150,6 @@ def post_extend() -> dict[str, Any]:
 
 
 @app.post("/stop")
-@tracer.capture_method
 def post_stop() -> tuple[dict[str, Any], int]:
     expected = wiring.adapters().admin_api_key()
     given = app.current_event.headers.get("x-api-key") or app.current_event.headers.get("X-Api-Key")
