@@ -1,0 +1,74 @@
+"""template.yaml agrees with the code: handlers exist, settings are declared, the rule matches only our endpoints."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+from ondemand.domain import EndpointStatus
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def functions(template) -> dict:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def test_every_handler_string_names_a_callable(template) -> None:
+    handlers = {f["Properties"]["Handler"] for f in functions(template).values()}
+    assert handlers == {f"ondemand.handlers.{m}.handler" for m in ("api", "endpoint_events", "teardown", "reconciler")}
+    for handler in handlers:
+        module, _, name = handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name))
+    assert template["Globals"]["Function"]["CodeUri"] == "functions/"
+
+
+def test_every_setting_the_code_reads_is_declared_for_every_function_that_needs_it(template) -> None:
+    source = (ROOT / "functions" / "ondemand" / "settings.py").read_text()
+    read = set(re.findall(r'_(?:str|int|float)\("([A-Z_]+)"', source)) - {"AWS_REGION", "AWS_DEFAULT_REGION"}
+    global_env = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    scheduling = {"SCHEDULE_GROUP_NAME", "SCHEDULER_ROLE_ARN", "TEARDOWN_FUNCTION_ARN"}
+    assert read - scheduling <= global_env, sorted(read - scheduling - global_env)
+    for logical_id, function in functions(template).items():
+        if logical_id == "TeardownFunction":
+            continue  # it never schedules, and cannot name its own ARN
+        own = set(function["Properties"].get("Environment", {}).get("Variables", {}))
+        assert scheduling <= own, logical_id
+
+
+def test_the_rule_matches_only_this_stacks_endpoints(template) -> None:
+    events = template["Resources"]["EndpointEventsFunction"]["Properties"]["Events"]
+    pattern = events["EndpointStateChange"]["Properties"]["Pattern"]
+    prefix = template["Globals"]["Function"]["Environment"]["Variables"]["ENDPOINT_NAME_PREFIX"]
+    assert pattern["source"] == ["aws.sagemaker"]
+    assert pattern["detail-type"] == ["SageMaker Endpoint State Change"]
+    assert pattern["detail"]["EndpointName"] == [{"prefix": f"{prefix}-"}]
+
+
+def test_iam_for_endpoints_is_scoped_to_the_prefix(template) -> None:
+    prefix = template["Globals"]["Function"]["Environment"]["Variables"]["ENDPOINT_NAME_PREFIX"]
+    statements = template["Resources"]["EndpointControlPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    sagemaker = next(s for s in statements if any(a.startswith("sagemaker:") for a in s["Action"]))
+    resources = [r["Fn::Sub"] for r in sagemaker["Resource"]]
+    assert all(r.endswith(f"/{prefix}-*") for r in resources)
+
+
+def test_defaults_the_issue_asks_for(template) -> None:
+    parameters = template["Parameters"]
+    assert parameters["InstanceType"]["Default"] == "ml.g4dn.xlarge"
+    assert parameters["KeepAliveMinutes"]["Default"] == 30
+    assert set(parameters["SmsProvider"]["AllowedValues"]) == {"textbelt", "sns", "none"}
+    table = template["Resources"]["StateTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    reconciler = template["Resources"]["ReconcilerFunction"]["Properties"]["Events"]
+    assert reconciler["Every5Minutes"]["Properties"]["Schedule"] == "rate(5 minutes)"
+
+
+def test_the_fixtures_use_a_status_spelling_the_handler_understands(event) -> None:
+    from ondemand.handlers.endpoint_events import parse_status
+
+    for name in ("in_service", "failed", "creating"):
+        detail = event(f"endpoint_state_change_{name}")["detail"]
+        assert isinstance(parse_status(detail["EndpointStatus"]), EndpointStatus)
