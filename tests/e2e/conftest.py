@@ -19,6 +19,7 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402 - only once a browser exists
 
+from local_runtime.harness import RunningRuntime, run_local_runtime  # noqa: E402
 from tests.e2e.fake_api import FakeModel, serve_fake_api  # noqa: E402
 
 
@@ -48,3 +49,18 @@ def fake_model() -> FakeModel:
 def fake_api(fake_model: FakeModel) -> Iterator[str]:
     with serve_fake_api(fake_model) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """The pipeline's tiny model, made once per cache and shared with tests/integration."""
+    from local_runtime.harness import ensure_test_model
+
+    return ensure_test_model()
+
+
+@pytest.fixture
+def local_runtime(tiny_model_dir: Path, tmp_path: Path) -> Iterator[RunningRuntime]:
+    """`python -m local_runtime` as a newcomer runs it, on a free port, with a keep-alive short enough to watch."""
+    with run_local_runtime(tmp_path / "runtime", tiny_model_dir, keep_alive="30s") as runtime:
+        yield runtime
