@@ -45,6 +45,13 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def item_since(status: Mapping[str, Any]) -> datetime | None:
+    """When the item entered its state; None for an item never written (version 0 reads as STOPPED since 1970)."""
+    if not status.get("since") or not status.get("version"):
+        return None
+    return parse_time(status["since"])
+
+
 def parse_history(entries: Iterable[Mapping[str, Any]] | None) -> list[Transition]:
     """The history as transitions, oldest first, whatever order the API sent them in."""
     transitions = [

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 from ondemand_dashboard import ui
 from ondemand_dashboard.cost import billed_intervals, cost_summary
-from ondemand_dashboard.timeline import parse_history, parse_time, state_spans
+from ondemand_dashboard.timeline import item_since, parse_history, state_spans
 
 PERIODS = {"Last 24 hours": timedelta(hours=24), "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30)}
 
@@ -25,7 +25,7 @@ if status is None:
 
 now = datetime.now(UTC)
 transitions = parse_history(status.get("history"))
-since = parse_time(status["since"]) if status.get("since") else None
+since = item_since(status)
 spans = state_spans(transitions, str(status.get("state")), since, now)
 history_start = spans[0].start if spans else now
 period_start = history_start if period_name == "Whole history" else now - PERIODS[period_name]

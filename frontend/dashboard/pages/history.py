@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 from ondemand_dashboard import ui
-from ondemand_dashboard.timeline import naive_utc, parse_history, parse_time, state_spans
+from ondemand_dashboard.timeline import item_since, naive_utc, parse_history, state_spans
 
 st.title("History")
 status = ui.status()
@@ -19,7 +19,7 @@ if not transitions:
     st.stop()
 
 now = datetime.now(UTC)
-since = parse_time(status["since"]) if status.get("since") else None
+since = item_since(status)
 spans = state_spans(transitions, str(status.get("state")), since, now)
 
 st.caption(f"{len(transitions)} transitions since {transitions[0].at:%Y-%m-%d %H:%M:%S} UTC "

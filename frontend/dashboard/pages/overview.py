@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 from ondemand_dashboard import ui
-from ondemand_dashboard.timeline import parse_time
+from ondemand_dashboard.timeline import item_since, parse_time
 
 st.title("Overview")
 if flash := st.session_state.pop("overview_flash", None):
@@ -16,7 +16,7 @@ if status is None:
 
 now = datetime.now(UTC)
 state = str(status.get("state"))
-since = parse_time(status["since"]) if status.get("since") else None
+since = item_since(status)
 
 state_col, endpoint_col, time_col, countdown_col, subscribers_col = st.columns([1.2, 2.2, 1.2, 1.4, 1])
 state_col.metric("State", state)

@@ -33,7 +33,8 @@ class Call:
 class FakePlatformApi:
     state: str = "STOPPED"
     version: int = 0
-    since: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(hours=1))
+    since: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    """A never-written item reads as STOPPED since the epoch at version 0, as the lifecycle's store answers."""
     endpoint_name: str | None = None
     expires_at: datetime | None = None
     subscribers: list[str] = field(default_factory=list)

@@ -39,6 +39,12 @@ def test_shows_state_endpoint_time_in_state_countdown_and_subscribers(fake_api: 
     assert metric(app, "SMS subscribers") == "2"
 
 
+def test_a_never_started_platform_shows_no_time_in_state(fake_api: FakePlatformApi) -> None:
+    app = open_page()
+
+    assert (metric(app, "State"), metric(app, "Time in state"), metric(app, "Endpoint")) == ("STOPPED", "–", "none")
+
+
 def test_starting_shows_the_eta(fake_api: FakePlatformApi) -> None:
     fake_api.move("STARTING", "start requested")
 

@@ -171,6 +171,15 @@ def test_cost_counts_a_running_endpoint_up_to_now(fake_api: FakePlatformApi) -> 
     assert float(metric(app, "Endpoint minutes")) >= 20.0
 
 
+def test_cost_of_a_never_started_platform_is_nothing(fake_api: FakePlatformApi) -> None:
+    app = open_page("cost")
+    app.selectbox[0].select("Whole history").run()
+
+    assert (metric(app, "Endpoint minutes"), metric(app, "On-demand cost"), metric(app, "Always-on cost")) == (
+        "0.0", "$0.00", "$0.00")
+    assert "No endpoint ran" in app.info[0].value
+
+
 def test_cost_api_error_is_a_message(fake_api: FakePlatformApi) -> None:
     fake_api.failures["/status"] = "refused"
 
