@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ondemand.adapters.dynamodb import DynamoStateStore
@@ -51,36 +52,40 @@ class SecretsManagerSecret:
         return self._value
 
 
-def build_notifier(settings: Settings, session: boto3.Session) -> Notifier:
+def build_notifier(settings: Settings, session: boto3.Session, config: Config | None = None) -> Notifier:
     if settings.sms_provider == "textbelt":
-        key = SsmSecret(session.client("ssm"), settings.textbelt_key_parameter)
+        key = SsmSecret(session.client("ssm", config=config), settings.textbelt_key_parameter)
         return TextbeltNotifier(key, settings.textbelt_url)
     if settings.sms_provider == "sns":
-        return SnsNotifier(session.client("sns"))
+        return SnsNotifier(session.client("sns", config=config))
     return DisabledNotifier()
 
 
 def build_aws_adapters(settings: Settings | None = None) -> Adapters:
     settings = settings or get_settings()
     session = boto3.Session(region_name=settings.region)
+    # One Lambda handles one event at a time, but the local runtime's gateway serves requests on many threads.
+    config = Config(max_pool_connections=50, retries={"mode": "standard"})
     return Adapters(
         store=DynamoStateStore(
             settings.table_name, settings.dynamodb_endpoint_url, settings.region, settings.history_limit
         ),
         endpoints=SageMakerEndpoints(
-            session.client("sagemaker"),
-            session.client("sagemaker-runtime"),
-            session.client("ssm"),
+            session.client("sagemaker", config=config),
+            session.client("sagemaker-runtime", config=config),
+            session.client("ssm", config=config),
             prefix=settings.endpoint_name_prefix,
             instance_type=settings.instance_type,
             approved_model_parameter=settings.approved_model_parameter,
         ),
         scheduler=EventBridgeScheduler(
-            session.client("scheduler"),
+            session.client("scheduler", config=config),
             group_name=settings.schedule_group_name,
             role_arn=settings.scheduler_role_arn,
             target_arn=settings.teardown_function_arn,
         ),
-        notifier=build_notifier(settings, session),
-        admin_api_key=SecretsManagerSecret(session.client("secretsmanager"), settings.admin_api_key_secret),
+        notifier=build_notifier(settings, session, config),
+        admin_api_key=SecretsManagerSecret(
+            session.client("secretsmanager", config=config), settings.admin_api_key_secret
+        ),
     )

@@ -1,0 +1,139 @@
+"""50 people click Start at the same moment: one endpoint, one schedule, one text per person, every caller 200/202.
+
+Real moving parts over real sockets: moto's server on a free loopback port stands in for DynamoDB, SageMaker,
+SSM, EventBridge Scheduler and SNS; the handlers use the same AWS adapters they use on Lambda (pynamodb with
+optimistic locking, boto3 clients), called from 50 threads at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from moto.server import ThreadedMotoServer
+from ondemand import wiring
+from ondemand.adapters.aws import build_aws_adapters
+from ondemand.handlers import api, endpoint_events
+from ondemand.settings import get_settings
+
+CALLERS = 50
+PHONES = [f"+1555555{n:04d}" for n in range(10)]  # 10 people, each clicking several times
+GROUP = "ondemand-sentiment-teardown"
+MODEL = "sentiment-minilm-v1"
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": url,  # every boto3 client
+        "DYNAMODB_ENDPOINT_URL": url,  # pynamodb's Meta.host
+        "STATE_TABLE_NAME": "concurrent-start-state",
+        "SMS_PROVIDER": "sns",
+        "SCHEDULE_GROUP_NAME": GROUP,
+        "APPROVED_MODEL_PARAMETER": "/ondemand-sentiment/approved-model",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    get_settings.cache_clear()
+    try:
+        yield url
+    finally:
+        wiring.install(None)
+        get_settings.cache_clear()
+        server.stop()
+
+
+@pytest.fixture
+def stack(moto_server: str, state_table) -> dict[str, Any]:
+    """The stack's resources on the moto server, and the AWS adapters installed with a CreateEndpoint counter."""
+    settings = get_settings()
+    state_table(boto3.client("dynamodb"), settings.table_name)  # key schema from template.yaml
+    boto3.client("sagemaker").create_model(
+        ModelName=MODEL,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker-execution",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/hf:latest"},
+    )
+    boto3.client("ssm").put_parameter(Name=settings.approved_model_parameter, Value=MODEL, Type="String")
+    boto3.client("scheduler").create_schedule_group(Name=GROUP)
+
+    adapters = build_aws_adapters(settings)
+    calls: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(event_name: str, **_: Any) -> None:
+        with lock:
+            calls[event_name.rsplit(".", 1)[-1]] += 1
+
+    adapters.endpoints.sagemaker.meta.events.register("before-call.sagemaker.CreateEndpoint", count)
+    wiring.install(adapters)
+    return {"url": moto_server, "calls": calls}
+
+
+def click_start(request: dict[str, Any], phone: str | None, barrier: threading.Barrier) -> tuple[int, dict[str, Any]]:
+    request["body"] = json.dumps({"phone": phone} if phone else {})
+    barrier.wait()
+    response = api.handler(request, None)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def sms_sent(url: str) -> list[str]:
+    """Phone numbers SNS texted, from moto's own record of what it sent."""
+    data = requests.get(f"{url}/moto-api/data.json", timeout=10).json()
+    return [sms["phone_number"] for sms in data["sns"]["SMS"]]
+
+
+def test_fifty_concurrent_starts_make_one_endpoint_one_schedule_and_one_text_each(stack: dict[str, Any], event) -> None:
+    callers = [PHONES[i % len(PHONES)] if i % 7 else None for i in range(CALLERS)]
+    people = sorted({phone for phone in callers if phone})
+    assert len(people) == len(PHONES)
+    barrier = threading.Barrier(CALLERS)
+    with ThreadPoolExecutor(max_workers=CALLERS) as pool:
+        answers = list(pool.map(lambda phone: click_start(event("apigw_start"), phone, barrier), callers))
+
+    statuses = Counter(status for status, _ in answers)
+    assert set(statuses) <= {200, 202}, statuses
+    assert stack["calls"]["CreateEndpoint"] == 1
+    endpoints = boto3.client("sagemaker").list_endpoints(NameContains="ondemand-sentiment-")["Endpoints"]
+    assert len(endpoints) == 1
+    name = endpoints[0]["EndpointName"]
+    assert {body["endpoint_name"] for _, body in answers} == {name}
+    status = json.loads(api.handler(event("apigw_status"), None)["body"])
+    assert status["state"] == "STARTING"
+    assert status["subscribers_count"] == len(people)
+
+    # SageMaker says InService; EventBridge may deliver it more than once, and at the same time.
+    in_service = event("endpoint_state_change_in_service")
+    in_service["detail"]["EndpointName"] = name
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        deliveries = [dict(in_service) for _ in range(4)]
+        outcomes = list(pool.map(lambda delivery: endpoint_events.handler(delivery, None), deliveries))
+    assert sum(o["outcome"].startswith("promoted") for o in outcomes) == 1
+
+    schedules = boto3.client("scheduler").list_schedules(GroupName=GROUP)["Schedules"]
+    assert [s["Name"] for s in schedules] == [f"teardown-{name}"]
+    assert sorted(sms_sent(stack["url"])) == people
+
+    # Everyone who clicks now gets 200, and still nobody creates a second endpoint.
+    late = threading.Barrier(5)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        again = list(pool.map(lambda phone: click_start(event("apigw_start"), phone, late), PHONES[:5]))
+    assert {status for status, _ in again} == {200}
+    assert stack["calls"]["CreateEndpoint"] == 1
+    assert os.environ["DYNAMODB_ENDPOINT_URL"] == stack["url"]
