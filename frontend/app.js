@@ -5,7 +5,7 @@
 (function () {
   const params = new URLSearchParams(window.location.search);
   const API_BASE = (params.get("api") ?? window.API_BASE ?? "").replace(/\/+$/, "");
-  const TIMEOUT_MS = 1000 * (Number(params.get("timeout")) || Number(window.API_TIMEOUT_SECONDS) || 20);
+  const TIMEOUT_MS = 1000 * (Number(params.get("timeout")) || Number(window.API_TIMEOUT_SECONDS) || 30);
 
   // Poll fast while the state is moving, slowly while it is settled.
   const POLL_MOVING_MS = 1000;

@@ -4,6 +4,6 @@
 // A `?api=` query parameter on the page's URL overrides it. This file holds no secrets, and must never.
 window.API_BASE = window.API_BASE || "";
 
-// How long the page waits for one API answer before it says the server is not responding.
-// A `?timeout=<seconds>` query parameter overrides it.
-window.API_TIMEOUT_SECONDS = window.API_TIMEOUT_SECONDS || 20;
+// How long the page waits for one API answer before it says the server is not responding (API Gateway gives up
+// after 29 s itself). A `?timeout=<seconds>` query parameter overrides it.
+window.API_TIMEOUT_SECONDS = window.API_TIMEOUT_SECONDS || 30;

@@ -31,6 +31,7 @@ class FakeModel:
     predict_status: int = 200  # 200, 400, 503, 500
     predict_delay_seconds: float = 0.0
     state: str = "STOPPED"
+    last_error: str | None = None
     since: datetime = field(default_factory=lambda: datetime.now(UTC))
     expires_at: datetime | None = None
     subscribers: list[str] = field(default_factory=list)
@@ -66,7 +67,8 @@ class FakeModel:
         return {"state": self.state, "endpoint_name": "sentiment-fake" if self.state != "STOPPED" else None,
                 "since": _iso(self.since), "expires_at": _iso(self.expires_at) if self.expires_at else None,
                 "seconds_left": seconds_left, "eta_seconds": eta, "version": self.version,
-                "subscribers_count": len(self.subscribers), "last_error": None, "history": self.history[-20:]}
+                "subscribers_count": len(self.subscribers), "last_error": self.last_error,
+                "history": self.history[-20:]}
 
 
 def _classify(text: str) -> dict[str, Any]:

@@ -127,3 +127,23 @@ def test_unreachable_api_is_reported_with_its_address(page: Page, fake_api: str)
 
     expect(page.locator("#connection-message")).to_contain_text(f"Cannot reach the API at {dead_api}")
     expect(page.locator("#api-base")).to_have_text(dead_api)
+
+
+def test_failed_start_shows_why_and_offers_to_start_again(page: Page, fake_api: str, fake_model: FakeModel) -> None:
+    fake_model.state = "FAILED"
+    fake_model.last_error = "the model server exited with code 1"
+    page.goto(fake_api)
+
+    expect(page.locator("#state")).to_have_text("Failed")
+    expect(page.locator("#state-detail")).to_contain_text("the model server exited with code 1")
+    expect(page.locator("#start")).to_be_enabled()
+    page.click("#start")
+    expect(page.locator("#state")).to_have_attribute("data-state", re.compile("STARTING|IN_SERVICE"))
+
+
+def test_start_is_unavailable_while_shutting_down(page: Page, fake_api: str, fake_model: FakeModel) -> None:
+    fake_model.state = "STOPPING"
+    page.goto(fake_api)
+
+    expect(page.locator("#state")).to_have_text("Shutting down")
+    expect(page.locator("#start")).to_be_disabled()
