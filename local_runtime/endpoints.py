@@ -65,6 +65,10 @@ class Spawner(Protocol):
 
     def spawn(self, port: int, log_path: Path) -> ProcessHandle: ...
 
+    def warm_up(self, timeout: float) -> None:
+        """Return once spawning is as fast as it gets (or after `timeout`)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -83,6 +87,9 @@ class SubprocessSpawner:
                 stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl; the spawning thread outlives it
             )
+
+    def warm_up(self, timeout: float) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -103,6 +110,10 @@ class ModelServerSpawner:
             except RuntimeError as error:
                 log.warning("%s; starting the model server in a fresh interpreter instead", error)
         return self._fallback.spawn(port, log_path)
+
+    def warm_up(self, timeout: float) -> None:
+        if self._fork_server is not None and not self._fork_server.wait_ready(timeout):
+            log.warning("the fork server is not ready after %.0f s; starts may be slow", timeout)
 
     def close(self) -> None:
         if self._fork_server is not None:
@@ -278,7 +289,6 @@ class LocalEndpointControl:
             names = list(self._endpoints)
         for name in names:
             self.delete(name)
-        self._spawner.close()
 
     # --- the endpoint's life, on its own thread -------------------------------------------------------------
 

@@ -103,6 +103,10 @@ class ForkServerSpawner:
     def pid(self) -> int:
         return self._process.pid
 
+    def wait_ready(self, timeout: float) -> bool:
+        """True once the fork server has imported everything (False if it died or took longer than `timeout`)."""
+        return self._ready.wait(timeout) and self._process.poll() is None
+
     def spawn(self, argv: list[str], log_path: Path) -> ForkedProcess:
         """A new model server process running `training.model_server` with `argv`. Raises RuntimeError if the fork
         server is not available (the caller then starts the model server the slow way)."""

@@ -24,6 +24,7 @@ from local_runtime.endpoints import (
     CommandFactory,
     LocalEndpointControl,
     ModelServerSpawner,
+    Spawner,
     SubprocessSpawner,
 )
 from local_runtime.event_bus import LocalEventBus, Rule
@@ -133,6 +134,7 @@ class LocalRuntime:
         self.invoke = HandlerInvoker()
         self.state_server: LocalStateServer | None = None
         self.bus: LocalEventBus | None = None
+        self.spawner: Spawner | None = None
         self.endpoints: LocalEndpointControl | None = None
         self.scheduler: LocalScheduler | None = None
         self.reconciler: RateLoop | None = None
@@ -146,6 +148,10 @@ class LocalRuntime:
     def start(self) -> None:
         config = self.config
         config.var_dir.mkdir(parents=True, exist_ok=True)
+        log_dir = config.var_dir / "logs"
+        # First, so the fork server imports torch while the rest starts.
+        self.spawner = spawner = (SubprocessSpawner(config.model_command) if config.model_command
+                                  else ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server))
         self.state_server = LocalStateServer(table_name="ondemand-sentiment-state")
         os.environ.update(lifecycle_environment(config, self.state_server.start()))
 
@@ -154,9 +160,6 @@ class LocalRuntime:
         template = load_template()
         rules = [Rule(pattern, ENDPOINT_EVENTS_HANDLER) for pattern in rule_patterns(template, ENDPOINT_EVENTS_HANDLER)]
         self.bus = LocalEventBus(rules, self.invoke, on_delivered=self._delivered)
-        log_dir = config.var_dir / "logs"
-        spawner = (SubprocessSpawner(config.model_command) if config.model_command
-                   else ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server))
         self.endpoints = LocalEndpointControl(spawner, emit=self.bus.put, log_dir=log_dir,
                                               provisioning_delay=config.provisioning_delay)
         self.scheduler = LocalScheduler(fire=lambda payload: self.invoke(TEARDOWN_HANDLER, payload))
@@ -179,11 +182,14 @@ class LocalRuntime:
                                extra_routes={"/outbox": lambda: read_outbox(self.outbox_path)},
                                host=config.host, port=config.port)
         self.gateway.start()
+        self._say("Warming up the model server's libraries (torch, transformers), so a start takes seconds ...")
+        spawner.warm_up(timeout=300)
         self._write_runtime_file()
 
     def close(self) -> None:
         """Stop accepting requests, cancel timers, stop every model server, then the state store."""
-        for part in (self.gateway, self.reconciler, self.scheduler, self.endpoints, self.bus, self.state_server):
+        for part in (self.gateway, self.reconciler, self.scheduler, self.endpoints, self.spawner, self.bus,
+                     self.state_server):
             if part is not None:
                 try:
                     part.close()
