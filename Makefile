@@ -71,7 +71,7 @@ demo: $(VENV)/.installed
 DASHBOARD_PORT ?= 8501
 dashboard: $(VENV)/.installed
 	$(VENV)/bin/streamlit run frontend/dashboard/app.py --server.headless=true --server.address=127.0.0.1 \
-		--server.port=$(DASHBOARD_PORT) --browser.gatherUsageStats=false
+		--server.port=$(DASHBOARD_PORT) --browser.gatherUsageStats=false --client.toolbarMode=viewer
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

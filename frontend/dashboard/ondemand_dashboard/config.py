@@ -33,6 +33,9 @@ class DashboardConfig:
     API). DYNAMODB_ENDPOINT_URL points it at a local DynamoDB server; AWS_REGION picks the region."""
     dynamodb_endpoint_url: str | None
     region: str
+    history_limit: int
+    """HISTORY_LIMIT (the lifecycle's own setting): a history shorter than this is complete since the item's creation,
+    so the time before its first transition is known to have cost nothing."""
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
@@ -44,6 +47,7 @@ class DashboardConfig:
             request_timeout_seconds=_float("ONDEMAND_API_TIMEOUT", 30.0),
             state_table=os.environ.get("ONDEMAND_STATE_TABLE", "").strip() or None,
             dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
+            history_limit=int(_float("HISTORY_LIMIT", 50)),
             region=(os.environ.get("AWS_REGION", "").strip() or os.environ.get("AWS_DEFAULT_REGION", "").strip()
                     or "us-east-1"),
         )

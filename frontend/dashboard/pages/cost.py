@@ -29,8 +29,11 @@ since = item_since(status)
 spans = state_spans(transitions, str(status.get("state")), since, now)
 history_start = spans[0].start if spans else now
 period_start = history_start if period_name == "Whole history" else now - PERIODS[period_name]
-if period_start < history_start:
-    st.caption(f"The history starts at {history_start:%Y-%m-%d %H:%M} UTC; the period is counted from there.")
+# A full history may have dropped older runs, so only what it covers can be priced; a shorter one starts at the item's
+# creation (STOPPED), and nothing ran before it.
+if len(transitions) >= settings.history_limit and period_start < history_start:
+    st.caption(f"The history starts at {history_start:%Y-%m-%d %H:%M} UTC (older transitions were dropped); the "
+               "period is counted from there.")
     period_start = history_start
 
 summary = cost_summary(spans, period_start, now, price)
@@ -41,7 +44,7 @@ always_col.metric("Always-on cost", f"${summary.always_on_cost_usd:,.2f}",
                   help="One endpoint of the same instance left running for the whole period.")
 saving = summary.saving_fraction
 saving_col.metric("Saved", f"${summary.saving_usd:,.2f}",
-                  delta=f"{saving:.0%} of always-on" if saving is not None else None)
+                  delta=f"{saving:.1%} of always-on" if saving is not None else None, delta_arrow="off")
 st.caption(f"Period: {summary.period_start:%Y-%m-%d %H:%M} to {summary.period_end:%Y-%m-%d %H:%M} UTC "
            f"({ui.format_duration(summary.period_minutes * 60)}). Billing counts from STARTING, as SageMaker bills "
            "from the endpoint's creation, until STOPPED.")

@@ -33,7 +33,7 @@ chart = (
     alt.Chart(timeline)
     .mark_bar(height=18)
     .encode(
-        x=alt.X("start:T", title="time (UTC)"),
+        x=alt.X("start:T", title="time (UTC)", axis=alt.Axis(format="%H:%M")),
         x2="end:T",
         y=alt.Y("state:N", title=None, sort=list(ui.STATE_BADGES)),
         color=alt.Color("state:N", legend=None, scale=alt.Scale(

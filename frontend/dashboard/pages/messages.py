@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 from ondemand_dashboard import ui
 from ondemand_dashboard.api_client import ApiError
+from ondemand_dashboard.timeline import parse_time
 
 st.title("Messages")
 
@@ -43,7 +44,8 @@ if not outbox:
     st.stop()
 
 table = pd.DataFrame([
-    {"at (UTC)": str(message.get("at", "")), "phone": masked(str(message.get("phone", ""))),
+    {"at (UTC)": f"{parse_time(message['at']):%Y-%m-%d %H:%M:%S}" if message.get("at") else "",
+     "phone": masked(str(message.get("phone", ""))),
      "provider": message.get("provider", ""), "result": "delivered" if message.get("ok") else "FAILED",
      "detail": message.get("detail", ""), "message": message.get("message", "")}
     for message in reversed(outbox)

@@ -2,9 +2,10 @@
 
 from datetime import UTC, datetime
 
+import pandas as pd
 import streamlit as st
 from ondemand_dashboard import ui
-from ondemand_dashboard.timeline import item_since, parse_time
+from ondemand_dashboard.timeline import item_since, parse_history, parse_time
 
 st.title("Overview")
 if flash := st.session_state.pop("overview_flash", None):
@@ -18,9 +19,8 @@ now = datetime.now(UTC)
 state = str(status.get("state"))
 since = item_since(status)
 
-state_col, endpoint_col, time_col, countdown_col, subscribers_col = st.columns([1.2, 2.2, 1.2, 1.4, 1])
+state_col, time_col, countdown_col, subscribers_col = st.columns(4)
 state_col.metric("State", state)
-endpoint_col.metric("Endpoint", status.get("endpoint_name") or "none")
 time_col.metric("Time in state", ui.format_duration((now - since).total_seconds() if since else None))
 if state == "STARTING":
     eta = status.get("eta_seconds")
@@ -33,6 +33,11 @@ elif state == "IN_SERVICE":
 else:
     countdown_col.metric("Countdown", "–")
 subscribers_col.metric("SMS subscribers", int(status.get("subscribers_count") or 0))
+if state == "STARTING" and status.get("eta_seconds") is not None and since is not None:
+    elapsed = (now - since).total_seconds()
+    st.progress(min(1.0, elapsed / max(1.0, elapsed + float(status["eta_seconds"]))), text="Provisioning the endpoint")
+
+st.markdown(f"**Endpoint** `{status.get('endpoint_name') or 'none'}`")
 
 if status.get("expires_at") and state == "IN_SERVICE":
     st.caption(f"Teardown scheduled for {parse_time(status['expires_at']):%Y-%m-%d %H:%M:%S} UTC.")
@@ -74,3 +79,12 @@ with stop_col:
         else:
             st.error("Stop needs the admin key: enter it in the sidebar or set ONDEMAND_ADMIN_KEY.",
                      icon=":material/key:")
+
+transitions = parse_history(status.get("history"))[-5:]
+if transitions:
+    st.subheader("Latest transitions")
+    st.dataframe(pd.DataFrame([
+        {"at (UTC)": f"{transition.at:%Y-%m-%d %H:%M:%S}", "from": transition.from_state, "to": transition.to_state,
+         "reason": transition.reason}
+        for transition in reversed(transitions)
+    ]), hide_index=True, width="stretch")

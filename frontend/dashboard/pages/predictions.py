@@ -41,7 +41,8 @@ rows = [{"at": naive_utc(call.at), "kind": "model (latency_ms)", "ms": call.mode
 rows += [{"at": naive_utc(call.at), "kind": "round trip", "ms": call.round_trip_ms} for call in calls]
 st.altair_chart(
     alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
-        x=alt.X("at:T", title="time (UTC)"), y=alt.Y("ms:Q", title="milliseconds"), color="kind:N",
+        x=alt.X("at:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S")),
+        y=alt.Y("ms:Q", title="milliseconds"), color="kind:N",
         tooltip=["at:T", "kind", "ms"],
     ).properties(height=260),
     width="stretch",

@@ -33,7 +33,7 @@ def test_shows_state_endpoint_time_in_state_countdown_and_subscribers(fake_api: 
 
     assert not app.exception
     assert metric(app, "State") == "IN_SERVICE"
-    assert metric(app, "Endpoint") == "ondemand-sentiment-20261123-091500"
+    assert any("`ondemand-sentiment-20261123-091500`" in text.value for text in app.markdown)
     assert metric(app, "Time in state").startswith("3 min")
     assert metric(app, "Shuts down in").startswith("12 min")
     assert metric(app, "SMS subscribers") == "2"
@@ -42,7 +42,8 @@ def test_shows_state_endpoint_time_in_state_countdown_and_subscribers(fake_api: 
 def test_a_never_started_platform_shows_no_time_in_state(fake_api: FakePlatformApi) -> None:
     app = open_page()
 
-    assert (metric(app, "State"), metric(app, "Time in state"), metric(app, "Endpoint")) == ("STOPPED", "–", "none")
+    assert (metric(app, "State"), metric(app, "Time in state")) == ("STOPPED", "–")
+    assert any(text.value == "**Endpoint** `none`" for text in app.markdown)
 
 
 def test_starting_shows_the_eta(fake_api: FakePlatformApi) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from conftest import open_page
 from dashboard_fake_api import FakePlatformApi
 from streamlit.testing.v1 import AppTest
@@ -160,6 +161,27 @@ def test_cost_follows_the_price_setting_and_the_period(fake_api: FakePlatformApi
     assert metric(app, "On-demand cost") == "$1.17"
     assert metric(app, "Always-on cost") == "$26.00"  # the history covers 26 hours
     assert len(app.dataframe[0].value) == 2
+
+
+def test_a_short_history_is_complete_so_the_whole_period_counts(fake_api: FakePlatformApi) -> None:
+    one_run(fake_api, started_hours_ago=2, minutes=(7, 30, 5))
+
+    app = open_page("cost")
+
+    assert metric(app, "Always-on cost") == "$17.67"
+    assert not any("dropped" in caption.value for caption in app.caption)
+
+
+def test_a_full_history_prices_only_the_time_it_covers(fake_api: FakePlatformApi,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HISTORY_LIMIT", "4")
+    one_run(fake_api, started_hours_ago=2, minutes=(7, 30, 5))
+
+    app = open_page("cost")
+
+    assert metric(app, "Endpoint minutes") == "42.0"
+    assert metric(app, "Always-on cost") == "$1.47"  # 2 h x 0.7364 USD/h
+    assert any("older transitions were dropped" in caption.value for caption in app.caption)
 
 
 def test_cost_counts_a_running_endpoint_up_to_now(fake_api: FakePlatformApi) -> None:

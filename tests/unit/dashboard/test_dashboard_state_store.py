@@ -44,7 +44,7 @@ def test_state_and_history_come_from_the_table_and_actions_from_the_api(
     assert not app.exception
     assert not app.error
     assert next(item.value for item in app.metric if item.label == "State") == "IN_SERVICE"
-    assert next(item.value for item in app.metric if item.label == "Endpoint") == "ondemand-sentiment-t1"
+    assert any("`ondemand-sentiment-t1`" in text.value for text in app.markdown)
     assert any("read from the table dashboard-state" in caption.value for caption in app.sidebar.caption)
 
     next(item for item in app.button if item.label == "Extend").click().run()
