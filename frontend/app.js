@@ -4,7 +4,10 @@
 
 (function () {
   const params = new URLSearchParams(window.location.search);
-  const API_BASE = (params.get("api") ?? window.API_BASE ?? "").replace(/\/+$/, "");
+  // Opened straight from disk (file://) there is no same origin: assume `make demo`'s default address.
+  const DEMO_API = "http://127.0.0.1:8000";
+  const API_BASE = (params.get("api") || window.API_BASE || (window.location.protocol === "file:" ? DEMO_API : ""))
+    .replace(/\/+$/, "");
   const TIMEOUT_MS = 1000 * (Number(params.get("timeout")) || Number(window.API_TIMEOUT_SECONDS) || 30);
 
   // Poll fast while the state is moving, slowly while it is settled.
@@ -502,7 +505,10 @@
       outboxEnabled = true;
       renderOutbox(data);
     } catch (err) {
-      if (err.status === 404 || err.status === 403) outboxEnabled = false; // the deployed API has none
+      // The deployed API has no outbox (404/403), and a page on another origin may not read it (no CORS): stop
+      // asking, unless the whole API is unreachable right now. Once it has answered, a failure is only a hiccup.
+      const apiAnswers = el.connectionMessage.hidden;
+      if (err.status === 404 || err.status === 403 || (outboxEnabled === null && apiAnswers)) outboxEnabled = false;
     } finally {
       outboxInFlight = false;
     }

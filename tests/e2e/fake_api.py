@@ -83,6 +83,7 @@ def _classify(text: str) -> dict[str, Any]:
 
 class _Handler(SimpleHTTPRequestHandler):
     model: FakeModel
+    cors: bool = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, directory=str(FRONTEND_DIR), **kwargs)
@@ -97,8 +98,18 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.cors:
+            self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
         self.wfile.write(data)
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - the CORS preflight, answered as API Gateway's CORS config would
+        self.send_response(204 if self.cors else 405)
+        if self.cors:
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Methods", "GET,POST,OPTIONS")
+            self.send_header("Access-Control-Allow-Headers", "Content-Type")
+        self.end_headers()
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -151,9 +162,10 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve_fake_api(model: FakeModel) -> Iterator[str]:
-    """Serve the page and the fake API on a free loopback port; yields the base URL."""
-    handler = type("BoundHandler", (_Handler,), {"model": model})
+def serve_fake_api(model: FakeModel, cors: bool = False) -> Iterator[str]:
+    """Serve the page and the fake API on a free loopback port; yields the base URL. `cors`: let pages from
+    other origins call the API (the deployed stack's CORS configuration)."""
+    handler = type("BoundHandler", (_Handler,), {"model": model, "cors": cors})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.fake_api import FakeModel
+from tests.e2e.fake_api import FakeModel, serve_fake_api
 
 
 def test_start_with_phone_shows_progress_then_ready_and_the_text_message(page: Page, fake_api: str,
@@ -147,3 +147,15 @@ def test_start_is_unavailable_while_shutting_down(page: Page, fake_api: str, fak
 
     expect(page.locator("#state")).to_have_text("Shutting down")
     expect(page.locator("#start")).to_be_disabled()
+
+
+def test_page_on_another_origin_uses_the_api_parameter(page: Page, fake_api: str, fake_model: FakeModel) -> None:
+    """As on a static host in front of the deployed stack: the page from one origin, the API from another."""
+    fake_model.start_seconds = 0
+    api_model = FakeModel(start_seconds=0)
+    with serve_fake_api(api_model, cors=True) as api:
+        page.goto(f"{fake_api}/?api={api}/")
+        page.click("#start")
+        expect(page.locator("#state")).to_have_attribute("data-state", "IN_SERVICE")
+
+    assert api_model.state == "IN_SERVICE" and fake_model.state == "STOPPED"
