@@ -26,6 +26,10 @@ class EndpointStatus(StrEnum):
     IN_SERVICE = "InService"
     DELETING = "Deleting"
     FAILED = "Failed"
+    OUT_OF_SERVICE = "OutOfService"
+    SYSTEM_UPDATING = "SystemUpdating"
+    ROLLING_BACK = "RollingBack"
+    UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
 
 
 @dataclass(frozen=True)

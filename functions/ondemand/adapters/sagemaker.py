@@ -19,6 +19,14 @@ def _is_missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ValidationException" and "Could not find" in message
 
 
+def _status(raw: str) -> EndpointStatus:
+    """A status SageMaker adds in the future reads as Updating: alive, billing, and not ours to promote or fail."""
+    try:
+        return EndpointStatus(raw)
+    except ValueError:
+        return EndpointStatus.UPDATING
+
+
 class SageMakerEndpoints:
     """Creates the endpoint (and its config, once per model and instance type), describes, lists, deletes, invokes."""
 
@@ -99,7 +107,7 @@ class SageMakerEndpoints:
             if _is_missing(exc):
                 return None
             raise EndpointError(f"DescribeEndpoint {name} failed: {exc}") from exc
-        return EndpointInfo(name, EndpointStatus(answer["EndpointStatus"]), answer.get("FailureReason"))
+        return EndpointInfo(name, _status(answer["EndpointStatus"]), answer.get("FailureReason"))
 
     def delete(self, name: str) -> None:
         try:
@@ -115,7 +123,7 @@ class SageMakerEndpoints:
             for page in self.sagemaker.get_paginator("list_endpoints").paginate(NameContains=prefix):
                 for summary in page["Endpoints"]:
                     if summary["EndpointName"].startswith(prefix):
-                        found.append(EndpointInfo(summary["EndpointName"], EndpointStatus(summary["EndpointStatus"])))
+                        found.append(EndpointInfo(summary["EndpointName"], _status(summary["EndpointStatus"])))
         except (ClientError, BotoCoreError) as exc:
             raise EndpointError(f"ListEndpoints failed: {exc}") from exc
         # The list has no FailureReason; describe the failed ones so the reconciler can report why.

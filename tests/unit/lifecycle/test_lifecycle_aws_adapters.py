@@ -307,3 +307,9 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
     assert [s["Name"] for s in schedules] == [f"teardown-{name}"]
     sms = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
     assert [phone for phone, _ in sms] == [PHONE_A]
+
+
+def test_every_status_sagemaker_documents_is_understood(aws) -> None:
+    """DescribeEndpoint's EndpointStatus enum, from botocore's own service model."""
+    shape = boto3.client("sagemaker").meta.service_model.shape_for("EndpointStatus")
+    assert set(shape.enum) <= {s.value for s in EndpointStatus}

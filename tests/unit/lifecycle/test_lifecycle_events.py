@@ -116,8 +116,15 @@ def test_one_refused_and_one_unreachable_number_do_not_stop_the_others(
 
 @pytest.mark.parametrize(
     ("raw", "status"),
-    [("IN_SERVICE", EndpointStatus.IN_SERVICE), ("InService", EndpointStatus.IN_SERVICE),
-     ("FAILED", EndpointStatus.FAILED), ("Creating", EndpointStatus.CREATING), ("OUT_OF_SERVICE", None)],
+    [
+        ("IN_SERVICE", EndpointStatus.IN_SERVICE),
+        ("InService", EndpointStatus.IN_SERVICE),
+        ("FAILED", EndpointStatus.FAILED),
+        ("Creating", EndpointStatus.CREATING),
+        ("OUT_OF_SERVICE", EndpointStatus.OUT_OF_SERVICE),
+        ("SystemUpdating", EndpointStatus.SYSTEM_UPDATING),
+        ("EXPLODED", None),
+    ],
 )
 def test_both_spellings_of_the_status_are_understood(raw: str, status: EndpointStatus | None) -> None:
     assert parse_status(raw) == status
@@ -125,8 +132,10 @@ def test_both_spellings_of_the_status_are_understood(raw: str, status: EndpointS
 
 def test_an_unknown_status_is_ignored(starting, event, store) -> None:
     odd = event("endpoint_state_change_in_service")
-    odd["detail"]["EndpointStatus"] = "SYSTEM_UPDATING"
+    odd["detail"]["EndpointStatus"] = "EXPLODED"
     assert endpoint_events.handler(odd, None)["outcome"].startswith("ignored: unknown status")
+    odd["detail"]["EndpointStatus"] = "SYSTEM_UPDATING"
+    assert endpoint_events.handler(odd, None)["outcome"] == "ignored: SystemUpdating changes nothing"
     assert store.get().state == State.STARTING
 
 
