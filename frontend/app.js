@@ -351,6 +351,11 @@
       return;
     }
     const phone = normalisedPhone();
+    if (!phone && current && current.state === "STARTING") {
+      el.phoneError.textContent = "It is already starting. Enter a phone number to get a text when it is ready.";
+      el.phone.focus();
+      return;
+    }
     startInFlight = true;
     el.start.disabled = true;
     showMessage(el.startMessage, "");

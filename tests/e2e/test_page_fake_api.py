@@ -12,7 +12,7 @@ from tests.e2e.fake_api import FakeModel, serve_fake_api
 
 def test_start_with_phone_shows_progress_then_ready_and_the_text_message(page: Page, fake_api: str,
                                                                          fake_model: FakeModel) -> None:
-    fake_model.start_seconds = 3
+    fake_model.start_seconds = 5
     page.goto(fake_api)
     expect(page.locator("#state")).to_have_attribute("data-state", "STOPPED")
 
@@ -23,13 +23,20 @@ def test_start_with_phone_shows_progress_then_ready_and_the_text_message(page: P
     expect(page.locator("#progress-block")).to_be_visible()
     expect(page.locator("#progress-text")).to_contain_text("to go")
     expect(page.locator("#start-message")).to_contain_text("+15555550100")
+    page.fill("#phone", "")
+    page.click("#start")
+    expect(page.locator("#phone-error")).to_contain_text("already starting")
+    page.fill("#phone", "+447700900123")
+    page.click("#start")
+    expect(page.locator("#state-detail")).to_contain_text("2 phone numbers will get a text")
 
     expect(page.locator("#state")).to_have_attribute("data-state", "IN_SERVICE", timeout=10_000)
     expect(page.locator("#progress-block")).to_be_hidden()
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^0[12]:\d\d$"))
     expect(page.locator("#outbox-block")).to_be_visible()
-    expect(page.locator("#outbox li.sms")).to_have_count(1)
-    expect(page.locator("#outbox li.sms")).to_contain_text("+15555550100")
+    expect(page.locator("#outbox li.sms")).to_have_count(2)
+    expect(page.locator("#outbox")).to_contain_text("+15555550100")
+    expect(page.locator("#outbox")).to_contain_text("+447700900123")
     expect(page.locator("#start-form")).to_be_hidden()
 
 
