@@ -81,6 +81,7 @@ class ForkServerSpawner:
 
     def __init__(self, model_dir: Path, log_path: Path, repo_root: Path, ready_timeout: float = 120.0) -> None:
         self._ready = threading.Event()
+        self._alive = True
         self._ready_timeout = ready_timeout
         self._replies: dict[str, dict[str, Any]] = {}
         self._reply_arrived = threading.Condition()
@@ -105,18 +106,20 @@ class ForkServerSpawner:
 
     def wait_ready(self, timeout: float) -> bool:
         """True once the fork server has imported everything (False if it died or took longer than `timeout`)."""
-        return self._ready.wait(timeout) and self._process.poll() is None
+        return self._ready.wait(timeout) and self._alive
 
     def spawn(self, argv: list[str], log_path: Path) -> ForkedProcess:
         """A new model server process running `training.model_server` with `argv`. Raises RuntimeError if the fork
         server is not available (the caller then starts the model server the slow way)."""
-        if not self._ready.wait(self._ready_timeout) or self._process.poll() is not None:
+        if not self.wait_ready(self._ready_timeout):
             raise RuntimeError("the fork server is not running")
         request_id = uuid.uuid4().hex
-        self._send({"op": "spawn", "id": request_id, "argv": argv, "log": str(log_path)})
+        try:
+            self._send({"op": "spawn", "id": request_id, "argv": argv, "log": str(log_path)})
+        except OSError as error:
+            raise RuntimeError(f"the fork server is gone: {error}") from error
         with self._reply_arrived:
-            if not self._reply_arrived.wait_for(lambda: request_id in self._replies or self._process.poll() is not None,
-                                                timeout=30):
+            if not self._reply_arrived.wait_for(lambda: request_id in self._replies or not self._alive, timeout=30):
                 raise RuntimeError("the fork server did not answer")
             reply = self._replies.pop(request_id, None)
         if reply is None:
@@ -162,6 +165,8 @@ class ForkServerSpawner:
                 if process is not None:
                     process.exited(message["code"])
         # The fork server is gone: its children died with it (PDEATHSIG); nobody waits forever.
+        self._alive = False
+        self._ready.set()
         with self._lock:
             orphans, self._processes = list(self._processes.values()), {}
         for process in orphans:

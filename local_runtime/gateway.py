@@ -128,7 +128,8 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._proxy()
 
-    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_POST  # noqa: N815
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST  # noqa: N815
+    do_HEAD = do_GET  # noqa: N815
 
     def _proxy(self) -> None:
         started = time.perf_counter()
