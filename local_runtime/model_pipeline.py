@@ -1,0 +1,207 @@
+"""The local model pipeline: the same steps the Step Functions pipeline runs on AWS, on one machine, offline.
+
+seed raw reviews into S3 (a moto server on loopback) -> the Glue job's script (awswrangler against that server) ->
+train.py in SageMaker's conventions (SM_MODEL_DIR, SM_CHANNEL_*) -> evaluation on the test split -> the model folder
+the local model server loads. A model already in the folder is reused, so only the first run pays.
+
+    python -m local_runtime.model_pipeline --profile quick|full|tiny [--out DIR] [--force]
+
+`tiny` (for other components' tests: about a minute) curates in-process instead of through S3 and trains on short
+sentences; `quick` and `full` go through the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = REPO_ROOT / "var" / "model"
+PROFILE_RANK = {"tiny": 0, "quick": 1, "full": 2}
+RAW_BUCKET, CURATED_BUCKET = "local-reviews-raw", "local-reviews-curated"
+GLUE_DATABASE, GLUE_TABLE = "sentiment", "reviews_curated"
+LOCAL_CREDENTIALS = {  # moto accepts any credentials; these keep a developer's real ones out of the local run
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+SPLITS = ("train", "validation", "test")
+
+
+def cached_profile(model_dir: Path) -> str | None:
+    """The profile of a complete model folder, or None if there is no usable model in it."""
+    serving = model_dir / "serving_config.json"
+    if not (serving.exists() and (model_dir / "model.safetensors").exists() and (model_dir / "metrics.json").exists()):
+        return None
+    return json.loads(serving.read_text()).get("profile")
+
+
+def ensure_model(profile: str = "quick", model_dir: Path = DEFAULT_MODEL_DIR, force: bool = False) -> Path:
+    """A ready model folder: the cached one if it is at least as good a profile (tiny < quick < full), else a new one.
+
+    The pipeline runs in a child process, so its moto server, torch threads and memory never touch the caller."""
+    model_dir = Path(model_dir)
+    if profile not in PROFILE_RANK:
+        raise ValueError(f"Unknown profile {profile!r}; use one of {sorted(PROFILE_RANK)}")
+    if not force and _good_enough(cached_profile(model_dir), profile):
+        return model_dir
+    command = [sys.executable, "-m", "local_runtime.model_pipeline", "--profile", profile, "--out", str(model_dir)]
+    if force:
+        command.append("--force")
+    completed = subprocess.run(command, cwd=REPO_ROOT, env=_child_env())
+    if completed.returncode != 0 or cached_profile(model_dir) is None:
+        raise RuntimeError(f"The model pipeline failed (exit {completed.returncode}); its output is above.")
+    return model_dir
+
+
+def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> Path:
+    """Run every stage in this process and publish the model folder atomically (a crash leaves no half model)."""
+    from tqdm.auto import tqdm
+
+    work_dir = work_dir or model_dir.parent / f".{model_dir.name}-pipeline"
+    building = model_dir.parent / f".{model_dir.name}-building"
+    shutil.rmtree(building, ignore_errors=True)
+    stages = ["curate in-process", "train + evaluate", "publish"] if profile == "tiny" else [
+        "seed raw data + Glue ETL on S3 (moto)", "train + evaluate", "publish"
+    ]
+    started = time.perf_counter()
+    with tqdm(total=len(stages), desc=f"model pipeline [{profile}]", unit="stage", position=0) as bar:
+        bar.set_postfix_str(stages[0])
+        channels = curate_in_process(work_dir) if profile == "tiny" else curate_through_s3(work_dir)
+        bar.update(1)
+        bar.set_postfix_str(stages[1])
+        train(profile, channels, building)
+        bar.update(1)
+        bar.set_postfix_str(stages[2])
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        building.rename(model_dir)
+        bar.update(1)
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    print(f"model ready in {model_dir} ({profile}, {time.perf_counter() - started:.0f} s); "
+          f"test accuracy {metrics.get('test_accuracy')}", flush=True)
+    return model_dir
+
+
+def curate_in_process(work_dir: Path) -> dict[str, Path]:
+    """The Glue job's transforms without S3: the same curated channels, seconds instead of a server."""
+    sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
+    from curate_reviews import curate
+    from seed_raw_reviews import load_movie_reviews
+
+    curated, _ = curate(load_movie_reviews())
+    channels = _channel_dirs(work_dir)
+    for split, rows in curated.groupby("split"):
+        rows.drop(columns="split").to_parquet(channels[split] / "part-0.parquet", index=False)
+    return channels
+
+
+def curate_through_s3(work_dir: Path) -> dict[str, Path]:
+    """Seed the raw bucket, run the Glue job's script against a moto S3/Glue server, download its Parquet."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
+    from seed_raw_reviews import seed
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        for bucket in (RAW_BUCKET, CURATED_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        seed(f"s3://{RAW_BUCKET}/reviews/", s3)
+        job = [
+            sys.executable, str(REPO_ROOT / "glue_jobs" / "curate_reviews.py"),
+            "--JOB_NAME", "local-curate-reviews",
+            "--raw_path", f"s3://{RAW_BUCKET}/reviews/",
+            "--curated_path", f"s3://{CURATED_BUCKET}/reviews/",
+            "--database", GLUE_DATABASE,
+            "--table", GLUE_TABLE,
+        ]
+        subprocess.run(job, check=True, cwd=REPO_ROOT, env={**_child_env(), **LOCAL_CREDENTIALS,
+                                                             "AWS_ENDPOINT_URL": endpoint})
+        channels = _channel_dirs(work_dir)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=CURATED_BUCKET, Prefix="reviews/"):
+            for item in page.get("Contents", []):
+                split = next((s for s in SPLITS if f"/split={s}/" in item["Key"]), None)
+                if split and item["Key"].endswith(".parquet"):
+                    s3.download_file(CURATED_BUCKET, item["Key"], str(channels[split] / Path(item["Key"]).name))
+        return channels
+    finally:
+        server.stop()
+
+
+def train(profile: str, channels: dict[str, Path], model_dir: Path) -> None:
+    """training/train.py as SageMaker would run it: hyperparameters as flags, data and output as SM_* variables."""
+    env = {
+        **_child_env(),
+        "SM_MODEL_DIR": str(model_dir),
+        **{f"SM_CHANNEL_{split.upper()}": str(folder) for split, folder in channels.items()},
+    }
+    subprocess.run([sys.executable, "-m", "training.train", "--profile", profile], check=True, cwd=REPO_ROOT, env=env)
+
+
+def _channel_dirs(work_dir: Path) -> dict[str, Path]:
+    channels = {split: work_dir / "curated" / f"split={split}" for split in SPLITS}
+    for folder in channels.values():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    return channels
+
+
+def _good_enough(cached: str | None, wanted: str) -> bool:
+    return cached is not None and PROFILE_RANK.get(cached, -1) >= PROFILE_RANK[wanted]
+
+
+def _child_env() -> dict[str, str]:
+    """The caller's environment, offline, with this repository importable; never any AWS endpoint of the caller's."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT_URL")}
+    path = [str(REPO_ROOT), str(REPO_ROOT / "functions"), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    return env
+
+
+@contextmanager
+def _exclusive(model_dir: Path) -> Iterator[None]:
+    """One builder per model folder: a second `make model` waits for the first instead of racing it."""
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(model_dir.parent / f".{model_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=sorted(PROFILE_RANK, key=PROFILE_RANK.get), default="quick")
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="the model folder (default var/model)")
+    parser.add_argument("--force", action="store_true", help="rebuild even if a good enough model is cached")
+    args = parser.parse_args(argv)
+    model_dir = args.out.resolve()
+    with _exclusive(model_dir):
+        cached = cached_profile(model_dir)
+        if not args.force and _good_enough(cached, args.profile):
+            print(f"reusing the {cached} model in {model_dir} (--force to rebuild)")
+            return
+        build_model(args.profile, model_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""A model server in the SageMaker container contract (`GET /ping`, `POST /invocations`).
+
+It serves a model folder through the same `training/inference.py` the SageMaker Hugging Face container would use, so
+what the local runtime answers is what the endpoint answers. Stdlib only around the model: it starts fast and stays
+light. Run: `python -m training.model_server --model-dir DIR --host 127.0.0.1 --port N`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from training import inference
+
+MAX_BODY_BYTES = 1_000_000
+logger = logging.getLogger("model_server")
+
+
+class InferenceApp:
+    """Turns a request into (status, JSON body); no sockets, so it can be tested on its own."""
+
+    def __init__(self, model_dir: str, threads: int = 2) -> None:
+        self.model_dir = model_dir
+        self.threads = threads
+        self.loaded: inference.LoadedModel | None = None
+        self.load_error: str | None = None
+        self._predict_lock = threading.Lock()  # one forward pass at a time: torch already uses every core
+
+    def load(self) -> None:
+        """Import torch and load the weights; slow, so it runs after the socket is already answering /ping."""
+        try:
+            import torch
+
+            from training import inference
+
+            torch.set_num_threads(self.threads)
+            self.loaded = inference.model_fn(self.model_dir)
+        except Exception as err:  # the server stays up to say why in /ping
+            self.load_error = f"{type(err).__name__}: {err}"
+            logger.exception("could not load the model from %s", self.model_dir)
+
+    def ping(self) -> tuple[int, dict[str, Any]]:
+        if self.loaded is not None:
+            return HTTPStatus.OK, {"status": "ready", "model": self.loaded.name}
+        if self.load_error:
+            return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "model_load_failed", "message": self.load_error}
+        return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "loading", "message": "The model is still loading."}
+
+    def invoke(self, body: bytes, content_type: str, accept: str = "application/json") -> tuple[int, dict[str, Any]]:
+        if self.loaded is None:
+            return self.ping()
+        from training import inference
+
+        try:
+            texts = inference.input_fn(body, content_type)
+            with self._predict_lock:
+                prediction = inference.predict_fn(texts, self.loaded)
+            return HTTPStatus.OK, json.loads(inference.output_fn(prediction, accept))
+        except inference.PayloadError as err:
+            return HTTPStatus.BAD_REQUEST, {"error": err.code, "message": err.message}
+
+
+def make_handler(app: InferenceApp) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path.split("?")[0] == "/ping":
+                self._send(*app.ping())
+            else:
+                self._send(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": f"No route {self.path}."})
+
+        def do_POST(self) -> None:  # noqa: N802
+            if self.path.split("?")[0] != "/invocations":
+                self._send(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": f"No route {self.path}."})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self.close_connection = True
+                self._send(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    {"error": "payload_too_large", "message": f"The body is over {MAX_BODY_BYTES} bytes."},
+                )
+                return
+            body = self.rfile.read(length)
+            try:
+                status, payload = app.invoke(
+                    body, self.headers.get("Content-Type", ""), self.headers.get("Accept") or "application/json"
+                )
+            except Exception as err:
+                logger.exception("prediction failed")
+                status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal_error", "message": str(err)}
+            self._send(status, payload)
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            logger.debug(format, *args)
+
+    return Handler
+
+
+def serve(model_dir: str, host: str, port: int, threads: int) -> None:
+    """Listen at once (so /ping answers 503 while loading), load the model, serve until SIGTERM or SIGINT."""
+    app = InferenceApp(model_dir, threads)
+    server = ThreadingHTTPServer((host, port), make_handler(app))
+    server.daemon_threads = True
+
+    def stop(signum: int, frame: Any) -> None:
+        logger.info("signal %s: shutting down", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    threading.Thread(target=app.load, name="model-loader", daemon=True).start()
+    logger.info("listening on http://%s:%d", host, server.server_address[1])
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", required=True, help="a folder written by training/train.py")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    serve(args.model_dir, args.host, args.port, args.threads)
+
+
+if __name__ == "__main__":
+    main()

