@@ -7,20 +7,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from local_runtime.harness import RunningRuntime, run_local_runtime
+from tests.e2e.fake_api import FakeModel, serve_fake_api
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing: install Debian's chromium (`make venv` does, or apt-get install chromium)",
-        allow_module_level=True,
-    )
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402 - only once a browser exists
-
-from local_runtime.harness import RunningRuntime, run_local_runtime  # noqa: E402
-from tests.e2e.fake_api import FakeModel, serve_fake_api  # noqa: E402
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a browser every test here is skipped, saying how to get one; with it, nothing is."""
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing: `make chromium` (part of `make venv`) installs Debian's chromium"
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
