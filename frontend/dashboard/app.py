@@ -16,8 +16,5 @@ pages = st.navigation([
     st.Page("pages/predictions.py", title="Predictions", icon=":material/psychology:"),
     st.Page("pages/cost.py", title="Cost", icon=":material/payments:"),
 ])
-ui.sidebar()
-try:
-    pages.run()
-except Exception as error:  # noqa: BLE001 - a page bug must read as a message, never as a traceback
-    st.error(f"This page failed: {type(error).__name__}: {error}", icon=":material/bug_report:")
+ui.show_errors(ui.sidebar)
+pages.run()  # each page runs inside ui.show_errors itself (AppTest runs a switched-to page without this script)

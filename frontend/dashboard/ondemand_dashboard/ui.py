@@ -7,12 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from ondemand_dashboard.api_client import ApiError, OndemandApiClient
 from ondemand_dashboard.config import DashboardConfig
 from ondemand_dashboard.state_store import StateStoreReader
-from ondemand_dashboard.timeline import parse_time
+from ondemand_dashboard.timeline import Transition, parse_time
 
 T = TypeVar("T")
 
@@ -80,6 +81,14 @@ def attempt(action: Callable[[], T]) -> T | None:
         return None
 
 
+def show_errors(render: Callable[[], None]) -> None:
+    """Run a page (or the sidebar); a bug or an unexpected answer becomes a message, never a traceback."""
+    try:
+        render()
+    except Exception as error:  # noqa: BLE001 - st.stop/st.rerun are BaseExceptions and pass through
+        st.error(f"This page failed: {type(error).__name__}: {error}", icon=":material/bug_report:")
+
+
 def status() -> dict[str, Any] | None:
     """GET /status through the cache, or None after showing why it failed."""
     return attempt(lambda: fetch_status(api_url()))
@@ -135,6 +144,15 @@ def _live_state() -> None:
         st.caption(f"Refreshed {datetime.now(UTC):%H:%M:%S} UTC")
 
     watch()
+
+
+def transitions_table(transitions: list[Transition]) -> None:
+    """Transitions newest first, as History and Overview show them."""
+    st.dataframe(pd.DataFrame([
+        {"at (UTC)": f"{transition.at:%Y-%m-%d %H:%M:%S}", "from": transition.from_state, "to": transition.to_state,
+         "reason": transition.reason}
+        for transition in reversed(transitions)
+    ], columns=["at (UTC)", "from", "to", "reason"]), hide_index=True, width="stretch")
 
 
 def seconds_until(moment: str | None, now: datetime) -> float | None:

@@ -6,49 +6,55 @@ import streamlit as st
 from ondemand_dashboard import ui
 from ondemand_dashboard.timeline import naive_utc
 
-st.title("Predictions")
 
-with st.form("predict"):
-    raw = st.text_area("Texts, one per line", height=120,
-                       value="A warm, funny film with a terrific cast.\nTwo hours I will never get back.")
-    submitted = st.form_submit_button("Predict", type="primary", icon=":material/send:")
+def render() -> None:
+    st.title("Predictions")
 
-if submitted:
-    texts = [line.strip() for line in raw.splitlines() if line.strip()]
-    if not texts:
-        st.error("Type at least one text.", icon=":material/edit:")
-    elif (answer := ui.attempt(lambda: ui.api().predict(texts))) is not None:
-        predictions = answer.get("predictions") or []
-        model_col, latency_col = st.columns([3, 1])
-        model_col.metric("Model", str(answer.get("model") or "unknown"))
-        latency_col.metric("Model latency", f"{answer.get('latency_ms', '–')} ms")
-        st.dataframe(pd.DataFrame([
-            {"text": text, "label": prediction.get("label"), "probability": prediction.get("prob")}
-            for text, prediction in zip(texts, predictions, strict=False)
-        ]), hide_index=True, width="stretch", column_config={
-            "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0, format="%.2f"),
-        })
+    with st.form("predict"):
+        raw = st.text_area("Texts, one per line", height=120,
+                           value="A warm, funny film with a terrific cast.\nTwo hours I will never get back.")
+        submitted = st.form_submit_button("Predict", type="primary", icon=":material/send:")
 
-st.subheader("Recent /predict latencies")
-calls = ui.api().recent_predictions()
-if not calls:
-    st.caption("No calls from this dashboard yet: predict something above.")
-    st.stop()
+    if submitted:
+        texts = [line.strip() for line in raw.splitlines() if line.strip()]
+        if not texts:
+            st.error("Type at least one text.", icon=":material/edit:")
+        elif (answer := ui.attempt(lambda: ui.api().predict(texts))) is not None:
+            predictions = answer.get("predictions") or []
+            model_col, latency_col = st.columns([3, 1])
+            model_col.metric("Model", str(answer.get("model") or "unknown"))
+            latency_col.metric("Model latency", f"{answer.get('latency_ms', '–')} ms")
+            st.dataframe(pd.DataFrame([
+                {"text": text, "label": prediction.get("label"), "probability": prediction.get("prob")}
+                for text, prediction in zip(texts, predictions, strict=False)
+            ]), hide_index=True, width="stretch", column_config={
+                "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
+                                                               format="%.2f"),
+            })
 
-ok_calls = [call for call in calls if call.ok]
-rows = [{"at": naive_utc(call.at), "kind": "model (latency_ms)", "ms": call.model_latency_ms} for call in ok_calls
-        if call.model_latency_ms is not None]
-rows += [{"at": naive_utc(call.at), "kind": "round trip", "ms": call.round_trip_ms} for call in calls]
-st.altair_chart(
-    alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
-        x=alt.X("at:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S")),
-        y=alt.Y("ms:Q", title="milliseconds"), color="kind:N",
-        tooltip=["at:T", "kind", "ms"],
-    ).properties(height=260),
-    width="stretch",
-)
-model_ms = sorted(call.model_latency_ms for call in ok_calls if call.model_latency_ms is not None)
-calls_col, median_col, failed_col = st.columns(3)
-calls_col.metric("Calls", len(calls))
-median_col.metric("Median model latency", f"{model_ms[len(model_ms) // 2]:g} ms" if model_ms else "–")
-failed_col.metric("Failed calls", len(calls) - len(ok_calls))
+    st.subheader("Recent /predict latencies")
+    calls = ui.api().recent_predictions()
+    if not calls:
+        st.caption("No calls from this dashboard yet: predict something above.")
+        return
+
+    ok_calls = [call for call in calls if call.ok]
+    rows = [{"at": naive_utc(call.at), "kind": "model (latency_ms)", "ms": call.model_latency_ms} for call in ok_calls
+            if call.model_latency_ms is not None]
+    rows += [{"at": naive_utc(call.at), "kind": "round trip", "ms": call.round_trip_ms} for call in calls]
+    st.altair_chart(
+        alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
+            x=alt.X("at:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S")),
+            y=alt.Y("ms:Q", title="milliseconds"), color="kind:N",
+            tooltip=["at:T", "kind", "ms"],
+        ).properties(height=260),
+        width="stretch",
+    )
+    model_ms = sorted(call.model_latency_ms for call in ok_calls if call.model_latency_ms is not None)
+    calls_col, median_col, failed_col = st.columns(3)
+    calls_col.metric("Calls", len(calls))
+    median_col.metric("Median model latency", f"{model_ms[len(model_ms) // 2]:g} ms" if model_ms else "–")
+    failed_col.metric("Failed calls", len(calls) - len(ok_calls))
+
+
+ui.show_errors(render)

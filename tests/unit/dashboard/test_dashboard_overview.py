@@ -37,6 +37,7 @@ def test_shows_state_endpoint_time_in_state_countdown_and_subscribers(fake_api: 
     assert metric(app, "Time in state").startswith("3 min")
     assert metric(app, "Shuts down in").startswith("12 min")
     assert metric(app, "SMS subscribers") == "2"
+    assert list(app.dataframe[0].value["to"]) == ["IN_SERVICE", "STARTING"]  # latest transitions, newest first
 
 
 def test_a_never_started_platform_shows_no_time_in_state(fake_api: FakePlatformApi) -> None:

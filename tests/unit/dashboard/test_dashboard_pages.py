@@ -48,6 +48,15 @@ def test_history_without_transitions_says_so(fake_api: FakePlatformApi) -> None:
     assert "No transitions yet" in app.info[0].value
 
 
+def test_a_malformed_answer_is_a_message_not_a_traceback(fake_api: FakePlatformApi) -> None:
+    fake_api.history.append({"from": "STOPPED", "to": "STARTING", "reason": "no time"})  # `at` missing
+
+    app = open_page("history")
+
+    assert not app.exception
+    assert "This page failed" in app.error[0].value
+
+
 def test_history_api_error_is_a_message(fake_api: FakePlatformApi) -> None:
     fake_api.failures["/status"] = (502, {"error": "internal_error", "message": "The API failed unexpectedly."})
 
