@@ -17,13 +17,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without a browser every test here is skipped, saying how to get one; with it, nothing is."""
+    """Without a browser every browser test is skipped, saying how to get one; with it, nothing is."""
     if CHROMIUM.exists():
         return
     reason = f"{CHROMIUM} is missing: `make chromium` (part of `make venv`) installs Debian's chromium"
-    here = Path(__file__).parent
     for item in items:
-        if here in Path(item.path).parents:
+        if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 

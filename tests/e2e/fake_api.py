@@ -132,17 +132,17 @@ class _Handler(SimpleHTTPRequestHandler):
             with model.lock:
                 status = model.status()
                 if status["state"] == "IN_SERVICE":
-                    self._json(200, status)
+                    self._json(200, {**status, "subscribed": False})
                     return
                 if body.get("phone"):
                     model.subscribers.append(body["phone"])
                 if status["state"] in ("STOPPED", "FAILED"):
                     model._move("STARTING", "start requested")
-                self._json(202, model.status())
+                self._json(202, {**model.status(), "subscribed": bool(body.get("phone"))})
         elif self.path == "/extend":
             with model.lock:
                 model.expires_at = datetime.now(UTC) + timedelta(seconds=model.keep_alive_seconds)
-                self._json(200, model.status())
+                self._json(200, {**model.status(), "capped": False})
         elif self.path == "/predict":
             time.sleep(model.predict_delay_seconds)
             with model.lock:
