@@ -273,6 +273,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runtime decides when this stops (stdin closes)
     _preload(args.model_dir)
     _ForkServer(channel).serve(sys.stdin)
+    sys.stderr.flush()
+    os._exit(0)  # its children are gone; skip tearing down torch's interpreter state (seconds on a busy machine)
 
 
 if __name__ == "__main__":

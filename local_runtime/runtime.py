@@ -162,7 +162,7 @@ class LocalRuntime:
         self.bus = LocalEventBus(rules, self.invoke, on_delivered=self._delivered)
         self.endpoints = LocalEndpointControl(spawner, emit=self.bus.put, log_dir=log_dir,
                                               provisioning_delay=config.provisioning_delay)
-        self.scheduler = LocalScheduler(fire=lambda payload: self.invoke(TEARDOWN_HANDLER, payload))
+        self.scheduler = LocalScheduler(fire=self._teardown)
         notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(), provider_name="textbelt",
                                   on_send=self._sent)
         self.invoke.preload(API_HANDLER, ENDPOINT_EVENTS_HANDLER, TEARDOWN_HANDLER, RECONCILER_HANDLER)
@@ -191,10 +191,12 @@ class LocalRuntime:
         for part in (self.gateway, self.reconciler, self.scheduler, self.endpoints, self.spawner, self.bus,
                      self.state_server):
             if part is not None:
+                started = time.monotonic()
                 try:
                     part.close()
                 except Exception:
                     log.exception("stopping %s failed", type(part).__name__)
+                log.info("stopped %s in %.1f s", type(part).__name__, time.monotonic() - started)
         (self.config.var_dir / RUNTIME_FILE).unlink(missing_ok=True)
 
     def __enter__(self) -> LocalRuntime:
@@ -239,6 +241,12 @@ class LocalRuntime:
         if detail.get("FailureReason"):
             line += f" ({detail['FailureReason']})"
         self._say(line)
+
+    def _teardown(self, payload: dict[str, Any]) -> None:
+        """The one-time schedule's target, as EventBridge Scheduler would invoke it; the console says what it did."""
+        answer = self.invoke(TEARDOWN_HANDLER, payload)
+        outcome = answer.get("outcome", answer) if isinstance(answer, dict) else answer
+        self._say(f"keep-alive schedule for {payload.get('endpoint_name')} fired: {outcome}")
 
     def _sent(self, entry: dict[str, Any]) -> None:
         outcome = "sent" if entry["ok"] else f"NOT sent ({entry['detail']})"
