@@ -362,8 +362,9 @@
     try {
       const { status, data } = await api("/start", { method: "POST", body: phone ? { phone } : {} });
       setStatus(data);
-      if (status === 200 && data.state === "IN_SERVICE") {
-        showMessage(el.startMessage, "The model is already running. Classify away.", "info");
+      if (data.state === "IN_SERVICE") {
+        const already = status === 200 ? "The model is already running" : "The model is ready";
+        showMessage(el.startMessage, `${already}. Classify away.`, "info");
       } else {
         let text = "Starting. Keep this page open to see when it is ready.";
         if (phone && data.subscribed === false) {

@@ -59,8 +59,9 @@ class FakeModel:
             self._move("STOPPED", "keep-alive expired")
             self.expires_at = None
 
-    def status(self) -> dict[str, Any]:
-        self._advance()
+    def status(self, advance: bool = True) -> dict[str, Any]:
+        if advance:
+            self._advance()
         now = datetime.now(UTC)
         seconds_left = int((self.expires_at - now).total_seconds()) if self.expires_at else None
         eta = max(0, int(self.start_seconds - (now - self.since).total_seconds())) if self.state == "STARTING" else None
@@ -138,7 +139,8 @@ class _Handler(SimpleHTTPRequestHandler):
                     model.subscribers.append(body["phone"])
                 if status["state"] in ("STOPPED", "FAILED"):
                     model._move("STARTING", "start requested")
-                self._json(202, {**model.status(), "subscribed": bool(body.get("phone"))})
+                # As the real API: the answer to a start that was just accepted is STARTING, however fast.
+                self._json(202, {**model.status(advance=False), "subscribed": bool(body.get("phone"))})
         elif self.path == "/extend":
             with model.lock:
                 model.expires_at = datetime.now(UTC) + timedelta(seconds=model.keep_alive_seconds)
