@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import open_page
 from dashboard_fake_api import FakePlatformApi
+from dashboard_harness import open_page
 from streamlit.testing.v1 import AppTest
 
 

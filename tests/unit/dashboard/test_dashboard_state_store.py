@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from conftest import open_page
 from dashboard_fake_api import FakePlatformApi
+from dashboard_harness import open_page
 from moto import mock_aws
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.domain import State
