@@ -151,15 +151,9 @@ class EndpointLifecycle:
                 if len(current.subscribers) >= self.settings.max_subscribers:
                     return StartResult(current, created=False, subscribed=False)
                 try:
-                    updated = self.store.update(
-                        [State.STARTING],
-                        "subscriber added",
-                        expected_version=current.version,
-                        subscribers=[*current.subscribers, phone],
-                    )
+                    updated = self.store.add_subscriber([State.STARTING], phone, self.settings.max_subscribers)
                 except ConflictError:
-                    self._backoff(attempt)
-                    continue
+                    continue  # no longer STARTING, or someone added this phone or filled the list: decide again
                 return StartResult(updated, created=False, subscribed=True)
             if current.state == State.IN_SERVICE:
                 return StartResult(current, created=False, subscribed=False)

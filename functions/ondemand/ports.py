@@ -28,7 +28,14 @@ class StateStore(Protocol):
     def update(
         self, expected: Iterable[State], reason: str, *, expected_version: int | None = None, **changes: Any
     ) -> EndpointState:
-        """Conditional write of fields without a state change (extend, subscribers). Raises ConflictError."""
+        """Conditional write of fields without a state change (extend). Raises ConflictError."""
+        ...
+
+    def add_subscriber(self, expected: Iterable[State], phone: str, limit: int) -> EndpointState:
+        """Append `phone` in one atomic write if the item is in `expected`, does not list it yet and lists fewer
+        than `limit`; bumps the version like any write. Raises ConflictError (and changes nothing) otherwise.
+
+        Atomic rather than read-modify-write, so a crowd clicking Start at once does not collide on the version."""
         ...
 
 

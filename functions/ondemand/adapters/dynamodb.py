@@ -13,7 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.models import Model
 
 from ondemand.domain import ConflictError, EndpointState, State, Transition
@@ -85,6 +86,27 @@ class DynamoStateStore:
         self, expected: Iterable[State], reason: str, *, expected_version: int | None = None, **changes: Any
     ) -> EndpointState:
         return self._write(tuple(expected), None, reason, expected_version, changes)
+
+    def add_subscriber(self, expected: Iterable[State], phone: str, limit: int) -> EndpointState:
+        model = self.model
+        condition = (
+            model.state.is_in(*(s.value for s in expected))
+            & ~model.subscribers.contains(phone)
+            & (size(model.subscribers) < limit)
+        )
+        try:
+            # The connection, not Model.update: that would also demand the version this process last read.
+            answer = model._get_connection().update_item(
+                ITEM_KEY,
+                actions=[model.subscribers.set(model.subscribers.append([phone])), model.version.add(1)],
+                condition=condition,
+                return_values="ALL_NEW",
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise ConflictError("the item is not taking this subscriber (state, duplicate or full)") from exc
+            raise
+        return self._to_domain(model.from_raw_data(answer["Attributes"]))
 
     def _load(self) -> StateItemBase:
         try:

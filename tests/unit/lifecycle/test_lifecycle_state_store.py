@@ -65,3 +65,32 @@ def test_the_database_condition_rejects_a_write_that_lost_the_race(store: Dynamo
 def test_only_item_fields_can_be_changed(store: DynamoStateStore) -> None:
     with pytest.raises(ValueError, match="not item fields"):
         store.transition([State.STOPPED], State.STARTING, "start", state="IN_SERVICE")
+
+
+def test_add_subscriber_appends_atomically_and_bumps_the_version(store: DynamoStateStore) -> None:
+    started = store.transition([State.STOPPED], State.STARTING, "start", subscribers=["+15555550100"])
+    added = store.add_subscriber([State.STARTING], "+15555550101", limit=3)
+    assert added.subscribers == ("+15555550100", "+15555550101")
+    assert added.version == started.version + 1
+    assert store.get() == added
+
+
+def test_add_subscriber_refuses_duplicates_a_full_list_and_the_wrong_state(store: DynamoStateStore) -> None:
+    store.transition([State.STOPPED], State.STARTING, "start", subscribers=["+15555550100"])
+    with pytest.raises(ConflictError):
+        store.add_subscriber([State.STARTING], "+15555550100", limit=3)
+    store.add_subscriber([State.STARTING], "+15555550101", limit=2)
+    with pytest.raises(ConflictError):
+        store.add_subscriber([State.STARTING], "+15555550102", limit=2)
+    with pytest.raises(ConflictError):
+        store.add_subscriber([State.IN_SERVICE], "+15555550103", limit=9)
+    assert store.get().subscribers == ("+15555550100", "+15555550101")
+
+
+def test_a_write_based_on_a_read_before_add_subscriber_loses(store: DynamoStateStore) -> None:
+    """The atomic add still moves the version, so a decision made on the older read cannot overwrite it."""
+    read = store.transition([State.STOPPED], State.STARTING, "start", subscribers=[])
+    store.add_subscriber([State.STARTING], "+15555550100", limit=5)
+    with pytest.raises(ConflictError):
+        store.transition([State.STARTING], State.FAILED, "stale", expected_version=read.version, subscribers=[])
+    assert store.get().subscribers == ("+15555550100",)
