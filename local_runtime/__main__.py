@@ -27,13 +27,21 @@ class Shutdown(BaseException):
     """Raised in the main thread by SIGINT/SIGTERM so setup and waiting unwind through `finally`."""
 
 
+def duration(text: str) -> float:
+    """argparse type: seconds in `90`, `30s`, `2m`, `1h`, with the accepted forms in the error."""
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_runtime", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)),
                         help="gateway port (web page + API); 0 picks a free one (default 8000, env PORT)")
-    parser.add_argument("--keep-alive", type=parse_duration, default=os.environ.get("KEEP_ALIVE", "30m"),
+    parser.add_argument("--keep-alive", type=duration, default=os.environ.get("KEEP_ALIVE", "30m"),
                         help="how long the model stays up after it is ready or extended, e.g. 2m (env KEEP_ALIVE)")
-    parser.add_argument("--provisioning-delay", type=parse_duration,
+    parser.add_argument("--provisioning-delay", type=duration,
                         default=os.environ.get("PROVISIONING_DELAY", "0"),
                         help="extra wait before the model server starts, to mimic SageMaker, e.g. 30s")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "quick"),
@@ -42,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="model folder (default: the pipeline's cache for the profile)")
     parser.add_argument("--var-dir", type=Path, default=REPO_ROOT / "var" / "local_runtime",
                         help="outbox, logs and runtime.json go here")
-    parser.add_argument("--reconcile-every", type=parse_duration, default=None,
+    parser.add_argument("--reconcile-every", type=duration, default=None,
                         help="reconciler period (default: the template's rate())")
     parser.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=True,
                         help="also start the Streamlit dashboard if it is installed")
@@ -109,9 +117,6 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         dashboard = start_dashboard(runtime.base_url, config.admin_key) if args.dashboard else None
-        from ondemand.settings import get_settings
-
-        keep_alive = format_duration(get_settings().keep_alive_minutes * 60)
         print(f"""
 Local runtime ready (no AWS account needed). Model: {model_dir}
   web page     {runtime.base_url}/
@@ -119,7 +124,7 @@ Local runtime ready (no AWS account needed). Model: {model_dir}
   SMS outbox   {runtime.base_url}/outbox   (file {runtime.outbox_path})
   dashboard    {dashboard[1] if dashboard else "not started (streamlit or frontend/dashboard/app.py missing)"}
   state store  {runtime.state_server.url if runtime.state_server else "?"}   (DynamoDB API on moto)
-Keep-alive {keep_alive}, provisioning delay {format_duration(args.provisioning_delay)}.
+Keep-alive {format_duration(args.keep_alive)}, provisioning delay {format_duration(args.provisioning_delay)}.
 Ctrl-C stops everything.""", flush=True)
         stopping.wait()
     except Shutdown as reason:

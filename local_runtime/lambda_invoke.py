@@ -36,8 +36,9 @@ class LambdaContext:
 
 
 class HandlerInvoker:
-    """Resolves `module.function` handler names once and calls them; one lock per handler keeps each
-    function to one invocation at a time, like a Lambda function with reserved concurrency 1 per sandbox."""
+    """Resolves `module.function` handler names once and calls them, one invocation per handler at a time: on
+    Lambda each concurrent invocation has a sandbox of its own, while here they share one process, and Powertools'
+    resolver keeps the current event on its module-level app."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 import uuid
@@ -74,7 +73,7 @@ def lifecycle_environment(config: RuntimeConfig, dynamodb_url: str) -> dict[str,
         "DYNAMODB_ENDPOINT_URL": dynamodb_url,
         "STATE_TABLE_NAME": "ondemand-sentiment-state",
         "ENDPOINT_NAME_PREFIX": "ondemand-sentiment",
-        "KEEP_ALIVE_MINUTES": keep_alive_minutes(config.keep_alive_seconds),
+        "KEEP_ALIVE_MINUTES": f"{config.keep_alive_seconds / 60:g}",  # fractions allowed: seconds in tests
         "TYPICAL_PROVISIONING_SECONDS": str(int(config.provisioning_delay) + LOCAL_START_SECONDS),
         "SMS_PROVIDER": "textbelt" if config.textbelt_key else "none",
         "POWERTOOLS_SERVICE_NAME": "ondemand-sentiment",
@@ -86,27 +85,6 @@ def lifecycle_environment(config: RuntimeConfig, dynamodb_url: str) -> dict[str,
         "TRANSFORMERS_OFFLINE": "1",
         **config.extra_env,
     }
-
-
-def keep_alive_minutes(seconds: float) -> str:
-    """KEEP_ALIVE_MINUTES for a keep-alive in seconds: fractional if the settings accept it, else whole minutes."""
-    from ondemand.settings import Settings
-
-    exact = f"{seconds / 60:g}"
-    previous = os.environ.get("KEEP_ALIVE_MINUTES")
-    os.environ["KEEP_ALIVE_MINUTES"] = exact
-    try:
-        Settings.from_env()
-    except ValueError:
-        rounded = str(max(1, math.ceil(seconds / 60)))
-        log.warning("the lifecycle takes whole keep-alive minutes; using %s min instead of %s", rounded, exact)
-        return rounded
-    finally:
-        if previous is None:
-            del os.environ["KEEP_ALIVE_MINUTES"]
-        else:
-            os.environ["KEEP_ALIVE_MINUTES"] = previous
-    return exact
 
 
 def scheduled_event(rule_name: str, region: str = "us-east-1") -> dict[str, Any]:
@@ -163,6 +141,7 @@ class LocalRuntime:
         self.endpoints = LocalEndpointControl(spawner, emit=self.bus.put, log_dir=log_dir,
                                               provisioning_delay=config.provisioning_delay)
         self.scheduler = LocalScheduler(fire=self._teardown)
+        self.outbox_path.write_text("")  # a fresh state store each run, so a fresh outbox: old texts name old endpoints
         notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(), provider_name="textbelt",
                                   on_send=self._sent)
         self.invoke.preload(API_HANDLER, ENDPOINT_EVENTS_HANDLER, TEARDOWN_HANDLER, RECONCILER_HANDLER)
