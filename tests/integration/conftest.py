@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ def runtime_factory(tiny_model_dir: Path, tmp_path: Path) -> Callable[..., Abstr
     """`with runtime_factory(keep_alive="1m") as runtime:` starts a runtime of its own in a fresh var folder."""
     counter = iter(range(1000))
 
-    def start(**options: str) -> AbstractContextManager[RunningRuntime]:
+    def start(**options: Any) -> AbstractContextManager[RunningRuntime]:
         return run_local_runtime(tmp_path / f"runtime-{next(counter)}", tiny_model_dir, **options)
 
     return start

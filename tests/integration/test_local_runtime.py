@@ -54,7 +54,8 @@ def process_exists(pid: int) -> bool:
 def test_start_text_predict_and_shut_down_over_http(
     runtime_factory: Callable[..., AbstractContextManager[RunningRuntime]],
 ) -> None:
-    with runtime_factory(keep_alive="20s") as runtime:
+    # The reconciler runs every 2 s alongside, as its rate() schedule would: the happy path must need no repairs.
+    with runtime_factory(keep_alive="20s", extra_args=("--reconcile-every", "2s")) as runtime:
         assert status(runtime)["state"] == "STOPPED"
         page = requests.get(runtime.base_url + "/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
@@ -83,6 +84,7 @@ def test_start_text_predict_and_shut_down_over_http(
         refused = requests.post(runtime.base_url + "/predict", json={"text": POSITIVE}, timeout=30)
         assert refused.status_code == 503
         assert "STOPPED" in refused.text and refused.headers.get("Retry-After")
+        assert "repaired drift" not in runtime.console()
 
 
 def test_ctrl_c_stops_the_runtime_and_leaves_no_model_server_behind(

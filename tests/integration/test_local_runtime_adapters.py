@@ -25,7 +25,7 @@ from local_runtime.event_bus import LocalEventBus, Rule
 from local_runtime.gateway import Gateway
 from local_runtime.outbox import OutboxNotifier, read_outbox
 from local_runtime.runtime import ENDPOINT_EVENTS_HANDLER
-from local_runtime.scheduler import LocalScheduler
+from local_runtime.scheduler import LocalScheduler, RateLoop
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
@@ -302,3 +302,14 @@ def test_with_a_textbelt_key_the_sms_goes_to_textbelt_and_the_outbox_records_its
     assert received == [{"phone": ["+15555550100"], "message": ["Your model is ready."], "key": ["secret-key"]}]
     [entry] = read_outbox(tmp_path / "outbox.jsonl")
     assert entry["provider"] == "textbelt" and entry["ok"] is True and "textId=42" in entry["detail"]
+
+
+def test_the_rate_loop_runs_its_target_every_period_until_closed() -> None:
+    runs: list[float] = []
+    loop = RateLoop(0.05, lambda: runs.append(time.monotonic()), name="reconciler")
+    loop.start()
+    time.sleep(0.4)
+    loop.close()
+    count = len(runs)
+    time.sleep(0.15)
+    assert count >= 3 and len(runs) == count
