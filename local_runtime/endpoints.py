@@ -41,6 +41,7 @@ EVENT_STATUS = {
 }
 
 CommandFactory = Callable[[int], list[str]]
+PORT_ATTEMPTS = 3
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -186,7 +187,6 @@ class LocalEndpoint:
     process: ProcessHandle | None = None
     port: int | None = None
     log_path: Path | None = None
-    ready_seconds: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -302,36 +302,44 @@ class LocalEndpointControl:
     def _run(self, endpoint: LocalEndpoint) -> None:
         if endpoint.cancelled.wait(self.provisioning_delay):
             return
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            failure = self._start_process(endpoint)
+            if failure is None or endpoint.cancelled.is_set():
+                break
+            # The free port may have been taken between our probe and the server's bind (a shared machine).
+            if "Address already in use" not in failure or attempt == PORT_ATTEMPTS:
+                self._fail(endpoint, failure)
+                return
+            log.warning("endpoint %s: port %s was taken; trying another", endpoint.name, endpoint.port)
+        if endpoint.cancelled.is_set():
+            return
         with self._lock:
             if endpoint.cancelled.is_set():
                 return
+            endpoint.status = EndpointStatus.IN_SERVICE
+        self._publish(endpoint)
+        assert endpoint.process is not None
+        code = endpoint.process.wait()  # this thread spawned it, so it must outlive it (PDEATHSIG)
+        self._fail(endpoint, f"The model server exited unexpectedly with code {code}. {self._log_tail(endpoint)}")
+
+    def _start_process(self, endpoint: LocalEndpoint) -> str | None:
+        """Spawn the model server and wait until it is ready: None, or why it is not (the process then stopped)."""
+        with self._lock:
+            if endpoint.cancelled.is_set():
+                return "deleted while creating"
             endpoint.port = free_port()
             endpoint.log_path = self._log_dir / f"{endpoint.name}-{endpoint.created:%Y%m%dT%H%M%S}.log"
         try:
             process = self._spawner.spawn(endpoint.port, endpoint.log_path)
         except OSError as error:
-            self._fail(endpoint, f"The model server could not be started: {error}")
-            return
+            return f"The model server could not be started: {error}"
         with self._lock:
             endpoint.process = process
-            cancelled = endpoint.cancelled.is_set()
-        if cancelled:  # deleted while the process was being started
-            stop_process(process, self._stop_timeout)
-            return
-        log.info("endpoint %s: model server pid %d on port %d", endpoint.name, endpoint.process.pid, endpoint.port)
+        log.info("endpoint %s: model server pid %d on port %d", endpoint.name, process.pid, endpoint.port)
         failure = self._wait_until_ready(endpoint)
-        if failure is None:
-            with self._lock:
-                if endpoint.cancelled.is_set():
-                    return
-                endpoint.status = EndpointStatus.IN_SERVICE
-                endpoint.ready_seconds = time.monotonic() - endpoint.created_monotonic
-            self._publish(endpoint)
-            code = endpoint.process.wait()  # this thread spawned it, so it must outlive it (PDEATHSIG)
-            failure = f"The model server exited unexpectedly with code {code}. {self._log_tail(endpoint)}"
-        else:
-            stop_process(endpoint.process, self._stop_timeout)
-        self._fail(endpoint, failure)
+        if failure is not None:
+            stop_process(process, self._stop_timeout)
+        return failure
 
     def _fail(self, endpoint: LocalEndpoint, reason: str) -> None:
         with self._lock:

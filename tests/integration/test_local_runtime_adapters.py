@@ -313,3 +313,22 @@ def test_the_rate_loop_runs_its_target_every_period_until_closed() -> None:
     count = len(runs)
     time.sleep(0.15)
     assert count >= 3 and len(runs) == count
+
+
+def test_a_port_taken_before_the_model_server_binds_it_is_retried_on_another(tmp_path: Path, stand_in: Path) -> None:
+    events = Events()
+    ports: list[int] = []
+
+    def command(port: int) -> list[str]:
+        ports.append(port)
+        if len(ports) == 1:
+            taken = "import sys; print('OSError: [Errno 98] Address already in use'); sys.exit(1)"
+            return [sys.executable, "-c", taken]
+        return [sys.executable, str(stand_in), str(port)]
+
+    endpoints = control(tmp_path, command, events)
+    endpoints.create("ondemand-sentiment-f")
+    events.wait_for("IN_SERVICE")
+    assert len(ports) == 2
+    assert "FAILED" not in [e["detail"]["EndpointStatus"] for e in events.seen]
+    endpoints.close()
