@@ -1,0 +1,98 @@
+"""The inference handler (SageMaker HF toolkit contract) on a tiny model built in the test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from training import inference
+
+MIXED = [
+    "good",
+    "the movie was awful and boring and a complete waste of time " * 3,
+    "a wonderful film",
+    "bad " * 40,
+    "the plot of this film was dull but the acting was brilliant",
+]
+
+
+def test_batch_answers_match_one_at_a_time_answers_in_the_caller_order(tiny_model):
+    batch = inference.predict_fn(MIXED, tiny_model)["predictions"]
+    one_by_one = [inference.predict_fn([text], tiny_model)["predictions"][0] for text in MIXED]
+
+    assert [p["label_id"] for p in batch] == [p["label_id"] for p in one_by_one]
+    assert [p["prob"] for p in batch] == pytest.approx([p["prob"] for p in one_by_one], abs=1e-3)
+
+
+def test_prediction_shape_labels_and_probabilities(tiny_model):
+    answer = inference.predict_fn(MIXED, tiny_model)
+
+    assert answer["model"] == "tiny-test-bert"
+    assert answer["latency_ms"] > 0
+    assert len(answer["predictions"]) == len(MIXED)
+    for prediction in answer["predictions"]:
+        assert set(prediction) == {"label", "label_id", "prob"}
+        assert prediction["label"] == {0: "NEGATIVE", 1: "POSITIVE"}[prediction["label_id"]]
+        assert 0.5 <= prediction["prob"] <= 1.0
+
+
+def test_long_texts_keep_their_beginning_and_their_end(tiny_model):
+    tokenizer = tiny_model.tokenizer
+    text = "love " + "the " * 100 + "hate"
+    [ids] = inference.encode_head_tail(tokenizer, [text], max_length=16, head_tokens=4)
+
+    assert len(ids) == 16
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    assert tokenizer.convert_ids_to_tokens(ids[1:3]) == ["love", "the"]
+    assert tokenizer.convert_ids_to_tokens(ids[-2]) == "hate"
+
+
+def test_micro_batches_are_padded_only_to_their_own_longest_text(tiny_model, monkeypatch):
+    shapes = []
+    original = inference.pad_batch
+    monkeypatch.setattr(inference, "pad_batch", lambda tok, ids: shapes.append(len(ids[0])) or original(tok, ids))
+    short, long = ["good"] * 4, ["the movie was bad " * 5] * 4
+    with torch.inference_mode():
+        inference.predict_fn(long + short, tiny_model)
+
+    assert sorted(shapes) == [3, 22]  # [CLS] good [SEP], and 20 words + 2 specials: never 8 rows padded to 22
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "code"),
+    [
+        ('{"text": "fine"}', "text/plain", "unsupported_content_type"),
+        ("{not json", "application/json", "invalid_json"),
+        ('["a list"]', "application/json", "wrong_type"),
+        ("{}", "application/json", "missing_text"),
+        ('{"text": "a", "texts": ["b"]}', "application/json", "missing_text"),
+        ('{"texts": []}', "application/json", "empty_batch"),
+        ('{"text": "   "}', "application/json", "empty_text"),
+        ('{"texts": ["ok", 3]}', "application/json", "wrong_type"),
+        ('{"text": null}', "application/json", "wrong_type"),
+        (json.dumps({"texts": ["ok"] * (inference.MAX_TEXTS + 1)}), "application/json", "too_many_texts"),
+        (json.dumps({"text": "a" * (inference.MAX_TEXT_CHARS + 1)}), "application/json", "text_too_long"),
+    ],
+)
+def test_bad_payloads_are_refused_with_a_code_and_a_sentence(body, content_type, code):
+    with pytest.raises(inference.PayloadError) as refused:
+        inference.input_fn(body, content_type)
+
+    assert refused.value.code == code
+    assert refused.value.message.endswith(".")
+
+
+def test_good_payloads_become_a_list_of_texts():
+    assert inference.input_fn('{"text": "great"}', "application/json; charset=utf-8") == ["great"]
+    assert inference.input_fn(b'{"texts": ["a", "b"]}', "application/json") == ["a", "b"]
+    assert inference.input_fn('{"inputs": "toolkit style"}', "application/json") == ["toolkit style"]
+
+
+def test_output_is_json_and_other_accept_types_are_refused():
+    prediction = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "latency_ms": 1.0}
+
+    assert json.loads(inference.output_fn(prediction, "application/json")) == prediction
+    with pytest.raises(inference.PayloadError):
+        inference.output_fn(prediction, "text/csv")
