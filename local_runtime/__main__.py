@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             runtime.start()
         except OSError as error:
-            print(f"Cannot start the gateway on port {args.port}: {error}. Try --port 0 for a free port.",
-                  file=sys.stderr)
+            print(f"Cannot start the gateway on port {args.port}: {error}. "
+                  "Try --port 0 (make demo PORT=0) for a free port.", file=sys.stderr)
             return 2
         dashboard = start_dashboard(runtime.base_url, config.admin_key) if args.dashboard else None
         print(f"""
