@@ -95,7 +95,10 @@
     const serverSays = body && typeof body.message === "string" ? body.message : "";
     switch (status) {
       case 400:
-        return serverSays || "The request was not valid. Check what you typed and try again.";
+        // The API counts texts from 0 ("Text 0 has ..."); people count reviews from 1.
+        return serverSays
+          ? serverSays.replace(/^Text (\d+)\b/, (_, n) => `Review ${Number(n) + 1}`)
+          : "The request was not valid. Check what you typed and try again.";
       case 404:
         return serverSays || "The API does not know this address. Is the page pointed at the right API?";
       case 409:

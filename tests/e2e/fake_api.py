@@ -150,7 +150,7 @@ class _Handler(SimpleHTTPRequestHandler):
             with model.lock:
                 status = model.status()
             if model.predict_status == 400:
-                self._json(400, {"error": "bad_request", "message": "Each review must be at most 5,000 characters."})
+                self._json(400, {"error": "text_too_long", "message": "Text 1 has 2345 characters; the limit is 2000."})
             elif model.predict_status == 500:
                 self._json(500, {"error": "internal", "message": "Something broke."})
             elif model.predict_status == 503 or status["state"] != "IN_SERVICE":

@@ -96,10 +96,10 @@ def test_bad_input_shows_the_servers_sentence(page: Page, fake_api: str, fake_mo
     page.goto(fake_api)
     page.click("#start")
     expect(page.locator("#state")).to_have_attribute("data-state", "IN_SERVICE")
-    page.fill("#reviews", "Too long, says the server.")
+    page.fill("#reviews", "Short.\nToo long, says the server.")
     page.click("#predict")
 
-    expect(page.locator("#predict-message")).to_have_text("Each review must be at most 5,000 characters.")
+    expect(page.locator("#predict-message")).to_have_text("Review 2 has 2345 characters; the limit is 2000.")
 
 
 def test_empty_text_is_caught_before_any_request(page: Page, fake_api: str) -> None:
