@@ -26,7 +26,7 @@ STATE_BADGES = {
     "FAILED": ("red", ":material/error:"),
 }
 REFRESH_SECONDS_WHILE_CHANGING = 2
-REFRESH_SECONDS_IN_SERVICE = 15
+REFRESH_SECONDS_IN_SERVICE = 5
 
 
 @st.cache_resource
@@ -99,7 +99,8 @@ def admin_key() -> str | None:
 
 
 def refresh_interval(state: str | None) -> int | None:
-    """Seconds between automatic refreshes: fast while the state is changing, slower for the countdown."""
+    """Seconds between automatic re-reads of the status: fast while the state is changing, slower while the
+    countdown to teardown runs, never while nothing can change by itself."""
     if state in CHANGING_STATES:
         return REFRESH_SECONDS_WHILE_CHANGING
     if state == "IN_SERVICE":

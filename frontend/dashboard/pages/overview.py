@@ -20,15 +20,11 @@ def act(label: str, action) -> None:  # noqa: ANN001 - a zero-argument API call
         st.rerun()
 
 
-def render() -> None:
-    st.title("Overview")
-    if flash := st.session_state.pop("overview_flash", None):
-        st.success(flash, icon=":material/check:")
-
+def state_panel() -> None:
+    """The live part of the page: it re-reads the status on its own timer, so countdowns tick without a full rerun."""
     status = ui.status()
     if status is None:
         return
-
     now = datetime.now(UTC)
     state = str(status.get("state"))
     since = item_since(status)
@@ -53,13 +49,24 @@ def render() -> None:
         st.progress(done, text="Provisioning the endpoint")
 
     st.markdown(f"**Endpoint** `{status.get('endpoint_name') or 'none'}`")
-
     if status.get("expires_at") and state == "IN_SERVICE":
         st.caption(f"Teardown scheduled for {parse_time(status['expires_at']):%Y-%m-%d %H:%M:%S} UTC.")
     if state in ui.CHANGING_STATES:
         st.caption(f"The state is changing: this page refreshes every {ui.REFRESH_SECONDS_WHILE_CHANGING} s.")
     if status.get("last_error"):
         st.warning(f"Last error: {status['last_error']}", icon=":material/warning:")
+
+
+def render() -> None:
+    st.title("Overview")
+    if flash := st.session_state.pop("overview_flash", None):
+        st.success(flash, icon=":material/check:")
+
+    status = ui.status()
+    if status is None:
+        return
+    state = str(status.get("state"))
+    st.fragment(state_panel, run_every=ui.refresh_interval(state))()
 
     st.subheader("Actions")
     start_col, extend_col, stop_col = st.columns(3)
