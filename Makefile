@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 
-.PHONY: help venv chromium lint test test-unit test-integration test-e2e model demo dashboard bench clean
+.PHONY: help venv chromium lint security test test-unit test-integration test-e2e model demo dashboard bench clean
 
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
@@ -45,6 +45,17 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml
+
+# checkov pins its own dependency ranges (they clash with the SAM CLI's and ours), so it has a venv of its own.
+# --skip-download: no network beyond the package registries; every skipped check has its reason in template.yaml.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed:
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
+security: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 test-unit: venv
 	$(PY) -m pytest tests/unit
