@@ -1,0 +1,102 @@
+"""train.py in SageMaker's conventions and the evaluation report, on a tiny model and a toy data set made here."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pandas as pd
+import pytest
+from conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS
+
+from training import evaluate, inference, train
+
+
+def toy_reviews(count: int, seed: int, source: str = "imdb") -> pd.DataFrame:
+    """Sentences whose label is the sentiment word hidden among neutral words: learnable in a few steps."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        label = i % 2
+        words = rng.choices(NEUTRAL_WORDS, k=rng.randint(2, 12))
+        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE_WORDS if label else NEGATIVE_WORDS))
+        rows.append({"text": " ".join(words), "label": label, "source": source})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def channels(tmp_path):
+    folders = {}
+    for split, count, seed in (("train", 160, 1), ("validation", 40, 2), ("test", 60, 3)):
+        folder = tmp_path / "curated" / f"split={split}"
+        folder.mkdir(parents=True)
+        toy_reviews(count, seed).to_parquet(folder / "part-0.parquet")
+        folders[split] = folder
+    return folders
+
+
+def test_train_in_sagemaker_conventions_writes_a_servable_model_folder_that_learned(
+    channels, tiny_model_dir, tmp_path, monkeypatch
+):
+    model_dir = tmp_path / "model"
+    monkeypatch.setenv("SM_MODEL_DIR", str(model_dir))
+    for split, folder in channels.items():
+        monkeypatch.setenv(f"SM_CHANNEL_{split.upper()}", str(folder))
+    hp, profile, paths = train.parse_args([
+        "--profile", "tiny", "--base-model", str(tiny_model_dir), "--train-size", "0", "--train-sources", "",
+        "--max-length", "24", "--epochs", "4", "--learning-rate", "3e-3", "--eval-every", "10", "--patience", "5",
+        "--freeze-embeddings", "0", "--warmup-ratio", "0", "--model-name", "toy", "--no-progress",
+    ])
+    assert (profile, hp.batch_size, hp.max_length, paths["train_dir"]) == ("tiny", 16, 24, str(channels["train"]))
+
+    metrics = train.run(hp, profile, paths)
+
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "label_map.json", "serving_config.json",
+                 "metrics.json", "code/inference.py"):
+        assert (model_dir / name).exists(), name
+    assert json.loads((model_dir / "config.json").read_text())["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
+    assert json.loads((model_dir / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
+    assert metrics["test_accuracy"] >= 0.9, metrics["validation_history"]
+    assert metrics["test"]["model"]["imdb"]["n"] == 60
+    assert "tfidf_logreg_same_rows" in metrics["test"]
+    served = inference.predict_fn(["the movie was wonderful", "it was a waste"], inference.model_fn(str(model_dir)))
+    assert [p["label"] for p in served["predictions"]] == ["POSITIVE", "NEGATIVE"]
+    assert served["model"] == "toy"
+
+
+def test_profiles_set_hyperparameters_and_explicit_flags_win():
+    quick, _, _ = train.parse_args(["--profile", "quick", "--train-dir", "x"])
+    tuned, _, _ = train.parse_args(["--profile", "quick", "--train-dir", "x", "--epochs", "2", "--seed", "7"])
+
+    assert quick.max_length == train.PROFILES["quick"]["max_length"] and quick.base_model
+    assert (tuned.epochs, tuned.seed, tuned.max_length) == (2.0, 7, quick.max_length)
+
+
+def test_balanced_sample_takes_half_of_each_label_from_the_named_sources_shuffled():
+    frame = pd.concat([toy_reviews(100, 1, "imdb"), toy_reviews(100, 2, "rotten_tomatoes")]).sort_values("label")
+
+    sample = train.balanced_sample(frame, 40, seed=0, sources="imdb")
+
+    assert len(sample) == 40 and set(sample["source"]) == {"imdb"}
+    assert sample["label"].value_counts().to_dict() == {0: 20, 1: 20}
+    assert sample["label"].head(10).nunique() == 2  # not sorted by label any more
+
+
+def test_length_grouped_batches_cover_every_example_once_with_similar_lengths():
+    lengths = [random.Random(i).randint(5, 500) for i in range(512)]
+
+    batches = train.length_grouped_batches(lengths, 16, random.Random(0))
+
+    assert sorted(i for batch in batches for i in batch) == list(range(512))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 60  # random batches of 16 would spread over ~440 tokens
+
+
+def test_classification_metrics_and_the_tfidf_baseline():
+    metrics = evaluate.classification_metrics([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
+    assert metrics == {"n": 5, "accuracy": 0.6, "f1": pytest.approx(0.6667, abs=1e-4),
+                       "confusion_matrix": [[1, 1], [1, 2]]}
+
+    train_rows, test_rows = toy_reviews(200, 1), toy_reviews(50, 2)
+    predicted = evaluate.tfidf_baseline_predictions(train_rows, test_rows["text"].tolist())
+    assert evaluate.classification_metrics(test_rows["label"].tolist(), predicted)["accuracy"] >= 0.9
