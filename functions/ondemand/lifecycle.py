@@ -37,6 +37,9 @@ MAX_WRITE_ATTEMPTS = 60
 # The schedule's at() is expires_at truncated to the second, so it may fire up to a second early; an item whose
 # expires_at is later than now + this slack was extended after the schedule was made.
 TEARDOWN_SLACK = timedelta(seconds=5)
+# /start writes STARTING and calls CreateEndpoint in one invocation (Lambda timeout 30 s); an endpoint still not
+# listed after this was never created.
+CREATE_GRACE = timedelta(seconds=60)
 LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING)
 
 
@@ -134,7 +137,7 @@ class EndpointLifecycle:
                         State.STARTING,
                         "start requested",
                         expected_version=current.version,
-                        endpoint_name=self._new_endpoint_name(),
+                        endpoint_name=self._new_endpoint_name(current.version + 1),
                         subscribers=[phone] if phone else [],
                         expires_at=None,
                         in_service_at=None,
@@ -160,12 +163,19 @@ class EndpointLifecycle:
             raise ConflictError("The model is shutting down; start it again in a minute.")
         raise ConflictError("Too many people are starting the model at once; try again in a few seconds.")
 
-    def _new_endpoint_name(self) -> str:
-        return f"{self.settings.endpoint_name_prefix}-{self.now():%Y%m%dt%H%M%S}"
+    def _new_endpoint_name(self, start_version: int) -> str:
+        """`<prefix>-<UTC time>-<version>`: the version the STARTING write creates is unique per start, so a stop and
+        a start in the same second never reuse a name SageMaker is still deleting."""
+        return f"{self.settings.endpoint_name_prefix}-{self.now():%Y%m%dt%H%M%S}-{start_version}"
 
     def _create_endpoint(self, started: EndpointState) -> None:
+        """Create the new endpoint, after deleting any other endpoint of ours (a failed start's whose cleanup was
+        throttled, one a crashed start left): the item now owns only the new name, so never two bill at once."""
         name = started.endpoint_name or ""
         try:
+            for leftover in self.endpoints.list(self.settings.endpoint_name_prefix + "-"):
+                if leftover.name != name and leftover.status != EndpointStatus.DELETING:
+                    self.endpoints.delete(leftover.name)
             self.endpoints.create(name)
         except EndpointError as exc:
             self._fail(name, f"could not create the endpoint: {exc}")
@@ -245,6 +255,8 @@ class EndpointLifecycle:
     def _promote(self, name: str, reason: str) -> str:
         now = self.now()
         expires_at = now + timedelta(minutes=self.settings.keep_alive_minutes)
+        # The promoting write also empties the subscriber list: the phones are texted from the item as it was just
+        # before, so a retry or a crash can lose a text but never send one twice, and no number outlives its text.
         promoted = self._transition_if(
             [State.STARTING],
             State.IN_SERVICE,
@@ -252,12 +264,14 @@ class EndpointLifecycle:
             guard=lambda item: item.endpoint_name == name,
             expires_at=expires_at,
             in_service_at=now,
+            subscribers=[],
         )
         if promoted is None:
             return "ignored: not STARTING this endpoint (duplicate or stale event)"
+        before, _ = promoted
         self._schedule_teardown(name, expires_at)
         message = f"Your sentiment model is ready. It shuts down at {expires_at:%H:%M} UTC unless extended."
-        sent = self._notify(promoted.subscribers, message)
+        sent = self._notify(before.subscribers, message)
         return f"promoted to IN_SERVICE; texted {sum(r.ok for r in sent)} of {len(sent)}"
 
     def _fail(self, name: str, reason: str) -> str:
@@ -267,11 +281,13 @@ class EndpointLifecycle:
             reason,
             guard=lambda item: item.endpoint_name == name,
             last_error=reason,
+            subscribers=[],
         )
         if failed is None:
             return "ignored: not STARTING this endpoint (duplicate or stale event)"
+        before, _ = failed
         self._delete_quietly(name)
-        sent = self._notify(failed.subscribers, f"Your sentiment model could not start ({reason[:100]}). Try again.")
+        sent = self._notify(before.subscribers, f"Your sentiment model could not start ({reason[:100]}). Try again.")
         return f"FAILED; texted {sum(r.ok for r in sent)} of {len(sent)}"
 
     def teardown(self, name: str, reason: str = "keep-alive expired") -> str:
@@ -310,7 +326,7 @@ class EndpointLifecycle:
             in_service_at=None,
             subscribers=[],
         )
-        return stopped or self.store.get()
+        return stopped[1] if stopped else self.store.get()
 
     def reconcile(self) -> list[str]:
         """Repair drift between the item and SageMaker. Returns one line per repair."""
@@ -335,15 +351,31 @@ class EndpointLifecycle:
             elif info is not None and info.status == EndpointStatus.FAILED:
                 reason = info.failure_reason or "SageMaker reported the endpoint Failed"
                 repairs.append(f"{owned}: {self._fail(owned, reason)}")
+            elif info is None and now - item.since > CREATE_GRACE:
+                reason = "the endpoint was never created (the start was interrupted)"
+                repairs.append(f"{owned}: {self._fail(owned, reason)}")
+            elif info is not None and info.status in (EndpointStatus.DELETING, EndpointStatus.OUT_OF_SERVICE):
+                reason = f"SageMaker reports the endpoint {info.status.value} while starting"
+                repairs.append(f"{owned}: {self._fail(owned, reason)}")
             elif now - item.since > timeout:
                 reason = f"still STARTING after {self.settings.starting_timeout_minutes:g} minutes"
                 repairs.append(f"{owned}: {self._fail(owned, reason)}")
         elif item.state == State.IN_SERVICE:
-            if info is None:
+            if info is not None and info.status in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
+                broken = self._transition_if(
+                    [State.IN_SERVICE],
+                    State.STOPPING,
+                    f"reconciler: SageMaker reports the endpoint {info.status.value}",
+                    guard=lambda current: current.endpoint_name == owned,
+                )
+                if broken is not None:
+                    self._finish_stop(owned)
+                    repairs.append(f"{owned}: {info.status.value} in SageMaker; torn down")
+            elif info is None or info.status == EndpointStatus.DELETING:
                 vanished = self._transition_if(
                     [State.IN_SERVICE],
                     State.STOPPED,
-                    "reconciler: the endpoint no longer exists",
+                    "reconciler: the endpoint is gone or being deleted outside this stack",
                     guard=lambda current: current.endpoint_name == owned,
                     endpoint_name=None,
                     expires_at=None,
@@ -371,19 +403,21 @@ class EndpointLifecycle:
         reason: str,
         guard: Callable[[EndpointState], bool],
         **changes: Any,
-    ) -> EndpointState | None:
-        """Make the transition if the item is (still) in `expected` and passes `guard`; None if it is not.
-
-        A write lost to a concurrent writer is retried on a fresh read, so exactly one caller wins."""
+    ) -> tuple[EndpointState, EndpointState] | None:
+        """Make the transition if the item is (still) in `expected` and passes `guard`: (item before, item after),
+        or None if it is not. A write lost to a concurrent writer is retried on a fresh read, so exactly one caller
+        wins, and "before" is exactly what that caller's write replaced."""
         expected = tuple(expected)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             current = self.store.get()
             if current.state not in expected or not guard(current):
                 return None
             try:
-                return self.store.transition(expected, to, reason, expected_version=current.version, **changes)
+                after = self.store.transition(expected, to, reason, expected_version=current.version, **changes)
             except ConflictError:
                 self._backoff(attempt)
+                continue
+            return current, after
         raise ConflictError("The model's state keeps changing; try again in a few seconds.")
 
     def _schedule_teardown(self, name: str, at: datetime) -> None:

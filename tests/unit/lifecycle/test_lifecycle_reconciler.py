@@ -110,3 +110,39 @@ def test_a_deleting_endpoint_is_left_alone(machine, endpoints, clock) -> None:
     endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.DELETING)
     assert machine.reconcile() == []
     assert endpoints.deleted == []
+
+
+def test_a_start_whose_endpoint_was_never_created_fails_after_a_minute(machine, endpoints, clock, notifier) -> None:
+    """The /start invocation died between its STARTING write and CreateEndpoint."""
+    name = start(machine, endpoints)
+    endpoints.endpoints.clear()
+    clock.advance(seconds=30)
+    assert machine.reconcile() == []
+    clock.advance(seconds=40)
+    assert machine.reconcile()[0].startswith(f"{name}: FAILED")
+    assert machine.store.get().last_error == "the endpoint was never created (the start was interrupted)"
+    assert notifier.phones() == [PHONE_A]
+
+
+def test_a_starting_endpoint_someone_deletes_fails_the_start(machine, endpoints) -> None:
+    name = start(machine, endpoints)
+    endpoints.set_status(name, EndpointStatus.DELETING)
+    machine.reconcile()
+    assert machine.store.get().state == State.FAILED
+
+
+def test_an_in_service_endpoint_being_deleted_elsewhere_stops_the_item(machine, endpoints) -> None:
+    name = start(machine, endpoints)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    endpoints.set_status(name, EndpointStatus.DELETING)
+    assert machine.reconcile() == [f"{name}: gone from SageMaker; item set to STOPPED"]
+    assert machine.store.get().state == State.STOPPED
+
+
+def test_an_in_service_endpoint_that_broke_is_torn_down(machine, endpoints) -> None:
+    name = start(machine, endpoints)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    endpoints.set_status(name, EndpointStatus.OUT_OF_SERVICE)
+    assert machine.reconcile() == [f"{name}: OutOfService in SageMaker; torn down"]
+    assert machine.store.get().state == State.STOPPED
+    assert name in endpoints.deleted

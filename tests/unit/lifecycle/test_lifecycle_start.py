@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
-from ondemand.domain import ConflictError, EndpointError, State
+from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
 from ondemand.lifecycle import EndpointLifecycle
 
 
@@ -82,3 +82,33 @@ def test_eta_counts_down_from_the_typical_provisioning_time(machine: EndpointLif
     assert machine.status()["eta_seconds"] == typical - 100
     clock.advance(seconds=typical)
     assert machine.status()["eta_seconds"] == 0
+
+
+def test_a_stop_and_a_start_in_the_same_second_use_different_names(machine, endpoints) -> None:
+    first = machine.start().state.endpoint_name
+    machine.stop()
+    second = machine.start().state.endpoint_name
+    assert first != second and endpoints.created == [first, second]
+
+
+def test_texted_phones_leave_the_item_in_the_same_write_that_promotes_it(machine, notifier) -> None:
+    name = machine.start(PHONE_A).state.endpoint_name
+    machine.start(PHONE_B)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
+    item = machine.store.get()
+    assert item.subscribers == () and item.history[-1].to_state == State.IN_SERVICE
+
+
+def test_a_new_start_first_deletes_a_failed_starts_leftover_endpoint(machine, endpoints) -> None:
+    """A create that timed out after SageMaker made the endpoint, and a cleanup delete that was throttled."""
+    name = machine.start().state.endpoint_name
+    endpoints.fail_delete = "ThrottlingException"
+    machine.on_endpoint_status(name, EndpointStatus.FAILED, "capacity")
+    assert name in endpoints.endpoints  # the cleanup did not happen
+    with pytest.raises(EndpointError):
+        machine.start()  # delete still throttled: no second endpoint
+    assert len(endpoints.endpoints) == 1
+    endpoints.fail_delete = None
+    fresh = machine.start().state.endpoint_name
+    assert list(endpoints.endpoints) == [fresh]
