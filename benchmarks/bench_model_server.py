@@ -1,0 +1,154 @@
+"""Benchmark: the model server over HTTP against a naive baseline on the same model, in the same run.
+
+Workload: 256 held-out reviews of mixed length (IMDb paragraphs and Rotten Tomatoes one-liners, shuffled).
+Baseline: the `transformers` text-classification pipeline called one text at a time (truncated to the same length).
+Server: `python -m training.model_server` on loopback, requests of `--batch` texts (the /predict batch contract),
+length-sorted micro-batches with dynamic padding inside. Both use the same number of torch threads.
+
+    python benchmarks/bench_model_server.py [--model-dir var/model] [--profile quick] [--batch 32]
+
+Prints throughput (texts/s), p50/p95 latency per request, and the throughput ratio. Goal: >= 4x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
+
+
+def workload(count: int, seed: int) -> list[str]:
+    from curate_reviews import curate
+    from seed_raw_reviews import load_movie_reviews
+
+    curated, _ = curate(load_movie_reviews())
+    test = curated[curated["split"] == "test"]
+    return test.sample(count, random_state=seed)["text"].tolist()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(latencies_ms: list[float], texts: int, seconds: float) -> dict[str, float]:
+    return {
+        "throughput": texts / seconds,
+        "p50_ms": percentile(latencies_ms, 50),
+        "p95_ms": percentile(latencies_ms, 95),
+        "requests": len(latencies_ms),
+    }
+
+
+def run_baseline(model_dir: Path, texts: list[str], threads: int, max_length: int) -> dict[str, float]:
+    import torch
+    from transformers import pipeline
+
+    torch.set_num_threads(threads)
+    classify = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device="cpu")
+    classify(texts[0], truncation=True, max_length=max_length)  # warm-up
+    latencies = []
+    started = time.perf_counter()
+    for text in texts:
+        t0 = time.perf_counter()
+        classify(text, truncation=True, max_length=max_length)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    return summary(latencies, len(texts), elapsed)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def post(url: str, payload: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=300) as answer:
+        return json.loads(answer.read())
+
+
+def run_server(model_dir: Path, texts: list[str], threads: int, batch: int) -> dict[str, float]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "training.model_server", "--model-dir", str(model_dir), "--port", str(port),
+         "--threads", str(threads), "--log-level", "WARNING"],
+        cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=2) as ping:
+                    if ping.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the model server did not become ready")
+            time.sleep(0.2)
+        post(f"{base}/invocations", {"texts": texts[:batch]})  # warm-up
+        latencies = []
+        started = time.perf_counter()
+        for start in range(0, len(texts), batch):
+            t0 = time.perf_counter()
+            answer = post(f"{base}/invocations", {"texts": texts[start : start + batch]})
+            latencies.append((time.perf_counter() - t0) * 1000)
+            assert len(answer["predictions"]) == len(texts[start : start + batch])
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return summary(latencies, len(texts), elapsed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "var" / "model")
+    parser.add_argument("--profile", default="quick", help="made with the local pipeline if the folder has no model")
+    parser.add_argument("--texts", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=32, help="texts per /invocations request")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for both (0: the free cores)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    from local_runtime.model_pipeline import ensure_model
+    from training.train import free_cores
+
+    model_dir = ensure_model(args.profile, args.model_dir)
+    serving = json.loads((model_dir / "serving_config.json").read_text())
+    threads = args.threads or free_cores()
+    texts = workload(args.texts, args.seed)
+    lengths = [len(t) for t in texts]
+    print(f"model {model_dir} ({serving.get('profile')}), {len(texts)} texts, chars min/median/max "
+          f"{min(lengths)}/{int(statistics.median(lengths))}/{max(lengths)}, torch threads {threads}, "
+          f"max_length {serving['max_length']}, load average {os.getloadavg()[0]:.1f}")
+    baseline = run_baseline(model_dir, texts, threads, serving["max_length"])
+    served = run_server(model_dir, texts, threads, args.batch)
+    print(f"{'':38} {'texts/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'requests':>9}")
+    for name, result in (("baseline: HF pipeline, 1 text/call", baseline),
+                         (f"model server: HTTP, {args.batch} texts/request", served)):
+        print(f"{name:38} {result['throughput']:8.1f} {result['p50_ms']:9.1f} {result['p95_ms']:9.1f} "
+              f"{result['requests']:9d}")
+    ratio = served["throughput"] / baseline["throughput"]
+    print(f"throughput ratio (server / baseline): {ratio:.2f}x  (goal >= 4x: {'met' if ratio >= 4 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
