@@ -69,6 +69,11 @@ test-e2e: venv
 test: lint
 	$(PY) -m pytest tests
 
+# The local model pipeline: seed raw reviews into S3 (moto), Glue ETL, train, evaluate -> var/model. A cached model
+# of the same or a better profile is reused; FORCE=1 rebuilds. make model PROFILE=full
+model: $(VENV)/.installed
+	$(PY) -m local_runtime.model_pipeline --profile $(or $(PROFILE),quick) --out var/model $(if $(FORCE),--force)
+
 # The embedded default: the whole product on loopback, no AWS account, no Docker. Makes the model first if none
 # is cached. make demo KEEP_ALIVE=2m PROVISIONING_DELAY=30s PORT=8000 PROFILE=quick ARGS="--no-dashboard"
 KEEP_ALIVE ?= 30m
