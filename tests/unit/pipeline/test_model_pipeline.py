@@ -1,0 +1,65 @@
+"""ensure_model reuses a cached model of the same or a better profile and builds otherwise, in a child process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from local_runtime import model_pipeline
+
+
+def fake_model_folder(folder, profile):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "metrics.json"):
+        (folder / name).write_text("{}")
+    (folder / "serving_config.json").write_text(json.dumps({"profile": profile}))
+    return folder
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Records the pipeline commands instead of training; the child 'writes' the requested profile."""
+    commands = []
+
+    def run(command, **kwargs):
+        commands.append(command)
+        profile, out = command[command.index("--profile") + 1], command[command.index("--out") + 1]
+        fake_model_folder(model_pipeline.Path(out), profile)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(model_pipeline.subprocess, "run", run)
+    return commands
+
+
+def test_a_cached_model_of_the_same_or_a_better_profile_is_reused(tmp_path, builds):
+    fake_model_folder(tmp_path / "model", "full")
+
+    assert model_pipeline.ensure_model("quick", tmp_path / "model") == tmp_path / "model"
+    assert model_pipeline.ensure_model("tiny", tmp_path / "model") == tmp_path / "model"
+    assert builds == []
+
+
+def test_a_missing_or_weaker_model_is_built_by_the_cli_in_a_child_process(tmp_path, builds):
+    fake_model_folder(tmp_path / "model", "tiny")
+
+    model_pipeline.ensure_model("quick", tmp_path / "model")
+    model_pipeline.ensure_model("tiny", tmp_path / "other", force=True)
+
+    assert builds == [
+        [sys.executable, "-m", "local_runtime.model_pipeline", "--profile", "quick", "--out", str(tmp_path / "model")],
+        [sys.executable, "-m", "local_runtime.model_pipeline", "--profile", "tiny", "--out", str(tmp_path / "other"),
+         "--force"],
+    ]
+    assert model_pipeline.cached_profile(tmp_path / "model") == "quick"
+
+
+def test_a_half_written_folder_is_not_a_model_and_unknown_profiles_are_refused(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "serving_config.json").write_text('{"profile": "full"}')
+
+    assert model_pipeline.cached_profile(tmp_path / "model") is None
+    with pytest.raises(ValueError, match="huge"):
+        model_pipeline.ensure_model("huge", tmp_path / "model")
