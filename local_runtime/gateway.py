@@ -100,6 +100,8 @@ class Gateway(ThreadingHTTPServer):
     def static_file(self, path: str) -> Path | None:
         """The file under the static folder that `path` names (`/` is index.html), never outside it."""
         relative = path.lstrip("/") or "index.html"
+        if "\0" in relative:  # no file has one, and the OS refuses the name
+            return None
         candidate = (self.static_dir / relative).resolve()
         if candidate.is_dir():
             candidate = candidate / "index.html"
@@ -130,6 +132,13 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
 
     do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST  # noqa: N815
     do_HEAD = do_GET  # noqa: N815
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, QUERY, ...) goes to the API too, which answers 404 as API Gateway would refuse
+        it, instead of http.server's 501."""
+        if name.startswith("do_"):
+            return self._proxy
+        raise AttributeError(name)
 
     def _proxy(self) -> None:
         started = time.perf_counter()

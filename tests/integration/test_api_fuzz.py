@@ -1,0 +1,210 @@
+"""The public API under bad input: schemathesis generates requests (valid and invalid) from api/openapi.yaml and
+sends them through the local gateway to the real handlers, the state store and a real model server; every
+response must match the document and none may be a server error. Then the cases a fuzzer rarely builds by
+chance: non-JSON, wrong types, empty text, megabyte bodies, thousands of texts, control characters and emoji,
+malformed phone numbers.
+
+The model is brought into service first and the fuzzer never holds the admin key, so /predict answers 200 and a
+5xx can only be a bug (503 and 502 are checked in tests/unit/lifecycle/test_lifecycle_api.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance, unsupported_method
+
+from local_runtime.harness import RunningRuntime, run_local_runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = schemathesis.openapi.from_path(ROOT / "api" / "openapi.yaml")
+FUZZ_EXAMPLES = 60  # per operation
+STATUS_COUNTS: Counter[str] = Counter()
+ERROR_CODES = {"invalid_json", "missing_body", "invalid_phone", "missing_text", "invalid_type", "empty_text",
+               "too_many_texts", "text_too_long", "payload_too_large"}
+
+KNOWN_DOCUMENT_GAPS = {
+    "POST /start": [negative_data_rejection],  # see test_document_allows_a_null_phone
+    "POST /predict": [positive_data_acceptance],  # see test_document_says_exactly_one_of_text_and_texts
+}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_in_service(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
+    """One local runtime for the module with the model IN_SERVICE and a keep-alive longer than the module runs."""
+    with run_local_runtime(tmp_path_factory.mktemp("fuzz"), tiny_model_dir, keep_alive="30m") as runtime:
+        requests.post(runtime.base_url + "/start", json={}, timeout=30).raise_for_status()
+        deadline = time.monotonic() + 120
+        while requests.get(runtime.base_url + "/status", timeout=30).json()["state"] != "IN_SERVICE":
+            assert time.monotonic() < deadline, runtime.console()[-2000:]
+            time.sleep(0.2)
+        yield runtime
+        assert requests.get(runtime.base_url + "/status", timeout=30).json()["state"] == "IN_SERVICE"
+
+
+@SCHEMA.parametrize()
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_every_response_matches_the_openapi_document(case: schemathesis.Case, model_in_service: RunningRuntime) -> None:
+    # An undeclared method gets our 404 not_found (on AWS, API Gateway's own 403), not the 405 this check wants.
+    # The two document gaps pinned by the xfail tests below are left out here so the fuzzing goes on past them.
+    excluded = [unsupported_method, *KNOWN_DOCUMENT_GAPS.get(f"{case.method} {case.path}", [])]
+    response = case.call(base_url=model_in_service.base_url, timeout=60)
+    STATUS_COUNTS[f"{case.method} {case.path} {response.status_code}"] += 1
+    STATUS_COUNTS["cases"] += 1
+    if response.status_code >= 500 and is_utf8(response.request.body):
+        STATUS_COUNTS["5xx"] += 1
+    elif response.status_code >= 500:
+        # The known bug pinned by test_not_utf8_is_not_json: counted and reported, not hidden.
+        STATUS_COUNTS["5xx for a body that is not UTF-8 (known bug)"] += 1
+        return
+    case.validate_response(response, excluded_checks=excluded)
+
+
+def is_utf8(body: bytes | str | None) -> bool:
+    if not isinstance(body, bytes):
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def post(runtime: RunningRuntime, path: str, body: bytes | str, content_type: str = "application/json",
+         **headers: str) -> requests.Response:
+    data = body.encode() if isinstance(body, str) else body
+    return requests.post(runtime.base_url + path, data=data, headers={"Content-Type": content_type, **headers},
+                         timeout=120)
+
+
+def assert_error(response: requests.Response, status: int, code: str) -> None:
+    """The documented error shape: {"error": <code>, "message": <a sentence>}."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == code, body
+    assert isinstance(body["message"], str) and len(body["message"]) > 10
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("great film", "invalid_json"),
+        ("{\"text\": \"great", "invalid_json"),
+        ("[\"great film\"]", "invalid_json"),
+        ("\"great film\"", "invalid_json"),
+        ("null", "invalid_json"),
+        ("", "missing_body"),
+        ("{}", "missing_text"),
+        ("{\"text\": \"a\", \"texts\": [\"b\"]}", "missing_text"),
+        ("{\"text\": 42}", "invalid_type"),
+        ("{\"text\": null}", "invalid_type"),
+        ("{\"text\": [\"great\"]}", "invalid_type"),
+        ("{\"texts\": \"great film\"}", "invalid_type"),
+        ("{\"texts\": [\"ok\", 3]}", "invalid_type"),
+        ("{\"texts\": [{\"text\": \"ok\"}]}", "invalid_type"),
+        ("{\"text\": \"\"}", "empty_text"),
+        ("{\"text\": \"   \\n\\t  \"}", "empty_text"),
+        ("{\"texts\": []}", "empty_text"),
+        ("{\"texts\": [\"ok\", \"\"]}", "empty_text"),
+        (json.dumps({"text": "x" * 2001}), "text_too_long"),
+        (json.dumps({"texts": ["fine"] * 33}), "too_many_texts"),
+        (json.dumps({"texts": ["fine"] * 5000}), "too_many_texts"),
+    ],
+)
+def test_predict_rejects_bad_input_with_its_reason(model_in_service: RunningRuntime, body: str, code: str) -> None:
+    assert_error(post(model_in_service, "/predict", body), 400, code)
+
+
+def test_megabyte_bodies_get_413_on_every_route(model_in_service: RunningRuntime) -> None:
+    megabyte = json.dumps({"text": "great film " * 100_000})
+    for path in ("/predict", "/start", "/extend"):
+        assert_error(post(model_in_service, path, megabyte), 413, "payload_too_large")
+    eleven_megabytes = b"{\"text\": \"" + b"a" * (11 * 1024 * 1024) + b"\"}"
+    assert_error(post(model_in_service, "/predict", eleven_megabytes), 413, "payload_too_large")
+
+
+@pytest.mark.xfail(strict=True, reason="bug for functions/ondemand/handlers/api.py: a body that is "
+                   "not UTF-8 reaches json_body base64-encoded and decoding it raises, so the gateway answers 502")
+def test_not_utf8_is_not_json(model_in_service: RunningRuntime) -> None:
+    assert_error(post(model_in_service, "/predict", b"\xff\xfe\x00garbage", "application/octet-stream"), 400,
+                 "invalid_json")
+
+
+def test_control_characters_and_emoji_are_classified(model_in_service: RunningRuntime) -> None:
+    texts = ["Loved it \U0001F60D\U0001F3AC", "terrible \x00\x07\x1b[31m film", "\u202eevil bidi\u202c okay",
+             "combining e\u0301\u0301\u0301", "\ud7ff edge of the BMP \U0010FFFF", "tab\there\r\nnewline"]
+    response = post(model_in_service, "/predict", json.dumps({"texts": texts}))
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert len(predictions) == len(texts)
+    assert {p["label"] for p in predictions} <= {"POSITIVE", "NEGATIVE"}
+    assert all(0.0 <= p["prob"] <= 1.0 for p in predictions)
+
+
+def test_a_full_batch_of_longest_texts_is_classified(model_in_service: RunningRuntime) -> None:
+    texts = ["a wonderful, moving film " * 80][:1] * 32
+    texts = [t[:2000] for t in texts]
+    response = post(model_in_service, "/predict", json.dumps({"texts": texts}))
+    assert response.status_code == 200, response.text
+    assert len(response.json()["predictions"]) == 32
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["15555550100", "+0555550100", "+1 555 555 0100", "+1-555-555-0100", "+1555555010012345", "+12", "",
+     "+1555555O100", pytest.param("+15555550100\n", marks=pytest.mark.xfail(
+         strict=True, reason="bug for functions/ondemand/handlers/api.py: E164.match with $ accepts a trailing newline "
+         "(use fullmatch)")), "+15555550100; DROP TABLE", "\U0001F4DE", 15555550100, None, ["+15555550100"]],
+)
+def test_start_rejects_malformed_phones(model_in_service: RunningRuntime, phone: object) -> None:
+    body = json.dumps({"phone": phone})
+    response = post(model_in_service, "/start", body)
+    if phone is None:  # "phone": null is the same as no phone
+        assert response.status_code == 200, response.text
+        return
+    assert_error(response, 400, "invalid_phone")
+
+
+def test_stop_needs_the_admin_key(model_in_service: RunningRuntime) -> None:
+    assert_error(post(model_in_service, "/stop", "{}"), 401, "missing_api_key")
+    assert_error(post(model_in_service, "/stop", "{}", **{"x-api-key": "guess"}), 403, "invalid_api_key")
+    assert_error(post(model_in_service, "/stop", "{}", **{"x-api-key": "caf\u00e9"}), 403, "invalid_api_key")
+
+
+def test_unknown_routes_and_methods_are_404_not_5xx(model_in_service: RunningRuntime) -> None:
+    for method, path in (("GET", "/predict"), ("DELETE", "/status"), ("POST", "/admin"), ("PUT", "/start"),
+                         ("GET", "/../../etc/passwd"), ("GET", "/status%00")):
+        response = requests.request(method, model_in_service.base_url + path, timeout=30)
+        assert response.status_code in (404, 405), (method, path, response.status_code)
+        assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.xfail(strict=True, reason="api/openapi.yaml (the lifecycle's file) types phone as a string, but the "
+                   "handler takes \"phone\": null as no phone; the document should say nullable: true")
+def test_document_allows_a_null_phone() -> None:
+    phone = SCHEMA.raw_schema["components"]["schemas"]["StartRequest"]["properties"]["phone"]
+    assert phone.get("nullable") is True
+
+
+@pytest.mark.xfail(strict=True, reason="api/openapi.yaml allows both text and texts in one body; the handler answers "
+                   "400 missing_text. The document should say oneOf (required text | required texts)")
+def test_document_says_exactly_one_of_text_and_texts() -> None:
+    request = SCHEMA.raw_schema["components"]["schemas"]["PredictRequest"]
+    assert "oneOf" in request
+
+
+def test_fuzz_summary(model_in_service: RunningRuntime) -> None:
+    """Runs last in the module: prints how many generated requests were sent and how they were answered."""
+    print(f"\nschemathesis: {STATUS_COUNTS['cases']} cases, {STATUS_COUNTS['5xx']} 5xx")
+    for key, count in sorted(STATUS_COUNTS.items()):
+        print(f"  {key}: {count}")
+    assert STATUS_COUNTS["5xx"] == 0
