@@ -22,7 +22,7 @@ from ondemand.lifecycle import EndpointLifecycle
 from ondemand.observability import logger, record_metric, tracer
 from ondemand.settings import get_settings
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"\+[1-9]\d{6,14}")  # used with fullmatch: "$" would let a trailing newline through
 
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=["x-api-key"], max_age=300))
 
@@ -63,7 +63,10 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 def json_body(required: bool) -> dict[str, Any]:
     """The request body as a JSON object; an empty body is {} unless the route needs one."""
-    raw = app.current_event.decoded_body or ""
+    try:
+        raw = app.current_event.decoded_body or ""
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequestError("invalid_json", "The body is not UTF-8 text, so it is not valid JSON.") from None
     if len(raw.encode()) > get_settings().max_body_bytes:
         raise PayloadTooLargeError(f"The body is larger than {get_settings().max_body_bytes} bytes.")
     if not raw.strip():
@@ -117,7 +120,7 @@ def get_status() -> dict[str, Any]:
 def post_start() -> tuple[dict[str, Any], int]:
     body = json_body(required=False)
     phone = body.get("phone")
-    if phone is not None and (not isinstance(phone, str) or not E164.match(phone)):
+    if phone is not None and (not isinstance(phone, str) or not E164.fullmatch(phone)):
         raise InvalidRequestError("invalid_phone", "\"phone\" must be an E.164 number such as +15555550100.")
     machine = lifecycle()
     result = machine.start(phone)

@@ -190,3 +190,18 @@ def test_stop_is_off_without_an_admin_key(store, endpoints, scheduler, notifier,
     wiring.install(wiring.Adapters(store, endpoints, scheduler, notifier))
     status, body, _ = call(event("apigw_stop"))
     assert status == 403 and body["error"] == "stop_disabled"
+
+
+def test_a_phone_with_a_trailing_newline_is_refused(adapters, event) -> None:
+    status, body, _ = call(event("apigw_start"), {"phone": "+15555550100\n"})
+    assert status == 400 and body["error"] == "invalid_phone"
+
+
+def test_a_body_that_is_not_utf8_is_invalid_json(adapters, event) -> None:
+    import base64
+
+    request = event("apigw_predict")
+    request["body"] = base64.b64encode(b"\xff\xfe{\"text\": 1}").decode()
+    request["isBase64Encoded"] = True
+    status, body, _ = call(request)
+    assert status == 400 and body["error"] == "invalid_json"
