@@ -18,7 +18,8 @@ help:
 	@echo "make bench  - print the benchmarks"
 	@echo "make dashboard - the developer dashboard (ONDEMAND_API_URL, DASHBOARD_PORT)"
 
-$(VENV)/.installed: requirements-dev.txt functions/requirements.txt training/requirements.txt glue_jobs/requirements.txt
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt training/requirements.txt glue_jobs/requirements.txt \
+		frontend/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
