@@ -74,7 +74,8 @@ def start_dashboard(api_url: str, admin_key: str | None) -> tuple[subprocess.Pop
         return None
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SCRIPT), "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "viewer"]
     process = subprocess.Popen(  # noqa: S603
         command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
         env={**os.environ, "ONDEMAND_API_URL": api_url, "ONDEMAND_ADMIN_KEY": admin_key or ""},

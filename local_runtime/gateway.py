@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+PAGE_FILE_SUFFIXES = frozenset({".html", ".js", ".css", ".png", ".svg", ".ico"})
 STAGE = "local"
 
 
@@ -98,14 +99,16 @@ class Gateway(ThreadingHTTPServer):
         self.server_close()
 
     def static_file(self, path: str) -> Path | None:
-        """The file under the static folder that `path` names (`/` is index.html), never outside it."""
+        """The page's file under the static folder that `path` names (`/` is index.html), never outside it.
+        Only the page's own kinds of file: the dashboard's Python beside it is not served."""
         relative = path.lstrip("/") or "index.html"
         if "\0" in relative:  # no file has one, and the OS refuses the name
             return None
         candidate = (self.static_dir / relative).resolve()
         if candidate.is_dir():
             candidate = candidate / "index.html"
-        if candidate.is_file() and candidate.is_relative_to(self.static_dir):
+        if (candidate.is_file() and candidate.is_relative_to(self.static_dir)
+                and candidate.suffix in PAGE_FILE_SUFFIXES):
             return candidate
         return None
 
@@ -117,7 +120,8 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = urlsplit(self.path).path
         if path in self.server.extra_routes:
-            self._send(HTTPStatus.OK, {"Content-Type": "application/json"},
+            # Any origin may read it, as the API's own CORS allows: a page opened from disk shows the outbox too.
+            self._send(HTTPStatus.OK, {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
                        json.dumps(self.server.extra_routes[path]()).encode())
             return
         static = self.server.static_file(unquote(path))

@@ -4,6 +4,7 @@ message, classify a clearly positive and a clearly negative review, and watch th
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from playwright.sync_api import Page, expect
 
 from local_runtime.harness import RunningRuntime
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "page.png"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# A test run leaves the tree clean; UPDATE_SCREENSHOTS=1 refreshes the README's picture instead.
+SCREENSHOT = REPO_ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") else "var") / "screenshots" / "page.png"
 PHONE = "+15555550142"
 POSITIVE = "An absolute masterpiece, I loved every minute of it. Wonderful acting and a beautiful story."
 NEGATIVE = "Terrible, boring and a complete waste of time. The worst film I have seen in years."

@@ -226,6 +226,8 @@ def test_a_schedule_fires_its_payload_at_its_time_and_replacing_it_cancels_the_o
 
 def test_the_gateway_turns_requests_into_proxy_events_and_serves_the_page(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<h1>page</h1>")
+    (tmp_path / "dashboard").mkdir()
+    (tmp_path / "dashboard" / "app.py").write_text("SECRET = 1")
     seen: list[dict[str, Any]] = []
 
     def api(event: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +241,10 @@ def test_the_gateway_turns_requests_into_proxy_events_and_serves_the_page(tmp_pa
         page = requests.get(gateway.base_url + "/", timeout=5)
         assert page.status_code == 200 and "<h1>page</h1>" in page.text
         assert page.headers["Content-Type"] == "text/html"
-        assert requests.get(gateway.base_url + "/outbox", timeout=5).json() == [{"phone": "+15555550100"}]
+        outbox = requests.get(gateway.base_url + "/outbox", timeout=5)
+        assert outbox.json() == [{"phone": "+15555550100"}]
+        assert outbox.headers["Access-Control-Allow-Origin"] == "*"  # a page opened from disk reads it too
+        assert requests.get(gateway.base_url + "/dashboard/app.py", timeout=5).status_code == 503  # not a page file
 
         answer = requests.post(gateway.base_url + "/predict?debug=1", json={"text": "hello"}, timeout=5)
         assert answer.status_code == 503 and answer.headers["Retry-After"] == "7"
