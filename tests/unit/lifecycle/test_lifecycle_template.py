@@ -72,3 +72,16 @@ def test_the_fixtures_use_a_status_spelling_the_handler_understands(event) -> No
     for name in ("in_service", "failed", "creating"):
         detail = event(f"endpoint_state_change_{name}")["detail"]
         assert isinstance(parse_status(detail["EndpointStatus"]), EndpointStatus)
+
+
+def test_every_start_reads_the_model_the_pipeline_approved(template) -> None:
+    """The functions read the approved model name from the nested pipeline stack's output, and may read only it."""
+    pipeline = template["Resources"]["TrainingPipeline"]
+    assert pipeline["Type"] == "AWS::Serverless::Application"
+    assert pipeline["Properties"]["Location"] == "statemachine/pipeline.yaml"
+    output = "TrainingPipeline.Outputs.ApprovedModelParameterName"
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["APPROVED_MODEL_PARAMETER"] == {"Fn::GetAtt": output.split(".", 1)}
+    statements = template["Resources"]["EndpointControlPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    ssm = next(s for s in statements if s["Action"] == "ssm:GetParameter")
+    assert ssm["Resource"]["Fn::Sub"].endswith(f":parameter${{{output}}}")
