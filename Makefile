@@ -42,7 +42,7 @@ chromium: $(CHROMIUM)
 
 venv: $(VENV)/.installed $(SAM_VENV)/.installed $(CHROMIUM)
 
-lint: venv
+lint: venv security
 	$(VENV)/bin/ruff check .
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml
