@@ -45,7 +45,8 @@ def test_train_in_sagemaker_conventions_writes_a_servable_model_folder_that_lear
     hp, profile, paths = train.parse_args([
         "--profile", "tiny", "--base-model", str(tiny_model_dir), "--train-size", "0", "--train-sources", "",
         "--max-length", "24", "--epochs", "4", "--learning-rate", "3e-3", "--eval-every", "10", "--patience", "5",
-        "--freeze-embeddings", "0", "--warmup-ratio", "0", "--model-name", "toy", "--no-progress",
+        "--freeze-embeddings", "0", "--warmup-ratio", "0", "--head-lr-multiplier", "1", "--model-name", "toy",
+        "--no-progress",
     ])
     assert (profile, hp.batch_size, hp.max_length, paths["train_dir"]) == ("tiny", 16, 24, str(channels["train"]))
 
