@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -81,6 +82,9 @@ def main() -> None:
         model_dir = ensure_model(profile="quick")
 
     samples: list[Sample] = []
+    # One phone from one address starts N times: the soak measures leaks, so it lifts the /start rate limits
+    # (the runtime inherits these; the defaults would answer 429 from the 4th cycle on).
+    os.environ["START_LIMIT_PER_PHONE"] = os.environ["START_LIMIT_PER_CLIENT"] = str(args.cycles + 1)
     with tempfile.TemporaryDirectory(prefix="soak-") as scratch, \
             run_local_runtime(Path(scratch), model_dir, keep_alive="10m") as runtime:
         admin_key = json.loads((Path(scratch) / RUNTIME_FILE).read_text())["admin_key"]

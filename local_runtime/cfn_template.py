@@ -38,12 +38,11 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def table_definition(template: dict[str, Any]) -> dict[str, Any]:
-    """KeySchema and AttributeDefinitions of the stack's one DynamoDB table, for `create_table`."""
-    tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
-    if len(tables) != 1:
-        raise ValueError(f"expected one AWS::DynamoDB::Table in the template, found {len(tables)}")
-    props = tables[0]["Properties"]
+def table_definition(template: dict[str, Any], logical_id: str = "StateTable") -> dict[str, Any]:
+    """KeySchema and AttributeDefinitions of one of the stack's DynamoDB tables, for `create_table`."""
+    props = template["Resources"][logical_id]["Properties"]
+    if template["Resources"][logical_id]["Type"] != "AWS::DynamoDB::Table":
+        raise ValueError(f"{logical_id} is not an AWS::DynamoDB::Table")
     return {"KeySchema": props["KeySchema"], "AttributeDefinitions": props["AttributeDefinitions"]}
 
 

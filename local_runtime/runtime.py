@@ -72,6 +72,7 @@ def lifecycle_environment(config: RuntimeConfig, dynamodb_url: str) -> dict[str,
         "AWS_EC2_METADATA_DISABLED": "true",
         "DYNAMODB_ENDPOINT_URL": dynamodb_url,
         "STATE_TABLE_NAME": "ondemand-sentiment-state",
+        "RATE_LIMIT_TABLE_NAME": "ondemand-sentiment-rate-limits",  # LocalStateServer creates it
         "ENDPOINT_NAME_PREFIX": "ondemand-sentiment",
         "KEEP_ALIVE_MINUTES": f"{config.keep_alive_seconds / 60:g}",  # fractions allowed: seconds in tests
         "TYPICAL_PROVISIONING_SECONDS": str(int(config.provisioning_delay) + LOCAL_START_SECONDS),

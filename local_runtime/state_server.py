@@ -18,20 +18,25 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs ev
 class LocalStateServer:
     """Starts moto's server in a thread (no child process to leak) and creates the state table."""
 
-    def __init__(self, table_name: str, region: str = "us-east-1", host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, table_name: str, region: str = "us-east-1", host: str = "127.0.0.1", port: int = 0,
+                 rate_limit_table_name: str = "ondemand-sentiment-rate-limits") -> None:
         self.table_name = table_name
+        self.rate_limit_table_name = rate_limit_table_name
         self.region = region
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self.url = ""
 
     def start(self) -> str:
-        """Start the server and create the table; returns the endpoint URL (DYNAMODB_ENDPOINT_URL)."""
+        """Start the server and create the state and rate-limit tables; returns the endpoint URL
+        (DYNAMODB_ENDPOINT_URL)."""
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
-        self.client().create_table(TableName=self.table_name, BillingMode="PAY_PER_REQUEST",
-                                   **table_definition(load_template()))
-        log.info("state store: table %s on %s", self.table_name, self.url)
+        template = load_template()
+        for logical_id, name in (("StateTable", self.table_name), ("RateLimitTable", self.rate_limit_table_name)):
+            self.client().create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                                       **table_definition(template, logical_id))
+        log.info("state store: tables %s, %s on %s", self.table_name, self.rate_limit_table_name, self.url)
         return self.url
 
     def client(self) -> Any:

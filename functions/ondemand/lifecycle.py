@@ -435,7 +435,9 @@ class EndpointLifecycle:
 
     def _notify(self, phones: Iterable[str], message: str) -> list[SendResult]:
         results = []
-        for phone in phones:
+        for position, phone in enumerate(phones):
+            if position:
+                self.sleep(self.settings.sms_min_interval_seconds)  # SMS providers throttle bursts
             try:
                 result = self.notifier.send(phone, message)
             except NotifierError as exc:

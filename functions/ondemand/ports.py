@@ -80,3 +80,11 @@ class Notifier(Protocol):
 
     def send(self, phone: str, message: str) -> SendResult:
         ...
+
+
+class RateLimiter(Protocol):
+    """Fixed-window counters for the public API (DynamoDB with TTL; the same code against the local server)."""
+
+    def acquire(self, key: str, limit: int, window_seconds: int) -> int | None:
+        """Count one use of `key`; None if within the limit, else the seconds until the window ends (not counted)."""
+        ...

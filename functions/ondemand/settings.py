@@ -76,6 +76,17 @@ class Settings:
     """MAX_SUBSCRIBERS: phone numbers kept per start."""
     history_limit: int
     """HISTORY_LIMIT: transitions kept on the item."""
+    rate_limit_table_name: str | None
+    """RATE_LIMIT_TABLE_NAME: DynamoDB table of /start rate counters (TTL on expires_at); unset: no limits."""
+    start_limit_per_phone: int
+    """START_LIMIT_PER_PHONE: /start calls naming one phone number allowed per window."""
+    start_limit_per_client: int
+    """START_LIMIT_PER_CLIENT: /start calls from one source IP allowed per window, counting those that carry a
+    phone or find the model STOPPED/FAILED (the ones that can text someone or create an endpoint)."""
+    start_limit_window_seconds: int
+    """START_LIMIT_WINDOW_SECONDS: the length of a rate-limit window."""
+    sms_min_interval_seconds: float
+    """SMS_MIN_INTERVAL_SECONDS: pause between two texts (Textbelt asks for at most about one a second)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -107,6 +118,11 @@ class Settings:
             max_body_bytes=_int("MAX_BODY_BYTES", 65536),
             max_subscribers=_int("MAX_SUBSCRIBERS", 20),
             history_limit=_int("HISTORY_LIMIT", 50),
+            rate_limit_table_name=_str("RATE_LIMIT_TABLE_NAME"),
+            start_limit_per_phone=_int("START_LIMIT_PER_PHONE", 3),
+            start_limit_per_client=_int("START_LIMIT_PER_CLIENT", 30),
+            start_limit_window_seconds=_int("START_LIMIT_WINDOW_SECONDS", 3600),
+            sms_min_interval_seconds=_float("SMS_MIN_INTERVAL_SECONDS", 1.0),
         )
 
 

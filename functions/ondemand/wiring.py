@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ondemand.ports import EndpointControl, Notifier, Scheduler, StateStore
+from ondemand.ports import EndpointControl, Notifier, RateLimiter, Scheduler, StateStore
+from ondemand.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,14 @@ def adapters() -> Adapters:
 
         _installed = build_aws_adapters()
     return _installed
+
+
+def rate_limiter() -> RateLimiter | None:
+    """The /start rate limiter on RATE_LIMIT_TABLE_NAME (None when unset). Built from the settings, not installed,
+    so the local runtime gets the same DynamoDB code against its own server."""
+    settings = get_settings()
+    if not settings.rate_limit_table_name:
+        return None
+    from ondemand.adapters.rate_limit import DynamoRateLimiter
+
+    return DynamoRateLimiter(settings.rate_limit_table_name, settings.dynamodb_endpoint_url, settings.region)

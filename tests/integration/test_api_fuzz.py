@@ -35,15 +35,18 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def model_in_service(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
-    """One local runtime for the module with the model IN_SERVICE and a keep-alive longer than the module runs."""
-    with run_local_runtime(tmp_path_factory.mktemp("fuzz"), tiny_model_dir, keep_alive="30m") as runtime:
-        requests.post(runtime.base_url + "/start", json={}, timeout=30).raise_for_status()
-        deadline = time.monotonic() + 120
-        while requests.get(runtime.base_url + "/status", timeout=30).json()["state"] != "IN_SERVICE":
-            assert time.monotonic() < deadline, runtime.console()[-2000:]
-            time.sleep(0.2)
-        yield runtime
-        assert requests.get(runtime.base_url + "/status", timeout=30).json()["state"] == "IN_SERVICE"
+    """One local runtime for the module with the model IN_SERVICE and a keep-alive longer than the module runs.
+    Every request comes from 127.0.0.1, so the per-client /start limit is lifted (the per-phone one stays)."""
+    with pytest.MonkeyPatch.context() as env:  # the runtime inherits this process's environment
+        env.setenv("START_LIMIT_PER_CLIENT", "100000")
+        with run_local_runtime(tmp_path_factory.mktemp("fuzz"), tiny_model_dir, keep_alive="30m") as runtime:
+            requests.post(runtime.base_url + "/start", json={}, timeout=30).raise_for_status()
+            deadline = time.monotonic() + 120
+            while requests.get(runtime.base_url + "/status", timeout=30).json()["state"] != "IN_SERVICE":
+                assert time.monotonic() < deadline, runtime.console()[-2000:]
+                time.sleep(0.2)
+            yield runtime
+            assert requests.get(runtime.base_url + "/status", timeout=30).json()["state"] == "IN_SERVICE"
 
 
 @SCHEMA.parametrize()
@@ -172,6 +175,15 @@ def test_document_allows_a_null_phone() -> None:
 def test_document_says_exactly_one_of_text_and_texts() -> None:
     request = SCHEMA.raw_schema["components"]["schemas"]["PredictRequest"]
     assert "oneOf" in request
+
+
+def test_the_fourth_start_for_one_phone_is_rate_limited_through_the_gateway(model_in_service: RunningRuntime) -> None:
+    """The local runtime limits /start on its own DynamoDB table, as the stack does."""
+    phone = "+19995550142"  # a number the fuzzer cannot have used up
+    answers = [post(model_in_service, "/start", json.dumps({"phone": phone})) for _ in range(4)]
+    assert [a.status_code for a in answers[:3]] == [200, 200, 200], answers[0].text
+    assert_error(answers[3], 429, "rate_limited")
+    assert 0 < int(answers[3].headers["Retry-After"]) <= 3600
 
 
 def test_fuzz_summary(model_in_service: RunningRuntime) -> None:

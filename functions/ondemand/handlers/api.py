@@ -48,6 +48,14 @@ class UnauthorizedError(Exception):
         self.code = code
 
 
+class RateLimitedError(Exception):
+    """Too many /start calls for one phone number or one client in the window (429)."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 def lifecycle() -> EndpointLifecycle:
     return EndpointLifecycle(wiring.adapters(), get_settings())
 
@@ -111,6 +119,24 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     return texts
 
 
+def limit_starts(phone: str | None, machine: EndpointLifecycle) -> None:
+    """Per client, count the starts that can cost money or text someone; per phone, every start naming it."""
+    limiter = wiring.rate_limiter()
+    if limiter is None:
+        return
+    settings = get_settings()
+    window = settings.start_limit_window_seconds
+    client = app.current_event.request_context.identity.source_ip or "unknown"
+    if phone is not None or machine.status()["state"] in ("STOPPED", "FAILED"):
+        wait = limiter.acquire(f"start#client#{client}", settings.start_limit_per_client, window)
+        if wait is not None:
+            raise RateLimitedError(f"Too many starts from your address; try again in {wait} seconds.", wait)
+    if phone is not None:
+        wait = limiter.acquire(f"start#phone#{phone}", settings.start_limit_per_phone, window)
+        if wait is not None:
+            raise RateLimitedError(f"Too many starts for this phone number; try again in {wait} seconds.", wait)
+
+
 @app.get("/status")
 def get_status() -> dict[str, Any]:
     return lifecycle().status()
@@ -123,6 +149,7 @@ def post_start() -> tuple[dict[str, Any], int]:
     if phone is not None and (not isinstance(phone, str) or not E164.fullmatch(phone)):
         raise InvalidRequestError("invalid_phone", "\"phone\" must be an E.164 number such as +15555550100.")
     machine = lifecycle()
+    limit_starts(phone, machine)
     result = machine.start(phone)
     if result.created:
         record_metric("EndpointStarts", MetricUnit.Count, 1)
@@ -180,6 +207,11 @@ def on_payload_too_large(exc: PayloadTooLargeError) -> Response:
 @app.exception_handler(UnauthorizedError)
 def on_unauthorized(exc: UnauthorizedError) -> Response:
     return error_response(exc.status, exc.code, str(exc))
+
+
+@app.exception_handler(RateLimitedError)
+def on_rate_limited(exc: RateLimitedError) -> Response:
+    return error_response(429, "rate_limited", str(exc), headers={"Retry-After": str(exc.retry_after_seconds)})
 
 
 @app.exception_handler(ConflictError)
