@@ -54,6 +54,11 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _stopped_fields() -> dict[str, Any]:
+    """What a STOPPED item holds: no endpoint, no expiry, nobody left to text."""
+    return {"endpoint_name": None, "expires_at": None, "in_service_at": None, "subscribers": []}
+
+
 def teardown_schedule_name(endpoint_name: str) -> str:
     """Deterministic per start, so a retried InService event or an extend replaces the schedule, never adds one."""
     return f"teardown-{endpoint_name}"[:64]
@@ -321,10 +326,7 @@ class EndpointLifecycle:
             State.STOPPED,
             "endpoint deleted",
             guard=lambda item: item.endpoint_name == name,
-            endpoint_name=None,
-            expires_at=None,
-            in_service_at=None,
-            subscribers=[],
+            **_stopped_fields(),
         )
         return stopped[1] if stopped else self.store.get()
 
@@ -377,10 +379,7 @@ class EndpointLifecycle:
                     State.STOPPED,
                     "reconciler: the endpoint is gone or being deleted outside this stack",
                     guard=lambda current: current.endpoint_name == owned,
-                    endpoint_name=None,
-                    expires_at=None,
-                    in_service_at=None,
-                    subscribers=[],
+                    **_stopped_fields(),
                 )
                 if vanished is not None:
                     repairs.append(f"{owned}: gone from SageMaker; item set to STOPPED")
