@@ -82,12 +82,12 @@ def post(url: str, payload: dict) -> dict:
         return json.loads(answer.read())
 
 
-def run_server(model_dir: Path, texts: list[str], threads: int, batch: int) -> dict[str, float]:
+def run_server(model_dir: Path, texts: list[str], threads: int, batch: int, quantize: str) -> dict[str, float]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
         [sys.executable, "-m", "training.model_server", "--model-dir", str(model_dir), "--port", str(port),
-         "--threads", str(threads), "--log-level", "WARNING"],
+         "--threads", str(threads), "--quantize", quantize, "--log-level", "WARNING"],
         cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="texts per /invocations request")
     parser.add_argument("--threads", type=int, default=0, help="torch threads for both (0: the free cores)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quantize", choices=["none", "int8"], default="int8", help="the server's weights")
     args = parser.parse_args()
 
     from local_runtime.model_pipeline import ensure_model
@@ -140,10 +141,10 @@ def main() -> None:
           f"{min(lengths)}/{int(statistics.median(lengths))}/{max(lengths)}, torch threads {threads}, "
           f"max_length {serving['max_length']}, load average {os.getloadavg()[0]:.1f}")
     baseline = run_baseline(model_dir, texts, threads, serving["max_length"])
-    served = run_server(model_dir, texts, threads, args.batch)
+    served = run_server(model_dir, texts, threads, args.batch, args.quantize)
     print(f"{'':38} {'texts/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'requests':>9}")
     for name, result in (("baseline: HF pipeline, 1 text/call", baseline),
-                         (f"model server: HTTP, {args.batch} texts/request", served)):
+                         (f"model server: {args.quantize}, {args.batch} texts/req", served)):
         print(f"{name:38} {result['throughput']:8.1f} {result['p50_ms']:9.1f} {result['p95_ms']:9.1f} "
               f"{result['requests']:9d}")
     ratio = served["throughput"] / baseline["throughput"]

@@ -27,9 +27,10 @@ logger = logging.getLogger("model_server")
 class InferenceApp:
     """Turns a request into (status, JSON body); no sockets, so it can be tested on its own."""
 
-    def __init__(self, model_dir: str, threads: int = 2) -> None:
+    def __init__(self, model_dir: str, threads: int = 2, quantize: str | None = None) -> None:
         self.model_dir = model_dir
         self.threads = threads
+        self.quantize = quantize
         self.loaded: inference.LoadedModel | None = None
         self.load_error: str | None = None
         self._predict_lock = threading.Lock()  # one forward pass at a time: torch already uses every core
@@ -42,7 +43,7 @@ class InferenceApp:
             from training import inference
 
             torch.set_num_threads(self.threads)
-            self.loaded = inference.model_fn(self.model_dir)
+            self.loaded = inference.model_fn(self.model_dir, quantize=self.quantize)
         except Exception as err:  # the server stays up to say why in /ping
             self.load_error = f"{type(err).__name__}: {err}"
             logger.exception("could not load the model from %s", self.model_dir)
@@ -114,9 +115,9 @@ def make_handler(app: InferenceApp) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(model_dir: str, host: str, port: int, threads: int) -> None:
+def serve(model_dir: str, host: str, port: int, threads: int, quantize: str | None = None) -> None:
     """Listen at once (so /ping answers 503 while loading), load the model, serve until SIGTERM or SIGINT."""
-    app = InferenceApp(model_dir, threads)
+    app = InferenceApp(model_dir, threads, quantize)
     server = ThreadingHTTPServer((host, port), make_handler(app))
     server.daemon_threads = True
 
@@ -140,10 +141,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument(
+        "--quantize", choices=["none", "int8"], default=None,
+        help="int8: dynamic int8 Linear layers (default: $INFERENCE_QUANTIZE, then the model's serving config)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    serve(args.model_dir, args.host, args.port, args.threads)
+    quantize = None if args.quantize is None else ("" if args.quantize == "none" else args.quantize)
+    serve(args.model_dir, args.host, args.port, args.threads, quantize)
 
 
 if __name__ == "__main__":

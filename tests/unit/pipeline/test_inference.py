@@ -96,3 +96,30 @@ def test_output_is_json_and_other_accept_types_are_refused():
     assert json.loads(inference.output_fn(prediction, "application/json")) == prediction
     with pytest.raises(inference.PayloadError):
         inference.output_fn(prediction, "text/csv")
+
+
+def test_micro_batches_hold_many_short_texts_but_few_long_ones_and_cover_every_text_once():
+    lengths = [300, 10, 10, 250, 10, 10, 10, 200]
+    batches = inference.micro_batches(lengths, max_rows=4, token_budget=512)
+
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert batches[0] == [1, 2, 4, 5]  # the short ones first, capped by rows
+    for batch in batches:
+        assert len(batch) * max(lengths[i] for i in batch) <= 512 or len(batch) == 1
+    assert batches[1:] == [[6, 7], [3], [0]]  # 2 x 200 fits the budget; 2 x 250 padded would not
+
+
+def test_int8_model_answers_like_the_float_model_and_says_so_in_its_name(tiny_model_dir, tiny_model):
+    quantized = inference.model_fn(str(tiny_model_dir), quantize="int8")
+    as_float = inference.predict_fn(MIXED, tiny_model)
+    as_int8 = inference.predict_fn(MIXED, quantized)
+
+    assert as_int8["model"] == "tiny-test-bert-int8"
+    assert any(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in quantized.model.modules())
+    float_probs = [p["prob"] for p in as_float["predictions"]]
+    assert [p["prob"] for p in as_int8["predictions"]] == pytest.approx(float_probs, abs=0.02)
+
+
+def test_an_unknown_quantization_is_refused(tiny_model_dir):
+    with pytest.raises(ValueError, match="int8"):
+        inference.model_fn(str(tiny_model_dir), quantize="fp4")
