@@ -50,7 +50,8 @@ class InferenceApp:
 
     def ping(self) -> tuple[int, dict[str, Any]]:
         if self.loaded is not None:
-            return HTTPStatus.OK, {"status": "ready", "model": self.loaded.name}
+            quantize = self.loaded.quantize or "none"
+            return HTTPStatus.OK, {"status": "ready", "model": self.loaded.name, "quantize": quantize}
         if self.load_error:
             return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "model_load_failed", "message": self.load_error}
         return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "loading", "message": "The model is still loading."}

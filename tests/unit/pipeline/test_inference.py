@@ -109,12 +109,12 @@ def test_micro_batches_hold_many_short_texts_but_few_long_ones_and_cover_every_t
     assert batches[1:] == [[6, 7], [3], [0]]  # 2 x 200 fits the budget; 2 x 250 padded would not
 
 
-def test_int8_model_answers_like_the_float_model_and_says_so_in_its_name(tiny_model_dir, tiny_model):
+def test_int8_model_answers_like_the_float_model(tiny_model_dir):
     quantized = inference.model_fn(str(tiny_model_dir), quantize="int8")
-    as_float = inference.predict_fn(MIXED, tiny_model)
+    as_float = inference.predict_fn(MIXED, inference.model_fn(str(tiny_model_dir), quantize=""))
     as_int8 = inference.predict_fn(MIXED, quantized)
 
-    assert as_int8["model"] == "tiny-test-bert-int8"
+    assert quantized.quantize == "int8" and as_int8["model"] == "tiny-test-bert"
     assert any(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in quantized.model.modules())
     float_probs = [p["prob"] for p in as_float["predictions"]]
     assert [p["prob"] for p in as_int8["predictions"]] == pytest.approx(float_probs, abs=0.02)
