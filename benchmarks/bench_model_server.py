@@ -3,9 +3,10 @@
 Workload: 256 held-out reviews of mixed length (IMDb paragraphs and Rotten Tomatoes one-liners, shuffled).
 Baseline: the `transformers` text-classification pipeline called one text at a time (truncated to the same length).
 Server: `python -m training.model_server` on loopback, requests of `--batch` texts (the /predict batch contract),
-length-sorted micro-batches with dynamic padding inside. Both use the same number of torch threads.
+length-sorted micro-batches (token budget) with dynamic padding inside, int8 weights unless `--quantize none`.
+Both use the same number of torch threads and the same 256-token limit.
 
-    python benchmarks/bench_model_server.py [--model-dir var/model] [--profile quick] [--batch 32]
+    python benchmarks/bench_model_server.py [--model-dir var/model] [--profile quick] [--batch 32] [--threads 2]
 
 Prints throughput (texts/s), p50/p95 latency per request, and the throughput ratio. Goal: >= 4x.
 """
