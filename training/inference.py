@@ -107,6 +107,8 @@ def model_fn(model_dir: str, context: Any = None, quantize: str | None = None) -
     model.eval()
     if quantize == "int8":
         model = quantize_int8(model)
+    elif torch.cuda.is_available():  # the SageMaker endpoint's GPU
+        model.to("cuda")
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
@@ -174,7 +176,7 @@ def predict_fn(texts: list[str], loaded: LoadedModel) -> dict[str, Any]:
     probabilities: list[torch.Tensor | None] = [None] * len(ids)
     with torch.inference_mode():
         for chunk in micro_batches([len(i) for i in ids], loaded.micro_batch, loaded.token_budget):
-            batch = pad_batch(loaded.tokenizer, [ids[i] for i in chunk])
+            batch = pad_batch(loaded.tokenizer, [ids[i] for i in chunk]).to(loaded.model.device)
             logits = loaded.model(**batch).logits
             for i, row in zip(chunk, torch.softmax(logits.float(), dim=-1), strict=True):
                 probabilities[i] = row
