@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from pathlib import Path
 
@@ -103,3 +104,16 @@ def test_async_functions_dead_letter_and_every_function_has_a_concurrency_cap(te
         assert 1 <= properties["ReservedConcurrentExecutions"] <= 10, logical_id
         if logical_id != "ApiFunction":  # the API is synchronous: the caller gets the error
             assert properties["DeadLetterQueue"]["TargetArn"] == {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}
+
+
+def test_every_pipeline_output_the_stack_uses_exists_in_the_nested_template(template) -> None:
+    """A renamed output in statemachine/pipeline.yaml would otherwise surface only as a failed deploy."""
+    from cfnlint.decode import cfn_yaml
+
+    pipeline_outputs = cfn_yaml.load(str(Path(__file__).resolve().parents[3] / "statemachine" / "pipeline.yaml"))[
+        "Outputs"
+    ]
+    # !GetAtt reads as ["TrainingPipeline", "Outputs.X"]; !Sub keeps "${TrainingPipeline.Outputs.X}".
+    used = set(re.findall(r'TrainingPipeline(?:\.|", ")Outputs\.(\w+)', json.dumps(template)))
+    assert {"ApprovedModelParameterName", "StateMachineArn", "RawBucketName"} <= used
+    assert used <= set(pipeline_outputs)
