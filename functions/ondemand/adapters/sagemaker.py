@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus
 
 VARIANT_NAME = "AllTraffic"
+NO_MODEL_YET = "none"  # what statemachine/pipeline.yaml puts in the parameter before the first approval
 
 
 def _is_missing(exc: ClientError) -> bool:
@@ -50,12 +51,18 @@ class SageMakerEndpoints:
     def approved_model(self) -> str:
         """The model the training pipeline approved, read at each start so a new approval needs no redeploy."""
         try:
-            return self.ssm.get_parameter(Name=self.approved_model_parameter)["Parameter"]["Value"]
+            model_name = self.ssm.get_parameter(Name=self.approved_model_parameter)["Parameter"]["Value"]
         except ClientError as exc:
             raise EndpointError(
                 f"No approved model: SSM parameter {self.approved_model_parameter} could not be read "
                 f"({exc.response['Error']['Code']}). Run the training pipeline first."
             ) from exc
+        if model_name == NO_MODEL_YET:
+            raise EndpointError(
+                f"No approved model yet: SSM parameter {self.approved_model_parameter} says '{NO_MODEL_YET}'. "
+                "Run the training pipeline first."
+            )
+        return model_name
 
     def config_name(self, model_name: str) -> str:
         """Deterministic per model and instance type, so configs are reused, and inside the IAM name prefix."""

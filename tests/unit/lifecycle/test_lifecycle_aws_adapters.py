@@ -79,6 +79,13 @@ def test_create_without_an_approved_model_says_so(aws) -> None:
         sagemaker_endpoints().create("ondemand-sentiment-20260101t120000")
 
 
+def test_create_before_the_pipeline_approved_a_model_says_so(aws) -> None:
+    approve_model("none")  # the nested pipeline stack's value until its first approval
+    with pytest.raises(EndpointError, match="No approved model yet"):
+        sagemaker_endpoints().create("ondemand-sentiment-20260101t120000")
+    assert boto3.client("sagemaker").list_endpoints()["Endpoints"] == []
+
+
 def test_describe_and_delete_treat_a_missing_endpoint_as_gone(aws) -> None:
     approve_model()
     control = sagemaker_endpoints()
