@@ -254,7 +254,14 @@ class EndpointLifecycle:
         if status == EndpointStatus.IN_SERVICE:
             return self._promote(name, "endpoint InService")
         if status == EndpointStatus.FAILED:
-            return self._fail(name, failure_reason or "SageMaker reported the endpoint Failed")
+            reason = failure_reason or "SageMaker reported the endpoint Failed"
+            if self.store.get().state == State.IN_SERVICE:
+                # Only believe it if the endpoint says so too: a Failed event after InService may be a stale one.
+                info = self.endpoints.describe(name)
+                if info is not None and info.status not in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
+                    return f"ignored: a Failed event, but the endpoint reports {info.status.value}"
+                return self._tear_down_broken(name, reason)
+            return self._fail(name, reason)
         return f"ignored: {status.value} changes nothing"
 
     def _promote(self, name: str, reason: str) -> str:
@@ -294,6 +301,20 @@ class EndpointLifecycle:
         self._delete_quietly(name)
         sent = self._notify(before.subscribers, f"Your sentiment model could not start ({reason[:100]}). Try again.")
         return f"FAILED; texted {sum(r.ok for r in sent)} of {len(sent)}"
+
+    def _tear_down_broken(self, name: str, reason: str) -> str:
+        """An endpoint that broke while in service bills without answering: stop it now, keeping the reason."""
+        broken = self._transition_if(
+            [State.IN_SERVICE],
+            State.STOPPING,
+            reason,
+            guard=lambda item: item.endpoint_name == name,
+            last_error=reason,
+        )
+        if broken is None:
+            return "ignored: not IN_SERVICE with this endpoint (duplicate or stale event)"
+        self._finish_stop(name)
+        return "broken while in service; torn down"
 
     def teardown(self, name: str, reason: str = "keep-alive expired") -> str:
         """The schedule fired (or the reconciler found the item past expires_at)."""
@@ -364,15 +385,8 @@ class EndpointLifecycle:
                 repairs.append(f"{owned}: {self._fail(owned, reason)}")
         elif item.state == State.IN_SERVICE:
             if info is not None and info.status in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
-                broken = self._transition_if(
-                    [State.IN_SERVICE],
-                    State.STOPPING,
-                    f"reconciler: SageMaker reports the endpoint {info.status.value}",
-                    guard=lambda current: current.endpoint_name == owned,
-                )
-                if broken is not None:
-                    self._finish_stop(owned)
-                    repairs.append(f"{owned}: {info.status.value} in SageMaker; torn down")
+                reason = f"reconciler: SageMaker reports the endpoint {info.status.value}"
+                repairs.append(f"{owned}: {self._tear_down_broken(owned, reason)}")
             elif info is None or info.status == EndpointStatus.DELETING:
                 vanished = self._transition_if(
                     [State.IN_SERVICE],

@@ -103,3 +103,22 @@ def test_ctrl_c_stops_the_runtime_and_leaves_no_model_server_behind(
         assert runtime.process.wait(timeout=60) == 0
         assert [pid for pid in children if process_exists(pid)] == []
         assert "Stopped." in runtime.console()
+
+
+def test_a_model_server_that_dies_in_service_is_torn_down_at_once(
+    runtime_factory: Callable[..., AbstractContextManager[RunningRuntime]],
+) -> None:
+    """Not at the keep-alive's end nor at the next reconciler run: the Failed event itself stops the endpoint."""
+    with runtime_factory(keep_alive="5m") as runtime:
+        requests.post(runtime.base_url + "/start", json={}, timeout=30).raise_for_status()
+        wait_for_state(runtime, "IN_SERVICE", timeout=180)
+        [model_pid] = runtime.model_server_pids()
+
+        os.kill(model_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while status(runtime)["state"] != "STOPPED" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stopped = status(runtime)
+        assert stopped["state"] == "STOPPED", f"{stopped}\n{runtime.console()[-2000:]}"
+        assert "exited unexpectedly" in stopped["last_error"]
+        assert runtime.model_server_pids() == []

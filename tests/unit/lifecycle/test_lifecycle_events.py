@@ -93,6 +93,20 @@ def test_failed_marks_failed_with_the_reason_tells_subscribers_once_and_deletes(
     assert FIXTURE_ENDPOINT in endpoints.deleted
 
 
+def test_failed_while_in_service_tears_the_endpoint_down_at_once(starting, event, store, notifier, endpoints) -> None:
+    """A broken endpoint bills without answering: the Failed event stops it, not the next reconciler run."""
+    endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+    texted = len(notifier.sent)
+    endpoints.set_status(FIXTURE_ENDPOINT, EndpointStatus.FAILED)  # what the endpoint control reports too
+    endpoint_events.handler(event("endpoint_state_change_failed"), None)
+    endpoint_events.handler(event("endpoint_state_change_failed"), None)
+    item = store.get()
+    assert item.state == State.STOPPED and item.endpoint_name is None
+    assert "Unable to provision requested ML compute capacity" in item.last_error
+    assert FIXTURE_ENDPOINT in endpoints.deleted
+    assert len(notifier.sent) == texted  # nobody is waiting for a text any more
+
+
 def test_a_failing_scheduler_still_texts_and_leaves_teardown_to_the_reconciler(
     starting, event, store, scheduler, notifier
 ) -> None:

@@ -143,6 +143,7 @@ def test_an_in_service_endpoint_that_broke_is_torn_down(machine, endpoints) -> N
     name = start(machine, endpoints)
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     endpoints.set_status(name, EndpointStatus.OUT_OF_SERVICE)
-    assert machine.reconcile() == [f"{name}: OutOfService in SageMaker; torn down"]
+    assert machine.reconcile() == [f"{name}: broken while in service; torn down"]
     assert machine.store.get().state == State.STOPPED
+    assert "OutOfService" in machine.store.get().last_error
     assert name in endpoints.deleted
