@@ -26,6 +26,15 @@ from local_runtime.runtime import RUNTIME_FILE
 TEST_MODEL_DIR = REPO_ROOT / "var" / "test-models" / "tiny"
 
 
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id is still there (a zombie counts until it is reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def descendants(pid: int) -> dict[int, str]:
     """Every live process below `pid` (children, grandchildren, ...) as `[name] command line`, from /proc."""
     parents: dict[int, int] = {}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from local_runtime.harness import RunningRuntime, descendants, is_model_server
+from local_runtime.harness import RunningRuntime, descendants, is_model_server, process_exists
 
 PHONE = "+15555550123"
 POSITIVE = "An absolute masterpiece, I loved every minute."
@@ -41,14 +41,6 @@ def wait_for_state(runtime: RunningRuntime, wanted: str, timeout: float) -> list
         assert state != "FAILED", f"{status(runtime)['last_error']}\n{runtime.console()[-2000:]}"
         time.sleep(0.2)
     raise AssertionError(f"not {wanted} after {timeout:.0f} s; saw {seen}\n{runtime.console()[-2000:]}")
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_start_text_predict_and_shut_down_over_http(

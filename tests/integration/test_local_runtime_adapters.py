@@ -23,6 +23,7 @@ from local_runtime.cfn_template import load_template, rule_patterns
 from local_runtime.endpoints import LocalEndpointControl, SubprocessSpawner, endpoint_state_change_event
 from local_runtime.event_bus import LocalEventBus, Rule
 from local_runtime.gateway import Gateway
+from local_runtime.harness import process_exists
 from local_runtime.outbox import OutboxNotifier, read_outbox
 from local_runtime.runtime import ENDPOINT_EVENTS_HANDLER
 from local_runtime.scheduler import LocalScheduler, RateLoop
@@ -79,14 +80,6 @@ class Events:
             if event["detail"]["EndpointStatus"] == status:
                 return event
         raise AssertionError(f"no {status} event; saw {[e['detail']['EndpointStatus'] for e in self.seen]}")
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
