@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -32,7 +32,7 @@ class HistoryEntry(MapAttribute):
 
 
 class StateItemBase(Model):
-    """Attributes of the state item; `state_item_model` binds it to a table."""
+    """Attributes of the state item; `bound_model` binds it to a table."""
 
     pk = UnicodeAttribute(hash_key=True)
     state = UnicodeAttribute()
@@ -46,9 +46,12 @@ class StateItemBase(Model):
     version = VersionAttribute()
 
 
-@lru_cache(maxsize=8)
-def state_item_model(table_name: str, host: str | None, region: str) -> type[StateItemBase]:
-    """A model class bound to one table (pynamodb reads the table from the class's Meta)."""
+M = TypeVar("M", bound=Model)
+
+
+@lru_cache(maxsize=16)
+def bound_model(base: type[M], table_name: str, host: str | None, region: str) -> type[M]:
+    """`base` bound to one table (pynamodb reads the table from the class's Meta); one class per table."""
 
     class Meta:
         pass
@@ -56,7 +59,7 @@ def state_item_model(table_name: str, host: str | None, region: str) -> type[Sta
     Meta.table_name = table_name
     Meta.host = host
     Meta.region = region
-    return type("StateItem", (StateItemBase,), {"Meta": Meta, "__module__": __name__})
+    return type(base.__name__.removesuffix("Base"), (base,), {"Meta": Meta, "__module__": base.__module__})
 
 
 class DynamoStateStore:
@@ -70,7 +73,7 @@ class DynamoStateStore:
         history_limit: int = 50,
         now: Any = None,
     ) -> None:
-        self.model = state_item_model(table_name, host, region)
+        self.model = bound_model(StateItemBase, table_name, host, region)
         self.history_limit = history_limit
         self.now = now or (lambda: datetime.now(UTC))
 

@@ -11,11 +11,12 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
-from functools import lru_cache
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
+
+from ondemand.adapters.dynamodb import bound_model
 
 
 class RateCounterBase(Model):
@@ -26,15 +27,6 @@ class RateCounterBase(Model):
     expires_at = NumberAttribute()
 
 
-@lru_cache(maxsize=8)
-def rate_counter_model(table_name: str, host: str | None, region: str) -> type[RateCounterBase]:
-    class Meta:
-        pass
-
-    Meta.table_name = table_name
-    Meta.host = host
-    Meta.region = region
-    return type("RateCounter", (RateCounterBase,), {"Meta": Meta, "__module__": __name__})
 
 
 def hashed(value: str) -> str:
@@ -49,7 +41,7 @@ class DynamoRateLimiter:
         self, table_name: str, host: str | None = None, region: str = "us-east-1",
         now: Callable[[], float] = time.time,
     ) -> None:
-        self.model = rate_counter_model(table_name, host, region)
+        self.model = bound_model(RateCounterBase, table_name, host, region)
         self.now = now
 
     def acquire(self, key: str, limit: int, window_seconds: int) -> int | None:
