@@ -3,8 +3,9 @@
 Workload: 256 held-out reviews of mixed length (IMDb paragraphs and Rotten Tomatoes one-liners, shuffled).
 Baseline: the `transformers` text-classification pipeline called one text at a time (truncated to the same length).
 Server: `python -m training.model_server` on loopback, requests of `--batch` texts (the /predict batch contract),
-length-sorted micro-batches (token budget) with dynamic padding inside, int8 weights unless `--quantize none`.
-Both use the same number of torch threads and the same 256-token limit.
+length-sorted micro-batches (token budget) with dynamic padding inside, on the backend a CPU serves by default
+(onnx-int8: the int8 ONNX export in ONNX Runtime) unless `--backend` says otherwise. Both use the same number of
+cores (torch threads for the baseline; torch threads or side-by-side passes for the server) and the same token limit.
 
     python benchmarks/bench_model_server.py [--model-dir var/model] [--profile quick] [--batch 32] [--threads 2]
 
@@ -23,6 +24,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -83,12 +85,12 @@ def post(url: str, payload: dict) -> dict:
         return json.loads(answer.read())
 
 
-def run_server(model_dir: Path, texts: list[str], threads: int, batch: int, quantize: str) -> dict[str, float]:
+def run_server(model_dir: Path, texts: list[str], threads: int, batch: int, backend: str | None) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
         [sys.executable, "-m", "training.model_server", "--model-dir", str(model_dir), "--port", str(port),
-         "--threads", str(threads), "--quantize", quantize, "--log-level", "WARNING"],
+         "--threads", str(threads), "--log-level", "WARNING", *(["--backend", backend] if backend else [])],
         cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -98,6 +100,7 @@ def run_server(model_dir: Path, texts: list[str], threads: int, batch: int, quan
             try:
                 with urllib.request.urlopen(f"{base}/ping", timeout=2) as ping:
                     if ping.status == 200:
+                        served_by = json.loads(ping.read())["backend"]
                         break
             except OSError:
                 pass
@@ -116,7 +119,7 @@ def run_server(model_dir: Path, texts: list[str], threads: int, batch: int, quan
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return summary(latencies, len(texts), elapsed)
+    return {**summary(latencies, len(texts), elapsed), "backend": served_by}
 
 
 def main() -> None:
@@ -127,7 +130,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="texts per /invocations request")
     parser.add_argument("--threads", type=int, default=0, help="torch threads for both (0: the free cores)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--quantize", choices=["none", "int8"], default="int8", help="the server's weights")
+    parser.add_argument("--backend", default=None, help="torch, torch-int8 or onnx-int8 (default: the server's)")
     args = parser.parse_args()
 
     from local_runtime.model_pipeline import ensure_model
@@ -142,10 +145,10 @@ def main() -> None:
           f"{min(lengths)}/{int(statistics.median(lengths))}/{max(lengths)}, torch threads {threads}, "
           f"max_length {serving['max_length']}, load average {os.getloadavg()[0]:.1f}")
     baseline = run_baseline(model_dir, texts, threads, serving["max_length"])
-    served = run_server(model_dir, texts, threads, args.batch, args.quantize)
+    served = run_server(model_dir, texts, threads, args.batch, args.backend)
     print(f"{'':38} {'texts/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'requests':>9}")
     for name, result in (("baseline: HF pipeline, 1 text/call", baseline),
-                         (f"model server: {args.quantize}, {args.batch} texts/req", served)):
+                         (f"model server: {served['backend']}, {args.batch} texts/req", served)):
         print(f"{name:38} {result['throughput']:8.1f} {result['p50_ms']:9.1f} {result['p95_ms']:9.1f} "
               f"{result['requests']:9d}")
     ratio = served["throughput"] / baseline["throughput"]

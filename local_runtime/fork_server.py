@@ -255,8 +255,10 @@ class _ForkServer:
 
 def _preload(model_dir: str) -> None:
     """Import everything a model server imports, and the model class its folder names, without loading weights."""
-    from training import model_server  # noqa: F401 - the import is the point
+    from training import inference, model_server  # noqa: F401 - the import is the point
 
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401 - imported only: sessions (and their threads) start in the forked child
     with contextlib.suppress(Exception):
         from transformers import AutoConfig
         from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING

@@ -1,8 +1,9 @@
 """The local model pipeline: the same steps the Step Functions pipeline runs on AWS, on one machine, offline.
 
 seed raw reviews into S3 (a moto server on loopback) -> the Glue job's script (awswrangler against that server) ->
-train.py in SageMaker's conventions (SM_MODEL_DIR, SM_CHANNEL_*) -> evaluation on the test split -> the model folder
-the local model server loads. A model already in the folder is reused, so only the first run pays.
+train.py in SageMaker's conventions (SM_MODEL_DIR, SM_CHANNEL_*) -> evaluation on the test split -> an int8 ONNX copy
+for CPU serving, scored on the same split -> the model folder the local model server loads. A model already in the
+folder is reused, so only the first run pays.
 
     python -m local_runtime.model_pipeline --profile quick|full|tiny [--out DIR] [--force]
 
@@ -36,6 +37,7 @@ LOCAL_CREDENTIALS = {  # moto accepts any credentials; these keep a developer's 
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 SPLITS = ("train", "validation", "test")
+CPU_MODEL_FILE = "model.int8.onnx"  # training.inference.ONNX_FILE, not imported here: that would import torch
 
 
 def cached_profile(model_dir: Path) -> str | None:
@@ -53,7 +55,7 @@ def ensure_model(profile: str = "quick", model_dir: Path = DEFAULT_MODEL_DIR, fo
     model_dir = Path(model_dir)
     if profile not in PROFILE_RANK:
         raise ValueError(f"Unknown profile {profile!r}; use one of {sorted(PROFILE_RANK)}")
-    if not force and _good_enough(cached_profile(model_dir), profile):
+    if not force and _good_enough(cached_profile(model_dir), profile) and (model_dir / CPU_MODEL_FILE).exists():
         return model_dir
     command = [sys.executable, "-m", "local_runtime.model_pipeline", "--profile", profile, "--out", str(model_dir)]
     if force:
@@ -68,12 +70,12 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> 
     """Run every stage in this process and publish the model folder atomically (a crash leaves no half model)."""
     from tqdm.auto import tqdm
 
-    work_dir = work_dir or model_dir.parent / f".{model_dir.name}-pipeline"
+    work_dir = work_dir or _work_dir(model_dir)
     building = model_dir.parent / f".{model_dir.name}-building"
     shutil.rmtree(building, ignore_errors=True)
-    stages = ["curate in-process", "train + evaluate", "publish"] if profile == "tiny" else [
-        "seed raw data + Glue ETL on S3 (moto)", "train + evaluate", "publish"
-    ]
+    stages = ["curate in-process", "train + evaluate", "export int8 ONNX + score it", "publish"]
+    if profile != "tiny":
+        stages[0] = "seed raw data + Glue ETL on S3 (moto)"
     started = time.perf_counter()
     with tqdm(total=len(stages), desc=f"model pipeline [{profile}]", unit="stage", position=0) as bar:
         bar.set_postfix_str(stages[0])
@@ -83,13 +85,17 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> 
         train(profile, channels, building)
         bar.update(1)
         bar.set_postfix_str(stages[2])
+        export_for_cpu(building, channels["test"])
+        bar.update(1)
+        bar.set_postfix_str(stages[3])
         if model_dir.exists():
             shutil.rmtree(model_dir)
         building.rename(model_dir)
         bar.update(1)
     metrics = json.loads((model_dir / "metrics.json").read_text())
+    served = metrics["served_test"].get("imdb", metrics["served_test"]["all"])["accuracy"]
     print(f"model ready in {model_dir} ({profile}, {time.perf_counter() - started:.0f} s); "
-          f"test accuracy {metrics.get('test_accuracy')}", flush=True)
+          f"test accuracy {metrics.get('test_accuracy')} (fp32), {served} served on CPU (onnx-int8)", flush=True)
     return model_dir
 
 
@@ -158,6 +164,18 @@ def train(profile: str, channels: dict[str, Path], model_dir: Path) -> None:
     subprocess.run([sys.executable, "-m", "training.train", "--profile", profile], check=True, cwd=REPO_ROOT, env=env)
 
 
+def export_for_cpu(model_dir: Path, test_dir: Path | None) -> None:
+    """The int8 ONNX copy a CPU serves (training/onnx_export.py), scored on the test split when there is one."""
+    command = [sys.executable, "-m", "training.onnx_export", "--model-dir", str(model_dir)]
+    if test_dir is not None and test_dir.exists():
+        command += ["--test-dir", str(test_dir)]
+    subprocess.run(command, check=True, cwd=REPO_ROOT, env=_child_env())
+
+
+def _work_dir(model_dir: Path) -> Path:
+    return model_dir.parent / f".{model_dir.name}-pipeline"
+
+
 def _channel_dirs(work_dir: Path) -> dict[str, Path]:
     channels = {split: work_dir / "curated" / f"split={split}" for split in SPLITS}
     for folder in channels.values():
@@ -199,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         cached = cached_profile(model_dir)
         if not args.force and _good_enough(cached, args.profile):
             print(f"reusing the {cached} model in {model_dir} (--force to rebuild)")
+            if not (model_dir / CPU_MODEL_FILE).exists():  # a model made before the ONNX export existed
+                export_for_cpu(model_dir, _work_dir(model_dir) / "curated" / "split=test")
             return
         build_model(args.profile, model_dir)
 

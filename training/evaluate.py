@@ -1,7 +1,8 @@
 """Evaluation on the held-out test split: accuracy, F1 and the confusion matrix, next to a TF-IDF + logistic
 regression baseline trained and scored on the same splits, so a fine-tuned model that is no better shows up.
 
-Run on its own: `python -m training.evaluate --model-dir var/model --train-dir D/split=train --test-dir D/split=test`.
+Run on its own: `python -m training.evaluate --model-dir var/model --train-dir D/split=train --test-dir D/split=test
+[--backend torch|torch-int8|onnx-int8]`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ def model_predictions(loaded: inference.LoadedModel, texts: list[str], progress:
     return predicted
 
 
+def scores_by_source(test: pd.DataFrame, predicted: list[int]) -> dict[str, Any]:
+    """Metrics on the whole test split ("all") and on each source in it ("imdb", "rotten_tomatoes")."""
+    labels = test["label"].astype(int).tolist()
+    scores = {"all": classification_metrics(labels, predicted)}
+    for source in sorted(test["source"].unique()):
+        mask = (test["source"] == source).tolist()
+        scores[source] = classification_metrics(
+            [y for y, keep in zip(labels, mask, strict=True) if keep],
+            [p for p, keep in zip(predicted, mask, strict=True) if keep],
+        )
+    return scores
+
+
 def evaluate(
     loaded: inference.LoadedModel,
     test: pd.DataFrame,
@@ -70,27 +84,17 @@ def evaluate(
     The baseline is trained on the rows the model saw and, if given, on `baseline_train` (the whole train split):
     the first comparison is fair, the second says what more data alone would buy."""
     started = time.perf_counter()
-    texts, labels = test["text"].tolist(), test["label"].astype(int).tolist()
+    texts = test["text"].tolist()
     model_predicted = model_predictions(loaded, texts, progress)
     model_seconds = time.perf_counter() - started
     baselines = {"tfidf_logreg_same_rows": tfidf_baseline_predictions(model_train, texts)}
     if baseline_train is not None and len(baseline_train) > len(model_train):
         baselines["tfidf_logreg_full_train"] = tfidf_baseline_predictions(baseline_train, texts)
 
-    def by_source(predicted: list[int]) -> dict[str, Any]:
-        scores = {"all": classification_metrics(labels, predicted)}
-        for source in sorted(test["source"].unique()):
-            mask = (test["source"] == source).tolist()
-            scores[source] = classification_metrics(
-                [y for y, keep in zip(labels, mask, strict=True) if keep],
-                [p for p, keep in zip(predicted, mask, strict=True) if keep],
-            )
-        return scores
-
     report = {
-        "model": by_source(model_predicted),
+        "model": scores_by_source(test, model_predicted),
         "model_eval_seconds": round(model_seconds, 1),
-        **{name: by_source(predicted) for name, predicted in baselines.items()},
+        **{name: scores_by_source(test, predicted) for name, predicted in baselines.items()},
         "train_rows": {"model": len(model_train), "baseline": len(baseline_train) if baseline_train is not None else 0},
     }
     return report
@@ -115,9 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-dir", required=True)
     parser.add_argument("--test-dir", required=True)
     parser.add_argument("--out", default=None, help="where to write the report (default: MODEL_DIR/evaluation.json)")
+    parser.add_argument("--backend", choices=inference.BACKENDS, default=None, help="default: the server's")
     args = parser.parse_args(argv)
     train = read_channel(args.train_dir)
-    report = evaluate(inference.model_fn(args.model_dir), read_channel(args.test_dir), train, train)
+    loaded = inference.model_fn(args.model_dir, backend=args.backend)
+    report = evaluate(loaded, read_channel(args.test_dir), train, train)
     out = Path(args.out or Path(args.model_dir) / "evaluation.json")
     out.write_text(json.dumps(report, indent=2))
     print(headline(report))

@@ -8,25 +8,35 @@ mixed lengths costs about what its texts cost one by one, without padding every 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import os
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 SERVING_CONFIG_FILE = "serving_config.json"
+ONNX_FILE = "model.int8.onnx"  # written by training/onnx_export.py; what a CPU serves by default
 JSON_CONTENT_TYPE = "application/json"
 MAX_TEXTS = int(os.environ.get("MAX_TEXTS", "64"))
 MAX_TEXT_CHARS = int(os.environ.get("MAX_TEXT_CHARS", "20000"))
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_HEAD_TOKENS = 64
 DEFAULT_MICRO_BATCH = 16
-DEFAULT_TOKEN_BUDGET = 1024  # rows x padded length per pass: best of 256-8192 measured with int8 on 2 cores
-QUANTIZE_ENV = "INFERENCE_QUANTIZE"  # "int8": dynamic int8 Linear layers (see training/README.md for its accuracy)
+DEFAULT_TOKEN_BUDGET = 384  # rows x padded length per pass: best of 256-2048 measured with ONNX int8 on 2 cores
+BACKEND_ENV = "INFERENCE_BACKEND"
+# torch: the weights as trained (fp32, on CUDA when present); torch-int8: dynamic int8 Linear layers in torch;
+# onnx-int8: the int8 ONNX export in ONNX Runtime. Throughput and accuracy of each: training/README.md.
+BACKENDS = ("torch", "torch-int8", "onnx-int8")
+logger = logging.getLogger(__name__)
 
 
 class PayloadError(ValueError):
@@ -38,18 +48,27 @@ class PayloadError(ValueError):
         self.message = message
 
 
+Batch = dict[str, np.ndarray]  # input_ids and attention_mask, padded to the batch's longest text
+
+
 @dataclass
 class LoadedModel:
-    """What `model_fn` hands to `predict_fn`: the network, its tokenizer and how to cut long texts."""
+    """What `model_fn` hands to `predict_fn`: a function from a padded batch to logits, the tokenizer, and how to cut
+    long texts and group them."""
 
-    model: Any
+    classify: Callable[[Batch], np.ndarray]
     tokenizer: PreTrainedTokenizerBase
     name: str
+    id2label: dict[int, str]
+    backend: str
     max_length: int = DEFAULT_MAX_LENGTH
     head_tokens: int = DEFAULT_HEAD_TOKENS
     micro_batch: int = DEFAULT_MICRO_BATCH
     token_budget: int = DEFAULT_TOKEN_BUDGET
-    quantize: str = ""
+    pool: ThreadPoolExecutor | None = None  # runs micro-batches side by side when the backend releases the GIL
+
+    def classify_all(self, batches: list[Batch]) -> Iterator[np.ndarray]:
+        return self.pool.map(self.classify, batches) if self.pool else map(self.classify, batches)
 
 
 def encode_head_tail(
@@ -72,10 +91,10 @@ def encode_head_tail(
     return ids_with_specials
 
 
-def pad_batch(tokenizer: PreTrainedTokenizerBase, batch_ids: list[list[int]]) -> dict[str, torch.Tensor]:
-    """Pad to the longest sequence of this batch only (dynamic padding)."""
+def pad_batch(tokenizer: PreTrainedTokenizerBase, batch_ids: list[list[int]], return_tensors: str = "pt") -> Any:
+    """Pad to the longest sequence of this batch only (dynamic padding); torch tensors, or numpy with "np"."""
     features = [{"input_ids": ids, "attention_mask": [1] * len(ids)} for ids in batch_ids]
-    return tokenizer.pad(features, padding="longest", return_tensors="pt")
+    return tokenizer.pad(features, padding="longest", return_tensors=return_tensors)
 
 
 def quantize_int8(model: Any) -> Any:
@@ -87,37 +106,93 @@ def quantize_int8(model: Any) -> Any:
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def model_fn(model_dir: str, context: Any = None, quantize: str | None = None) -> LoadedModel:
+def torch_classifier(model: Any) -> Callable[[Batch], np.ndarray]:
+    device = next(model.parameters()).device
+
+    def classify(batch: Batch) -> np.ndarray:
+        with torch.inference_mode():
+            inputs = {name: torch.from_numpy(array).to(device) for name, array in batch.items()}
+            return model(**inputs).logits.float().cpu().numpy()
+
+    return classify
+
+
+def onnx_classifier(path: Path) -> Callable[[Batch], np.ndarray]:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # One thread per pass and the passes side by side (predict_fn's pool): on 2 cores, measured 15-20% faster than
+    # two threads sharing each pass, whose small matmuls spend their time waiting for each other.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    inputs = {node.name for node in session.get_inputs()}
+
+    def classify(batch: Batch) -> np.ndarray:
+        return session.run(["logits"], {name: array for name, array in batch.items() if name in inputs})[0]
+
+    return classify
+
+
+def default_backend(folder: Path) -> str:
+    """The fastest backend this machine can run: the trained weights on a GPU; on a CPU the ONNX export if there is one
+    and ONNX Runtime is installed, else torch's int8 (with a warning saying how to get the faster one)."""
+    if torch.cuda.is_available():
+        return "torch"
+    if (folder / ONNX_FILE).exists() and importlib.util.find_spec("onnxruntime") is not None:
+        return "onnx-int8"
+    logger.warning(
+        "serving with torch-int8: %s; `python -m training.onnx_export --model-dir %s` makes the faster onnx-int8",
+        f"no {ONNX_FILE} in the model folder" if not (folder / ONNX_FILE).exists() else "onnxruntime is not installed",
+        folder,
+    )
+    return "torch-int8"
+
+
+def model_fn(model_dir: str, context: Any = None, backend: str | None = None) -> LoadedModel:
     """Load the fine-tuned model folder written by training/train.py.
 
-    `quantize` ("int8" or "" for none) defaults to $INFERENCE_QUANTIZE, then the folder's serving config, then int8
-    on a machine without CUDA: it cost 0.37 points of IMDb test accuracy for ~2.5x the throughput (training/README.md),
-    and quantized Linear layers run only on CPU."""
+    `backend` (one of BACKENDS) defaults to $INFERENCE_BACKEND, then "backend" in the folder's serving config, then
+    `default_backend`. A CPU serves int8 weights: ~4x the throughput of fp32 for under half a point of accuracy
+    (training/README.md). Micro-batches run on `torch.get_num_threads()` cores side by side with onnx-int8."""
     folder = Path(model_dir)
     serving = {}
     if (folder / SERVING_CONFIG_FILE).exists():
         serving = json.loads((folder / SERVING_CONFIG_FILE).read_text())
-    if quantize is None:
-        cpu_default = "" if torch.cuda.is_available() else "int8"
-        quantize = os.environ.get(QUANTIZE_ENV, serving.get("quantize", cpu_default))
-    if quantize not in ("", "int8"):
-        raise ValueError(f"quantize must be 'int8' or empty, not {quantize!r}")
+    backend = backend or os.environ.get(BACKEND_ENV) or serving.get("backend") or default_backend(folder)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSequenceClassification.from_pretrained(folder)
-    model.eval()
-    if quantize == "int8":
-        model = quantize_int8(model)
-    elif torch.cuda.is_available():  # the SageMaker endpoint's GPU
-        model.to("cuda")
+    config = AutoConfig.from_pretrained(folder)
+    pool = None
+    if backend == "onnx-int8":
+        if not (folder / ONNX_FILE).exists():
+            raise FileNotFoundError(
+                f"No {ONNX_FILE} in {folder}: make it with `python -m training.onnx_export --model-dir {folder}`."
+            )
+        classify = onnx_classifier(folder / ONNX_FILE)
+        workers = torch.get_num_threads()
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="onnx") if workers > 1 else None
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        model.eval()
+        if backend == "torch-int8":
+            model = quantize_int8(model)
+        elif torch.cuda.is_available():  # the SageMaker endpoint's GPU
+            model.to("cuda")
+        classify = torch_classifier(model)
+    logger.info("model %s served by %s", folder, backend)
     return LoadedModel(
-        model=model,
+        classify=classify,
         tokenizer=tokenizer,
         name=serving.get("model_name", folder.name),
+        id2label={int(k): v for k, v in config.id2label.items()},
+        backend=backend,
         max_length=int(serving.get("max_length", DEFAULT_MAX_LENGTH)),
         head_tokens=int(serving.get("head_tokens", DEFAULT_HEAD_TOKENS)),
         micro_batch=int(serving.get("micro_batch", DEFAULT_MICRO_BATCH)),
         token_budget=int(serving.get("token_budget", DEFAULT_TOKEN_BUDGET)),
-        quantize=quantize,
+        pool=pool,
     )
 
 
@@ -169,22 +244,27 @@ def micro_batches(lengths: list[int], max_rows: int, token_budget: int) -> list[
     return batches
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
 def predict_fn(texts: list[str], loaded: LoadedModel) -> dict[str, Any]:
     """Label every text; micro-batches of similar length keep padding (wasted compute) small."""
     started = time.perf_counter()
     ids = encode_head_tail(loaded.tokenizer, texts, loaded.max_length, loaded.head_tokens)
-    probabilities: list[torch.Tensor | None] = [None] * len(ids)
-    with torch.inference_mode():
-        for chunk in micro_batches([len(i) for i in ids], loaded.micro_batch, loaded.token_budget):
-            batch = pad_batch(loaded.tokenizer, [ids[i] for i in chunk]).to(loaded.model.device)
-            logits = loaded.model(**batch).logits
-            for i, row in zip(chunk, torch.softmax(logits.float(), dim=-1), strict=True):
-                probabilities[i] = row
-    id2label = loaded.model.config.id2label
+    chunks = micro_batches([len(i) for i in ids], loaded.micro_batch, loaded.token_budget)
+    batches = [pad_batch(loaded.tokenizer, [ids[i] for i in chunk], return_tensors="np") for chunk in chunks]
+    probabilities: list[np.ndarray] = [np.empty(0)] * len(ids)
+    for chunk, logits in zip(chunks, loaded.classify_all(batches), strict=True):
+        for i, row in zip(chunk, softmax(logits.astype(np.float64)), strict=True):
+            probabilities[i] = row
     predictions = []
     for row in probabilities:
-        label_id = int(torch.argmax(row))
-        predictions.append({"label": id2label[label_id], "label_id": label_id, "prob": round(float(row[label_id]), 4)})
+        label_id = int(np.argmax(row))
+        predictions.append(
+            {"label": loaded.id2label[label_id], "label_id": label_id, "prob": round(float(row[label_id]), 4)}
+        )
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     return {"predictions": predictions, "latency_ms": latency_ms, "model": loaded.name}
 

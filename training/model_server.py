@@ -27,31 +27,32 @@ logger = logging.getLogger("model_server")
 class InferenceApp:
     """Turns a request into (status, JSON body); no sockets, so it can be tested on its own."""
 
-    def __init__(self, model_dir: str, threads: int = 2, quantize: str | None = None) -> None:
+    def __init__(self, model_dir: str, threads: int = 2, backend: str | None = None) -> None:
         self.model_dir = model_dir
         self.threads = threads
-        self.quantize = quantize
+        self.backend = backend
         self.loaded: inference.LoadedModel | None = None
         self.load_error: str | None = None
-        self._predict_lock = threading.Lock()  # one forward pass at a time: torch already uses every core
+        self._predict_lock = threading.Lock()  # one request at a time: its passes already use every core
 
     def load(self) -> None:
-        """Import torch and load the weights; slow, so it runs after the socket is already answering /ping."""
+        """Import torch and load the weights; slow, so it runs after the socket is already answering /ping.
+
+        `threads` is torch's thread count, and with onnx-int8 how many micro-batches run side by side."""
         try:
             import torch
 
             from training import inference
 
             torch.set_num_threads(self.threads)
-            self.loaded = inference.model_fn(self.model_dir, quantize=self.quantize)
+            self.loaded = inference.model_fn(self.model_dir, backend=self.backend)
         except Exception as err:  # the server stays up to say why in /ping
             self.load_error = f"{type(err).__name__}: {err}"
             logger.exception("could not load the model from %s", self.model_dir)
 
     def ping(self) -> tuple[int, dict[str, Any]]:
         if self.loaded is not None:
-            quantize = self.loaded.quantize or "none"
-            return HTTPStatus.OK, {"status": "ready", "model": self.loaded.name, "quantize": quantize}
+            return HTTPStatus.OK, {"status": "ready", "model": self.loaded.name, "backend": self.loaded.backend}
         if self.load_error:
             return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "model_load_failed", "message": self.load_error}
         return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "loading", "message": "The model is still loading."}
@@ -116,9 +117,9 @@ def make_handler(app: InferenceApp) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(model_dir: str, host: str, port: int, threads: int, quantize: str | None = None) -> None:
+def serve(model_dir: str, host: str, port: int, threads: int, backend: str | None = None) -> None:
     """Listen at once (so /ping answers 503 while loading), load the model, serve until SIGTERM or SIGINT."""
-    app = InferenceApp(model_dir, threads, quantize)
+    app = InferenceApp(model_dir, threads, backend)
     server = ThreadingHTTPServer((host, port), make_handler(app))
     server.daemon_threads = True
 
@@ -141,16 +142,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-dir", required=True, help="a folder written by training/train.py")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=2, help="cores to use (torch threads / parallel passes)")
     parser.add_argument(
-        "--quantize", choices=["none", "int8"], default=None,
-        help="int8: dynamic int8 Linear layers (default: $INFERENCE_QUANTIZE, then the model's serving config)",
+        "--backend", default=None,
+        help="torch, torch-int8 or onnx-int8 (default: $INFERENCE_BACKEND, then the model's serving config, then the "
+        "fastest this machine can run); a wrong name is reported by /ping",
     )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    quantize = None if args.quantize is None else ("" if args.quantize == "none" else args.quantize)
-    serve(args.model_dir, args.host, args.port, args.threads, quantize)
+    serve(args.model_dir, args.host, args.port, args.threads, args.backend)
 
 
 if __name__ == "__main__":

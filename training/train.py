@@ -295,7 +295,8 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
     if paths.get("test_dir"):
         test = read_channel(paths["test_dir"])
         test = balanced_sample(test, hp.test_size, hp.seed) if hp.test_size else test
-        loaded = inference.model_fn(str(model_dir))
+        # The weights as trained (fp32); the int8 copy a CPU serves is scored by training/onnx_export.py.
+        loaded = inference.model_fn(str(model_dir), backend="torch")
         baseline_train = {"full": full_train, "subset": train}.get(hp.baseline)
         metrics["test"] = evaluate.evaluate(loaded, test, train, baseline_train, progress)
         part = "imdb" if "imdb" in metrics["test"]["model"] else "all"

@@ -37,7 +37,12 @@ def build_tiny_model(folder: Path, seed: int = 0, max_length: int = 32, head_tok
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-bert") / "model")
+    """The tiny model with its int8 ONNX export, as the local pipeline leaves a model folder."""
+    from training.onnx_export import export_int8
+
+    folder = build_tiny_model(tmp_path_factory.mktemp("tiny-bert") / "model")
+    export_int8(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from tests.unit.pipeline.conftest import build_tiny_model
 from training import inference
 
 MIXED = [
@@ -52,7 +53,11 @@ def test_long_texts_keep_their_beginning_and_their_end(tiny_model):
 def test_micro_batches_are_padded_only_to_their_own_longest_text(tiny_model, monkeypatch):
     shapes = []
     original = inference.pad_batch
-    monkeypatch.setattr(inference, "pad_batch", lambda tok, ids: shapes.append(len(ids[0])) or original(tok, ids))
+    def recording_pad_batch(tokenizer, ids, **kwargs):
+        shapes.append(len(ids[0]))
+        return original(tokenizer, ids, **kwargs)
+
+    monkeypatch.setattr(inference, "pad_batch", recording_pad_batch)
     short, long = ["good"] * 4, ["the movie was bad " * 5] * 4
     with torch.inference_mode():
         inference.predict_fn(long + short, tiny_model)
@@ -109,17 +114,38 @@ def test_micro_batches_hold_many_short_texts_but_few_long_ones_and_cover_every_t
     assert batches[1:] == [[6, 7], [3], [0]]  # 2 x 200 fits the budget; 2 x 250 padded would not
 
 
-def test_int8_model_answers_like_the_float_model(tiny_model_dir):
-    quantized = inference.model_fn(str(tiny_model_dir), quantize="int8")
-    as_float = inference.predict_fn(MIXED, inference.model_fn(str(tiny_model_dir), quantize=""))
-    as_int8 = inference.predict_fn(MIXED, quantized)
+@pytest.mark.parametrize("backend", ["torch-int8", "onnx-int8"])
+def test_int8_backends_answer_like_the_float_model(tiny_model_dir, backend):
+    as_float = inference.predict_fn(MIXED, inference.model_fn(str(tiny_model_dir), backend="torch"))
+    loaded = inference.model_fn(str(tiny_model_dir), backend=backend)
+    as_int8 = inference.predict_fn(MIXED, loaded)
 
-    assert quantized.quantize == "int8" and as_int8["model"] == "tiny-test-bert"
-    assert any(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in quantized.model.modules())
+    assert loaded.backend == backend and as_int8["model"] == "tiny-test-bert"
     float_probs = [p["prob"] for p in as_float["predictions"]]
     assert [p["prob"] for p in as_int8["predictions"]] == pytest.approx(float_probs, abs=0.02)
 
 
-def test_an_unknown_quantization_is_refused(tiny_model_dir):
-    with pytest.raises(ValueError, match="int8"):
-        inference.model_fn(str(tiny_model_dir), quantize="fp4")
+def test_a_cpu_serves_the_onnx_export_when_the_folder_has_one(tiny_model):
+    assert tiny_model.backend == ("torch" if torch.cuda.is_available() else "onnx-int8")
+
+
+def test_without_an_export_a_cpu_falls_back_to_torch_int8_and_says_how_to_make_one(tmp_path, caplog):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU serves the fp32 weights")
+    folder = build_tiny_model(tmp_path / "model")
+    with caplog.at_level("WARNING"):
+        loaded = inference.model_fn(str(folder))
+
+    assert loaded.backend == "torch-int8"
+    assert "python -m training.onnx_export" in caplog.text
+
+
+def test_asking_for_onnx_without_the_export_is_a_clear_error(tmp_path):
+    folder = build_tiny_model(tmp_path / "model")
+    with pytest.raises(FileNotFoundError, match="python -m training.onnx_export"):
+        inference.model_fn(str(folder), backend="onnx-int8")
+
+
+def test_an_unknown_backend_is_refused(tiny_model_dir):
+    with pytest.raises(ValueError, match="onnx-int8"):
+        inference.model_fn(str(tiny_model_dir), backend="fp4")

@@ -13,7 +13,7 @@ from local_runtime import model_pipeline
 
 def fake_model_folder(folder, profile):
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "metrics.json"):
+    for name in ("model.safetensors", "metrics.json", model_pipeline.CPU_MODEL_FILE):
         (folder / name).write_text("{}")
     (folder / "serving_config.json").write_text(json.dumps({"profile": profile}))
     return folder
@@ -54,6 +54,21 @@ def test_a_missing_or_weaker_model_is_built_by_the_cli_in_a_child_process(tmp_pa
          "--force"],
     ]
     assert model_pipeline.cached_profile(tmp_path / "model") == "quick"
+
+
+def test_a_cached_model_made_before_the_onnx_export_gets_only_the_export(tmp_path, monkeypatch, capsys):
+    model_dir = fake_model_folder(tmp_path / "model", "quick")
+    (model_dir / model_pipeline.CPU_MODEL_FILE).unlink()
+    test_channel = tmp_path / ".model-pipeline" / "curated" / "split=test"
+    test_channel.mkdir(parents=True)
+    commands = []
+    monkeypatch.setattr(model_pipeline.subprocess, "run", lambda command, **kwargs: commands.append(command))
+
+    model_pipeline.main(["--profile", "quick", "--out", str(model_dir)])
+
+    assert commands == [[sys.executable, "-m", "training.onnx_export", "--model-dir", str(model_dir),
+                         "--test-dir", str(test_channel)]]
+    assert "reusing the quick model" in capsys.readouterr().out
 
 
 def test_a_half_written_folder_is_not_a_model_and_unknown_profiles_are_refused(tmp_path):

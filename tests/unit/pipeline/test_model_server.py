@@ -17,8 +17,8 @@ def test_ping_is_503_until_the_model_is_loaded_then_200(tiny_model_dir):
 
     app.load()
 
-    quantize = "none" if torch.cuda.is_available() else "int8"  # int8 is the CPU default
-    assert app.ping() == (200, {"status": "ready", "model": "tiny-test-bert", "quantize": quantize})
+    backend = "torch" if torch.cuda.is_available() else "onnx-int8"  # the folder has the export a CPU serves
+    assert app.ping() == (200, {"status": "ready", "model": "tiny-test-bert", "backend": backend})
 
 
 def test_invocations_answer_predictions_and_bad_payloads_get_400_with_the_error_shape(tiny_model_dir):
