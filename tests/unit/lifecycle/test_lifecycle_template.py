@@ -98,12 +98,21 @@ def test_every_skipped_security_check_says_why(template) -> None:
         assert len(skip.get("comment", "")) > 30, (logical_id, skip["id"])
 
 
-def test_async_functions_dead_letter_and_every_function_has_a_concurrency_cap(template) -> None:
+def test_async_functions_dead_letter_and_every_function_has_a_concurrency_cap_a_new_account_can_turn_off(
+    template,
+) -> None:
+    reserved = 0
     for logical_id, function in functions(template).items():
         properties = function["Properties"]
-        assert 1 <= properties["ReservedConcurrentExecutions"] <= 10, logical_id
+        condition, cap, otherwise = properties["ReservedConcurrentExecutions"]["Fn::If"]
+        assert (condition, otherwise) == ("ReserveConcurrency", {"Ref": "AWS::NoValue"}), logical_id
+        assert 1 <= cap <= 10, logical_id
+        reserved += cap
         if logical_id != "ApiFunction":  # the API is synchronous: the caller gets the error
             assert properties["DeadLetterQueue"]["TargetArn"] == {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}
+    # Lambda keeps 10 executions unreserved: with the caps on, the account needs this many more than 10.
+    assert f"reserves {reserved} concurrent executions" in template["Parameters"]["ReservedConcurrency"]["Description"]
+    assert template["Conditions"]["ReserveConcurrency"] == {"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "on"]}
 
 
 def test_every_pipeline_output_the_stack_uses_exists_in_the_nested_template(template) -> None:
