@@ -71,6 +71,12 @@ def test_a_cached_model_made_before_the_onnx_export_gets_only_the_export(tmp_pat
     assert "reusing the quick model" in capsys.readouterr().out
 
 
+def test_the_pipeline_looks_for_the_file_the_inference_module_serves():
+    from training import inference
+
+    assert model_pipeline.CPU_MODEL_FILE == inference.ONNX_FILE
+
+
 def test_a_half_written_folder_is_not_a_model_and_unknown_profiles_are_refused(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "serving_config.json").write_text('{"profile": "full"}')
