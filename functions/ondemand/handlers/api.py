@@ -70,16 +70,16 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 
 def json_body(required: bool) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is {} unless the route needs one."""
+    """The request body as a JSON object; no body is {} unless the route needs one."""
     try:
         raw = app.current_event.decoded_body or ""
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequestError("invalid_json", "The body is not UTF-8 text, so it is not valid JSON.") from None
     if len(raw.encode()) > get_settings().max_body_bytes:
         raise PayloadTooLargeError(f"The body is larger than {get_settings().max_body_bytes} bytes.")
-    if not raw.strip():
-        if required:
-            raise InvalidRequestError("missing_body", "Send a JSON object, for example {\"text\": \"Great film!\"}.")
+    if required and not raw.strip():
+        raise InvalidRequestError("missing_body", "Send a JSON object, for example {\"text\": \"Great film!\"}.")
+    if not raw:  # no body at all; whitespace alone is a body that is not JSON
         return {}
     try:
         body = json.loads(raw)

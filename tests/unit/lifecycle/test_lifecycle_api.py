@@ -123,6 +123,8 @@ LONG = "x" * 2001
     ("fixture", "body", "raw", "code", "words"),
     [
         ("apigw_start", ..., "{not json", "invalid_json", "not valid JSON"),
+        ("apigw_start", ..., " ", "invalid_json", "not valid JSON"),
+        ("apigw_predict", ..., " \n", "missing_body", "JSON object"),
         ("apigw_start", ["+15555550100"], None, "invalid_json", "JSON object"),
         ("apigw_start", {"phone": "555-0100"}, None, "invalid_phone", "E.164"),
         ("apigw_start", {"phone": 15555550100}, None, "invalid_phone", "E.164"),
