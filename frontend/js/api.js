@@ -1,0 +1,155 @@
+// The page's one HTTP client: where the API is, how long to wait, and a sentence a person can act on for every way
+// a request can fail. No DOM here, so node's test runner checks it with a fake fetch (tests/js/).
+
+import { secondsText } from "./format.js";
+
+const DEFAULT_TIMEOUT_SECONDS = 30;
+
+/** An API failure carrying a sentence a person can act on. */
+export class ApiError extends Error {
+  constructor(message, { status = 0, code = "", body = null } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+/**
+ * The API's base URL, without trailing slashes: `?api=` for this visit, else `window.API_BASE` from config.js,
+ * else "" (the origin that served the page, as the local gateway does).
+ */
+export function apiBaseFrom(searchParams, configuredBase) {
+  return (searchParams.get("api") || configuredBase || "").replace(/\/+$/, "");
+}
+
+/** Milliseconds to wait for one answer: `?timeout=<seconds>`, else `window.API_TIMEOUT_SECONDS`, else 30 s. */
+export function timeoutMsFrom(searchParams, configuredSeconds) {
+  return 1000 * (Number(searchParams.get("timeout")) || Number(configuredSeconds) || DEFAULT_TIMEOUT_SECONDS);
+}
+
+/** The sentence shown for an HTTP error, from the API's {"error","message"} body when there is one. */
+export function friendlyMessage(status, body, retryAfterSeconds) {
+  const serverSays = body && typeof body.message === "string" ? body.message : "";
+  switch (status) {
+    case 400:
+      // The API counts texts from 0 ("Text 0 has ..."); people count reviews from 1.
+      return serverSays
+        ? serverSays.replace(/^Text (\d+)\b/, (_, n) => `Review ${Number(n) + 1}`)
+        : "The request was not valid. Check what you typed and try again.";
+    case 404:
+      return serverSays || "The API does not know this address. Is the page pointed at the right API?";
+    case 409:
+      return serverSays || "Someone changed the model at the same moment. Please try again.";
+    case 413:
+      return "That is too much text in one go. Send fewer or shorter reviews.";
+    case 429:
+      return "Too many requests right now. Wait a few seconds and try again.";
+    case 503:
+      return notAvailableMessage(body && body.state, serverSays, retryAfterSeconds);
+    case 502: {
+      const detail = serverSays ? ` (${withoutFinalStop(serverSays)})` : "";
+      return `The model could not answer${detail}. Please try again in a moment.`;
+    }
+    case 504:
+      return "The server took too long to answer. Please try again in a moment.";
+    default:
+      if (status >= 500) {
+        const detail = serverSays ? `: ${withoutFinalStop(serverSays)}` : "";
+        return `The server had a problem (HTTP ${status})${detail}. Please try again.`;
+      }
+      return serverSays || `Unexpected answer from the server (HTTP ${status}).`;
+  }
+}
+
+/** The API's sentences end with a full stop; quoted inside ours, that would make "broke.. Please". */
+function withoutFinalStop(sentence) {
+  return sentence.replace(/\.+$/, "");
+}
+
+/** A 503: no tier may answer. What to do depends on the model's state, which the API sends with it. */
+function notAvailableMessage(state, serverSays, retryAfterSeconds) {
+  const wait = retryAfterSeconds ? ` Try again in about ${secondsText(retryAfterSeconds)}.` : "";
+  switch (state) {
+    case "STOPPED":
+      return "The model is not running. Click Start model, then try again once it is ready.";
+    case "FAILED":
+      return "The model failed to start. Click Start model to try again.";
+    case "STARTING":
+      return `The model is still starting.${wait || " Try again when it is ready."}`;
+    case "STOPPING":
+      return "The model is shutting down. Start it again to keep classifying.";
+    default:
+      return serverSays || `The model is not available right now.${wait}`;
+  }
+}
+
+function parseJson(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A client for the API at `baseUrl` ("" is the page's own origin, `origin`, which error messages then name).
+ * `request(path, {method, body, timeoutMs})` resolves to {status, data, headers} and rejects with ApiError.
+ */
+export function createApiClient({ baseUrl, timeoutMs, origin, fetchImpl = (...args) => globalThis.fetch(...args) }) {
+  const description = baseUrl || origin;
+
+  async function send(path, { method, body, signal, deadlineMs }) {
+    try {
+      const response = await fetchImpl(baseUrl + path, {
+        method,
+        headers: body === undefined ? {} : { "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+        cache: "no-store",
+      });
+      return { response, text: await response.text() };
+    } catch {
+      if (signal.aborted) {
+        throw new ApiError(
+          `The server did not answer within ${secondsText(deadlineMs / 1000)}. It may be busy; please try again.`,
+          { code: "timeout" },
+        );
+      }
+      throw new ApiError(
+        `Cannot reach the API at ${description}. Check that it is running and that this page may call it.`,
+        { code: "network" },
+      );
+    }
+  }
+
+  async function request(path, { method = "GET", body, timeoutMs: deadlineMs = timeoutMs } = {}) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), deadlineMs);
+    try {
+      const { response, text } = await send(path, { method, body, signal: controller.signal, deadlineMs });
+      const data = parseJson(text);
+      if (!response.ok) {
+        const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+        throw new ApiError(friendlyMessage(response.status, data, retryAfter), {
+          status: response.status,
+          code: data && data.error ? data.error : "",
+          body: data,
+        });
+      }
+      if (data === null && response.status !== 204) {
+        throw new ApiError("The server sent an answer this page cannot read. Is the API address right?", {
+          status: response.status,
+          code: "bad_response",
+        });
+      }
+      return { status: response.status, data, headers: response.headers };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return { request, description, timeoutMs };
+}

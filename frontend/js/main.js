@@ -1,0 +1,240 @@
+// The page's wiring: what it knows, when it asks the API, and what each button does. The words live in format.js
+// and status.js, the HTTP client in api.js, the drawing in view.js.
+
+import { apiBaseFrom, createApiClient, timeoutMsFrom } from "./api.js";
+import { normalisePhone, phoneProblem, resultsSummary, reviewLines } from "./format.js";
+import {
+  countdownText,
+  extendedMessage,
+  hasCountdown,
+  nextPollDelayMs,
+  POLL_ERROR_MS,
+  startedMessage,
+  startupProgress,
+} from "./status.js";
+import {
+  findElements,
+  renderCountdown,
+  renderHistory,
+  renderOutbox,
+  renderPhoneProblem,
+  renderProgress,
+  renderResults,
+  renderReviewCount,
+  renderStartButton,
+  renderState,
+  showMessage,
+} from "./view.js";
+
+// The progress bar and the countdown move between polls, counted from the last answer.
+const TICK_MS = 500;
+const OUTBOX_TIMEOUT_MS = 5000;
+
+const params = new URLSearchParams(window.location.search);
+const api = createApiClient({
+  baseUrl: apiBaseFrom(params, window.API_BASE),
+  timeoutMs: timeoutMsFrom(params, window.API_TIMEOUT_SECONDS),
+  origin: window.location.origin,
+});
+const el = findElements(document);
+
+// ---- what the page knows ---------------------------------------------------------------------------------------
+
+let current = null; // the last /status (or /start, /extend) answer
+let receivedAt = 0; // performance.now() when it arrived, to count down without asking the server
+let pollTimer = null;
+let pollGeneration = 0; // a poll whose answer arrives after a newer poll started is ignored
+let startInFlight = false;
+let outboxEnabled = null; // null: not asked yet; true: this API has an outbox; false: it has none
+let outboxInFlight = false;
+
+function secondsSinceReceipt() {
+  return (performance.now() - receivedAt) / 1000;
+}
+
+// ---- the model's state -----------------------------------------------------------------------------------------
+
+function setStatus(status) {
+  if (!status || typeof status.state !== "string") return;
+  if (current && current.state !== status.state && el.startMessage.dataset.kind === "info") {
+    showMessage(el.startMessage, ""); // "Starting…" and the like are stale once the state has moved
+  }
+  current = status;
+  receivedAt = performance.now();
+  render();
+}
+
+/** The parts that move between answers: the progress bar and the countdown. */
+function renderClock() {
+  const starting = current.state === "STARTING";
+  renderProgress(
+    el,
+    starting ? startupProgress(current, { nowMs: Date.now(), secondsSinceReceipt: secondsSinceReceipt() }) : null,
+  );
+  renderCountdown(el, hasCountdown(current) ? countdownText(current.seconds_left, secondsSinceReceipt()) : null);
+}
+
+function render() {
+  renderState(el, current);
+  renderClock();
+  renderStartButton(el, current.state, startInFlight);
+  renderHistory(el, current.history);
+}
+
+async function poll() {
+  const generation = ++pollGeneration;
+  clearTimeout(pollTimer);
+  let delay;
+  try {
+    const { data } = await api.request("/status");
+    if (generation !== pollGeneration) return; // a newer poll has started; let it decide
+    setStatus(data);
+    showMessage(el.connectionMessage, "");
+    delay = nextPollDelayMs(data);
+  } catch (err) {
+    if (generation !== pollGeneration) return;
+    showMessage(el.connectionMessage, `Cannot get the model's state. ${err.message}`);
+    delay = POLL_ERROR_MS;
+  }
+  if (outboxEnabled !== false) refreshOutbox();
+  pollTimer = setTimeout(poll, delay);
+}
+
+// ---- start and extend ------------------------------------------------------------------------------------------
+
+function validatePhone() {
+  const problem = phoneProblem(normalisePhone(el.phone.value));
+  renderPhoneProblem(el, problem);
+  return !problem;
+}
+
+async function startModel(event) {
+  event.preventDefault();
+  if (!validatePhone()) {
+    el.phone.focus();
+    return;
+  }
+  const phone = normalisePhone(el.phone.value);
+  if (!phone && current && current.state === "STARTING") {
+    el.phoneError.textContent = "It is already starting. Enter a phone number to get a text when it is ready.";
+    el.phone.focus();
+    return;
+  }
+  startInFlight = true;
+  el.start.disabled = true;
+  showMessage(el.startMessage, "");
+  try {
+    const { status, data } = await api.request("/start", { method: "POST", body: phone ? { phone } : {} });
+    setStatus(data);
+    showMessage(el.startMessage, startedMessage(data, status, phone), "info");
+  } catch (err) {
+    showMessage(el.startMessage, err.message);
+  } finally {
+    startInFlight = false;
+    if (current) renderStartButton(el, current.state, startInFlight);
+    else el.start.disabled = false;
+    poll();
+  }
+}
+
+async function extend() {
+  el.extend.disabled = true;
+  showMessage(el.startMessage, "");
+  try {
+    const { data } = await api.request("/extend", { method: "POST", body: {} });
+    setStatus(data);
+    const message = extendedMessage(data);
+    if (message) showMessage(el.startMessage, message, "info");
+  } catch (err) {
+    showMessage(el.startMessage, err.message);
+  } finally {
+    el.extend.disabled = false;
+  }
+}
+
+// ---- predictions -----------------------------------------------------------------------------------------------
+
+async function classify(event) {
+  event.preventDefault();
+  const texts = reviewLines(el.reviews.value);
+  showMessage(el.predictMessage, "");
+  if (texts.length === 0) {
+    showMessage(el.predictMessage, "Type a review first (or several, one per line).");
+    el.reviews.focus();
+    return;
+  }
+  el.predict.disabled = true;
+  el.predict.setAttribute("aria-busy", "true");
+  const started = performance.now();
+  try {
+    const body = texts.length === 1 ? { text: texts[0] } : { texts };
+    const { data } = await api.request("/predict", { method: "POST", body });
+    showResults(texts, data, performance.now() - started);
+  } catch (err) {
+    showMessage(el.predictMessage, err.message);
+    el.resultsBlock.hidden = true; // results of an earlier request would read as answers to this one
+    if (err.status === 503) {
+      if (err.body && err.body.state) setStatus({ ...(current || {}), ...err.body });
+      poll();
+    }
+  } finally {
+    el.predict.disabled = false;
+    el.predict.removeAttribute("aria-busy");
+  }
+}
+
+function showResults(texts, data, roundTripMs) {
+  const predictions = Array.isArray(data.predictions) ? data.predictions : [];
+  if (predictions.length !== texts.length) {
+    showMessage(el.predictMessage, "The server answered with a different number of results than reviews sent.");
+  }
+  const summary = resultsSummary({
+    count: predictions.length,
+    latencyMs: data.latency_ms,
+    roundTripMs,
+    model: data.model,
+  });
+  renderResults(el, texts, predictions, summary);
+}
+
+// ---- the local outbox (only where the local runtime serves one) ------------------------------------------------
+
+async function refreshOutbox() {
+  if (outboxInFlight) return;
+  outboxInFlight = true;
+  try {
+    const { data } = await api.request("/outbox", { timeoutMs: Math.min(api.timeoutMs, OUTBOX_TIMEOUT_MS) });
+    if (!Array.isArray(data)) {
+      outboxEnabled = false;
+      return;
+    }
+    outboxEnabled = true;
+    renderOutbox(el, data);
+  } catch (err) {
+    // The deployed API has no outbox (404/403), and a page on another origin may not read it (no CORS): stop
+    // asking, unless the whole API is unreachable right now. Once it has answered, a failure is only a hiccup.
+    const apiAnswers = el.connectionMessage.hidden;
+    if (err.status === 404 || err.status === 403 || (outboxEnabled === null && apiAnswers)) outboxEnabled = false;
+  } finally {
+    outboxInFlight = false;
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------------------------------
+
+el.apiBase.textContent = api.description;
+el.startForm.addEventListener("submit", startModel);
+el.phone.addEventListener("blur", validatePhone);
+el.phone.addEventListener("input", () => {
+  if (el.phone.getAttribute("aria-invalid") === "true") validatePhone();
+});
+el.extend.addEventListener("click", extend);
+el.predictForm.addEventListener("submit", classify);
+el.reviews.addEventListener("input", () => renderReviewCount(el, reviewLines(el.reviews.value).length));
+setInterval(() => {
+  if (current) renderClock();
+}, TICK_MS);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) poll();
+});
+poll();

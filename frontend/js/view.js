@@ -1,0 +1,200 @@
+// Everything the page draws: each function takes the page's elements and what to show, and keeps no state.
+
+import { percentText, probability, reviewCountText } from "./format.js";
+import { stateDetail, stateWord } from "./status.js";
+
+// The element ids index.html must have, by the name the code uses.
+const ELEMENT_IDS = {
+  state: "state",
+  stateDetail: "state-detail",
+  progressBlock: "progress-block",
+  progress: "progress",
+  progressFill: "progress-fill",
+  progressText: "progress-text",
+  countdownBlock: "countdown-block",
+  countdown: "countdown",
+  extend: "extend",
+  startForm: "start-form",
+  phone: "phone",
+  phoneError: "phone-error",
+  start: "start",
+  startMessage: "start-message",
+  historyBlock: "history-block",
+  history: "history",
+  predictForm: "predict-form",
+  reviews: "reviews",
+  reviewCount: "review-count",
+  predict: "predict",
+  predictMessage: "predict-message",
+  resultsBlock: "results-block",
+  resultsMeta: "results-meta",
+  results: "results",
+  outboxBlock: "outbox-block",
+  outbox: "outbox",
+  connectionMessage: "connection-message",
+  apiBase: "api-base",
+};
+
+/** The page's elements by name; a missing one is a broken page, said at once rather than on first use. */
+export function findElements(doc) {
+  const elements = {};
+  for (const [name, id] of Object.entries(ELEMENT_IDS)) {
+    const node = doc.getElementById(id);
+    if (!node) throw new Error(`The page has no element #${id}; index.html and js/view.js disagree.`);
+    elements[name] = node;
+  }
+  return elements;
+}
+
+/** Show `text` in a message paragraph ("error" or "info"), or hide it when there is no text. */
+export function showMessage(node, text, kind = "error") {
+  if (!text) {
+    node.hidden = true;
+    node.textContent = "";
+    return;
+  }
+  node.textContent = text;
+  node.dataset.kind = kind;
+  node.hidden = false;
+}
+
+export function renderState(el, status) {
+  el.state.textContent = stateWord(status.state);
+  el.state.dataset.state = status.state;
+  el.state.ownerDocument.body.dataset.state = status.state;
+  el.stateDetail.textContent = stateDetail(status);
+}
+
+/** `progress` is {percent, text} while starting, null otherwise (the bar is hidden). */
+export function renderProgress(el, progress) {
+  el.progressBlock.hidden = !progress;
+  if (!progress) return;
+  el.progressFill.style.width = `${progress.percent.toFixed(1)}%`;
+  el.progress.setAttribute("aria-valuenow", String(Math.round(progress.percent)));
+  el.progressText.textContent = progress.text;
+}
+
+/** `text` is the time left, or null when there is no countdown to show. */
+export function renderCountdown(el, text) {
+  el.countdownBlock.hidden = text === null;
+  if (text !== null) el.countdown.textContent = text;
+}
+
+/** Start is hidden while the model runs, disabled while a start is sent or it shuts down. */
+export function renderStartButton(el, state, startInFlight) {
+  el.startForm.hidden = state === "IN_SERVICE";
+  el.start.disabled = startInFlight || state === "STOPPING";
+  el.start.textContent = state === "STARTING" ? "Text me too" : "Start model";
+}
+
+function localTime(iso, fallback) {
+  const at = Date.parse(iso);
+  return Number.isFinite(at) ? new Date(at).toLocaleTimeString() : fallback;
+}
+
+/** The last ten state changes, newest first. */
+export function renderHistory(el, history) {
+  if (!Array.isArray(history) || history.length === 0) {
+    el.historyBlock.hidden = true;
+    return;
+  }
+  el.historyBlock.hidden = false;
+  const doc = el.history.ownerDocument;
+  const items = history
+    .slice(-10)
+    .reverse()
+    .map((h) => {
+      const li = doc.createElement("li");
+      li.textContent = `${localTime(h.at, h.at)}: ${h.from} → ${h.to}${h.reason ? ` (${h.reason})` : ""}`;
+      return li;
+    });
+  el.history.replaceChildren(...items);
+}
+
+export function renderPhoneProblem(el, problem) {
+  el.phone.setAttribute("aria-invalid", problem ? "true" : "false");
+  el.phoneError.textContent = problem;
+}
+
+export function renderReviewCount(el, count) {
+  el.reviewCount.textContent = reviewCountText(count);
+}
+
+function resultItem(doc, text, prediction) {
+  const label = String(prediction.label || "?");
+  const kind = `label-${label.toLowerCase()}`;
+  const prob = probability(prediction);
+
+  const li = doc.createElement("li");
+  li.className = "result";
+  li.dataset.label = label;
+
+  const paragraph = doc.createElement("p");
+  paragraph.className = "result-text";
+  paragraph.textContent = text ?? "";
+
+  const badge = doc.createElement("span");
+  badge.className = `label ${kind}`;
+  badge.textContent = label;
+
+  const bar = doc.createElement("div");
+  bar.className = "prob";
+  bar.setAttribute("role", "meter");
+  bar.setAttribute("aria-label", `Confidence in ${label}`);
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
+  bar.setAttribute("aria-valuenow", String(Math.round(prob * 100)));
+  const fill = doc.createElement("div");
+  fill.className = `prob-fill ${kind}`;
+  fill.style.width = percentText(prob);
+  bar.append(fill);
+
+  const pct = doc.createElement("span");
+  pct.className = "prob-text";
+  pct.textContent = percentText(prob);
+
+  const row = doc.createElement("div");
+  row.className = "result-row";
+  row.append(badge, bar, pct);
+  li.append(paragraph, row);
+  return li;
+}
+
+/** One result per review: the review, its label, and a bar for the probability. */
+export function renderResults(el, texts, predictions, summary) {
+  const doc = el.results.ownerDocument;
+  el.results.replaceChildren(...predictions.map((p, i) => resultItem(doc, texts[i], p)));
+  el.resultsMeta.textContent = summary;
+  el.resultsBlock.hidden = false;
+}
+
+/** The local runtime's SMS outbox, newest first (at most twenty). */
+export function renderOutbox(el, messages) {
+  const doc = el.outbox.ownerDocument;
+  el.outboxBlock.hidden = false;
+  if (messages.length === 0) {
+    const li = doc.createElement("li");
+    li.className = "muted";
+    li.textContent = "No texts yet. Enter a phone number and start the model to get one.";
+    el.outbox.replaceChildren(li);
+    return;
+  }
+  const items = messages
+    .slice(-20)
+    .reverse()
+    .map((m) => {
+      const failed = m.ok === false;
+      const li = doc.createElement("li");
+      li.className = failed ? "sms sms-failed" : "sms";
+      const head = doc.createElement("span");
+      head.className = "sms-head";
+      const outcome = failed ? `not sent${m.detail ? `: ${m.detail}` : ""}` : "sent";
+      head.textContent = `${localTime(m.at, "")} to ${m.phone} via ${m.provider || "outbox"} (${outcome})`;
+      const body = doc.createElement("span");
+      body.className = "sms-body";
+      body.textContent = m.message;
+      li.append(head, body);
+      return li;
+    });
+  el.outbox.replaceChildren(...items);
+}
