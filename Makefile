@@ -90,5 +90,18 @@ dashboard: $(VENV)/.installed
 	$(VENV)/bin/streamlit run frontend/dashboard/app.py --server.headless=true --server.address=127.0.0.1 \
 		--server.port=$(DASHBOARD_PORT) --browser.gatherUsageStats=false --client.toolbarMode=viewer
 
+# The page's JavaScript (frontend/js): ESLint pinned in package-lock.json, unit tests on node's own runner (node >= 20.19).
+.PHONY: js-lint js-test
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "node >= 20.19 and npm are needed for the page's lint and unit tests"; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+js-lint: node_modules/.installed
+	npx --no-install eslint frontend tests/js eslint.config.js
+
+js-test:
+	node --test tests/js/
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

@@ -22,7 +22,8 @@ export default [
     languageOptions: { sourceType: "module", globals: { ...globals.browser } },
   },
   {
-    // Classic scripts: config.js sets window.API_BASE for the modules; opened-from-disk.js must run where modules cannot.
+    // Classic scripts: config.js sets window.API_BASE before the modules run; opened-from-disk.js runs where
+    // modules cannot.
     files: ["frontend/config.js", "frontend/js/opened-from-disk.js"],
     languageOptions: { sourceType: "script", globals: { ...globals.browser } },
   },

@@ -120,7 +120,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = urlsplit(self.path).path
         if path in self.server.extra_routes:
-            # Any origin may read it, as the API's own CORS allows: a page opened from disk shows the outbox too.
+            # Any origin may read it, as the API's own CORS allows: a page on another static host shows the outbox too.
             self._send(HTTPStatus.OK, {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
                        json.dumps(self.server.extra_routes[path]()).encode())
             return

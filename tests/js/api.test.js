@@ -45,8 +45,9 @@ test("400: the server's own sentence, with reviews counted from 1 as people coun
 test("503 says what to do for the model's state", () => {
   assert.match(friendlyMessage(503, { state: "STOPPED" }), /not running\. Click Start model/);
   assert.match(friendlyMessage(503, { state: "FAILED" }), /failed to start/);
-  assert.equal(friendlyMessage(503, { state: "STARTING" }, 30), "The model is still starting. Try again in about 30 s.");
-  assert.equal(friendlyMessage(503, { state: "STARTING" }, 0), "The model is still starting. Try again when it is ready.");
+  const starting = { state: "STARTING" };
+  assert.equal(friendlyMessage(503, starting, 30), "The model is still starting. Try again in about 30 s.");
+  assert.equal(friendlyMessage(503, starting, 0), "The model is still starting. Try again when it is ready.");
   assert.match(friendlyMessage(503, { state: "STOPPING" }), /shutting down/);
   assert.equal(friendlyMessage(503, {}, 90), "The model is not available right now. Try again in about 1 min 30 s.");
 });

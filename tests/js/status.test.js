@@ -25,8 +25,10 @@ test("states are named in plain words; an unknown one as the API names it", () =
 });
 
 test("the detail line says who gets a text, and why a start failed", () => {
-  assert.equal(stateDetail({ state: "STARTING", subscribers_count: 2 }), "Starting. 2 phone numbers will get a text when it is ready.");
-  assert.equal(stateDetail({ state: "STARTING", subscribers_count: 1 }), "Starting. 1 phone number will get a text when it is ready.");
+  assert.equal(stateDetail({ state: "STARTING", subscribers_count: 2 }),
+    "Starting. 2 phone numbers will get a text when it is ready.");
+  assert.equal(stateDetail({ state: "STARTING", subscribers_count: 1 }),
+    "Starting. 1 phone number will get a text when it is ready.");
   assert.equal(stateDetail({ state: "STARTING" }), "Starting. You can classify reviews once it is ready.");
   assert.equal(
     stateDetail({ state: "FAILED", last_error: "the model server exited with code 1" }),
@@ -89,7 +91,8 @@ test("after Start: who will be texted, a full list, or that it was already runni
     "Starting. We will text +15555550100 when it is ready.");
   assert.match(startedMessage({ state: "STARTING", subscribed: false }, 202, "+15555550100"),
     /\+15555550100 could not be added .*list is full/);
-  assert.equal(startedMessage({ state: "STARTING" }, 202, ""), "Starting. Keep this page open to see when it is ready.");
+  assert.equal(startedMessage({ state: "STARTING" }, 202, ""),
+    "Starting. Keep this page open to see when it is ready.");
   assert.equal(startedMessage({ state: "IN_SERVICE" }, 200, ""), "The model is already running. Classify away.");
   assert.equal(startedMessage({ state: "IN_SERVICE" }, 202, ""), "The model is ready. Classify away.");
 });
