@@ -2,7 +2,8 @@
 
 Built on boto3's `create_training_job` / `create_model` rather than the `sagemaker` SDK on purpose: the SDK 3.x on
 PyPI has a new API, and 2.x would downgrade protobuf and packaging in the shared environment for what is two calls.
-The requests are the ones the SDK's HuggingFace estimator sends (the HF toolkit reads `sagemaker_program` and
+The requests are the training pipeline's own (training/recipe.py reads them from the state machine's definition), in
+the form the SDK's HuggingFace estimator sends (the HF toolkit reads `sagemaker_program` and
 `sagemaker_submit_directory`, values JSON-encoded). The model artefact is SM_MODEL_DIR as model.tar.gz, which
 train.py fills with `code/inference.py`, so the HF inference container serves it with our handler.
 
