@@ -20,6 +20,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.pipeline import make_pipeline
 
 from training import inference
+from training.channels import read_channel
 
 PREDICT_CHUNK = 64
 
@@ -112,8 +113,6 @@ def headline(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from training.train import read_channel
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--train-dir", required=True)

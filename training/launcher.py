@@ -2,7 +2,8 @@
 
 Built on boto3's `create_training_job` / `create_model` rather than the `sagemaker` SDK on purpose: the SDK 3.x on
 PyPI has a new API, and 2.x would downgrade protobuf and packaging in the shared environment for what is two calls.
-The requests are the ones the SDK's HuggingFace estimator sends (the HF toolkit reads `sagemaker_program` and
+The requests are the training pipeline's own (training/recipe.py reads them from the state machine's definition), in
+the form the SDK's HuggingFace estimator sends (the HF toolkit reads `sagemaker_program` and
 `sagemaker_submit_directory`, values JSON-encoded). The model artefact is SM_MODEL_DIR as model.tar.gz, which
 train.py fills with `code/inference.py`, so the HF inference container serves it with our handler.
 
@@ -22,31 +23,13 @@ from typing import Any
 
 import boto3
 
+from training import recipe
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_KEY = "code/sourcedir.tar.gz"
-TRAINING_IMAGE = (
-    "763104351884.dkr.ecr.{region}.amazonaws.com/"
-    "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04"
-)
-INFERENCE_IMAGE = (
-    "763104351884.dkr.ecr.{region}.amazonaws.com/"
-    "huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04"
-)
-# The DLC has torch and transformers; these are what train.py needs beyond them.
-EXTRA_REQUIREMENTS = "pyarrow\nscikit-learn\nsafetensors\ntqdm\n"
-GPU_HYPERPARAMETERS = {
-    "profile": "full",
-    "base-model": "distilbert-base-uncased",
-    "train-size": 0,
-    "max-length": 512,
-    "head-tokens": 128,
-    "epochs": 2,
-    "learning-rate": 3e-5,
-    "batch-size": 32,
-    "threads": 4,
-    "eval-every": 200,
-    "model-name": "sentiment-distilbert",
-}
+# The DLC has torch and transformers; these are what train.py needs beyond them, pinned to releases with wheels for the
+# image's Python (3.10: the `py310` in the training image's tag, statemachine/training_pipeline.asl.json).
+EXTRA_REQUIREMENTS = "pyarrow==17.0.0\nscikit-learn==1.5.2\nsafetensors==0.4.5\ntqdm==4.67.1\n"
 
 
 def source_archive() -> bytes:
@@ -74,52 +57,35 @@ def training_job_request(
     curated_path: str,
     output_path: str,
     region: str,
-    instance_type: str = "ml.g4dn.xlarge",
+    instance_type: str | None = None,
     hyperparameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The CreateTrainingJob request: three channels from the Glue job's split folders, metrics parsed from logs."""
-    chosen = {**GPU_HYPERPARAMETERS, **(hyperparameters or {})}
-    encoded = {name: json.dumps(value) for name, value in chosen.items()}
-    encoded.update(sagemaker_program=json.dumps("training/train.py"), sagemaker_submit_directory=json.dumps(source_uri))
-    curated_path = curated_path.rstrip("/") + "/"
-    return {
-        "TrainingJobName": job_name,
-        "RoleArn": role_arn,
-        "AlgorithmSpecification": {
-            "TrainingImage": TRAINING_IMAGE.format(region=region),
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [{"Name": "test_accuracy", "Regex": "test_accuracy=([0-9.]+);"}],
+    """The pipeline's CreateTrainingJob request (training/recipe.py), for this job name; optionally another instance
+    type or hyperparameters on top of the recipe's (values JSON-encoded, as the HF toolkit reads them)."""
+    request = recipe.state_request(
+        recipe.TRAINING_STATE,
+        {
+            "SageMakerRoleArn": role_arn,
+            "TrainingSourceUri": source_uri,
+            "CuratedDataPath": curated_path.rstrip("/") + "/",
+            "ModelArtifactsPath": output_path,
+            "Region": region,
         },
-        "HyperParameters": encoded,
-        "InputDataConfig": [
-            {
-                "ChannelName": split,
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"{curated_path}split={split}/",
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-            for split in ("train", "validation", "test")
-        ],
-        "OutputDataConfig": {"S3OutputPath": output_path},
-        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 10800},
-    }
+        {"TrainingJobName": job_name},
+    )
+    if instance_type:
+        request["ResourceConfig"]["InstanceType"] = instance_type
+    request["HyperParameters"].update({name: json.dumps(value) for name, value in (hyperparameters or {}).items()})
+    return request
 
 
 def model_request(model_name: str, role_arn: str, model_data_url: str, region: str) -> dict[str, Any]:
-    return {
-        "ModelName": model_name,
-        "ExecutionRoleArn": role_arn,
-        "PrimaryContainer": {
-            "Image": INFERENCE_IMAGE.format(region=region),
-            "ModelDataUrl": model_data_url,
-            "Environment": {"HF_TASK": "text-classification", "SAGEMAKER_PROGRAM": "inference.py"},
-        },
-    }
+    """The pipeline's CreateModel request for this model name and artefact."""
+    return recipe.state_request(
+        recipe.MODEL_STATE,
+        {"SageMakerRoleArn": role_arn, "Region": region},
+        {"ModelName": model_name, "ModelDataUrl": model_data_url},
+    )
 
 
 def wait_for_training(sagemaker: Any, job_name: str, poll_seconds: float = 60.0) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def export_int8(model_dir: Path) -> Path:
 def score_served(model_dir: Path, test_dir: Path) -> dict[str, Any]:
     """The onnx-int8 model on the test split, recorded in metrics.json as `served_test`."""
     from training import evaluate
-    from training.train import read_channel
+    from training.channels import read_channel
 
     test = read_channel(str(test_dir))
     started = time.perf_counter()

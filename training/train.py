@@ -18,24 +18,21 @@ import json
 import os
 import random
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script, as SageMaker does (`python training/train.py`)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from transformers import (  # noqa: E402
+import pandas as pd
+import torch
+from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
     get_linear_schedule_with_warmup,
 )
 
-from training import evaluate, inference  # noqa: E402
+from training import evaluate, inference
+from training.channels import balanced_sample, read_channel
 
 LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
 
@@ -99,29 +96,14 @@ def default_base_model() -> str:
         return "distilbert-base-uncased"
 
 
-def read_channel(folder: str | Path) -> pd.DataFrame:
-    """Every Parquet (or CSV) file under a channel folder, as text/label/source."""
-    folder = Path(folder)
-    parquet = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix == ".parquet")
-    csv = sorted(folder.rglob("*.csv"))
-    frames = [pd.read_parquet(p) for p in parquet if not p.name.startswith((".", "_"))] + [pd.read_csv(p) for p in csv]
-    if not frames:
-        raise FileNotFoundError(f"No Parquet or CSV files under {folder}")
-    frame = pd.concat(frames, ignore_index=True)
-    if "source" not in frame:
-        frame["source"] = "unknown"
-    return frame[["text", "label", "source"]].astype({"label": "int64"})
+def pick_device() -> torch.device:
+    """CUDA when the machine has a GPU (the SageMaker training instance), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def balanced_sample(frame: pd.DataFrame, size: int, seed: int, sources: str = "") -> pd.DataFrame:
-    """Up to `size` rows, half of each label, from the named sources; shuffled (the raw data is sorted by label)."""
-    if sources:
-        frame = frame[frame["source"].isin(sources.split(","))]
-    if size <= 0 or size >= len(frame):
-        return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    per_label = size // 2
-    parts = [group.sample(min(per_label, len(group)), random_state=seed) for _, group in frame.groupby("label")]
-    return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+def on_device(batch: Any, device: torch.device) -> dict[str, torch.Tensor]:
+    """A padded batch's tensors moved to where the model is."""
+    return {name: tensor.to(device) for name, tensor in batch.items()}
 
 
 def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -137,30 +119,40 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Rand
     return batches
 
 
-def accuracy_on(model: Any, tokenizer: Any, ids: list[list[int]], labels: list[int], batch_size: int) -> float:
+def accuracy_on(
+    model: Any, tokenizer: Any, ids: list[list[int]], labels: list[int], batch_size: int, device: torch.device
+) -> float:
     model.eval()
     correct = 0
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size * 2):
             chunk = order[start : start + batch_size * 2]
-            logits = model(**inference.pad_batch(tokenizer, [ids[i] for i in chunk])).logits
-            correct += sum(int(p) == labels[i] for p, i in zip(logits.argmax(-1), chunk, strict=True))
+            logits = model(**on_device(inference.pad_batch(tokenizer, [ids[i] for i in chunk]), device)).logits
+            correct += sum(p == labels[i] for p, i in zip(logits.argmax(-1).tolist(), chunk, strict=True))
     model.train()
     return correct / max(1, len(ids))
 
 
-def fine_tune(hp: Hyperparameters, train: pd.DataFrame, validation: pd.DataFrame, progress: bool = True) -> tuple:
-    """Train and keep the weights with the best validation accuracy seen (checked every `eval_every` steps)."""
+def fine_tune(
+    hp: Hyperparameters,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    progress: bool = True,
+    device: torch.device | None = None,
+) -> tuple:
+    """Train on `device` (default: the GPU if there is one) and keep the weights with the best validation accuracy
+    seen (checked every `eval_every` steps)."""
     from tqdm.auto import tqdm
 
+    device = device or pick_device()
     random.seed(hp.seed)
     torch.manual_seed(hp.seed)
     torch.set_num_threads(hp.threads or free_cores())
     tokenizer = AutoTokenizer.from_pretrained(hp.base_model)
     model = AutoModelForSequenceClassification.from_pretrained(
         hp.base_model, num_labels=2, id2label=LABELS, label2id={name: i for i, name in LABELS.items()}
-    )
+    ).to(device)
     if hp.freeze_embeddings:
         # The word-embedding matrix is half of a small encoder's weights; leaving it as pre-trained halves the
         # optimizer's work on CPU and keeps a few thousand examples from pulling rare words around.
@@ -202,6 +194,7 @@ def fine_tune(hp: Hyperparameters, train: pd.DataFrame, validation: pd.DataFrame
         for batch_index in length_grouped_batches([len(i) for i in train_ids], hp.batch_size, rng):
             batch = inference.pad_batch(tokenizer, [train_ids[i] for i in batch_index])
             batch["labels"] = torch.tensor([train_labels[i] for i in batch_index])
+            batch = on_device(batch, device)
             loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for _, p in trainable], 1.0)
@@ -213,7 +206,7 @@ def fine_tune(hp: Hyperparameters, train: pd.DataFrame, validation: pd.DataFrame
             bar.update(1)
             bar.set_postfix(loss=f"{running_loss:.3f}", best_val=f"{max(best['accuracy'], 0):.3f}")
             if step % hp.eval_every == 0 or step == total_steps:
-                accuracy = accuracy_on(model, tokenizer, val_ids, val_labels, hp.batch_size)
+                accuracy = accuracy_on(model, tokenizer, val_ids, val_labels, hp.batch_size, device)
                 history.append(
                     {"step": step, "validation_accuracy": round(accuracy, 4), "loss": round(running_loss, 3)}
                 )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 
 import boto3
@@ -75,6 +78,25 @@ def test_the_source_archive_holds_the_training_package_and_no_cpu_torch_pin():
 
     assert {"training/train.py", "training/inference.py", "training/evaluate.py"} <= set(names)
     assert "torch" not in requirements and "pyarrow" in requirements
+    assert all("==" in line for line in requirements.splitlines()), requirements
+
+
+def test_the_training_job_can_run_the_entry_point_from_the_extracted_archive(tmp_path):
+    """SageMaker's training toolkit extracts the archive into its code dir, puts that dir on the PYTHONPATH it gives
+    the child and runs `python training/train.py <hyperparameters>` there (sagemaker_training.entry_point.run,
+    environment.write_env_vars, process.ProcessRunner._create_command): the package imports need nothing else."""
+    with tarfile.open(fileobj=io.BytesIO(launcher.source_archive())) as archive:
+        archive.extractall(tmp_path, filter="data")
+    request = launcher.training_job_request("job", ROLE, "s3://a/c.tgz", "s3://c/r/", "s3://a/t/", "eu-west-1")
+    program = json.loads(request["HyperParameters"]["sagemaker_program"])
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+
+    ran = subprocess.run(
+        [sys.executable, program, "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "--base-model" in ran.stdout
 
 
 def training_job_answer(status: str) -> dict:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import random
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS
 
-from training import evaluate, inference, train
+from training import channels, evaluate, inference, train
+
+TRAINING_PACKAGE = Path(__file__).resolve().parents[3] / "training"
 
 
 def toy_reviews(count: int, seed: int, source: str = "imdb") -> pd.DataFrame:
@@ -25,7 +30,7 @@ def toy_reviews(count: int, seed: int, source: str = "imdb") -> pd.DataFrame:
 
 
 @pytest.fixture
-def channels(tmp_path):
+def channel_dirs(tmp_path):
     folders = {}
     for split, count, seed in (("train", 160, 1), ("validation", 40, 2), ("test", 60, 3)):
         folder = tmp_path / "curated" / f"split={split}"
@@ -36,11 +41,11 @@ def channels(tmp_path):
 
 
 def test_train_in_sagemaker_conventions_writes_a_servable_model_folder_that_learned(
-    channels, tiny_model_dir, tmp_path, monkeypatch
+    channel_dirs, tiny_model_dir, tmp_path, monkeypatch
 ):
     model_dir = tmp_path / "model"
     monkeypatch.setenv("SM_MODEL_DIR", str(model_dir))
-    for split, folder in channels.items():
+    for split, folder in channel_dirs.items():
         monkeypatch.setenv(f"SM_CHANNEL_{split.upper()}", str(folder))
     hp, profile, paths = train.parse_args([
         "--profile", "tiny", "--base-model", str(tiny_model_dir), "--train-size", "0", "--train-sources", "",
@@ -48,7 +53,7 @@ def test_train_in_sagemaker_conventions_writes_a_servable_model_folder_that_lear
         "--freeze-embeddings", "0", "--warmup-ratio", "0", "--head-lr-multiplier", "1", "--model-name", "toy",
         "--no-progress",
     ])
-    assert (profile, hp.batch_size, hp.max_length, paths["train_dir"]) == ("tiny", 16, 24, str(channels["train"]))
+    assert (profile, hp.batch_size, hp.max_length, paths["train_dir"]) == ("tiny", 16, 24, str(channel_dirs["train"]))
 
     metrics = train.run(hp, profile, paths)
 
@@ -76,7 +81,7 @@ def test_profiles_set_hyperparameters_and_explicit_flags_win():
 def test_balanced_sample_takes_half_of_each_label_from_the_named_sources_shuffled():
     frame = pd.concat([toy_reviews(100, 1, "imdb"), toy_reviews(100, 2, "rotten_tomatoes")]).sort_values("label")
 
-    sample = train.balanced_sample(frame, 40, seed=0, sources="imdb")
+    sample = channels.balanced_sample(frame, 40, seed=0, sources="imdb")
 
     assert len(sample) == 40 and set(sample["source"]) == {"imdb"}
     assert sample["label"].value_counts().to_dict() == {0: 20, 1: 20}
@@ -101,3 +106,64 @@ def test_classification_metrics_and_the_tfidf_baseline():
     train_rows, test_rows = toy_reviews(200, 1), toy_reviews(50, 2)
     predicted = evaluate.tfidf_baseline_predictions(train_rows, test_rows["text"].tolist())
     assert evaluate.classification_metrics(test_rows["label"].tolist(), predicted)["accuracy"] >= 0.9
+
+
+def test_with_a_gpu_present_the_model_and_every_batch_are_asked_onto_cuda(tiny_model_dir, monkeypatch):
+    """No GPU here: CUDA is reported available and requests for it are recorded (and answered with the CPU tensor)."""
+    assert train.pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert train.pick_device() == torch.device("cuda")
+    asked = []
+    module_to, tensor_to = torch.nn.Module.to, torch.Tensor.to
+
+    def record_module(module, *args, **kwargs):
+        if args and torch.device(args[0]).type == "cuda":
+            asked.append(("model", type(module).__name__))
+            return module
+        return module_to(module, *args, **kwargs)
+
+    def record_tensor(tensor, *args, **kwargs):
+        if args and isinstance(args[0], (str, torch.device)) and torch.device(args[0]).type == "cuda":
+            asked.append(("tensor", tuple(tensor.shape)))
+            return tensor
+        return tensor_to(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "to", record_module)
+    monkeypatch.setattr(torch.Tensor, "to", record_tensor)
+    batches = []
+    monkeypatch.setattr(train, "on_device", lambda batch, device: batches.append((set(batch), device)) or
+                        {name: tensor.to(device) for name, tensor in batch.items()})
+    hp = train.Hyperparameters(
+        base_model=str(tiny_model_dir), max_length=24, head_tokens=8, batch_size=16, epochs=1, eval_every=2,
+        patience=5, freeze_embeddings=0, threads=1,
+    )
+
+    _, _, report = train.fine_tune(hp, toy_reviews(32, 1), toy_reviews(16, 2), progress=False)
+
+    assert report["steps"] == 2
+    assert asked[0] == ("model", "BertForSequenceClassification")
+    assert batches and all(device == torch.device("cuda") for _, device in batches)
+    assert [keys for keys, _ in batches].count({"input_ids", "attention_mask", "labels"}) == 2  # the training steps
+    assert sum(kind == "tensor" for kind, _ in asked) == sum(len(keys) for keys, _ in batches)
+
+
+def test_the_training_modules_import_no_cycle_and_evaluate_does_not_import_train():
+    """evaluate (and the ONNX export) read the splits through training.channels, not through train."""
+    imports = {}
+    for path in TRAINING_PACKAGE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "training":
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("training."):
+                names.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                names |= {a.name.split(".")[1] for a in node.names if a.name.startswith("training.")}
+        imports[path.stem] = names
+
+    def reaches(start: str, target: str, seen: frozenset = frozenset()) -> bool:
+        return any(n == target or (n not in seen and reaches(n, target, seen | {n})) for n in imports.get(start, ()))
+
+    assert "train" not in imports["evaluate"] and "train" not in imports["onnx_export"]
+    assert [module for module in imports if reaches(module, module)] == []

@@ -11,6 +11,7 @@ as written. Two states are adapted, because moto 5.2 cannot execute them:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -21,6 +22,8 @@ import pytest
 import yaml
 from moto import mock_aws
 
+from training import launcher
+
 REPO = Path(__file__).resolve().parents[3]
 ASL_PATH = REPO / "statemachine" / "training_pipeline.asl.json"
 TEMPLATE_PATH = REPO / "statemachine" / "pipeline.yaml"
@@ -28,6 +31,11 @@ TRAINING_STATE = "Fine-tune the model"
 CURATION_STATE = "Curate raw reviews"
 PARAMETER = "/ondemand-sentiment/approved-model"
 ROLE_ARN = "arn:aws:iam::123456789012:role/pipeline"
+REGION = "us-east-1"
+SOURCE_URI, CURATED_PATH, ARTIFACTS_PATH = "s3://artifacts/code/sourcedir.tar.gz", "s3://curated/reviews/", "s3://artifacts/training/"
+EXECUTION_ARN = f"arn:aws:states:{REGION}:123456789012:execution:training-pipeline:run1"
+# What the state machine names the first attempt's training job: the execution id hashed, then the retry count.
+FIRST_JOB_NAME = f"sentiment-{hashlib.md5(EXECUTION_ARN.encode()).hexdigest()}-0"
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -42,13 +50,11 @@ def substitutions(threshold: str) -> dict[str, str]:
         "MinTestAccuracy": threshold,
         "CurateJobName": "curate-reviews",
         "SageMakerRoleArn": ROLE_ARN,
-        "TrainingImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/hf-training:gpu",
-        "TrainingSourceUri": "s3://artifacts/code/sourcedir.tar.gz",
-        "CuratedDataPath": "s3://curated/reviews/",
-        "ModelArtifactsPath": "s3://artifacts/training/",
-        "TrainingInstanceType": "ml.g4dn.xlarge",
-        "InferenceImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/hf-inference:gpu",
+        "TrainingSourceUri": SOURCE_URI,
+        "CuratedDataPath": CURATED_PATH,
+        "ModelArtifactsPath": ARTIFACTS_PATH,
         "ApprovedModelParameterName": PARAMETER,
+        "Region": REGION,
     }
 
 
@@ -65,11 +71,23 @@ def definition(test_accuracy: float, threshold: str = "0.85") -> dict:
     training = asl["States"][TRAINING_STATE]
     assert training["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
     assert set(training["ResultSelector"]) == {"TrainingJobName.$", "ModelArtifacts.$", "FinalMetricDataList.$"}
-    asl["States"][TRAINING_STATE] = {  # the task's answer after its ResultSelector (a Pass state has none)
+    # The task's request, evaluated by the interpreter as the real task would evaluate it, kept in $.training_request;
+    # then the task's answer after its ResultSelector (a Pass state has none).
+    # A Pass state has no retries, so no `$$.State.RetryCount` in its context: the first attempt's count stands in.
+    assert "$$.State.RetryCount" in training["Parameters"]["TrainingJobName.$"]
+    request = json.loads(json.dumps(training["Parameters"]).replace("$$.State.RetryCount", "'0'"))
+    asl["States"][TRAINING_STATE] = {
+        "Type": "Pass",
+        "Parameters": request,
+        "ResultPath": "$.training_request",
+        "Next": "Recorded training answer",
+    }
+    asl["States"]["Recorded training answer"] = {
         "Type": "Pass",
         "Parameters": {
-            "TrainingJobName.$": "$.config.training_job_name",
-            "ModelArtifacts": "s3://artifacts/training/sentiment-run1/output/model.tar.gz",
+            "TrainingJobName.$": "$.training_request.TrainingJobName",
+            "ModelArtifacts.$": "States.Format('s3://artifacts/training/{}/output/model.tar.gz', "
+            "$.training_request.TrainingJobName)",
             "FinalMetricDataList": [
                 {"MetricName": "train_loss", "Value": 0.2},
                 {"MetricName": "test_accuracy", "Value": test_accuracy},
@@ -117,12 +135,75 @@ def test_an_accurate_model_is_created_and_recorded_as_approved(aws):
     output = json.loads(described["output"])
     runs = boto3.client("glue").get_job_runs(JobName="curate-reviews")["JobRuns"]
     assert [run["Id"] for run in runs] == [output["curation"]["JobRunId"]]
-    model_name = "sentiment-run1"
+    model_name = f"{FIRST_JOB_NAME}-0"
+    assert len(model_name) <= 63  # SageMaker's limit for job and model names
     model = boto3.client("sagemaker").describe_model(ModelName=model_name)
     assert model["PrimaryContainer"]["ModelDataUrl"].endswith("model.tar.gz")
     assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert boto3.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"] == model_name
     assert entered_states(history)[-2:] == ["Record the approved model", "Model approved"]
+
+
+def test_the_launcher_sends_the_requests_the_state_machine_sends(aws):
+    """One recipe: on every field, image URIs included, the launcher's requests are the state machine's."""
+    described, _ = run_pipeline(definition(test_accuracy=0.91))
+
+    state_machine_request = json.loads(described["output"])["training_request"]
+    assert state_machine_request["TrainingJobName"] == FIRST_JOB_NAME
+    assert state_machine_request == launcher.training_job_request(
+        FIRST_JOB_NAME, ROLE_ARN, SOURCE_URI, CURATED_PATH, ARTIFACTS_PATH, REGION
+    )
+    model_name = f"{FIRST_JOB_NAME}-0"
+    created = boto3.client("sagemaker").describe_model(ModelName=model_name)
+    expected = launcher.model_request(model_name, ROLE_ARN, created["PrimaryContainer"]["ModelDataUrl"], REGION)
+    assert {key: created[key] for key in expected} == expected
+    assert created["PrimaryContainer"]["Image"].startswith(f"763104351884.dkr.ecr.{REGION}.amazonaws.com/")
+
+
+def test_a_retried_model_creation_uses_a_new_name_and_the_created_model_is_recorded(aws, monkeypatch):
+    """The first CreateModel creates the model but its answer is lost; the retry must not reuse the name (SageMaker
+    would answer "Cannot create already existing model")."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    names = []
+    create_model = SageMakerModelBackend.create_model
+
+    def create_then_fail_once(backend, model_name, *args, **kwargs):
+        if model_name in names:
+            raise ValidationError(message=f"Cannot create already existing model {model_name}")
+        names.append(model_name)
+        created = create_model(backend, model_name, *args, **kwargs)
+        if len(names) == 1:
+            raise ValidationError(message="the connection dropped after the model was created")
+        return created
+
+    monkeypatch.setattr(SageMakerModelBackend, "create_model", create_then_fail_once)
+    asl = definition(test_accuracy=0.91)
+    creation = asl["States"]["Create the SageMaker model"]
+    # moto forwards the optimised `sagemaker:createModel` but reports any error from it as States.Runtime, which no
+    # Retry matches; the AWS SDK integration makes the same call and reports the error as a task failure.
+    assert creation["Resource"] == "arn:aws:states:::sagemaker:createModel"
+    creation["Resource"] = "arn:aws:states:::aws-sdk:sagemaker:createModel"
+    for retry in creation["Retry"]:
+        retry["IntervalSeconds"] = 1
+
+    described, history = run_pipeline(asl)
+
+    assert described["status"] == "SUCCEEDED", [str(e) for e in history if "Failed" in e["type"]]
+    assert names == [f"{FIRST_JOB_NAME}-0", f"{FIRST_JOB_NAME}-1"]
+    assert boto3.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"] == names[1]
+
+
+def test_a_failed_glue_run_is_not_run_again_and_every_retried_creation_is_named_by_attempt():
+    """A failed ETL run (States.TaskFailed) is a failure to report, not to repeat; every retried creation names its
+    resource by attempt, so no retry can collide with what an earlier attempt created."""
+    states = json.loads(ASL_PATH.read_text())["States"]
+    glue_retried = {error for retry in states[CURATION_STATE]["Retry"] for error in retry["ErrorEquals"]}
+
+    assert not glue_retried & {"States.TaskFailed", "States.ALL"}
+    assert "$$.State.RetryCount" in states[TRAINING_STATE]["Parameters"]["TrainingJobName.$"]
+    assert "$$.State.RetryCount" in states["Create the SageMaker model"]["Parameters"]["ModelName.$"]
 
 
 def test_a_model_below_the_threshold_is_rejected_and_the_approved_model_is_kept(aws):
