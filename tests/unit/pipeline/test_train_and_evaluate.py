@@ -7,8 +7,8 @@ import random
 
 import pandas as pd
 import pytest
-from conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS
 
+from tests.unit.pipeline.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS
 from training import evaluate, inference, train
 
 
