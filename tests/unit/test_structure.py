@@ -8,6 +8,10 @@ into a function still ties the two modules together, it only hides the cycle unt
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,6 +162,36 @@ def test_lambda_code_never_imports_the_model_stack_or_the_local_runtime() -> Non
     assert imports, "found no imports under functions/: the scan is looking in the wrong place"
     offenders = forbidden_imports(imports, FORBIDDEN_IN_FUNCTIONS)
     assert not offenders, "functions/ must stay deployable as a Lambda package:\n" + "\n".join(offenders)
+
+
+def test_every_package_imports_by_name_from_any_directory(tmp_path: Path) -> None:
+    """`make venv` installs the project, so the model server, the fork server and `streamlit run` find our code from
+    any working directory with no PYTHONPATH; this breaks when the install is missing or maps a package wrong."""
+    probe = (
+        "import importlib, json, os\n"
+        "names = ['ondemand', 'ondemand.handlers.api', 'local_runtime', 'training', 'glue_jobs',\n"
+        "         'ondemand_dashboard']\n"
+        "where = {}\n"
+        "for name in names:\n"
+        "    module = importlib.import_module(name)\n"
+        "    places = list(getattr(module, '__path__', [])) or [module.__file__]\n"
+        "    where[name] = [p for p in places if os.path.exists(p)]  # not the editable finder's path-hook marker\n"
+        "print(json.dumps(where))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, f"not importable outside the checkout (is the project installed? make venv):\n" \
+        f"{done.stderr[-2000:]}"
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {
+        "ondemand": [str(ROOT / "functions" / "ondemand")],
+        "ondemand.handlers.api": [str(ROOT / "functions" / "ondemand" / "handlers" / "api.py")],
+        "local_runtime": [str(ROOT / "local_runtime")],
+        "training": [str(ROOT / "training")],
+        "glue_jobs": [str(ROOT / "glue_jobs")],
+        "ondemand_dashboard": [str(ROOT / "frontend" / "dashboard" / "ondemand_dashboard")],
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
