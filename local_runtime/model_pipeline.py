@@ -101,9 +101,8 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> 
 
 def curate_in_process(work_dir: Path) -> dict[str, Path]:
     """The Glue job's transforms without S3: the same curated channels, seconds instead of a server."""
-    sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
-    from curate_reviews import curate
-    from seed_raw_reviews import load_movie_reviews
+    from glue_jobs.curate_reviews import curate
+    from glue_jobs.seed_raw_reviews import load_movie_reviews
 
     curated, _ = curate(load_movie_reviews())
     channels = _channel_dirs(work_dir)
@@ -117,8 +116,7 @@ def curate_through_s3(work_dir: Path) -> dict[str, Path]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
-    from seed_raw_reviews import seed
+    from glue_jobs.seed_raw_reviews import seed
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -189,10 +187,8 @@ def _good_enough(cached: str | None, wanted: str) -> bool:
 
 
 def _child_env() -> dict[str, str]:
-    """The caller's environment, offline, with this repository importable; never any AWS endpoint of the caller's."""
+    """The caller's environment, offline; never any AWS endpoint of the caller's."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT_URL")}
-    path = [str(REPO_ROOT), str(REPO_ROOT / "functions"), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     return env
 

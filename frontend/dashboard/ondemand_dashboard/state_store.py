@@ -7,13 +7,9 @@ the lifecycle's own store adapter and status shaping, so both sources answer the
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 from ondemand_dashboard.api_client import ApiError
-
-FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
 
 
 class _ReadOnlyPort:
@@ -27,8 +23,6 @@ class StateStoreReader:
     """GET /status without the API: `status()` answers what the API's /status answers."""
 
     def __init__(self, table_name: str, endpoint_url: str | None, region: str) -> None:
-        if str(FUNCTIONS_DIR) not in sys.path:  # `streamlit run` does not put the Lambda code on the path
-            sys.path.append(str(FUNCTIONS_DIR))
         from ondemand.adapters.dynamodb import DynamoStateStore
         from ondemand.lifecycle import EndpointLifecycle
         from ondemand.settings import Settings

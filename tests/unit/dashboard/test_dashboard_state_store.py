@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from dashboard_fake_api import FakePlatformApi
-from dashboard_harness import open_page
 from moto import mock_aws
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.domain import State
 from ondemand.settings import get_settings
+
+from tests.unit.dashboard.dashboard_fake_api import FakePlatformApi
+from tests.unit.dashboard.dashboard_harness import open_page
 
 TABLE = "dashboard-state"
 
