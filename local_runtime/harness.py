@@ -78,7 +78,7 @@ class RunningRuntime:
     process: subprocess.Popen[bytes]
 
     def outbox(self) -> list[dict[str, Any]]:
-        return read_outbox(self.outbox_path)
+        return read_outbox(self.outbox_path, reveal_phones=True)
 
     def model_server_pids(self) -> list[int]:
         """Model server processes the runtime has running right now."""

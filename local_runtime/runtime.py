@@ -29,7 +29,7 @@ from local_runtime.endpoints import (
 from local_runtime.event_bus import LocalEventBus, Rule
 from local_runtime.gateway import Gateway, proxy_event
 from local_runtime.lambda_invoke import HandlerInvoker
-from local_runtime.outbox import OutboxNotifier, read_outbox
+from local_runtime.outbox import PRIVATE_FILE_MODE, OutboxNotifier, mask_phone, read_outbox
 from local_runtime.scheduler import LocalScheduler, RateLoop
 from local_runtime.state_server import LocalStateServer
 
@@ -230,7 +230,7 @@ class LocalRuntime:
 
     def _sent(self, entry: dict[str, Any]) -> None:
         outcome = "sent" if entry["ok"] else f"NOT sent ({entry['detail']})"
-        self._say(f"SMS to {entry['phone']} via {entry['provider']} {outcome}: {entry['message']}")
+        self._say(f"SMS to {mask_phone(entry['phone'])} via {entry['provider']} {outcome}: {entry['message']}")
 
     def _write_runtime_file(self) -> None:
         """Where everything listens, for tests, the benchmark and the dashboard."""
@@ -239,5 +239,7 @@ class LocalRuntime:
                 "pid": os.getpid(), "model_dir": str(self.config.model_dir), "admin_key": self.config.admin_key}
         path = self.config.var_dir / RUNTIME_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info, indent=2))
+        tmp.unlink(missing_ok=True)  # O_EXCL below: never write the admin key into a file someone else made
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE), "w") as private:
+            private.write(json.dumps(info, indent=2))
         tmp.replace(path)
