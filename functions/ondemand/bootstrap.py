@@ -65,7 +65,8 @@ class LambdaEntryPoint:
 
     def __init__(self, make_handler: Callable[[Service], Handler], *, creates_schedules: bool = True) -> None:
         self._make_handler = make_handler
-        self._creates_schedules = creates_schedules
+        self.creates_schedules = creates_schedules
+        """False for a function that only deletes schedules (its settings need no SCHEDULER_ROLE_ARN)."""
         self._handler: Handler | None = None
         self._lock = threading.Lock()
         if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
@@ -74,7 +75,7 @@ class LambdaEntryPoint:
     def _build(self) -> Handler:
         with self._lock:
             if self._handler is None:
-                self._handler = self._make_handler(service_from_environment(creates_schedules=self._creates_schedules))
+                self._handler = self._make_handler(service_from_environment(creates_schedules=self.creates_schedules))
             return self._handler
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
