@@ -2,8 +2,10 @@
 
 Parsing and HTTP shaping live here; decisions live in EndpointLifecycle. Each error class maps to one response
 with the body {"error": <code>, "message": <sentence>}. The routes are registered on the module-level resolver;
-`make_handler(service)` hands them the service through the resolver's context, which Powertools clears after each
-event.
+the handler `make_handler(service)` makes hands them its service in a context variable for the length of one event.
+Not the resolver's own `append_context`: that is one dict on the shared resolver, cleared after every event, so
+two events resolved at once on different threads (the local gateway, the concurrency tests) would clear each
+other's service.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hmac
 import json
 import re
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
@@ -25,6 +28,7 @@ from ondemand.observability import logger, record_metric, tracer
 E164 = re.compile(r"\+[1-9]\d{6,14}")  # used with fullmatch: "$" would let a trailing newline through
 
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=["x-api-key"], max_age=300))
+_current_service: ContextVar[Service] = ContextVar("service")
 
 
 class InvalidRequestError(Exception):
@@ -57,9 +61,8 @@ class RateLimitedError(Exception):
 
 
 def service() -> Service:
-    """The service of the event being resolved (put in the resolver's context by the handler)."""
-    current: Service = app.context["service"]
-    return current
+    """The service of the event being resolved (set by the handler `make_handler` made)."""
+    return _current_service.get()
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
@@ -256,8 +259,11 @@ def make_handler(current: Service) -> Handler:
 
     @tracer.capture_lambda_handler
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        app.append_context(service=current)
-        return app.resolve(event, context)
+        token = _current_service.set(current)
+        try:
+            return app.resolve(event, context)
+        finally:
+            _current_service.reset(token)
 
     return handle
 
