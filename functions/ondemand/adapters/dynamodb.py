@@ -176,7 +176,7 @@ class DynamoStateStore:
             since=item.since,
             endpoint_name=item.endpoint_name,
             expires_at=item.expires_at,
-            subscribers=tuple(item.subscribers or ()),
+            subscribers=tuple(str(phone) for phone in item.subscribers or ()),
             last_error=item.last_error,
             history=tuple(
                 Transition(at=h.at, from_state=State(h.from_state), to_state=State(h.to_state), reason=h.reason)

@@ -65,7 +65,9 @@ def service() -> Service:
     return _current_service.get()
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
