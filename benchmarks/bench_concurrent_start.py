@@ -12,18 +12,17 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+import boto3
+from machine import describe_machine
+from moto.server import ThreadedMotoServer
 
-import boto3  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 GROUP = "bench-teardown"
 MODEL = "bench-model"
@@ -146,6 +145,7 @@ def main() -> None:
         server.stop()
     one = statistics.median(baseline)
     many = statistics.median(burst)
+    print(describe_machine())
     print(f"one uncontended /start:            {one * 1000:8.1f} ms (median of {args.runs})")
     print(f"{args.callers} concurrent /start (wall time): {many * 1000:8.1f} ms (median of {args.runs})")
     print(f"ratio burst / single:              {many / one:8.1f}x for {args.callers}x the calls")

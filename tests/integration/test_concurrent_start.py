@@ -20,9 +20,9 @@ import requests
 from ondemand.adapters.aws import build_aws_adapters
 from ondemand.bootstrap import Handler, bootstrap
 from ondemand.handlers import api, endpoint_events
-from settings_factory import make_settings
 
 from local_runtime.state_server import LoopbackMotoServer
+from tests.settings_factory import make_settings
 
 CALLERS = 50
 PHONES = [f"+1555555{n:04d}" for n in range(10)]  # 10 people, each clicking several times

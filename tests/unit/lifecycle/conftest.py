@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from lifecycle_fakes import FakeEndpoints, FakeScheduler, RecordingNotifier
 from moto import mock_aws
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.bootstrap import Handler, Service, bootstrap
@@ -17,7 +16,9 @@ from ondemand.handlers import api, endpoint_events, reconciler, teardown
 from ondemand.lifecycle import EndpointLifecycle
 from ondemand.ports import Adapters
 from ondemand.settings import Settings
-from settings_factory import TEST_STATE_TABLE, make_settings
+
+from tests.settings_factory import TEST_STATE_TABLE, make_settings
+from tests.unit.lifecycle.lifecycle_fakes import FakeEndpoints, FakeScheduler, RecordingNotifier
 
 TABLE = TEST_STATE_TABLE
 ADMIN_KEY = "s3cret-admin-key"

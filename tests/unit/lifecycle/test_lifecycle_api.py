@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 import pytest
-from lifecycle_fakes import PHONE_A, PHONE_B
 from ondemand.bootstrap import Handler, bootstrap
 from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import api
 from ondemand.ports import Adapters
-from settings_factory import make_settings
+
+from tests.settings_factory import make_settings
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 
 
 def invoke(

@@ -13,7 +13,6 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
-from lifecycle_fakes import PHONE_A
 from ondemand.adapters.aws import SsmSecret
 from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
@@ -21,6 +20,8 @@ from ondemand.adapters.sms import SnsNotifier, TextbeltNotifier
 from ondemand.bootstrap import service_from_environment
 from ondemand.domain import EndpointError, EndpointStatus, NotifierError, SchedulerError
 from ondemand.handlers import api, endpoint_events  # at collection: X-Ray's SDK opens a UDP socket on import
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 MODEL_PARAMETER = "/ondemand-sentiment/approved-model"
 ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker-execution"

@@ -6,12 +6,13 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
-from lifecycle_fakes import PHONE_A, PHONE_B
 from ondemand.bootstrap import bootstrap
 from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import endpoint_events
 from ondemand.handlers.endpoint_events import parse_status
 from ondemand.lifecycle import teardown_schedule_name
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 
 FIXTURE_ENDPOINT = "ondemand-sentiment-20260101t120000"
 

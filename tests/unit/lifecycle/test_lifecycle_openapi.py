@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
-from lifecycle_fakes import PHONE_A
 from ondemand.bootstrap import Handler
 from ondemand.domain import EndpointStatus
 from ondemand.handlers import api
 from openapi_spec_validator import validate
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCUMENT = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())

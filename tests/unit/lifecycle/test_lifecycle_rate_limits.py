@@ -12,15 +12,15 @@ from typing import Any
 import boto3
 import pytest
 from jsonschema import Draft202012Validator
-from lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 from ondemand.adapters.rate_limit import DynamoRateLimiter
 from ondemand.bootstrap import Handler, Service, bootstrap
 from ondemand.domain import EndpointStatus
 from ondemand.handlers import api
 from ondemand.lifecycle import EndpointLifecycle
-from test_lifecycle_openapi import schema_for
 
 from tests.conftest import create_table_from_template
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
+from tests.unit.lifecycle.test_lifecycle_openapi import schema_for
 
 RATE_TABLE = "test-ondemand-rate-limits"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from lifecycle_fakes import PHONE_A
 from ondemand.domain import EndpointStatus, State
 from ondemand.lifecycle import EndpointLifecycle, Repair, RepairKind, teardown_schedule_name
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 
 def kinds(repairs: list[Repair]) -> list[tuple[str, RepairKind]]:

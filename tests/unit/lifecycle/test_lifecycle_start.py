@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 from ondemand.bootstrap import Service
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
 from ondemand.lifecycle import EndpointLifecycle
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 
 
 def test_the_first_start_creates_one_endpoint_named_with_the_prefix(machine: EndpointLifecycle, endpoints) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from lifecycle_fakes import PHONE_A
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
 from ondemand.lifecycle import EndpointLifecycle, teardown_schedule_name
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, ModelNotReadyError, State
 from ondemand.lifecycle import CREATE_GRACE, LIVE_STATES, EndpointLifecycle
 from ondemand.ports import Adapters
-from settings_factory import make_settings
-from simulated_ports import (
+
+from tests.settings_factory import make_settings
+from tests.unit.lifecycle_model.simulated_ports import (
     DELETE_TIME,
     FAULT_KINDS,
     FaultPlan,
