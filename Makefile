@@ -47,6 +47,7 @@ venv: $(VENV)/.installed $(SAM_VENV)/.installed $(CHROMIUM)
 lint: venv security js-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml
 
