@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +15,20 @@ import pytest
 # SageMaker's CreateEndpoint: EndpointName matches this pattern and has at most 63 characters.
 SAGEMAKER_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
+ROOT = Path(__file__).resolve().parents[3]
+
+# SAM's own translator (from the SAM CLI's venv) turns template.yaml into the CloudFormation it deploys; code locations
+# are replaced by S3 ones as `sam deploy` does. Prints the API deployments' properties.
+TRANSLATE = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+template = yaml_parse(open(sys.argv[1]).read())
+template["Globals"]["Function"]["CodeUri"] = "s3://bucket/functions.zip"
+template["Resources"]["TrainingPipeline"]["Properties"]["Location"] = "https://s3.amazonaws.com/bucket/pipeline.yaml"
+resources = transform(template, {}, lambda: {})["Resources"]
+print(json.dumps([r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"]))
+"""
 
 
 def _evaluate(value: Any, stack_id: str) -> Any:
@@ -55,6 +73,17 @@ def test_the_default_deploys_on_a_new_account_whose_concurrency_quota_is_10(temp
 def test_the_api_has_an_openapi_version_so_sam_makes_no_extra_stage_named_stage(template) -> None:
     assert template["Globals"]["Api"]["OpenApiVersion"].startswith("3.")
     assert template["Resources"]["Api"]["Properties"]["StageName"] == "Prod"
+
+
+def test_sams_translation_of_the_api_makes_only_the_prod_stage() -> None:
+    """Without OpenApiVersion, SAM's deployment also carries StageName "Stage": a second, unthrottled stage."""
+    result = subprocess.run(
+        [str(ROOT / ".venv-sam" / "bin" / "python"), "-c", TRANSLATE, str(ROOT / "template.yaml")],
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    deployments = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(deployments) == 1 and "StageName" not in deployments[0], deployments
 
 
 def test_the_api_function_gives_up_before_api_gateway_does(template) -> None:
