@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv chromium lint security test test-unit test-integration test-e2e model demo dashboard bench clean
+.PHONY: help venv chromium lint security test test-glue test-unit test-integration test-e2e model demo dashboard bench clean
 
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
@@ -71,8 +71,20 @@ test-integration: venv
 test-e2e: venv
 	$(PY) -m pytest tests/e2e
 
-test: lint js-test
+test: lint js-test test-glue
 	$(PY) -m pytest tests
+
+# The Glue runtime check: the job's tests on Python 3.9 with the awswrangler Glue Python shell ships (2.15.1), in a
+# venv of their own (the project's conftest needs the main venv's plugins, so --noconftest).
+GLUE_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9.*/bin/python) python3.9)
+GLUE_VENV := .venv-glue
+$(GLUE_VENV)/.installed: glue_jobs/requirements-glue-runtime.txt
+	test -x $(GLUE_VENV)/bin/python || $(GLUE_PYTHON) -m venv $(GLUE_VENV)
+	$(GLUE_VENV)/bin/pip install --quiet -r glue_jobs/requirements-glue-runtime.txt
+	touch $@
+
+test-glue: $(GLUE_VENV)/.installed
+	$(GLUE_VENV)/bin/python -m pytest --noconftest -p no:cacheprovider tests/unit/pipeline/test_curate_reviews.py
 
 # The local model pipeline: seed raw reviews into S3 (moto), Glue ETL, train, evaluate -> var/model. A cached model
 # of the same or a better profile is reused; FORCE=1 rebuilds. make model PROFILE=full
@@ -116,5 +128,5 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/soak.py --cycles 2
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache \
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(GLUE_VENV) node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache \
 		build *.egg-info

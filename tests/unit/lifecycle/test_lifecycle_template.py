@@ -64,17 +64,17 @@ def test_the_rule_matches_only_this_stacks_endpoints(template) -> None:
     events = template["Resources"]["EndpointEventsFunction"]["Properties"]["Events"]
     pattern = events["EndpointStateChange"]["Properties"]["Pattern"]
     prefix = template["Globals"]["Function"]["Environment"]["Variables"]["ENDPOINT_NAME_PREFIX"]
+    assert prefix == {"Fn::GetAtt": ["EndpointNamePrefix", "Value"]}  # per stack: tests/unit/aws
     assert pattern["source"] == ["aws.sagemaker"]
     assert pattern["detail-type"] == ["SageMaker Endpoint State Change"]
-    assert pattern["detail"]["EndpointName"] == [{"prefix": f"{prefix}-"}]
+    assert pattern["detail"]["EndpointName"] == [{"prefix": {"Fn::Sub": "${EndpointNamePrefix.Value}-"}}]
 
 
 def test_iam_for_endpoints_is_scoped_to_the_prefix(template) -> None:
-    prefix = template["Globals"]["Function"]["Environment"]["Variables"]["ENDPOINT_NAME_PREFIX"]
     statements = template["Resources"]["EndpointControlPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     sagemaker = next(s for s in statements if "sagemaker:CreateEndpoint" in s["Action"])
     resources = [r["Fn::Sub"] for r in sagemaker["Resource"]]
-    assert all(r.endswith(f"/{prefix}-*") for r in resources)
+    assert all(r.endswith("/${EndpointNamePrefix.Value}-*") for r in resources)
 
 
 def test_defaults_the_issue_asks_for(template) -> None:
