@@ -11,7 +11,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -19,7 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.pipeline import make_pipeline
 
-from training import inference
+if TYPE_CHECKING:  # imported where used: it loads torch, which the instant model's training does not need
+    from training import inference
 
 PREDICT_CHUNK = 64
 
@@ -47,6 +48,8 @@ def tfidf_baseline_predictions(train: pd.DataFrame, texts: list[str], seed: int 
 def model_predictions(loaded: inference.LoadedModel, texts: list[str], progress: bool = True) -> list[int]:
     """Label ids through the serving code path (predict_fn), so the score is the endpoint's score."""
     from tqdm.auto import tqdm
+
+    from training import inference
 
     # Sort by length first so every chunk, like every micro-batch, holds texts of similar length.
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -112,6 +115,7 @@ def headline(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from training import inference
     from training.train import read_channel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
