@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 if TYPE_CHECKING:  # imported where used: it loads torch, which the instant model's training does not need
     from training import inference
@@ -35,14 +35,17 @@ def classification_metrics(labels: list[int], predicted: list[int]) -> dict[str,
     }
 
 
-def tfidf_baseline_predictions(train: pd.DataFrame, texts: list[str], seed: int = 13) -> list[int]:
-    """Word 1-2-gram TF-IDF + logistic regression: the classic strong baseline for movie reviews."""
+def tfidf_baseline(train: pd.DataFrame, seed: int = 13) -> Pipeline:
+    """Word 1-2-gram TF-IDF + logistic regression: the classic strong baseline for movie reviews, fitted on `train`."""
     baseline = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=200_000, sublinear_tf=True),
         LogisticRegression(C=4.0, max_iter=1000, random_state=seed),
     )
-    baseline.fit(train["text"].tolist(), train["label"].tolist())
-    return [int(label) for label in baseline.predict(texts)]
+    return baseline.fit(train["text"].tolist(), train["label"].tolist())
+
+
+def tfidf_baseline_predictions(train: pd.DataFrame, texts: list[str], seed: int = 13) -> list[int]:
+    return [int(label) for label in tfidf_baseline(train, seed).predict(texts)]
 
 
 def model_predictions(loaded: inference.LoadedModel, texts: list[str], progress: bool = True) -> list[int]:
