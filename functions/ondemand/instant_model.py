@@ -35,8 +35,9 @@ CANARY_TEXT = "I didn't like it at all... NOT good! Wasn't it <br /> the WORST f
 
 _TAG = re.compile(r"<[^>]{0,200}>")
 # Words keep their inner apostrophes (don't, wasn't: the negation is the signal), numbers keep a rating's slash
-# (7/10), and !, ? and a few emoticons survive as tokens; other punctuation only separates words.
-_TOKEN = re.compile(r"[:;]-?[()dp]|\d+/\d+|[^\W_]+(?:'[^\W_]+)*|[!?]")
+# (7/10), and !, ? and a few emoticons survive as tokens; other punctuation only separates words. Words first: the
+# common case tried first makes this regex twice as fast as the other order, and it is half of serving's time.
+_TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+(?:/\d+)?|[!?]|[:;]-?[()dp]")
 
 
 class InstantModelError(ValueError):
@@ -45,23 +46,22 @@ class InstantModelError(ValueError):
 
 def tokenize(text: str) -> list[str]:
     """Lowercased tokens; HTML tags (the <br /> in IMDb reviews) and curly apostrophes normalised first."""
-    text = _TAG.sub(" ", html.unescape(text)).lower().replace("\u2019", "'")
-    return _TOKEN.findall(text)
+    if "&" in text:
+        text = html.unescape(text)
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    return _TOKEN.findall(text.lower().replace("\u2019", "'"))
 
 
 def feature_buckets(text: str, bucket_count: int) -> list[int]:
     """The distinct hash buckets of a text's unigrams and bigrams, in first-seen order (binary features)."""
     if bucket_count <= 0 or bucket_count & (bucket_count - 1):
         raise ValueError(f"bucket_count must be a power of two, not {bucket_count}")
-    mask = bucket_count - 1
+    mask, crc32 = bucket_count - 1, zlib.crc32
     tokens = tokenize(text)
-    seen: dict[int, None] = {}
-    for token in tokens:
-        seen[zlib.crc32(token.encode()) & mask] = None
     # A space never occurs inside a token, so a bigram's string cannot equal a unigram's.
-    for first, second in zip(tokens, tokens[1:], strict=False):
-        seen[zlib.crc32(f"{first} {second}".encode()) & mask] = None
-    return list(seen)
+    bigrams = [f"{first} {second}" for first, second in zip(tokens, tokens[1:], strict=False)]
+    return list(dict.fromkeys([crc32(feature.encode()) & mask for feature in tokens + bigrams]))
 
 
 def featurizer_description(bucket_count: int) -> dict[str, Any]:
