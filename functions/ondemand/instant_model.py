@@ -102,6 +102,8 @@ class InstantModel:
             name = f"{metadata['model_name']}@{metadata['version']}"
         except (ValueError, KeyError, TypeError) as err:
             raise InstantModelError(f"{metadata_path} is not valid instant-model metadata: {err!r}") from None
+        if bucket_count <= 0 or bucket_count & (bucket_count - 1):
+            raise InstantModelError(f"{metadata_path}: bucket_count must be a power of two, not {bucket_count}.")
         if fmt != ARTIFACT_FORMAT:
             raise InstantModelError(f"{metadata_path} has format {fmt!r}; this code reads {ARTIFACT_FORMAT!r}.")
         if (featurizer.get("name"), featurizer.get("hashing")) != (FEATURIZER, HASHING):

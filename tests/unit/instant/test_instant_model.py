@@ -98,6 +98,12 @@ def test_load_refuses_weights_made_for_other_buckets(artifact_copy: Path) -> Non
         InstantModel.load(artifact_copy)
 
 
+def test_load_refuses_a_bucket_count_that_is_not_a_power_of_two(artifact_copy: Path) -> None:
+    _edit_metadata(artifact_copy, lambda m: m["featurizer"].update(bucket_count=1000))
+    with pytest.raises(InstantModelError, match="power of two, not 1000"):
+        InstantModel.load(artifact_copy)
+
+
 def test_load_refuses_a_newer_format_and_broken_json(artifact_copy: Path) -> None:
     _edit_metadata(artifact_copy, lambda m: m.update(format="instant-linear/2"))
     with pytest.raises(InstantModelError, match="instant-linear/2"):
