@@ -80,6 +80,7 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> 
     with tqdm(total=len(stages), desc=f"model pipeline [{profile}]", unit="stage", position=0) as bar:
         bar.set_postfix_str(stages[0])
         channels = curate_in_process(work_dir) if profile == "tiny" else curate_through_s3(work_dir)
+        train_instant_model(channels, instant_model_dir(model_dir))  # published now: the instant tier needs no GPU
         bar.update(1)
         bar.set_postfix_str(stages[1])
         train(profile, channels, building)
@@ -162,6 +163,19 @@ def train(profile: str, channels: dict[str, Path], model_dir: Path) -> None:
     subprocess.run([sys.executable, "-m", "training.train", "--profile", profile], check=True, cwd=REPO_ROOT, env=env)
 
 
+def instant_model_dir(model_dir: Path) -> Path:
+    """The instant tier's model lives beside the transformer's folder, so it can be served before that one exists."""
+    return Path(model_dir).parent / "instant_model"
+
+
+def train_instant_model(channels: dict[str, Path], out: Path) -> None:
+    """training/instant_train.py on the curated channels: seconds, plain arrays, scored on the test split."""
+    command = [sys.executable, "-m", "training.instant_train", "--train-dir", str(channels["train"]), "--out", str(out)]
+    if channels.get("test") is not None and channels["test"].exists():
+        command += ["--test-dir", str(channels["test"])]
+    subprocess.run(command, check=True, cwd=REPO_ROOT, env=_child_env())
+
+
 def export_for_cpu(model_dir: Path, test_dir: Path | None) -> None:
     """The int8 ONNX copy a CPU serves (training/onnx_export.py), scored on the test split when there is one."""
     command = [sys.executable, "-m", "training.onnx_export", "--model-dir", str(model_dir)]
@@ -215,6 +229,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"reusing the {cached} model in {model_dir} (--force to rebuild)")
             if not (model_dir / CPU_MODEL_FILE).exists():  # a model made before the ONNX export existed
                 export_for_cpu(model_dir, _work_dir(model_dir) / "curated" / "split=test")
+            channels = {split: _work_dir(model_dir) / "curated" / f"split={split}" for split in SPLITS}
+            if not instant_model_dir(model_dir).exists() and channels["train"].exists():  # made before the tier existed
+                train_instant_model(channels, instant_model_dir(model_dir))
             return
         build_model(args.profile, model_dir)
 

@@ -11,16 +11,18 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
-from training import inference
 from training.channels import read_channel
+
+if TYPE_CHECKING:  # imported where used: it loads torch, which the instant model's training does not need
+    from training import inference
 
 PREDICT_CHUNK = 64
 
@@ -35,19 +37,24 @@ def classification_metrics(labels: list[int], predicted: list[int]) -> dict[str,
     }
 
 
-def tfidf_baseline_predictions(train: pd.DataFrame, texts: list[str], seed: int = 13) -> list[int]:
-    """Word 1-2-gram TF-IDF + logistic regression: the classic strong baseline for movie reviews."""
+def tfidf_baseline(train: pd.DataFrame, seed: int = 13) -> Pipeline:
+    """Word 1-2-gram TF-IDF + logistic regression: the classic strong baseline for movie reviews, fitted on `train`."""
     baseline = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=200_000, sublinear_tf=True),
         LogisticRegression(C=4.0, max_iter=1000, random_state=seed),
     )
-    baseline.fit(train["text"].tolist(), train["label"].tolist())
-    return [int(label) for label in baseline.predict(texts)]
+    return baseline.fit(train["text"].tolist(), train["label"].tolist())
+
+
+def tfidf_baseline_predictions(train: pd.DataFrame, texts: list[str], seed: int = 13) -> list[int]:
+    return [int(label) for label in tfidf_baseline(train, seed).predict(texts)]
 
 
 def model_predictions(loaded: inference.LoadedModel, texts: list[str], progress: bool = True) -> list[int]:
     """Label ids through the serving code path (predict_fn), so the score is the endpoint's score."""
     from tqdm.auto import tqdm
+
+    from training import inference
 
     # Sort by length first so every chunk, like every micro-batch, holds texts of similar length.
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -113,6 +120,8 @@ def headline(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from training import inference
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--train-dir", required=True)
