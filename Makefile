@@ -126,6 +126,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_concurrent_start.py --callers 20 --runs 1
 	$(PY) benchmarks/bench_model_server.py --texts 64 --rounds 1
 	$(PY) benchmarks/soak.py --cycles 2
+	$(PY) benchmarks/bench_instant.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(GLUE_VENV) node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache \
