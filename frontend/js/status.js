@@ -71,8 +71,9 @@ export function stopNotice(status, secondsSinceReceipt, { timeZone } = {}) {
   if (!Number.isFinite(noticeMs) || !Number.isFinite(expiresMs) || !Number.isFinite(serverLeft)) return null;
   const left = serverLeft - secondsSinceReceipt;
   if (left <= 0 || left > (expiresMs - noticeMs) / 1000) return null;
+  // No ticking clock in here: the banner is an alert, read out when its text changes (the countdown ticks below).
   return {
-    text: `The GPU model stops at ${localAndUtcTime(status.expires_at, { timeZone })}, in ${clockText(left)}. ` +
+    text: `The GPU model stops at ${localAndUtcTime(status.expires_at, { timeZone })}. ` +
       "Keep it running if you are still using it.",
   };
 }

@@ -119,7 +119,8 @@ export function renderTierNote(el, text) {
 /** `notice` is {text} from notice_at until expires_at, null otherwise. */
 export function renderStopNotice(el, notice) {
   el.noticeBanner.hidden = !notice;
-  if (notice) el.noticeText.textContent = notice.text;
+  // Rewritten only when it changes: the banner is an alert, and screen readers announce every rewrite.
+  if (notice && el.noticeText.textContent !== notice.text) el.noticeText.textContent = notice.text;
 }
 
 export function renderBudget(el, budgetLine, cooldownLine) {

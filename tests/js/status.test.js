@@ -135,7 +135,7 @@ test("the stop notice shows from notice_at until expires_at, with the stop time 
   assert.equal(stopNotice(inService(301), 0), null);
   assert.equal(stopNotice(inService(310), 11).text.slice(0, 22), "The GPU model stops at");
   assert.equal(stopNotice(inService(299), 0, { timeZone: "Europe/Paris" }).text,
-    "The GPU model stops at 14:05 your time (13:05 UTC), in 04:59. Keep it running if you are still using it.");
+    "The GPU model stops at 14:05 your time (13:05 UTC). Keep it running if you are still using it.");
   assert.equal(stopNotice(inService(5), 5), null); // expired: the teardown is under way
 });
 
