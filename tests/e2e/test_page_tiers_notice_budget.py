@@ -80,15 +80,15 @@ def test_the_stop_notice_shows_from_notice_at_and_its_extend_keeps_the_model(kol
                                                                              fake_model: FakeModel) -> None:
     page = kolkata_page
     fake_model.start_seconds = 0
-    fake_model.keep_alive_seconds = 38
-    fake_model.notice_seconds = 30  # the notice is due 8 s after the model is ready
+    fake_model.keep_alive_seconds = 45
+    fake_model.notice_seconds = 30  # the notice is due 15 s after the model is ready: time to see it hidden first
     fake_model.extend_needs_recent_use = True
     page.goto(fake_api)
     page.click("#start")
     expect(page.locator("#state")).to_have_attribute("data-state", "IN_SERVICE")
     expect(page.locator("#notice-banner")).to_be_hidden()
 
-    expect(page.locator("#notice-banner")).to_be_visible()
+    expect(page.locator("#notice-banner")).to_be_visible(timeout=30_000)
     stop = fake_model.expires_at
     local, utc = (stop + timedelta(hours=5, minutes=30)).strftime("%H:%M"), stop.strftime("%H:%M")
     expect(page.locator("#notice-text")).to_contain_text(f"The GPU model stops at {local} your time ({utc} UTC)")
