@@ -22,6 +22,9 @@ def test_the_job_succeeds_with_the_state_machines_hyperparameters(training_run):
     assert training_run.returncode == 0, training_run.log[-4000:]
     assert (training_run.base_dir / "output" / "success").exists()
     assert not (training_run.base_dir / "output" / "failure").exists()
+    # The toolkit pip-installs the archive's requirements.txt; offline (PIP_NO_INDEX) it passes only if the image's
+    # libraries already satisfy every pin.
+    assert "Installing dependencies from requirements.txt" in training_run.log
     sent = training_run.request["HyperParameters"]
     assert all(isinstance(value, str) for value in sent.values())  # SageMaker's API takes strings only
     # Everything but the offline base model is the recipe's, as the state machine sends it.
