@@ -175,8 +175,15 @@ def main(argv: list[str] | None = None) -> None:
         print(upload_source(session.client("s3"), args.bucket))
         return
     result = launch(
-        session, args.job_name, args.role, f"s3://{args.bucket}/{SOURCE_KEY}", args.curated,
-        f"s3://{args.bucket}/training/", session.region_name, wait=args.wait, create_model=args.create_model,
+        session,
+        args.job_name,
+        args.role,
+        f"s3://{args.bucket}/{SOURCE_KEY}",
+        args.curated,
+        f"s3://{args.bucket}/training/",
+        session.region_name,
+        wait=args.wait,
+        create_model=args.create_model,
     )
     print(json.dumps(result, indent=2))
 

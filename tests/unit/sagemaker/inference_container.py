@@ -76,8 +76,13 @@ def decode_response(data: bytes) -> dict:
     for _ in range(take_int()):  # response headers
         take_bytes(), take_bytes()
     body = take_bytes()
-    return {"code": code, "message": message, "status": status, "content_type": content_type,
-            "body": base64.b64encode(body).decode()}
+    return {
+        "code": code,
+        "message": message,
+        "status": status,
+        "content_type": content_type,
+        "body": base64.b64encode(body).decode(),
+    }
 
 
 def main(model_dir: str) -> None:
@@ -104,8 +109,9 @@ def main(model_dir: str) -> None:
 
     for number, line in enumerate(sys.stdin):
         request = json.loads(line)
-        batch = retrieve_msg(Frame(inference_frame(str(number), request["headers"],
-                                                   base64.b64decode(request["body"]))))[1]
+        batch = retrieve_msg(
+            Frame(inference_frame(str(number), request["headers"], base64.b64decode(request["body"])))
+        )[1]
         answers.write(json.dumps(decode_response(bytes(service.predict(batch)))) + "\n")
         answers.flush()
 

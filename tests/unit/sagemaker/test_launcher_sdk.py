@@ -54,8 +54,12 @@ def test_the_sdk_sends_the_state_machines_requests_waits_and_creates_the_model_f
 
     result = launch(session)
 
-    assert result == {"training_job": "sentiment-1", "model_data": MODEL_DATA, "metrics": {"test_accuracy": 0.93},
-                      "model_arn": MODEL_ARN}
+    assert result == {
+        "training_job": "sentiment-1",
+        "model_data": MODEL_DATA,
+        "metrics": {"test_accuracy": 0.93},
+        "model_arn": MODEL_ARN,
+    }
     assert expected_job["ResourceConfig"]["InstanceType"] == "ml.g4dn.xlarge"
     assert expected_job["AlgorithmSpecification"]["TrainingImage"].startswith("763104351884.dkr.ecr.eu-west-1.")
     hyperparameters = {name: json.loads(value) for name, value in expected_job["HyperParameters"].items()}

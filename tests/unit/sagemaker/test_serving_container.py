@@ -26,19 +26,30 @@ from training import launcher
 
 pytestmark = pytest.mark.slow
 CONTAINER = Path(__file__).with_name("inference_container.py")
-TEXTS = ["A warm, funny and moving film. I loved every minute of it.",
-         "A dull, lifeless mess. Boring and far too long."]
+TEXTS = [
+    "A warm, funny and moving film. I loved every minute of it.",
+    "A dull, lifeless mess. Boring and far too long.",
+]
 
 
 class InferenceContainer:
     """The container's Python worker in a child process; `invoke` is one POST /invocations."""
 
     def __init__(self, model_dir: Path, environment: dict[str, str]) -> None:
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(model_dir.parent), "HF_HUB_OFFLINE": "1",
-               "TRANSFORMERS_OFFLINE": "1", **environment}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(model_dir.parent),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            **environment,
+        }
         self.process = subprocess.Popen(  # noqa: S603
-            [str(DLC_PYTHON), str(CONTAINER), str(model_dir)], env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [str(DLC_PYTHON), str(CONTAINER), str(model_dir)],
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         first = self.process.stdout.readline()
         if not first:
@@ -101,8 +112,14 @@ def container(training_run, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 def predict_through_the_api_path(container: InferenceContainer, texts: list[str]) -> tuple[dict, ContainerRuntime]:
     runtime = ContainerRuntime(container)
-    endpoints = SageMakerEndpoints(None, runtime, None, prefix="ondemand-sentiment", instance_type="ml.g4dn.xlarge",
-                                   approved_model_parameter="/approved")
+    endpoints = SageMakerEndpoints(
+        None,
+        runtime,
+        None,
+        prefix="ondemand-sentiment",
+        instance_type="ml.g4dn.xlarge",
+        approved_model_parameter="/approved",
+    )
     adapters = Adapters(store=InServiceStore(), endpoints=endpoints, scheduler=None, notifier=None)
     return EndpointLifecycle(adapters, make_settings()).predict(texts), runtime
 
@@ -123,8 +140,14 @@ def test_predict_gets_one_labelled_prediction_per_text_from_the_inference_image(
 def test_a_request_the_model_refuses_is_an_endpoint_error_naming_why(container):
     """An empty text is refused by input_fn: the toolkit answers 400 with its message, which the adapter reports."""
     runtime = ContainerRuntime(container)
-    endpoints = SageMakerEndpoints(None, runtime, None, prefix="ondemand-sentiment", instance_type="ml.g4dn.xlarge",
-                                   approved_model_parameter="/approved")
+    endpoints = SageMakerEndpoints(
+        None,
+        runtime,
+        None,
+        prefix="ondemand-sentiment",
+        instance_type="ml.g4dn.xlarge",
+        approved_model_parameter="/approved",
+    )
 
     with pytest.raises(EndpointError, match="ModelError"):
         endpoints.invoke("ep-1", {"texts": ["fine", "   "]})

@@ -28,11 +28,16 @@ def test_the_job_succeeds_with_the_state_machines_hyperparameters(training_run):
     sent = training_run.request["HyperParameters"]
     assert all(isinstance(value, str) for value in sent.values())  # SageMaker's API takes strings only
     # Everything but the offline base model is the recipe's, as the state machine sends it.
-    recipe_values = recipe.state_request(recipe.TRAINING_STATE, dict.fromkeys(
-        ("SageMakerRoleArn", "TrainingSourceUri", "CuratedDataPath", "ModelArtifactsPath", "Region"), "x"),
-        {"TrainingJobName": "x"})["HyperParameters"]
+    recipe_values = recipe.state_request(
+        recipe.TRAINING_STATE,
+        dict.fromkeys(
+            ("SageMakerRoleArn", "TrainingSourceUri", "CuratedDataPath", "ModelArtifactsPath", "Region"), "x"
+        ),
+        {"TrainingJobName": "x"},
+    )["HyperParameters"]
     assert {k: v for k, v in sent.items() if k not in ("base-model", "sagemaker_submit_directory")} == {
-        k: v for k, v in recipe_values.items() if k not in ("base-model", "sagemaker_submit_directory")}
+        k: v for k, v in recipe_values.items() if k not in ("base-model", "sagemaker_submit_directory")
+    }
     metrics = json.loads((training_run.model_dir / "metrics.json").read_text())
     assert metrics["profile"] == "full"
     assert metrics["hyperparameters"]["max_length"] == 512 and metrics["hyperparameters"]["epochs"] == 2
@@ -41,8 +46,9 @@ def test_the_job_succeeds_with_the_state_machines_hyperparameters(training_run):
 
 def test_the_test_accuracy_reaches_the_pipelines_choice_through_its_metric_definition(training_run):
     """SageMaker matches the metric definitions against the job's log; the Choice state reads the value."""
-    definitions = launcher.training_job_request(
-        "x", "r", "s", "c/", "o", "eu-west-1")["AlgorithmSpecification"]["MetricDefinitions"]
+    definitions = launcher.training_job_request("x", "r", "s", "c/", "o", "eu-west-1")["AlgorithmSpecification"][
+        "MetricDefinitions"
+    ]
     regex = next(d["Regex"] for d in definitions if d["Name"] == "test_accuracy")
     found = re.findall(regex, training_run.log)
     metrics = json.loads((training_run.model_dir / "metrics.json").read_text())
@@ -56,7 +62,8 @@ def test_the_model_artefact_is_laid_out_for_the_hugging_face_inference_image(tra
     inference.py, imports code/inference.py from there. Weights and tokenizer must sit at the root, beside it."""
     names = set(archive_names(training_run.model_tar_gz(tmp_path / "model.tar.gz").read_bytes()))
     program = launcher.model_request("m", "r", "s3://m", "eu-west-1")["PrimaryContainer"]["Environment"][
-        "SAGEMAKER_PROGRAM"]
+        "SAGEMAKER_PROGRAM"
+    ]
 
     assert f"code/{program}" in names
     weights_and_tokenizer = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}

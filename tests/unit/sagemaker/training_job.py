@@ -32,10 +32,20 @@ DLC_PYTHON = DLC_VENV / "bin" / "python"
 # The training image's transformers (4.36.0) over the venv's 4.37.0, which is the inference image's (pip --target).
 TRAINING_IMAGE_OVERLAY = DLC_VENV / "training-image"
 SENTENCES = {
-    1: ["A warm, funny and moving film.", "Brilliant acting and a script that sings.", "I loved every minute of it.",
-        "A delight from start to finish.", "Superb, touching and beautifully shot."],
-    0: ["A dull, lifeless mess.", "Boring, predictable and far too long.", "I hated every minute of it.",
-        "A waste of a talented cast.", "Clumsy, tedious and badly written."],
+    1: [
+        "A warm, funny and moving film.",
+        "Brilliant acting and a script that sings.",
+        "I loved every minute of it.",
+        "A delight from start to finish.",
+        "Superb, touching and beautifully shot.",
+    ],
+    0: [
+        "A dull, lifeless mess.",
+        "Boring, predictable and far too long.",
+        "I hated every minute of it.",
+        "A waste of a talented cast.",
+        "Clumsy, tedious and badly written.",
+    ],
 }
 
 
@@ -71,8 +81,12 @@ def reviews(rows_per_label: int, seed: int) -> pd.DataFrame:
 def job_request(base_model: str, source_uri: str) -> dict:
     """The state machine's CreateTrainingJob request (through the launcher), with the offline base model."""
     request = launcher.training_job_request(
-        "rehearsal", "arn:aws:iam::123456789012:role/sagemaker", source_uri, "s3://curated/reviews/",
-        "s3://artifacts/training/", "eu-west-1",
+        "rehearsal",
+        "arn:aws:iam::123456789012:role/sagemaker",
+        source_uri,
+        "s3://curated/reviews/",
+        "s3://artifacts/training/",
+        "eu-west-1",
     )
     request["HyperParameters"]["base-model"] = json.dumps(base_model)
     return request
@@ -82,17 +96,33 @@ def prepare(base_dir: Path, request: dict) -> None:
     config = base_dir / "input" / "config"
     config.mkdir(parents=True)
     (config / "hyperparameters.json").write_text(json.dumps(request["HyperParameters"]))
-    channels = {c["ChannelName"]: {"TrainingInputMode": request["AlgorithmSpecification"]["TrainingInputMode"],
-                                   "S3DistributionType": c["DataSource"]["S3DataSource"]["S3DataDistributionType"],
-                                   "RecordWrapperType": "None"}
-                for c in request["InputDataConfig"]}
+    channels = {
+        c["ChannelName"]: {
+            "TrainingInputMode": request["AlgorithmSpecification"]["TrainingInputMode"],
+            "S3DistributionType": c["DataSource"]["S3DataSource"]["S3DataDistributionType"],
+            "RecordWrapperType": "None",
+        }
+        for c in request["InputDataConfig"]
+    }
     (config / "inputdataconfig.json").write_text(json.dumps(channels))
-    (config / "resourceconfig.json").write_text(json.dumps(
-        {"current_host": "algo-1", "current_instance_type": request["ResourceConfig"]["InstanceType"],
-         "current_group_name": "homogeneousCluster", "hosts": ["algo-1"], "network_interface_name": "eth0",
-         "instance_groups": [{"instance_group_name": "homogeneousCluster", "hosts": ["algo-1"],
-                              "instance_type": request["ResourceConfig"]["InstanceType"]}]}
-    ))
+    (config / "resourceconfig.json").write_text(
+        json.dumps(
+            {
+                "current_host": "algo-1",
+                "current_instance_type": request["ResourceConfig"]["InstanceType"],
+                "current_group_name": "homogeneousCluster",
+                "hosts": ["algo-1"],
+                "network_interface_name": "eth0",
+                "instance_groups": [
+                    {
+                        "instance_group_name": "homogeneousCluster",
+                        "hosts": ["algo-1"],
+                        "instance_type": request["ResourceConfig"]["InstanceType"],
+                    }
+                ],
+            }
+        )
+    )
     for seed, channel in enumerate(channels):
         folder = base_dir / "input" / "data" / channel
         folder.mkdir(parents=True)
