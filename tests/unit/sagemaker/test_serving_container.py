@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 CONTAINER = Path(__file__).with_name("inference_container.py")
 TEXTS = [
     "A warm, funny and moving film. I loved every minute of it.",
-    "A dull, lifeless mess. Boring and far too long.",
+    "Clumsy, tedious and badly written. A dull, lifeless mess.",
 ]
 
 

@@ -41,7 +41,7 @@ def test_the_job_succeeds_with_the_state_machines_hyperparameters(training_run):
     metrics = json.loads((training_run.model_dir / "metrics.json").read_text())
     assert metrics["profile"] == "full"
     assert metrics["hyperparameters"]["max_length"] == 512 and metrics["hyperparameters"]["epochs"] == 2
-    assert metrics["train_rows"] == 64
+    assert metrics["train_rows"] == 320
 
 
 def test_the_test_accuracy_reaches_the_pipelines_choice_through_its_metric_definition(training_run):

@@ -31,6 +31,8 @@ DLC_VENV = launcher.REPO_ROOT / ".venv-sagemaker"
 DLC_PYTHON = DLC_VENV / "bin" / "python"
 # The training image's transformers (4.36.0) over the venv's 4.37.0, which is the inference image's (pip --target).
 TRAINING_IMAGE_OVERLAY = DLC_VENV / "training-image"
+# Enough rows for the recipe's learning rate (3e-05, batch 32, 2 epochs: 20 steps) to separate the two kinds clearly.
+ROWS_PER_LABEL = {"train": 160, "validation": 16, "test": 16}
 SENTENCES = {
     1: [
         "A warm, funny and moving film.",
@@ -127,7 +129,7 @@ def prepare(base_dir: Path, request: dict) -> None:
         folder = base_dir / "input" / "data" / channel
         folder.mkdir(parents=True)
         # As the Glue job writes them: Parquet files under the split's prefix.
-        reviews(32 if channel == "train" else 16, seed).to_parquet(folder / "part-0.parquet", index=False)
+        reviews(ROWS_PER_LABEL[channel], seed).to_parquet(folder / "part-0.parquet", index=False)
     (base_dir / "model").mkdir()
     (base_dir / "output" / "data").mkdir(parents=True)
 
