@@ -87,14 +87,14 @@ test-glue: $(GLUE_VENV)/.installed
 	$(GLUE_VENV)/bin/python -m pytest --noconftest -p no:cacheprovider tests/unit/pipeline/test_curate_reviews.py
 
 # Checks against SageMaker's own code (tests/unit/sagemaker). .venv-sagemaker is the Hugging Face images' Python side at
-# their versions (Python 3.10, torch 2.1.0, transformers 4.37.0 and the training image's 4.36.0, the training and
-# inference toolkits, MMS): `pytest tests` runs the training job and the inference container as its subprocesses.
+# their versions (transformers 4.37.0 and the training image's 4.36.0, the training and inference toolkits, MMS; Python
+# 3.11 and the on-disk CPU torch instead of the images' 3.10 and CUDA torch 2.1.0, see requirements-dlc.txt):
+# `pytest tests` runs the training job and the inference container as its subprocesses.
 # The launcher's sagemaker SDK pins protobuf and rich below ours, so its test runs in .venv-sagemaker-sdk.
-DLC_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python) python3.10)
 DLC_VENV := .venv-sagemaker
 SDK_VENV := .venv-sagemaker-sdk
 $(DLC_VENV)/.installed: tests/unit/sagemaker/requirements-dlc.txt tests/unit/sagemaker/requirements-training-image.txt
-	test -x $(DLC_VENV)/bin/python || $(DLC_PYTHON) -m venv $(DLC_VENV)
+	test -x $(DLC_VENV)/bin/python || $(PYTHON) -m venv $(DLC_VENV)
 	$(DLC_VENV)/bin/pip install --quiet -r tests/unit/sagemaker/requirements-dlc.txt
 	$(DLC_VENV)/bin/pip install --quiet --no-deps --upgrade --target $(DLC_VENV)/training-image \
 		-r tests/unit/sagemaker/requirements-training-image.txt
