@@ -1,5 +1,6 @@
 """The Python side of the Hugging Face inference image, driven over stdin/stdout: run by .venv-sagemaker's Python
-(transformers 4.37.0 as in the image, on Python 3.11 and CPU torch 2.13.0 instead of its 3.10 and torch 2.1.0; sagemaker-huggingface-inference-toolkit 2.3.0, MMS 1.1.11).
+(transformers 4.37.0 as in the image, on Python 3.11 and CPU torch 2.13.0 instead of its 3.10 and torch 2.1.0;
+sagemaker-huggingface-inference-toolkit 2.3.0, MMS 1.1.11).
 
 In the image, `serve` starts MMS (Java) with the config sagemaker-inference writes; MMS's frontend takes /invocations,
 frames the request in its binary protocol and hands it to a Python worker, which loads the model with MMS's model

@@ -1,6 +1,7 @@
 """training/train.py run as the Hugging Face training image runs it (tests/unit/sagemaker/training_job.py): the image's
 `train` command from the training toolkit, the state machine's hyperparameters as the strings SageMaker passes, the
-/opt/ml tree, and the image's libraries (.venv-sagemaker: transformers 4.36.0 as in the image; Python 3.11 and CPU torch 2.13.0 instead of its 3.10 and 2.1.0).
+/opt/ml tree, and the image's libraries (.venv-sagemaker: transformers 4.36.0 as in the image; Python 3.11 and CPU
+torch 2.13.0 instead of its 3.10 and 2.1.0).
 
 That the code asks for CUDA when the instance has a GPU is checked where the device seam is tested, with the main
 venv's torch: tests/unit/pipeline/test_train_and_evaluate.py (test_with_a_gpu_present_the_model_and_every_batch_...)."""
