@@ -39,9 +39,6 @@ logger = logging.getLogger(__name__)
 
 # A write lost to a concurrent writer is retried after re-reading; this bounds the retries of one call.
 MAX_WRITE_ATTEMPTS = 60
-# The schedule's at() is expires_at truncated to the second, so it may fire up to a second early; an item whose
-# expires_at is later than now + this slack was extended after the schedule was made.
-TEARDOWN_SLACK = timedelta(seconds=5)
 # /start writes STARTING and calls CreateEndpoint in one invocation (Lambda timeout 30 s); an endpoint still not
 # listed after this was never created.
 CREATE_GRACE = timedelta(seconds=60)
@@ -313,28 +310,36 @@ class EndpointLifecycle:
         self._finish_stop(name)
         return "broken while in service; torn down"
 
-    def teardown(self, name: str, reason: str = "keep-alive expired") -> str:
-        """The schedule fired. Returns what was done, for the log."""
+    def teardown(self, name: str, scheduled_for: datetime | None = None, reason: str = "keep-alive expired") -> str:
+        """The schedule fired. `scheduled_for` is the expires_at the schedule was made for (its payload): while the
+        item still holds that expires_at, this is the current schedule and it tears down even if it fired early
+        (EventBridge Scheduler fires within a minute of its at(); see adapters/scheduler.py). Returns what was done,
+        for the log."""
         current = self.store.get()
         if current.state == State.STOPPING and current.endpoint_name == name:
             self._finish_stop(name)
             return "finished an interrupted teardown"
         if current.state != State.IN_SERVICE or current.endpoint_name != name:
             return f"skipped: the item is {current.state.value} with {current.endpoint_name or 'no endpoint'}"
-        if not self._is_due(current, name):
+        if not self._is_due(current, name, scheduled_for):
             return f"skipped: extended until {iso(current.expires_at)}"
-        if not self._stop_if_due(name, reason):
+        if not self._stop_if_due(name, reason, scheduled_for):
             return "skipped: the item changed (extended or already stopping)"
         return "torn down"
 
-    def _is_due(self, item: EndpointState, name: str) -> bool:
-        latest = self.now() + TEARDOWN_SLACK
-        return item.endpoint_name == name and (item.expires_at is None or item.expires_at <= latest)
+    def _is_due(self, item: EndpointState, name: str, scheduled_for: datetime | None = None) -> bool:
+        """The item holds `name` and either is past its expires_at or still has the one `scheduled_for` names (an
+        extend would have changed it). Compared to the second: the payload carries expires_at as iso() writes it."""
+        if item.endpoint_name != name:
+            return False
+        if item.expires_at is None or item.expires_at <= self.now():
+            return True
+        return scheduled_for is not None and iso(item.expires_at) == iso(scheduled_for)
 
-    def _stop_if_due(self, name: str, reason: str) -> bool:
-        """IN_SERVICE -> STOPPING -> STOPPED if the item still holds `name` past its expires_at (not extended)."""
+    def _stop_if_due(self, name: str, reason: str, scheduled_for: datetime | None = None) -> bool:
+        """IN_SERVICE -> STOPPING -> STOPPED if the item still holds `name` and is due (see _is_due)."""
         stopping = self._transition_if(
-            [State.IN_SERVICE], State.STOPPING, reason, guard=lambda item: self._is_due(item, name)
+            [State.IN_SERVICE], State.STOPPING, reason, guard=lambda item: self._is_due(item, name, scheduled_for)
         )
         if stopping is None:
             return False

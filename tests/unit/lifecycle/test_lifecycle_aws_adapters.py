@@ -6,7 +6,7 @@ import io
 import json
 import logging
 import urllib.error
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import boto3
@@ -163,7 +163,8 @@ def test_a_schedule_is_one_time_deletes_itself_and_carries_the_payload(aws) -> N
     at = datetime(2026, 1, 1, 12, 37, 30, 400000, tzinfo=UTC)
     scheduler.schedule("teardown-ondemand-sentiment-x", at, {"endpoint_name": "ondemand-sentiment-x"})
     stored = scheduler.client.get_schedule(Name="teardown-ondemand-sentiment-x", GroupName="ondemand-teardown")
-    assert stored["ScheduleExpression"] == "at(2026-01-01T12:37:30)"
+    # Rounded up to the minute: Scheduler fires an at() anywhere in its minute, so 12:37:30 could fire at 12:37:00.
+    assert stored["ScheduleExpression"] == "at(2026-01-01T12:38:00)"
     assert stored["ScheduleExpressionTimezone"] == "UTC"
     assert stored["ActionAfterCompletion"] == "DELETE"
     assert json.loads(stored["Target"]["Input"]) == {"endpoint_name": "ondemand-sentiment-x"}
@@ -177,6 +178,19 @@ def test_scheduling_the_same_name_twice_leaves_one_schedule_at_the_later_time(aw
     assert [s["Name"] for s in schedules] == ["teardown-x"]
     stored = scheduler.client.get_schedule(Name="teardown-x", GroupName="ondemand-teardown")
     assert stored["ScheduleExpression"] == "at(2026-01-01T13:00:00)"
+
+
+@pytest.mark.parametrize(
+    ("at", "expression"),
+    [
+        (datetime(2026, 1, 1, 12, 37, 0, tzinfo=UTC), "at(2026-01-01T12:37:00)"),
+        (datetime(2026, 1, 1, 12, 37, 0, 1, tzinfo=UTC), "at(2026-01-01T12:38:00)"),
+        (datetime(2026, 12, 31, 23, 59, 1, tzinfo=UTC), "at(2027-01-01T00:00:00)"),
+        (datetime(2026, 1, 1, 14, 37, 59, tzinfo=timezone(timedelta(hours=2))), "at(2026-01-01T12:38:00)"),
+    ],
+)
+def test_the_at_expression_is_never_before_the_moment_asked_for(aws, at, expression) -> None:
+    assert make_scheduler().request("teardown-x", at, {})["ScheduleExpression"] == expression
 
 
 def test_cancelling_a_missing_schedule_is_fine_and_a_real_failure_is_reported(aws) -> None:
