@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
+import requests
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from ondemand.adapters.aws import SsmSecret
@@ -18,7 +19,7 @@ from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import SnsNotifier, TextbeltNotifier
 from ondemand.bootstrap import service_from_environment
-from ondemand.domain import EndpointError, EndpointStatus, NotifierError, SchedulerError
+from ondemand.domain import EndpointError, EndpointNotDeletableError, EndpointStatus, NotifierError, SchedulerError
 from ondemand.handlers import api, endpoint_events  # at collection: X-Ray's SDK opens a UDP socket on import
 
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
@@ -97,6 +98,54 @@ def test_describe_and_delete_treat_a_missing_endpoint_as_gone(aws) -> None:
     assert info is not None and info.status in (EndpointStatus.CREATING, EndpointStatus.IN_SERVICE)
     control.delete("ondemand-sentiment-20260101t120000")
     assert control.describe("ondemand-sentiment-20260101t120000") is None
+
+
+IN_PROGRESS = 'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}".'
+
+
+def described(name: str, status: str) -> dict:
+    return {
+        "EndpointName": name,
+        "EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
+        "EndpointStatus": status,
+        "CreationTime": datetime(2026, 1, 1, tzinfo=UTC),
+        "LastModifiedTime": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+
+
+@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating"])
+def test_a_delete_refused_while_the_endpoint_settles_is_a_not_deletable_error(aws, status) -> None:
+    name = "ondemand-sentiment-20260101t120000"
+    control = sagemaker_endpoints()
+    with Stubber(control.sagemaker) as stub:
+        stub.add_client_error("delete_endpoint", "ValidationException", IN_PROGRESS.format(name=name))
+        stub.add_response("describe_endpoint", described(name, status), {"EndpointName": name})
+        with pytest.raises(EndpointNotDeletableError, match=status) as refused:
+            control.delete(name)
+    assert refused.value.status == status
+
+
+def test_an_in_progress_refusal_is_not_deletable_even_if_the_endpoint_settled_since(aws) -> None:
+    name = "ondemand-sentiment-20260101t120000"
+    control = sagemaker_endpoints()
+    with Stubber(control.sagemaker) as stub:
+        stub.add_client_error("delete_endpoint", "ValidationException", IN_PROGRESS.format(name=name))
+        stub.add_response("describe_endpoint", described(name, "InService"), {"EndpointName": name})
+        with pytest.raises(EndpointNotDeletableError):
+            control.delete(name)
+
+
+def test_other_delete_errors_stay_plain_endpoint_errors(aws) -> None:
+    name = "ondemand-sentiment-20260101t120000"
+    control = sagemaker_endpoints()
+    with Stubber(control.sagemaker) as stub:
+        stub.add_client_error("delete_endpoint", "ThrottlingException", "Rate exceeded")
+        stub.add_client_error("delete_endpoint", "ValidationException", "Something else is wrong.")
+        stub.add_response("describe_endpoint", described(name, "InService"), {"EndpointName": name})
+        for _ in range(2):
+            with pytest.raises(EndpointError) as failed:
+                control.delete(name)
+            assert not isinstance(failed.value, EndpointNotDeletableError)
 
 
 def test_list_reads_every_page_and_only_the_prefix(aws, monkeypatch) -> None:
@@ -330,7 +379,15 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
 
     in_service = event("endpoint_state_change_in_service")
     in_service["detail"]["EndpointName"] = name
-    handlers.endpoint_events(in_service, None)
+    # The InService event texts only after a canary prediction: moto's InvokeEndpoint answers what its moto-api
+    # results queue holds (else a plain "body", which would keep the item STARTING).
+    canary_answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": "m"}
+    requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+        json={"results": [{"Body": json.dumps(canary_answer), "ContentType": "application/json"}]},
+        timeout=5,
+    )
+    assert handlers.endpoint_events(in_service, None)["outcome"].startswith("promoted")
     handlers.endpoint_events(in_service, None)
 
     status = json.loads(handlers.api(event("apigw_status"), None)["body"])

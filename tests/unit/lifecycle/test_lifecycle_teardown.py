@@ -107,7 +107,7 @@ def test_a_failed_delete_leaves_stopping_and_a_later_run_finishes(machine, in_se
 
 def test_stop_tears_down_now_whatever_expires_at_says(machine, in_service, endpoints) -> None:
     stopped = machine.stop()
-    assert stopped.state == State.STOPPED
+    assert stopped.state.state == State.STOPPED and stopped.waiting is None
     assert endpoints.deleted == [in_service]
     with pytest.raises(ConflictError, match="nothing to stop"):
         machine.stop()
