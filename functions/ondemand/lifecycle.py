@@ -268,7 +268,11 @@ class EndpointLifecycle:
             item = self.store.get()
             if item.state == State.STOPPING and item.endpoint_name == name:
                 # A stop SageMaker refused while the endpoint was Creating: it has settled, so finish it now.
-                waiting = self._finish_stop_when_deletable(name).waiting
+                try:
+                    waiting = self._finish_stop_when_deletable(name).waiting
+                except EndpointError as exc:  # throttled: the reconciler finishes it within its period
+                    logger.warning("could not finish the stop of %s: %s", name, exc)
+                    return f"still STOPPING: {exc}"
                 return f"still STOPPING: {waiting}" if waiting else "finished a stop that waited for SageMaker"
         if status == EndpointStatus.IN_SERVICE:
             return self._promote_if_answering(name, "endpoint InService")
