@@ -136,3 +136,14 @@ def test_the_202_stop_answer_matches_the_openapi_document(handlers, machine, eve
     status, body = call_api(handlers, event, "apigw_stop")
     assert status == 202
     Draft202012Validator(schema_for("202", "/stop", "post")).validate(body)
+
+
+def test_a_throttled_delete_while_finishing_a_waiting_stop_is_left_to_the_reconciler(machine, endpoints) -> None:
+    name = machine.start().state.endpoint_name
+    assert machine.stop().waiting
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    endpoints.fail_delete = "ThrottlingException: Rate exceeded"
+    assert machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE).startswith("still STOPPING: Throttling")
+    endpoints.fail_delete = None
+    assert kinds(machine.reconcile()) == [(name, RepairKind.FINISHED_STOP)]
+    assert machine.store.get().state == State.STOPPED
