@@ -96,6 +96,20 @@ class EndpointError(LifecycleError):
     """The endpoint control failed (capacity, throttling, an invocation error)."""
 
 
+class EndpointNotDeletableError(EndpointError):
+    """SageMaker refuses DeleteEndpoint while the endpoint is Creating, Updating, SystemUpdating or RollingBack.
+
+    Not a failure: the delete succeeds once the endpoint settles, so callers keep the intent (STOPPING, an orphan on
+    the list) and a later event or reconciler run deletes it."""
+
+    def __init__(self, name: str, status: str) -> None:
+        super().__init__(
+            f"SageMaker cannot delete the endpoint {name} while it is {status}; it is deleted once that finishes."
+        )
+        self.name = name
+        self.status = status
+
+
 class NotifierError(LifecycleError):
     """The SMS provider could not be reached or refused the message."""
 

@@ -23,6 +23,7 @@ from ondemand.domain import (
     ConflictError,
     EndpointError,
     EndpointInfo,
+    EndpointNotDeletableError,
     EndpointState,
     EndpointStatus,
     LifecycleError,
@@ -39,15 +40,16 @@ logger = logging.getLogger(__name__)
 
 # A write lost to a concurrent writer is retried after re-reading; this bounds the retries of one call.
 MAX_WRITE_ATTEMPTS = 60
-# The schedule's at() is expires_at truncated to the second, so it may fire up to a second early; an item whose
-# expires_at is later than now + this slack was extended after the schedule was made.
-TEARDOWN_SLACK = timedelta(seconds=5)
 # /start writes STARTING and calls CreateEndpoint in one invocation (Lambda timeout 30 s); an endpoint still not
 # listed after this was never created.
 CREATE_GRACE = timedelta(seconds=60)
 LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING)
 STALE_STARTING = "ignored: not STARTING this endpoint (duplicate or stale event)"
 STALE_IN_SERVICE = "ignored: not IN_SERVICE with this endpoint (duplicate or stale event)"
+# SageMaker reports InService once the container answers /ping, which can be before the model answers a request
+# (https://github.com/aws/sagemaker-huggingface-inference-toolkit/issues/111): one real prediction of this text must
+# succeed before anyone is told the model is ready.
+CANARY_TEXT = "A short canary review: the model answers before anyone is told it is ready."
 
 
 def utc_now() -> datetime:
@@ -83,6 +85,8 @@ class RepairKind(StrEnum):
     MARKED_GONE = "marked_gone"
     TORE_DOWN_EXPIRED = "tore_down_expired"
     FINISHED_STOP = "finished_stop"
+    DELETE_DEFERRED = "delete_deferred"
+    """SageMaker refused the delete while the endpoint is Creating or Updating: retried on the next run."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,14 @@ class Repair:
 
     def as_dict(self) -> dict[str, str]:
         return {"endpoint_name": self.endpoint_name, "kind": self.kind.value, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class StopResult:
+    state: EndpointState
+    waiting: str | None = None
+    """Why the endpoint is not deleted yet (SageMaker refuses while it is Creating): the item stays STOPPING and the
+    next event for it or the reconciler finishes. None once STOPPED."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,13 @@ class EndpointLifecycle:
                 if leftover.name != name and leftover.status != EndpointStatus.DELETING:
                     self.endpoints.delete(leftover.name)
             self.endpoints.create(name)
+        except EndpointNotDeletableError as exc:
+            # Creating ours next to it would bill two at once; the reconciler deletes the leftover once it settles.
+            self._fail(name, f"an earlier endpoint is still {exc.status} and cannot be deleted yet")
+            raise ConflictError(
+                "An earlier model endpoint is still being set up, and SageMaker cannot delete it until that finishes "
+                "(usually a few minutes). Start again then."
+            ) from exc
         except EndpointError as exc:
             self._fail(name, f"could not create the endpoint: {exc}")
             raise
@@ -221,13 +240,14 @@ class EndpointLifecycle:
             return ExtendResult(extended, capped=wanted > cap)
         raise ConflictError("The model's state keeps changing; try again in a few seconds.")
 
-    def stop(self, reason: str = "stopped by an administrator") -> EndpointState:
-        """Tear down now, whatever expires_at says (the dashboard's Stop button)."""
+    def stop(self, reason: str = "stopped by an administrator") -> StopResult:
+        """Tear down now, whatever expires_at says (the dashboard's Stop button). While SageMaker refuses to delete
+        the endpoint (a stop during STARTING), the intent is kept as STOPPING and finished later."""
         current = self.store.get()
         if current.state not in LIVE_STATES or not current.endpoint_name:
             raise ConflictError(f"The model is {current.state.value}; there is nothing to stop.")
         if current.state == State.STOPPING:
-            return self._finish_stop(current.endpoint_name)
+            return self._finish_stop_when_deletable(current.endpoint_name)
         stopping = self._transition_if(
             [State.STARTING, State.IN_SERVICE],
             State.STOPPING,
@@ -236,7 +256,7 @@ class EndpointLifecycle:
         )
         if stopping is None:
             raise ConflictError("The model's state changed while stopping it; look at /status and try again.")
-        return self._finish_stop(current.endpoint_name)
+        return self._finish_stop_when_deletable(current.endpoint_name)
 
     # ----- events -----
 
@@ -244,11 +264,21 @@ class EndpointLifecycle:
         """A SageMaker Endpoint State Change. Returns what was done, for the log."""
         if not self._owns_name(name):
             return "ignored: not this stack's endpoint"
+        if status in (EndpointStatus.IN_SERVICE, EndpointStatus.FAILED):
+            item = self.store.get()
+            if item.state == State.STOPPING and item.endpoint_name == name:
+                # A stop SageMaker refused while the endpoint was Creating: it has settled, so finish it now.
+                try:
+                    waiting = self._finish_stop_when_deletable(name).waiting
+                except EndpointError as exc:  # throttled: the reconciler finishes it within its period
+                    logger.warning("could not finish the stop of %s: %s", name, exc)
+                    return f"still STOPPING: {exc}"
+                return f"still STOPPING: {waiting}" if waiting else "finished a stop that waited for SageMaker"
         if status == EndpointStatus.IN_SERVICE:
-            return self._promote(name, "endpoint InService") or STALE_STARTING
+            return self._promote_if_answering(name, "endpoint InService")
         if status == EndpointStatus.FAILED:
             reason = failure_reason or "SageMaker reported the endpoint Failed"
-            if self.store.get().state == State.IN_SERVICE:
+            if item.state == State.IN_SERVICE:
                 # Only believe it if the endpoint says so too: a Failed event after InService may be a stale one.
                 info = self.endpoints.describe(name)
                 if info is not None and info.status not in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
@@ -256,6 +286,29 @@ class EndpointLifecycle:
                 return self._tear_down_broken(name, reason) or STALE_IN_SERVICE
             return self._fail(name, reason) or STALE_STARTING
         return f"ignored: {status.value} changes nothing"
+
+    def _promote_if_answering(self, name: str, reason: str) -> str:
+        """Promote (see _promote) once one real prediction succeeds; until then the item stays STARTING and the next
+        event or the reconciler tries again (the reconciler fails it after the starting timeout)."""
+        item = self.store.get()
+        if item.state != State.STARTING or item.endpoint_name != name:
+            return STALE_STARTING
+        failure = self._canary(name)
+        if failure is not None:
+            logger.warning("%s is InService but not answering yet: %s", name, failure)
+            return f"kept STARTING: {failure}"
+        return self._promote(name, reason) or STALE_STARTING
+
+    def _canary(self, name: str) -> str | None:
+        """One real prediction through the endpoint: None if it answered one prediction, otherwise why not."""
+        try:
+            answer = self.endpoints.invoke(name, {"texts": [CANARY_TEXT]})
+        except EndpointError as exc:
+            return f"the canary prediction failed: {exc}"
+        predictions = answer.get("predictions")
+        if not isinstance(predictions, list) or len(predictions) != 1:
+            return "the canary prediction did not answer one prediction"
+        return None
 
     def _promote(self, name: str, reason: str) -> str | None:
         """STARTING -> IN_SERVICE, schedule the teardown, text the subscribers. None if the item is not STARTING
@@ -310,36 +363,53 @@ class EndpointLifecycle:
         )
         if broken is None:
             return None
-        self._finish_stop(name)
-        return "broken while in service; torn down"
+        waiting = self._finish_stop_when_deletable(name).waiting
+        return f"broken while in service; STOPPING: {waiting}" if waiting else "broken while in service; torn down"
 
-    def teardown(self, name: str, reason: str = "keep-alive expired") -> str:
-        """The schedule fired. Returns what was done, for the log."""
+    def teardown(self, name: str, scheduled_for: datetime | None = None, reason: str = "keep-alive expired") -> str:
+        """The schedule fired. `scheduled_for` is the expires_at the schedule was made for (its payload): while the
+        item still holds that expires_at, this is the current schedule and it tears down even if it fired early
+        (EventBridge Scheduler fires within a minute of its at(); see adapters/scheduler.py). Returns what was done,
+        for the log."""
         current = self.store.get()
         if current.state == State.STOPPING and current.endpoint_name == name:
-            self._finish_stop(name)
-            return "finished an interrupted teardown"
+            waiting = self._finish_stop_when_deletable(name).waiting
+            return f"still STOPPING: {waiting}" if waiting else "finished an interrupted teardown"
         if current.state != State.IN_SERVICE or current.endpoint_name != name:
             return f"skipped: the item is {current.state.value} with {current.endpoint_name or 'no endpoint'}"
-        if not self._is_due(current, name):
+        if not self._is_due(current, name, scheduled_for):
             return f"skipped: extended until {iso(current.expires_at)}"
-        if not self._stop_if_due(name, reason):
+        stopped = self._stop_if_due(name, reason, scheduled_for)
+        if stopped is None:
             return "skipped: the item changed (extended or already stopping)"
-        return "torn down"
+        return f"STOPPING: {stopped.waiting}" if stopped.waiting else "torn down"
 
-    def _is_due(self, item: EndpointState, name: str) -> bool:
-        latest = self.now() + TEARDOWN_SLACK
-        return item.endpoint_name == name and (item.expires_at is None or item.expires_at <= latest)
+    def _is_due(self, item: EndpointState, name: str, scheduled_for: datetime | None = None) -> bool:
+        """The item holds `name` and either is past its expires_at or still has the one `scheduled_for` names (an
+        extend would have changed it). Compared to the second: the payload carries expires_at as iso() writes it."""
+        if item.endpoint_name != name:
+            return False
+        if item.expires_at is None or item.expires_at <= self.now():
+            return True
+        return scheduled_for is not None and iso(item.expires_at) == iso(scheduled_for)
 
-    def _stop_if_due(self, name: str, reason: str) -> bool:
-        """IN_SERVICE -> STOPPING -> STOPPED if the item still holds `name` past its expires_at (not extended)."""
+    def _stop_if_due(self, name: str, reason: str, scheduled_for: datetime | None = None) -> StopResult | None:
+        """IN_SERVICE -> STOPPING -> STOPPED if the item still holds `name` and is due (see _is_due); None if not."""
         stopping = self._transition_if(
-            [State.IN_SERVICE], State.STOPPING, reason, guard=lambda item: self._is_due(item, name)
+            [State.IN_SERVICE], State.STOPPING, reason, guard=lambda item: self._is_due(item, name, scheduled_for)
         )
         if stopping is None:
-            return False
-        self._finish_stop(name)
-        return True
+            return None
+        return self._finish_stop_when_deletable(name)
+
+    def _finish_stop_when_deletable(self, name: str) -> StopResult:
+        """_finish_stop, unless SageMaker refuses the delete yet: then the item stays STOPPING (the intent is kept)
+        and the next event for the endpoint or the reconciler finishes it."""
+        try:
+            return StopResult(self._finish_stop(name))
+        except EndpointNotDeletableError as exc:
+            logger.info("stop of %s waits: %s", name, exc)
+            return StopResult(self.store.get(), str(exc))
 
     def _finish_stop(self, name: str) -> EndpointState:
         self.endpoints.delete(name)
@@ -380,15 +450,27 @@ class EndpointLifecycle:
         repairs = []
         for endpoint in listed:
             if endpoint.name != owned and endpoint.status != EndpointStatus.DELETING:
-                self.endpoints.delete(endpoint.name)
+                try:
+                    self.endpoints.delete(endpoint.name)
+                except EndpointNotDeletableError as exc:  # the rest of the sweep goes on; the next run retries
+                    repairs.append(Repair(endpoint.name, RepairKind.DELETE_DEFERRED, f"no state item owns it; {exc}"))
+                    continue
                 repairs.append(Repair(endpoint.name, RepairKind.DELETED_ORPHAN, "no state item owns it; deleted"))
         return repairs
 
     def _repair_starting(self, item: EndpointState, owned: str, info: EndpointInfo | None) -> Repair | None:
         """A start whose InService or Failed event was lost, that never created its endpoint, or that hangs."""
         if info is not None and info.status == EndpointStatus.IN_SERVICE:
-            promoted = self._promote(owned, "reconciler: InService event was missed")
-            return Repair(owned, RepairKind.PROMOTED, promoted) if promoted else None
+            failure = self._canary(owned)
+            if failure is None:
+                promoted = self._promote(owned, "reconciler: InService and answering (its event was missed or early)")
+                return Repair(owned, RepairKind.PROMOTED, promoted) if promoted else None
+            timeout = self.settings.starting_timeout_minutes
+            if self.now() - item.since <= timedelta(minutes=timeout):
+                logger.warning("%s is InService but not answering yet: %s", owned, failure)
+                return None
+            failed = self._fail(owned, f"InService but no prediction succeeded within {timeout:g} minutes: {failure}")
+            return Repair(owned, RepairKind.FAILED_START, failed) if failed else None
         reason = self._why_start_failed(item, info)
         if reason is None:
             return None
@@ -426,13 +508,19 @@ class EndpointLifecycle:
                 return None
             return Repair(owned, RepairKind.MARKED_GONE, "gone from SageMaker; item set to STOPPED")
         expired = item.expires_at is not None and item.expires_at < self.now()
-        if expired and self._stop_if_due(owned, "reconciler: past expires_at"):
-            return Repair(owned, RepairKind.TORE_DOWN_EXPIRED, "past expires_at; torn down")
-        return None
+        stopped = self._stop_if_due(owned, "reconciler: past expires_at") if expired else None
+        if stopped is None:
+            return None
+        if stopped.waiting:
+            return Repair(owned, RepairKind.DELETE_DEFERRED, f"past expires_at; STOPPING: {stopped.waiting}")
+        return Repair(owned, RepairKind.TORE_DOWN_EXPIRED, "past expires_at; torn down")
 
     def _finish_interrupted_stop(self, owned: str) -> Repair:
-        """A STOPPING item: the teardown died between its STOPPING write and deleting the endpoint."""
-        self._finish_stop(owned)
+        """A STOPPING item: the teardown died between its STOPPING write and deleting the endpoint, or SageMaker
+        refused the delete while the endpoint was Creating (a stop during STARTING)."""
+        waiting = self._finish_stop_when_deletable(owned).waiting
+        if waiting:
+            return Repair(owned, RepairKind.DELETE_DEFERRED, f"STOPPING: {waiting}")
         return Repair(owned, RepairKind.FINISHED_STOP, "finished an interrupted teardown")
 
     # ----- helpers -----

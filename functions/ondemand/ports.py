@@ -70,7 +70,10 @@ class Scheduler(Protocol):
     """One-time schedules (EventBridge Scheduler `at()`), or a local timer that fires the same payload."""
 
     def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
-        """Create or replace the schedule `name`; the same name twice leaves one schedule."""
+        """Create or replace the schedule `name`; the same name twice leaves one schedule.
+
+        It fires with `payload` at `at` or up to two minutes later (EventBridge Scheduler has one-minute precision;
+        its adapter rounds up so it is never early), so the payload carries what the target must check."""
         ...
 
     def cancel(self, name: str) -> None:

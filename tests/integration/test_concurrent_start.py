@@ -114,7 +114,11 @@ def test_fifty_concurrent_starts_make_one_endpoint_one_schedule_and_one_text_eac
     assert status["state"] == "STARTING"
     assert status["subscribers_count"] == len(people)
 
-    # SageMaker says InService; EventBridge may deliver it more than once, and at the same time.
+    # SageMaker says InService; EventBridge may deliver it more than once, and at the same time. Each delivery first
+    # invokes the endpoint once (the canary): moto answers what its results queue holds, the model's answer here.
+    canary_answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": MODEL}
+    requests.post(f"{stack['url']}/moto-api/static/sagemaker/endpoint-results", timeout=10,
+                  json={"results": [{"Body": json.dumps(canary_answer), "ContentType": "application/json"}]})
     in_service = event("endpoint_state_change_in_service")
     in_service["detail"]["EndpointName"] = name
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -8,10 +8,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus
+from ondemand.domain import EndpointError, EndpointInfo, EndpointNotDeletableError, EndpointStatus
 
 VARIANT_NAME = "AllTraffic"
 NO_MODEL_YET = "none"  # what statemachine/pipeline.yaml puts in the parameter before the first approval
+# DeleteEndpoint is refused while an endpoint is in one of these: the EndpointStatus reference says SystemUpdating
+# "cannot be updated or deleted" (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_EndpointSummary.html),
+# and a delete during Creating or Updating answers ValidationException "Cannot update in-progress endpoint <arn>".
+NOT_DELETABLE_YET = frozenset(
+    {EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.SYSTEM_UPDATING, EndpointStatus.ROLLING_BACK}
+)
 
 
 def _is_missing(exc: ClientError) -> bool:
@@ -117,12 +123,26 @@ class SageMakerEndpoints:
         return EndpointInfo(name, _status(answer["EndpointStatus"]), answer.get("FailureReason"))
 
     def delete(self, name: str) -> None:
+        """Raises EndpointNotDeletableError while SageMaker refuses to delete it yet (see NOT_DELETABLE_YET)."""
         try:
             self.sagemaker.delete_endpoint(EndpointName=name)
         except ClientError as exc:
             if _is_missing(exc):
                 return  # already gone counts as deleted
+            if exc.response.get("Error", {}).get("Code") == "ValidationException":
+                self._raise_if_not_deletable_yet(name, exc)
             raise EndpointError(f"DeleteEndpoint {name} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise EndpointError(f"DeleteEndpoint {name} failed: {exc}") from exc
+
+    def _raise_if_not_deletable_yet(self, name: str, refusal: ClientError) -> None:
+        """The refusal's wording is not a contract, the endpoint's status is: describe it to tell "not yet" apart
+        from a real error. "in-progress" in the message also counts, for an endpoint that settled meanwhile."""
+        info = self.describe(name)
+        if info is not None and info.status in NOT_DELETABLE_YET:
+            raise EndpointNotDeletableError(name, info.status.value) from refusal
+        if "in-progress" in refusal.response.get("Error", {}).get("Message", ""):
+            raise EndpointNotDeletableError(name, "being created or updated") from refusal
 
     def list(self, prefix: str) -> list[EndpointInfo]:
         found = []

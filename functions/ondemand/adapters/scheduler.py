@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ondemand.domain import SchedulerError
+
+
+def never_early(at: datetime) -> datetime:
+    """`at` rounded up to the whole minute, in UTC.
+
+    EventBridge Scheduler invokes targets "with 60 second precision": a schedule set for 1:00 invokes its target
+    between 1:00:00 and 1:00:59 (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html, the
+    note under "Schedule types"). An at() with seconds can therefore fire up to 59 s before them; at() on the next
+    whole minute never fires before `at`, and at most 119 s after it."""
+    at = at.astimezone(UTC)
+    minute = at.replace(second=0, microsecond=0)
+    return minute if minute == at else minute + timedelta(minutes=1)
 
 
 class EventBridgeScheduler:
@@ -27,7 +39,7 @@ class EventBridgeScheduler:
         return {
             "Name": name,
             "GroupName": self.group_name,
-            "ScheduleExpression": f"at({at.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",
+            "ScheduleExpression": f"at({never_early(at):%Y-%m-%dT%H:%M:%S})",
             "ScheduleExpressionTimezone": "UTC",
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "ActionAfterCompletion": "DELETE",

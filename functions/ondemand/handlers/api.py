@@ -198,7 +198,9 @@ def post_stop() -> tuple[dict[str, Any], int]:
         raise UnauthorizedError(401, "missing_api_key", "POST /stop needs the admin key in the x-api-key header.")
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise UnauthorizedError(403, "invalid_api_key", "The x-api-key header does not match the admin key.")
-    current.lifecycle.stop()
+    stopped = current.lifecycle.stop()
+    if stopped.waiting:  # SageMaker refuses to delete a Creating endpoint: STOPPING is recorded, finished later
+        return {**current.status(), "message": stopped.waiting}, 202
     return current.status(), 200
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,7 +17,9 @@ def make_handler(service: Service) -> Handler:
     @tracer.capture_lambda_handler
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         name = event["endpoint_name"]
-        outcome = service.lifecycle.teardown(name)
+        # The expires_at the schedule was made for: the teardown trusts it over the clock (Scheduler may fire early).
+        scheduled_for = datetime.fromisoformat(event["expires_at"]) if event.get("expires_at") else None
+        outcome = service.lifecycle.teardown(name, scheduled_for)
         logger.info(
             "teardown", extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome}
         )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus, NotifierError, SchedulerError, SendResult
+from ondemand.domain import (
+    EndpointError,
+    EndpointInfo,
+    EndpointNotDeletableError,
+    EndpointStatus,
+    NotifierError,
+    SchedulerError,
+    SendResult,
+)
 
 PHONE_A = "+15555550100"
 PHONE_B = "+15555550101"
@@ -21,6 +29,10 @@ class FakeEndpoints:
         self.fail_create: str | None = None
         self.fail_delete: str | None = None
         self.fail_invoke: str | None = None
+        self.not_answering_for = 0
+        """How many more invocations fail as a model still loading behind an InService endpoint does."""
+        self.refuse_delete_while_creating = False
+        """Refuse DeleteEndpoint on a Creating endpoint, as SageMaker does."""
 
     def create(self, name: str) -> None:
         self.created.append(name)
@@ -38,6 +50,9 @@ class FakeEndpoints:
         self.deleted.append(name)
         if self.fail_delete:
             raise EndpointError(self.fail_delete)
+        endpoint = self.endpoints.get(name)
+        if self.refuse_delete_while_creating and endpoint is not None and endpoint.status == EndpointStatus.CREATING:
+            raise EndpointNotDeletableError(name, endpoint.status.value)
         self.endpoints.pop(name, None)
 
     def list(self, prefix: str) -> list[EndpointInfo]:
@@ -47,6 +62,9 @@ class FakeEndpoints:
         self.invocations.append((name, payload))
         if self.fail_invoke:
             raise EndpointError(self.fail_invoke)
+        if self.not_answering_for > 0:
+            self.not_answering_for -= 1
+            raise EndpointError("ModelError: Received server error (503) from primary: the model is still loading")
         predictions = [
             {"label": "NEGATIVE" if "never" in t else "POSITIVE", "label_id": 0 if "never" in t else 1, "prob": 0.9}
             for t in payload["texts"]

@@ -6,11 +6,12 @@ import io
 import json
 import logging
 import urllib.error
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import boto3
 import pytest
+import requests
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from ondemand.adapters.aws import SsmSecret
@@ -18,7 +19,7 @@ from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import SnsNotifier, TextbeltNotifier
 from ondemand.bootstrap import service_from_environment
-from ondemand.domain import EndpointError, EndpointStatus, NotifierError, SchedulerError
+from ondemand.domain import EndpointError, EndpointNotDeletableError, EndpointStatus, NotifierError, SchedulerError
 from ondemand.handlers import api, endpoint_events  # at collection: X-Ray's SDK opens a UDP socket on import
 
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
@@ -99,6 +100,54 @@ def test_describe_and_delete_treat_a_missing_endpoint_as_gone(aws) -> None:
     assert control.describe("ondemand-sentiment-20260101t120000") is None
 
 
+IN_PROGRESS = 'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}".'
+
+
+def described(name: str, status: str) -> dict:
+    return {
+        "EndpointName": name,
+        "EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
+        "EndpointStatus": status,
+        "CreationTime": datetime(2026, 1, 1, tzinfo=UTC),
+        "LastModifiedTime": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+
+
+@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating"])
+def test_a_delete_refused_while_the_endpoint_settles_is_a_not_deletable_error(aws, status) -> None:
+    name = "ondemand-sentiment-20260101t120000"
+    control = sagemaker_endpoints()
+    with Stubber(control.sagemaker) as stub:
+        stub.add_client_error("delete_endpoint", "ValidationException", IN_PROGRESS.format(name=name))
+        stub.add_response("describe_endpoint", described(name, status), {"EndpointName": name})
+        with pytest.raises(EndpointNotDeletableError, match=status) as refused:
+            control.delete(name)
+    assert refused.value.status == status
+
+
+def test_an_in_progress_refusal_is_not_deletable_even_if_the_endpoint_settled_since(aws) -> None:
+    name = "ondemand-sentiment-20260101t120000"
+    control = sagemaker_endpoints()
+    with Stubber(control.sagemaker) as stub:
+        stub.add_client_error("delete_endpoint", "ValidationException", IN_PROGRESS.format(name=name))
+        stub.add_response("describe_endpoint", described(name, "InService"), {"EndpointName": name})
+        with pytest.raises(EndpointNotDeletableError):
+            control.delete(name)
+
+
+def test_other_delete_errors_stay_plain_endpoint_errors(aws) -> None:
+    name = "ondemand-sentiment-20260101t120000"
+    control = sagemaker_endpoints()
+    with Stubber(control.sagemaker) as stub:
+        stub.add_client_error("delete_endpoint", "ThrottlingException", "Rate exceeded")
+        stub.add_client_error("delete_endpoint", "ValidationException", "Something else is wrong.")
+        stub.add_response("describe_endpoint", described(name, "InService"), {"EndpointName": name})
+        for _ in range(2):
+            with pytest.raises(EndpointError) as failed:
+                control.delete(name)
+            assert not isinstance(failed.value, EndpointNotDeletableError)
+
+
 def test_list_reads_every_page_and_only_the_prefix(aws, monkeypatch) -> None:
     approve_model()
     control = sagemaker_endpoints()
@@ -163,7 +212,8 @@ def test_a_schedule_is_one_time_deletes_itself_and_carries_the_payload(aws) -> N
     at = datetime(2026, 1, 1, 12, 37, 30, 400000, tzinfo=UTC)
     scheduler.schedule("teardown-ondemand-sentiment-x", at, {"endpoint_name": "ondemand-sentiment-x"})
     stored = scheduler.client.get_schedule(Name="teardown-ondemand-sentiment-x", GroupName="ondemand-teardown")
-    assert stored["ScheduleExpression"] == "at(2026-01-01T12:37:30)"
+    # Rounded up to the minute: Scheduler fires an at() anywhere in its minute, so 12:37:30 could fire at 12:37:00.
+    assert stored["ScheduleExpression"] == "at(2026-01-01T12:38:00)"
     assert stored["ScheduleExpressionTimezone"] == "UTC"
     assert stored["ActionAfterCompletion"] == "DELETE"
     assert json.loads(stored["Target"]["Input"]) == {"endpoint_name": "ondemand-sentiment-x"}
@@ -177,6 +227,19 @@ def test_scheduling_the_same_name_twice_leaves_one_schedule_at_the_later_time(aw
     assert [s["Name"] for s in schedules] == ["teardown-x"]
     stored = scheduler.client.get_schedule(Name="teardown-x", GroupName="ondemand-teardown")
     assert stored["ScheduleExpression"] == "at(2026-01-01T13:00:00)"
+
+
+@pytest.mark.parametrize(
+    ("at", "expression"),
+    [
+        (datetime(2026, 1, 1, 12, 37, 0, tzinfo=UTC), "at(2026-01-01T12:37:00)"),
+        (datetime(2026, 1, 1, 12, 37, 0, 1, tzinfo=UTC), "at(2026-01-01T12:38:00)"),
+        (datetime(2026, 12, 31, 23, 59, 1, tzinfo=UTC), "at(2027-01-01T00:00:00)"),
+        (datetime(2026, 1, 1, 14, 37, 59, tzinfo=timezone(timedelta(hours=2))), "at(2026-01-01T12:38:00)"),
+    ],
+)
+def test_the_at_expression_is_never_before_the_moment_asked_for(aws, at, expression) -> None:
+    assert make_scheduler().request("teardown-x", at, {})["ScheduleExpression"] == expression
 
 
 def test_cancelling_a_missing_schedule_is_fine_and_a_real_failure_is_reported(aws) -> None:
@@ -316,7 +379,15 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
 
     in_service = event("endpoint_state_change_in_service")
     in_service["detail"]["EndpointName"] = name
-    handlers.endpoint_events(in_service, None)
+    # The InService event texts only after a canary prediction: moto's InvokeEndpoint answers what its moto-api
+    # results queue holds (else a plain "body", which would keep the item STARTING).
+    canary_answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": "m"}
+    requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+        json={"results": [{"Body": json.dumps(canary_answer), "ContentType": "application/json"}]},
+        timeout=5,
+    )
+    assert handlers.endpoint_events(in_service, None)["outcome"].startswith("promoted")
     handlers.endpoint_events(in_service, None)
 
     status = json.loads(handlers.api(event("apigw_status"), None)["body"])

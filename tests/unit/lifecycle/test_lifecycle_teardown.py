@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
@@ -107,7 +107,7 @@ def test_a_failed_delete_leaves_stopping_and_a_later_run_finishes(machine, in_se
 
 def test_stop_tears_down_now_whatever_expires_at_says(machine, in_service, endpoints) -> None:
     stopped = machine.stop()
-    assert stopped.state == State.STOPPED
+    assert stopped.state.state == State.STOPPED and stopped.waiting is None
     assert endpoints.deleted == [in_service]
     with pytest.raises(ConflictError, match="nothing to stop"):
         machine.stop()
@@ -127,3 +127,46 @@ def test_a_half_minute_keep_alive_extended_is_not_stopped_at_the_old_moment(adap
     assert quick.teardown(name).startswith("skipped: extended")
     clock.advance(seconds=20)
     assert quick.teardown(name) == "torn down"
+
+
+# ----- EventBridge Scheduler fires within a minute of its at() -----
+
+
+def test_a_schedule_firing_59_s_early_still_tears_down(machine, in_service, clock, scheduler, endpoints) -> None:
+    """Scheduler's one-minute precision: the firing carries the expires_at it was made for, and the item still
+    holding it means nobody extended, so the teardown goes ahead instead of leaving the GPU to the reconciler."""
+    at, payload = scheduler.schedules[teardown_schedule_name(in_service)]
+    clock.current = at - timedelta(seconds=59)
+    scheduled_for = datetime.fromisoformat(payload["expires_at"])
+    assert machine.teardown(in_service, scheduled_for) == "torn down"
+    assert machine.store.get().state == State.STOPPED
+    assert endpoints.deleted == [in_service]
+
+
+def test_the_handler_passes_the_payload_expires_at_so_an_early_firing_tears_down(
+    handlers, in_service, clock, scheduler, store
+) -> None:
+    at, payload = scheduler.schedules[teardown_schedule_name(in_service)]
+    clock.current = at - timedelta(seconds=59)
+    assert handlers.teardown(dict(payload), None)["outcome"] == "torn down"
+    assert store.get().state == State.STOPPED
+
+
+def test_an_early_firing_of_a_replaced_schedule_does_not_stop_an_extended_model(
+    machine, in_service, clock, scheduler
+) -> None:
+    original_at, original = scheduler.schedules[teardown_schedule_name(in_service)]
+    clock.current = original_at - timedelta(minutes=2)
+    machine.extend()  # replaces the schedule; suppose the old one had already been dispatched
+    clock.current = original_at - timedelta(seconds=30)
+    outcome = machine.teardown(in_service, datetime.fromisoformat(original["expires_at"]))
+    assert outcome.startswith("skipped: extended")
+    assert machine.store.get().state == State.IN_SERVICE
+
+
+def test_a_firing_without_the_payload_expires_at_still_waits_for_the_moment(machine, in_service, clock) -> None:
+    """A schedule made before payloads carried expires_at: only the clock decides, as before."""
+    clock.advance(minutes=29, seconds=30)
+    assert machine.teardown(in_service).startswith("skipped: extended")
+    clock.advance(seconds=30)
+    assert machine.teardown(in_service) == "torn down"

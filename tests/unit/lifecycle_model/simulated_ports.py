@@ -1,6 +1,12 @@
 """The four ports as a simulated AWS for the model-based test: an in-memory state item with DynamoDB's conditional
 write semantics, a SageMaker that provisions and deletes over simulated time, a scheduler and a notifier; each can
-have a fault armed, and any call can be the last one a crashed handler makes."""
+have a fault armed, and any call can be the last one a crashed handler makes.
+
+Beyond moto, they behave as the real services do where that has bitten: EventBridge Scheduler fires within a minute
+of its at() (`schedule_early_late`: from then on every schedule fires that far off), SageMaker refuses DeleteEndpoint
+while an endpoint is Creating (`delete_refused_while_creating`: that endpoint then refuses every delete until it
+settles), and an endpoint reported InService may not answer a prediction yet (`model_loading`: until the
+environment's model finishes loading)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from ondemand.domain import (
     ConflictError,
     EndpointError,
     EndpointInfo,
+    EndpointNotDeletableError,
     EndpointState,
     EndpointStatus,
     NotifierError,
@@ -26,7 +33,16 @@ from ondemand.domain import (
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 # SageMaker keeps a deleted endpoint in Deleting for a while before it is gone (and its name free again).
 DELETE_TIME = timedelta(minutes=2)
-FAULT_KINDS = ("create_capacity", "create_timeout", "delete_throttle", "schedule_fail", "sms_fail")
+FAULT_KINDS = (
+    "create_capacity",
+    "create_timeout",
+    "delete_throttle",
+    "schedule_fail",
+    "sms_fail",
+    "schedule_early_late",
+    "delete_refused_while_creating",
+    "model_loading",
+)
 
 
 class HandlerCrash(Exception):
@@ -43,6 +59,9 @@ class FaultPlan:
     crash_after_calls: int | None = None
     calls: int = 0
     safety_net: bool = False
+    schedule_offset: timedelta = timedelta(0)
+    """How far from its at() every schedule fires from now on (`schedule_early_late`: -60 s to +60 s). Not a
+    one-off: EventBridge Scheduler's one-minute precision applies to every schedule, the reconciler's too."""
 
     def take(self, kind: str) -> bool:
         if self.safety_net or self.armed[kind] <= 0:
@@ -133,6 +152,14 @@ class SimulatedEndpoint:
     created_at: datetime
     gone_at: datetime | None = None
     failure_reason: str | None = None
+    delete_locked: bool = False
+    """SageMaker refused to delete it while Creating: every delete is refused until it settles."""
+    settled_at: datetime | None = None
+    """When it left Creating (InService or Failed)."""
+    loading: bool = False
+    """InService, but the model does not answer yet."""
+    answered: bool = False
+    """At least one invocation succeeded."""
 
 
 class SimulatedSageMaker:
@@ -164,6 +191,13 @@ class SimulatedSageMaker:
         if self.faults.take("delete_throttle"):
             raise EndpointError("ThrottlingException: Rate exceeded")
         endpoint = self.endpoints.get(name)
+        if (
+            endpoint is not None
+            and endpoint.status == EndpointStatus.CREATING
+            and (endpoint.delete_locked or self.faults.take("delete_refused_while_creating"))
+        ):
+            endpoint.delete_locked = True
+            raise EndpointNotDeletableError(name, endpoint.status.value)
         if endpoint is not None and endpoint.status != EndpointStatus.DELETING:
             endpoint.status = EndpointStatus.DELETING
             endpoint.gone_at = self.now() + DELETE_TIME
@@ -182,6 +216,9 @@ class SimulatedSageMaker:
         endpoint = self.endpoints.get(name)
         if endpoint is None or endpoint.status != EndpointStatus.IN_SERVICE:
             raise EndpointError(f"ValidationException: endpoint {name} is not InService")
+        if endpoint.loading:
+            raise EndpointError("ModelError: Received server error (503) from primary: the model is still loading")
+        endpoint.answered = True
         return {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9} for _ in payload["texts"]]}
 
     # ----- the environment's side -----
@@ -190,6 +227,15 @@ class SimulatedSageMaker:
         endpoint = self.endpoints[name]
         endpoint.status = EndpointStatus.IN_SERVICE if ok else EndpointStatus.FAILED
         endpoint.failure_reason = None if ok else "CapacityError: unable to provision ml.g4dn.xlarge"
+        endpoint.settled_at = self.now()
+        endpoint.loading = ok and self.faults.take("model_loading")
+
+    def loading(self) -> list[str]:
+        return [name for name, e in sorted(self.endpoints.items()) if e.loading]
+
+    def refusing_deletes(self) -> set[str]:
+        """Endpoints SageMaker will not delete yet: refused once while Creating, still Creating."""
+        return {n for n, e in self.endpoints.items() if e.delete_locked and e.status == EndpointStatus.CREATING}
 
     def creating(self) -> list[str]:
         return [name for name, e in sorted(self.endpoints.items()) if e.status == EndpointStatus.CREATING]
@@ -220,6 +266,9 @@ class SimulatedScheduler:
     def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
         if self.faults.take("schedule_fail"):
             raise SchedulerError("ServiceQuotaExceededException")
+        if self.faults.schedule_offset:
+            self.faults.injected["schedule_early_late"] += 1
+            at += self.faults.schedule_offset
         self.schedules[name] = (at, payload)
         self.faults.after_call("schedule")
 
@@ -236,16 +285,22 @@ class SimulatedScheduler:
 
 
 class SimulatedNotifier:
-    """Records each SMS with the start it belongs to (the store's start count at the moment of sending)."""
+    """Records each SMS with the start it belongs to (the store's start count at the moment of sending), and apart
+    those sent while the item's endpoint had never answered a prediction."""
 
-    def __init__(self, store: InMemoryStateStore, faults: FaultPlan) -> None:
+    def __init__(self, store: InMemoryStateStore, faults: FaultPlan, sagemaker: SimulatedSageMaker) -> None:
         self.store = store
         self.faults = faults
+        self.sagemaker = sagemaker
         self.sent: list[tuple[int, str, str]] = []
+        self.sent_before_an_answer: list[tuple[int, str, str]] = []
 
     def send(self, phone: str, message: str) -> SendResult:
         if self.faults.take("sms_fail"):
             raise NotifierError("Textbelt unreachable")
         self.sent.append((self.store.starts, phone, message))
+        endpoint = self.sagemaker.endpoints.get(self.store.item.endpoint_name or "")
+        if endpoint is None or not endpoint.answered:
+            self.sent_before_an_answer.append(self.sent[-1])
         self.faults.after_call("sms")
         return SendResult(ok=True, detail=f"id-{len(self.sent)}")

@@ -4,9 +4,13 @@ billing past expires_at plus one reconciler period plus the delete time, the ite
 reconciler run, at most one "ready" text per phone per start, and a FAILED start that can be started again.
 
 The environment may deliver SageMaker's events twice, late, out of order or never; fail create_endpoint (capacity,
-or a timeout after SageMaker made it), delete_endpoint (throttling), the teardown schedule or an SMS; lose a
-schedule; crash a handler right after any port call (Lambda then retries events and schedules); advance the clock
-(schedules fire, the reconciler runs every period, deleted endpoints disappear); run the reconciler at any time.
+or a timeout after SageMaker made it), delete_endpoint (throttling, or SageMaker's refusal while Creating), the
+teardown schedule or an SMS; fire a schedule up to 60 s early or late; report InService before the model answers;
+lose a schedule; crash a handler right after any port call (Lambda then retries events and schedules); advance the
+clock (schedules fire, the reconciler runs every period, deleted endpoints disappear); run the reconciler at any
+time. Also checked: never a "ready" text before a prediction succeeded, a teardown schedule firing for the current
+expires_at always tears down (early or late) and one for an extended expires_at never does, and no DeleteEndpoint
+refusal escapes a handler (each caller keeps its intent for a later run).
 
 HYPOTHESIS_PROFILE=long runs the long profile (outside CI); the default is the CI profile (>= 500 examples).
 """
@@ -21,9 +25,17 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from ondemand.domain import ConflictError, EndpointError, EndpointStatus, ModelNotReadyError, State
+from ondemand.domain import (
+    ConflictError,
+    EndpointError,
+    EndpointNotDeletableError,
+    EndpointStatus,
+    ModelNotReadyError,
+    State,
+)
 from ondemand.lifecycle import CREATE_GRACE, LIVE_STATES, EndpointLifecycle
 from ondemand.ports import Adapters
+from ondemand.status import iso
 
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle_model.simulated_ports import (
@@ -69,7 +81,7 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         self.store = InMemoryStateStore(lambda: self.now, self.faults, SETTINGS.history_limit)
         self.sagemaker = SimulatedSageMaker(lambda: self.now, self.faults)
         self.scheduler = SimulatedScheduler(self.faults)
-        self.notifier = SimulatedNotifier(self.store, self.faults)
+        self.notifier = SimulatedNotifier(self.store, self.faults, self.sagemaker)
         adapters = Adapters(self.store, self.sagemaker, self.scheduler, self.notifier)
         self.lifecycle = EndpointLifecycle(adapters, SETTINGS, now=lambda: self.now, sleep=lambda _: None)
         self.events: list[tuple[str, EndpointStatus, str | None]] = []
@@ -94,6 +106,8 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         self.crash_next_after = None
         try:
             return call()
+        except EndpointNotDeletableError as exc:
+            raise AssertionError(f"a DeleteEndpoint refusal escaped the handler instead of waiting: {exc}") from exc
         finally:
             self.faults.safety_net = False
             self.faults.crash_after_calls = None
@@ -117,7 +131,8 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         except HandlerCrash:
             return
         except ConflictError:
-            assert before.state == State.STOPPING, f"start refused while {before.state.value}"
+            leftover = self.sagemaker.refusing_deletes()
+            assert before.state == State.STOPPING or leftover, f"start refused while {before.state.value}"
             return
         except EndpointError:
             assert not clean, "a start failed with no fault injected"
@@ -161,6 +176,13 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         status = EndpointStatus.IN_SERVICE if ok else EndpointStatus.FAILED
         self.events.append((name, status, None if ok else "CapacityError: unable to provision"))
 
+    @precondition(lambda self: self.sagemaker.loading())
+    @rule(data=st.data())
+    def model_finishes_loading(self, data: st.DataObject) -> None:
+        """The model behind an InService endpoint starts answering (SageMaker sends no event for that)."""
+        name = data.draw(st.sampled_from(self.sagemaker.loading()), label="endpoint")
+        self.sagemaker.endpoints[name].loading = False
+
     @precondition(lambda self: self.events)
     @rule(data=st.data(), again=st.booleans())
     def deliver_event(self, data: st.DataObject, again: bool) -> None:
@@ -177,11 +199,13 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
             if not again:
                 self.events.append(event)  # Lambda retries an async invocation that failed
 
-    @precondition(lambda self: self.sagemaker.billing())
+    @precondition(lambda self: set(self.sagemaker.billing()) - self.sagemaker.refusing_deletes())
     @rule(data=st.data())
     def someone_deletes_the_endpoint(self, data: st.DataObject) -> None:
-        """Drift from outside: an operator deletes the endpoint in the console (no event reaches us for it)."""
-        name = data.draw(st.sampled_from(sorted(self.sagemaker.billing())), label="endpoint")
+        """Drift from outside: an operator deletes the endpoint in the console (no event reaches us for it); SageMaker
+        refuses them too while it refuses us."""
+        deletable = set(self.sagemaker.billing()) - self.sagemaker.refusing_deletes()
+        name = data.draw(st.sampled_from(sorted(deletable)), label="endpoint")
         endpoint = self.sagemaker.endpoints[name]
         endpoint.status, endpoint.gone_at = EndpointStatus.DELETING, self.now + DELETE_TIME
         TOTALS["endpoints deleted from outside"] += 1
@@ -199,11 +223,19 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         del self.scheduler.schedules[name]
         TOTALS["lost schedules"] += 1
 
-    @rule(kind=st.sampled_from((*FAULT_KINDS, "crash", "none", "none", "none")), after_calls=st.integers(1, 6))
-    def inject_fault(self, kind: str, after_calls: int) -> None:
-        """Arm a fault for the next call it applies to; a crash kills the next handler after `after_calls` calls.
+    @rule(
+        kind=st.sampled_from((*FAULT_KINDS, "crash", "none", "none", "none")),
+        after_calls=st.integers(1, 6),
+        offset_seconds=st.integers(-60, 60),
+    )
+    def inject_fault(self, kind: str, after_calls: int, offset_seconds: int) -> None:
+        """Arm a fault for the next call it applies to; a crash kills the next handler after `after_calls` calls;
+        `schedule_early_late` makes every schedule from now on fire `offset_seconds` from its at().
         ("none" keeps faults rarer than the happy path, so runs reach InService and teardown often.)"""
         if kind == "none":
+            return
+        if kind == "schedule_early_late":
+            self.faults.schedule_offset = timedelta(seconds=offset_seconds)
             return
         if kind == "crash":
             self.crash_next_after = after_calls
@@ -253,14 +285,30 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
                 self.events.append(event)
 
     def fire_teardown(self, payload: dict) -> None:
+        """The teardown handler with the schedule's payload. A firing for the expires_at the item still holds must
+        tear down, however early or late it came; one for an expires_at an extend replaced must change nothing."""
         TOTALS["teardown schedules fired"] += 1
+        name = payload["endpoint_name"]
+        before = self.store.item
+        holds = before.state == State.IN_SERVICE and before.endpoint_name == name and before.expires_at is not None
+        current = holds and iso(before.expires_at) == payload["expires_at"]
+        extended = holds and not current and before.expires_at > self.now
+        if current and before.expires_at != self.now:
+            TOTALS[f"teardown schedules fired {'early' if self.now < before.expires_at else 'late'}"] += 1
+        scheduled_for = datetime.fromisoformat(payload["expires_at"])
         try:
-            self.run_handler(lambda: self.lifecycle.teardown(payload["endpoint_name"]))
+            self.run_handler(lambda: self.lifecycle.teardown(name, scheduled_for))
         except HandlerCrash:
             retry = f"retry-{payload['endpoint_name']}-{self.now.isoformat()}"
             self.scheduler.schedules[retry] = (self.now + RETRY_DELAY, payload)
+            return
         except EndpointError:
             pass  # throttled: the schedule is done, the reconciler finishes the teardown
+        after = self.store.item
+        still_up = after.state == State.IN_SERVICE and after.endpoint_name == name
+        offset = (self.now - before.expires_at).total_seconds() if before.expires_at else 0
+        assert not (current and still_up), f"the schedule for {name}'s expires_at fired {offset:+.0f} s off and left it"
+        assert not extended or still_up, f"the old schedule of {name} stopped it although it was extended"
 
     # ----- invariants -----
 
@@ -281,6 +329,11 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         assert not twice, f"texted 'ready' more than once for (start, phone): {twice}"
 
     @invariant()
+    def never_texted_ready_before_a_successful_invocation(self) -> None:
+        unproven = [(s, p) for s, p, message in self.notifier.sent_before_an_answer if message.startswith(READY_PREFIX)]
+        assert not unproven, f"texted 'ready' before the endpoint answered any prediction: {unproven}"
+
+    @invariant()
     def texted_phones_are_deleted(self) -> None:
         """Once a phone got its text for a start, the item no longer holds it."""
         texted = {phone for start, phone, _ in self.notifier.sent if start == self.store.starts}
@@ -298,8 +351,12 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
                 bound, why = item.expires_at + slack, f"expires_at {item.expires_at:%H:%M:%S}"
             elif owned and item.state == State.STARTING:
                 bound, why = endpoint.created_at + STARTING_TIMEOUT + slack, "the starting timeout"
+            elif name in self.sagemaker.refusing_deletes():
+                continue  # SageMaker refuses to delete it until it leaves Creating: nobody can stop it sooner
             else:
                 since = self.unowned_since.setdefault(name, item.since if owned else self.now)
+                if endpoint.delete_locked and endpoint.settled_at is not None:
+                    since = max(since, endpoint.settled_at)  # deletable only from then
                 bound, why = since + slack, f"{'STOPPING' if owned else 'orphaned'} since {since:%H:%M:%S}"
             if owned and item.state != State.STOPPING:
                 self.unowned_since.pop(name, None)
@@ -310,12 +367,14 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         item = self.store.item
         billing = self.sagemaker.billing()
         owned = item.endpoint_name if item.state in LIVE_STATES else None
-        strays = sorted(set(billing) - {owned})
+        refusing = self.sagemaker.refusing_deletes()  # SageMaker will not delete these yet
+        strays = sorted(set(billing) - {owned} - refusing)
         assert not strays, f"after the reconciler the item is {item.state.value} but {strays} still bill"
-        assert item.state != State.STOPPING, "after the reconciler the item is still STOPPING"
+        assert item.state != State.STOPPING or owned in refusing, "after the reconciler the item is still STOPPING"
         if item.state == State.STARTING:
             if owned in billing:
-                assert billing[owned].status == EndpointStatus.CREATING, (
+                loading = billing[owned].status == EndpointStatus.IN_SERVICE and billing[owned].loading
+                assert billing[owned].status == EndpointStatus.CREATING or loading, (
                     f"after the reconciler the item is STARTING but SageMaker says {billing[owned].status.value}"
                 )
             else:

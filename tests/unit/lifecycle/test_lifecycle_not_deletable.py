@@ -1,0 +1,149 @@
+"""SageMaker refuses DeleteEndpoint while an endpoint is Creating or Updating. Each caller keeps its intent and a
+later run finishes: the reconciler's sweep goes on, /stop during STARTING records STOPPING (202), a start with a
+Creating leftover answers clearly instead of billing two endpoints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ondemand.domain import ConflictError, EndpointStatus, State
+from ondemand.lifecycle import EndpointLifecycle, Repair, RepairKind
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
+
+ADMIN = {"x-api-key": "s3cret-admin-key"}
+CREATING_ORPHAN = "ondemand-sentiment-20250101t000000-1"
+IN_SERVICE_ORPHAN = "ondemand-sentiment-20250101t010000-2"
+
+
+@pytest.fixture(autouse=True)
+def sagemaker_refuses(endpoints) -> None:
+    endpoints.refuse_delete_while_creating = True
+
+
+def kinds(repairs: list[Repair]) -> list[tuple[str, RepairKind]]:
+    return [(repair.endpoint_name, repair.kind) for repair in repairs]
+
+
+def call_api(handlers, event, name: str) -> tuple[int, dict]:
+    request = event(name)
+    request["headers"] = {**request["headers"], **ADMIN}
+    response = handlers.api(request, None)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_the_reconciler_sweep_goes_on_past_a_creating_orphan_and_retries_it(machine, endpoints, clock) -> None:
+    owned = machine.start(PHONE_A).state.endpoint_name
+    endpoints.set_status(CREATING_ORPHAN, EndpointStatus.CREATING)  # e.g. a console user's experiment
+    endpoints.set_status(IN_SERVICE_ORPHAN, EndpointStatus.IN_SERVICE)
+    endpoints.set_status(owned, EndpointStatus.IN_SERVICE)  # its InService event was lost
+    repairs = machine.reconcile()
+    assert kinds(repairs) == [
+        (CREATING_ORPHAN, RepairKind.DELETE_DEFERRED),
+        (IN_SERVICE_ORPHAN, RepairKind.DELETED_ORPHAN),
+        (owned, RepairKind.PROMOTED),
+    ]
+    assert "Creating" in repairs[0].detail
+    assert CREATING_ORPHAN in endpoints.endpoints
+    endpoints.set_status(CREATING_ORPHAN, EndpointStatus.IN_SERVICE)  # SageMaker finished creating it
+    clock.advance(minutes=5)
+    assert kinds(machine.reconcile()) == [(CREATING_ORPHAN, RepairKind.DELETED_ORPHAN)]
+    assert CREATING_ORPHAN not in endpoints.endpoints
+
+
+def test_stop_during_starting_answers_202_and_the_in_service_event_finishes_it(
+    handlers, machine, event, endpoints, notifier
+) -> None:
+    name = machine.start(PHONE_A).state.endpoint_name
+    status, body = call_api(handlers, event, "apigw_stop")
+    assert status == 202
+    assert body["state"] == "STOPPING" and "Creating" in body["message"]
+    assert name in endpoints.endpoints
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    outcome = machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    assert outcome == "finished a stop that waited for SageMaker"
+    assert machine.store.get().state == State.STOPPED
+    assert name not in endpoints.endpoints
+    assert notifier.sent == []  # a stopped start is never announced as ready
+
+
+def test_a_waiting_stop_is_finished_by_the_reconciler_once_the_endpoint_settles(machine, endpoints, clock) -> None:
+    name = machine.start().state.endpoint_name
+    result = machine.stop()
+    assert result.state.state == State.STOPPING and result.waiting
+    assert kinds(machine.reconcile()) == [(name, RepairKind.DELETE_DEFERRED)]
+    assert machine.store.get().state == State.STOPPING
+    endpoints.set_status(name, EndpointStatus.FAILED, "capacity")  # its event was lost
+    clock.advance(minutes=5)
+    assert kinds(machine.reconcile()) == [(name, RepairKind.FINISHED_STOP)]
+    assert machine.store.get().state == State.STOPPED and name not in endpoints.endpoints
+
+
+def test_a_second_stop_while_waiting_still_answers_202(handlers, machine, event) -> None:
+    machine.start()
+    assert call_api(handlers, event, "apigw_stop")[0] == 202
+    status, body = call_api(handlers, event, "apigw_stop")
+    assert status == 202 and body["state"] == "STOPPING"
+
+
+def test_a_start_with_a_creating_leftover_answers_clearly_and_creates_nothing(machine, endpoints, clock) -> None:
+    """A create that timed out after SageMaker made the endpoint: its cleanup is refused while it is Creating."""
+    leftover = machine.start().state.endpoint_name
+    machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")
+    assert leftover in endpoints.endpoints
+    with pytest.raises(ConflictError, match="still being set up"):
+        machine.start(PHONE_A)
+    assert list(endpoints.endpoints) == [leftover]  # never two billing
+    item = machine.store.get()
+    assert item.state == State.FAILED and "cannot be deleted yet" in item.last_error
+    endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)
+    assert kinds(machine.reconcile()) == [(leftover, RepairKind.DELETED_ORPHAN)]
+    fresh = machine.start(PHONE_A)
+    assert fresh.created and list(endpoints.endpoints) == [fresh.state.endpoint_name]
+
+
+def test_the_api_answers_409_with_the_sentence_for_a_creating_leftover(handlers, machine, event) -> None:
+    leftover = machine.start().state.endpoint_name
+    machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")
+    response = handlers.api(event("apigw_start"), None)
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 409 and "SageMaker cannot delete it" in body["message"]
+
+
+def test_a_teardown_refused_during_an_update_stays_stopping_and_the_reconciler_finishes(
+    machine: EndpointLifecycle, endpoints, clock
+) -> None:
+    name = machine.start().state.endpoint_name
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    endpoints.set_status(name, EndpointStatus.CREATING)  # stands for Updating/SystemUpdating: both refuse a delete
+    clock.advance(minutes=30)
+    assert machine.teardown(name).startswith("STOPPING: SageMaker cannot delete")
+    assert machine.store.get().state == State.STOPPING
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    clock.advance(minutes=5)
+    assert kinds(machine.reconcile()) == [(name, RepairKind.FINISHED_STOP)]
+    assert machine.store.get().state == State.STOPPED
+
+
+def test_the_202_stop_answer_matches_the_openapi_document(handlers, machine, event) -> None:
+    from jsonschema import Draft202012Validator
+
+    from tests.unit.lifecycle.test_lifecycle_openapi import schema_for
+
+    machine.start()
+    status, body = call_api(handlers, event, "apigw_stop")
+    assert status == 202
+    Draft202012Validator(schema_for("202", "/stop", "post")).validate(body)
+
+
+def test_a_throttled_delete_while_finishing_a_waiting_stop_is_left_to_the_reconciler(machine, endpoints) -> None:
+    name = machine.start().state.endpoint_name
+    assert machine.stop().waiting
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    endpoints.fail_delete = "ThrottlingException: Rate exceeded"
+    assert machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE).startswith("still STOPPING: Throttling")
+    endpoints.fail_delete = None
+    assert kinds(machine.reconcile()) == [(name, RepairKind.FINISHED_STOP)]
+    assert machine.store.get().state == State.STOPPED
