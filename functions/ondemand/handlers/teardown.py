@@ -1,4 +1,5 @@
-"""The one-time schedule's target: {"endpoint_name": ..., "expires_at": ...} -> tear the endpoint down if due."""
+"""The one-time schedules' target: {"endpoint_name": ..., "expires_at": ...} -> tear the endpoint down if due;
+{"kind": "notice", "endpoint_name": ..., "expires_at": ...} -> text the "stops soon" notice if due."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
+from ondemand.lifecycle import NOTICE_KIND
 from ondemand.observability import logger, tracer
 
 
@@ -16,9 +18,10 @@ def make_handler(service: Service) -> Handler:
     @tracer.capture_lambda_handler
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         name = event["endpoint_name"]
-        outcome = service.lifecycle.teardown(name)
+        kind = event.get("kind", "teardown")
+        outcome = service.lifecycle.send_notice(name) if kind == NOTICE_KIND else service.lifecycle.teardown(name)
         logger.info(
-            "teardown", extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome}
+            kind, extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome}
         )
         return {"endpoint_name": name, "outcome": outcome}
 
