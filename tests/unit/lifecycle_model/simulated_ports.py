@@ -242,10 +242,13 @@ class SimulatedNotifier:
         self.store = store
         self.faults = faults
         self.sent: list[tuple[int, str, str]] = []
+        self.item_at_send: list[tuple[EndpointState, datetime]] = []
+        """The item and the clock at each text sent (same order as `sent`)."""
 
     def send(self, phone: str, message: str) -> SendResult:
         if self.faults.take("sms_fail"):
             raise NotifierError("Textbelt unreachable")
         self.sent.append((self.store.starts, phone, message))
+        self.item_at_send.append((self.store.item, self.store.now()))
         self.faults.after_call("sms")
         return SendResult(ok=True, detail=f"id-{len(self.sent)}")
