@@ -24,6 +24,7 @@ from ondemand.adapters.instant import FolderInstantModel
 from ondemand.adapters.rate_limit import DynamoRateLimiter
 from ondemand.adapters.sms import TextbeltNotifier
 from ondemand.bootstrap import Service, bootstrap
+from ondemand.domain import LifecycleError
 from ondemand.handlers import api, endpoint_events, reconciler, teardown
 from ondemand.observability import logger as lambda_logger
 from ondemand.ports import Adapters, Notifier
@@ -213,6 +214,11 @@ class LocalRuntime:
         # One request through the API at start, like a health check: the first /start then finds pynamodb's and
         # botocore's clients built instead of paying for them (about a second on a busy machine).
         self.invoke(API_HANDLER, proxy_event("GET", "/status", {}, b"", "127.0.0.1"))
+        # The instant model too, if it is published: loading it (checksum, canary) is most of a first answer's time.
+        try:
+            adapters.instant_model.answer(["warm-up"])
+        except LifecycleError:
+            log.warning("the instant model could not be loaded", exc_info=True)
 
         interval = config.reconcile_every or schedule_rate(template, RECONCILER_HANDLER)
         self.reconciler = RateLoop(interval, lambda: self.invoke(RECONCILER_HANDLER, scheduled_event("reconciler")),

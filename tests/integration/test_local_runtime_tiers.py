@@ -49,6 +49,7 @@ def test_instant_while_provisioning_then_gpu_then_the_notice_then_teardown(
     with runtime_factory(keep_alive="30s", provisioning_delay="10s", extra_args=("--notice", "12s")) as runtime:
         clicked = time.monotonic()
         started = requests.post(runtime.base_url + "/start", json={"phone": PHONE}, timeout=30)
+        start_seconds = time.monotonic() - clicked
         assert started.status_code == 202, started.text
         first = predict(runtime)
         first_answer_seconds = time.monotonic() - clicked
@@ -58,7 +59,9 @@ def test_instant_while_provisioning_then_gpu_then_the_notice_then_teardown(
         assert first.status_code == 200, first.text
         assert first.json()["tier"] == "instant" and first.json()["model"].startswith("instant-")
         assert [p["label"] for p in first.json()["predictions"]] == ["POSITIVE", "NEGATIVE"]
-        assert first_answer_seconds <= 1.0, f"the first answer took {first_answer_seconds:.2f} s after Start"
+        assert first_answer_seconds <= 1.0, (
+            f"the first answer took {first_answer_seconds:.2f} s after Start (the /start call {start_seconds:.2f} s)"
+        )
         assert status(runtime)["state"] == "STARTING" and status(runtime)["instant_tier"] == "always"
 
         wait_for_state(runtime, "IN_SERVICE", timeout=180)
