@@ -58,13 +58,26 @@ class BackgroundPipeline:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.progress_file.unlink(missing_ok=True)
-        command = self._command or [sys.executable, "-m", "local_runtime.model_pipeline", "--profile", self.profile,
-                                    "--out", str(self.model_dir)]
+        command = self._command or [
+            sys.executable,
+            "-m",
+            "local_runtime.model_pipeline",
+            "--profile",
+            self.profile,
+            "--out",
+            str(self.model_dir),
+        ]
         command = [*command, "--progress-file", str(self.progress_file)]
         with open(self.log_path, "ab") as log_file:
             self._process = subprocess.Popen(  # noqa: S603
-                command, cwd=REPO_ROOT, env=_child_env(), stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509
+                command,
+                cwd=REPO_ROOT,
+                env=_child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
             )
         self._thread = threading.Thread(target=self._wait, name="model-pipeline", daemon=True)
         self._thread.start()
@@ -89,21 +102,42 @@ class BackgroundPipeline:
         if self._process is None:
             state = "ready" if gpu else "none"
             message = "The GPU model is ready." if gpu else "No model pipeline is running and no GPU model exists."
-            return {"state": state, "stage": state, "progress": 1.0 if gpu else None, "message": message,
-                    "instant_model": instant, "gpu_model": gpu}
+            return {
+                "state": state,
+                "stage": state,
+                "progress": 1.0 if gpu else None,
+                "message": message,
+                "instant_model": instant,
+                "gpu_model": gpu,
+            }
         reported = self._reported()
         if self._exit_code is None:
-            return {"state": "training", "stage": reported.get("stage", "starting"),
-                    "progress": reported.get("progress", 0.0),
-                    "message": reported.get("message", "Starting the model pipeline."),
-                    "instant_model": instant, "gpu_model": gpu}
+            return {
+                "state": "training",
+                "stage": reported.get("stage", "starting"),
+                "progress": reported.get("progress", 0.0),
+                "message": reported.get("message", "Starting the model pipeline."),
+                "instant_model": instant,
+                "gpu_model": gpu,
+            }
         if self._exit_code == 0 and gpu:
-            return {"state": "ready", "stage": "ready", "progress": 1.0,
-                    "message": "The GPU model is ready: Start works.", "instant_model": instant, "gpu_model": gpu}
-        return {"state": "failed", "stage": reported.get("stage", "starting"), "progress": reported.get("progress"),
-                "message": f"The model pipeline failed (exit {self._exit_code}); see {self.log_path.name} in the "
-                           "runtime's logs folder.",
-                "instant_model": instant, "gpu_model": gpu}
+            return {
+                "state": "ready",
+                "stage": "ready",
+                "progress": 1.0,
+                "message": "The GPU model is ready: Start works.",
+                "instant_model": instant,
+                "gpu_model": gpu,
+            }
+        return {
+            "state": "failed",
+            "stage": reported.get("stage", "starting"),
+            "progress": reported.get("progress"),
+            "message": f"The model pipeline failed (exit {self._exit_code}); see {self.log_path.name} in the "
+            "runtime's logs folder.",
+            "instant_model": instant,
+            "gpu_model": gpu,
+        }
 
     def _reported(self) -> dict[str, Any]:
         try:

@@ -88,7 +88,8 @@ def test_instant_while_provisioning_then_gpu_then_the_notice_then_teardown(
 
 
 def test_a_runtime_with_no_model_trains_in_the_background_and_starts_once_trained(
-    runtime_factory: Callable[..., AbstractContextManager[RunningRuntime]], tmp_path: Path,
+    runtime_factory: Callable[..., AbstractContextManager[RunningRuntime]],
+    tmp_path: Path,
 ) -> None:
     """`make demo` on a fresh clone: usable before the transformer exists (the tiny profile keeps this short)."""
     empty_cache = tmp_path / "models" / "model"
@@ -101,14 +102,24 @@ def test_a_runtime_with_no_model_trains_in_the_background_and_starts_once_traine
         assert refused.status_code == 502 and "No approved model yet" in refused.json()["message"], refused.text
         assert status(runtime)["state"] == "FAILED"
 
-        wait_until(lambda: requests.get(runtime.base_url + "/pipeline", timeout=10).json()["instant_model"], 300,
-                   "instant model", runtime)
+        wait_until(
+            lambda: requests.get(runtime.base_url + "/pipeline", timeout=10).json()["instant_model"],
+            300,
+            "instant model",
+            runtime,
+        )
         early = predict(runtime)
         assert early.status_code == 200 and early.json()["tier"] == "instant", early.text
 
         progress = wait_until(
-            lambda: (answer := requests.get(runtime.base_url + "/pipeline", timeout=10).json())["state"] != "training"
-            and answer, 900, "trained GPU model", runtime)
+            lambda: (
+                (answer := requests.get(runtime.base_url + "/pipeline", timeout=10).json())["state"] != "training"
+                and answer
+            ),
+            900,
+            "trained GPU model",
+            runtime,
+        )
         assert progress["state"] == "ready" and progress["gpu_model"] and progress["progress"] == 1.0, progress
 
         # No restart: Start works now.

@@ -20,9 +20,7 @@ def make_handler(service: Service) -> Handler:
         name = event["endpoint_name"]
         kind = event.get("kind", "teardown")
         outcome = service.lifecycle.send_notice(name) if kind == NOTICE_KIND else service.lifecycle.teardown(name)
-        logger.info(
-            kind, extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome}
-        )
+        logger.info(kind, extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome})
         return {"endpoint_name": name, "outcome": outcome}
 
     return handle

@@ -172,9 +172,14 @@ def test_status_says_when_the_instant_tier_may_answer(handlers, event) -> None:
 
 def test_the_setting_refuses_an_unknown_tier_and_a_negative_notice() -> None:
     environment = {
-        "STATE_TABLE_NAME": "t", "ENDPOINT_NAME_PREFIX": "p", "INSTANCE_TYPE": "ml.g4dn.xlarge",
-        "APPROVED_MODEL_PARAMETER": "/p/m", "SCHEDULE_GROUP_NAME": "g", "AWS_REGION": "us-east-1",
-        "SCHEDULER_ROLE_ARN": "arn:r", "TEARDOWN_FUNCTION_ARN": "arn:f",
+        "STATE_TABLE_NAME": "t",
+        "ENDPOINT_NAME_PREFIX": "p",
+        "INSTANCE_TYPE": "ml.g4dn.xlarge",
+        "APPROVED_MODEL_PARAMETER": "/p/m",
+        "SCHEDULE_GROUP_NAME": "g",
+        "AWS_REGION": "us-east-1",
+        "SCHEDULER_ROLE_ARN": "arn:r",
+        "TEARDOWN_FUNCTION_ARN": "arn:f",
     }
     assert Settings.from_environment(environment).instant_tier == "always"
     assert Settings.from_environment({**environment, "INSTANT_TIER": "While-Starting"}).instant_tier == "while-starting"
@@ -250,9 +255,10 @@ def test_the_aws_adapters_serve_the_instant_tier_through_bootstrap(
     settings = make_settings(instant_model_parameter=PARAMETER)
     aws_adapters = build_aws_adapters(settings)
     assert isinstance(aws_adapters.instant_model, S3InstantModel)
-    service = bootstrap(settings, dataclasses.replace(
-        aws_adapters, store=store, endpoints=endpoints, scheduler=scheduler, notifier=notifier
-    ))
+    service = bootstrap(
+        settings,
+        dataclasses.replace(aws_adapters, store=store, endpoints=endpoints, scheduler=scheduler, notifier=notifier),
+    )
     request = event("apigw_predict")
     request["body"] = json.dumps({"texts": TEXTS})
     body = json.loads(api.make_handler(service)(request, None)["body"])
