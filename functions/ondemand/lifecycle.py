@@ -238,13 +238,13 @@ class EndpointLifecycle:
         except as a fallback (`quiet`), where the GPU's own error is the one to report."""
         try:
             answer = self.instant_model.answer(texts)
+            if answer is not None and len(answer.get("predictions") or ()) != len(texts):
+                raise InstantModelError("The instant model answered without one prediction per text.")
         except InstantModelError:
             if not quiet:
                 raise
             logger.error("the instant model could not answer either", exc_info=True)
             return None
-        if answer is not None and len(answer.get("predictions") or ()) != len(texts):
-            raise InstantModelError("The instant model answered without one prediction per text.")
         return answer
 
     def _retry_after(self, item: EndpointState) -> int:
