@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv chromium lint security test test-glue test-unit test-integration test-e2e model demo dashboard bench clean
+.PHONY: help venv chromium lint security test test-glue test-sagemaker test-unit test-integration test-e2e model demo dashboard bench clean
 
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
@@ -71,7 +71,7 @@ test-integration: venv
 test-e2e: venv
 	$(PY) -m pytest tests/e2e
 
-test: lint js-test test-glue
+test: lint js-test test-glue test-sagemaker
 	$(PY) -m pytest tests
 
 # The Glue runtime check: the job's tests on Python 3.9 with the awswrangler Glue Python shell ships (2.15.1), in a
@@ -85,6 +85,29 @@ $(GLUE_VENV)/.installed: glue_jobs/requirements-glue-runtime.txt
 
 test-glue: $(GLUE_VENV)/.installed
 	$(GLUE_VENV)/bin/python -m pytest --noconftest -p no:cacheprovider tests/unit/pipeline/test_curate_reviews.py
+
+# Checks against SageMaker's own code (tests/unit/sagemaker). .venv-sagemaker is the Hugging Face images' Python side at
+# their versions (transformers 4.37.0 and the training image's 4.36.0, the training and inference toolkits, MMS; Python
+# 3.11 and the on-disk CPU torch instead of the images' 3.10 and CUDA torch 2.1.0, see requirements-dlc.txt):
+# `pytest tests` runs the training job and the inference container as its subprocesses.
+# The launcher's sagemaker SDK pins protobuf and rich below ours, so its test runs in .venv-sagemaker-sdk.
+DLC_VENV := .venv-sagemaker
+SDK_VENV := .venv-sagemaker-sdk
+$(DLC_VENV)/.installed: tests/unit/sagemaker/requirements-dlc.txt tests/unit/sagemaker/requirements-training-image.txt
+	test -x $(DLC_VENV)/bin/python || $(PYTHON) -m venv $(DLC_VENV)
+	$(DLC_VENV)/bin/pip install --quiet -r tests/unit/sagemaker/requirements-dlc.txt
+	$(DLC_VENV)/bin/pip install --quiet --no-deps --upgrade --target $(DLC_VENV)/training-image \
+		-r tests/unit/sagemaker/requirements-training-image.txt
+	touch $@
+
+$(SDK_VENV)/.installed: tests/unit/sagemaker/requirements-sdk.txt
+	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install --quiet -r tests/unit/sagemaker/requirements-sdk.txt
+	touch $@
+
+test-sagemaker: $(DLC_VENV)/.installed $(SDK_VENV)/.installed
+	$(SDK_VENV)/bin/python -m pytest --confcutdir=tests/unit/sagemaker -p no:cacheprovider \
+		tests/unit/sagemaker/test_launcher_sdk.py
 
 # The local model pipeline: seed raw reviews into S3 (moto), Glue ETL, train, evaluate -> var/model. A cached model
 # of the same or a better profile is reused; FORCE=1 rebuilds. make model PROFILE=full
@@ -133,5 +156,5 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_instant.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(GLUE_VENV) node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache \
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(GLUE_VENV) $(DLC_VENV) $(SDK_VENV) node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache \
 		build *.egg-info

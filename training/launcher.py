@@ -1,14 +1,18 @@
-"""Run the training job on a SageMaker GPU instance and create the SageMaker model from its artefact.
+"""Run the training job on a SageMaker GPU instance and create the SageMaker model from its artefact, with the
+`sagemaker` SDK: the 3.x SDK's resource layer (sagemaker-core: `TrainingJob.create` / `.wait`, `Model.create`).
 
-Built on boto3's `create_training_job` / `create_model` rather than the `sagemaker` SDK on purpose: the SDK 3.x on
-PyPI has a new API, and 2.x would downgrade protobuf and packaging in the shared environment for what is two calls.
 The requests are the training pipeline's own (training/recipe.py reads them from the state machine's definition), in
-the form the SDK's HuggingFace estimator sends (the HF toolkit reads `sagemaker_program` and
-`sagemaker_submit_directory`, values JSON-encoded). The model artefact is SM_MODEL_DIR as model.tar.gz, which
-train.py fills with `code/inference.py`, so the HF inference container serves it with our handler.
+the form the HF toolkit reads (`sagemaker_program` and `sagemaker_submit_directory`, values JSON-encoded); the SDK sends
+them field for field (tests/unit/sagemaker/test_launcher_sdk.py, botocore's Stubber on the SDK's own client). The model
+artefact is SM_MODEL_DIR as model.tar.gz, which train.py fills with `code/inference.py`, so the HF inference container
+serves it with our handler.
+
+The SDK pins protobuf<7 and rich<15, older than the project's venv, so it has a venv of its own (`make
+.venv-sagemaker-sdk/.installed`); `upload-source` needs only boto3 and runs in either.
 
     python -m training.launcher upload-source --bucket B            # code/sourcedir.tar.gz for training jobs
-    python -m training.launcher train --bucket B --curated s3://C/reviews/ --role ARN [--wait] [--create-model]
+    .venv-sagemaker-sdk/bin/python -m training.launcher train --bucket B --curated s3://C/reviews/ --role ARN \
+        [--wait] [--create-model]
 """
 
 from __future__ import annotations
@@ -91,20 +95,28 @@ def model_request(model_name: str, role_arn: str, model_data_url: str, region: s
     )
 
 
-def wait_for_training(sagemaker: Any, job_name: str, poll_seconds: float = 60.0) -> dict[str, Any]:
-    """DescribeTrainingJob until it ends; raises if it did not complete."""
-    while True:
-        described = sagemaker.describe_training_job(TrainingJobName=job_name)
-        status = described["TrainingJobStatus"]
-        if status == "Completed":
-            return described
-        if status in ("Failed", "Stopped"):
-            raise RuntimeError(f"Training job {job_name} {status}: {described.get('FailureReason', '')}")
-        time.sleep(poll_seconds)
+def _sdk() -> Any:
+    """The SDK's resources module; imported here so the request builders above work without the SDK installed."""
+    try:
+        from sagemaker.core import resources
+    except ImportError as exc:
+        raise SystemExit(
+            "The launcher needs the sagemaker SDK (sagemaker-core), which has a venv of its own: "
+            "`make .venv-sagemaker-sdk/.installed`, then `.venv-sagemaker-sdk/bin/python -m training.launcher ...`."
+        ) from exc
+    return resources
+
+
+def sdk_arguments(request: dict[str, Any], shape: str) -> dict[str, Any]:
+    """An API request (PascalCase, as the state machine sends it) as the SDK's keyword arguments, converted by the SDK's
+    own codec from the service model, so map keys (hyperparameter names, environment variables) stay as they are."""
+    from sagemaker.core.utils.code_injection.codec import transform
+
+    return transform(request, shape)
 
 
 def launch(
-    sagemaker: Any,
+    session: Any,
     job_name: str,
     role_arn: str,
     source_uri: str,
@@ -113,21 +125,38 @@ def launch(
     region: str,
     wait: bool = True,
     create_model: bool = True,
-    poll_seconds: float = 60.0,
+    poll_seconds: int = 60,
 ) -> dict[str, Any]:
-    """Start the training job; with `wait`, wait for it and create the model from its model.tar.gz."""
-    sagemaker.create_training_job(
-        **training_job_request(job_name, role_arn, source_uri, curated_path, output_path, region)
+    """Start the training job; with `wait`, wait for it and create the model from its model.tar.gz.
+
+    `session` is a boto3 session: the SDK makes its clients from it (the tests stub them)."""
+    resources = _sdk()
+    from sagemaker.core.utils.exceptions import FailedStatusError
+
+    request = training_job_request(job_name, role_arn, source_uri, curated_path, output_path, region)
+    job = resources.TrainingJob.create(
+        **sdk_arguments(request, "CreateTrainingJobRequest"), session=session, region=region
     )
     result: dict[str, Any] = {"training_job": job_name}
     if not wait:
         return result
-    described = wait_for_training(sagemaker, job_name, poll_seconds)
-    result["model_data"] = described["ModelArtifacts"]["S3ModelArtifacts"]
-    result["metrics"] = {m["MetricName"]: m["Value"] for m in described.get("FinalMetricDataList", [])}
+    try:
+        job.wait(poll=poll_seconds)
+    except FailedStatusError as exc:
+        raise RuntimeError(f"Training job {job_name} Failed: {job.failure_reason}") from exc
+    # The SDK's wait returns on Stopped too (only Failed raises): a stopped job has no model to create.
+    if job.training_job_status != "Completed":
+        raise RuntimeError(f"Training job {job_name} {job.training_job_status}: no model was created")
+    result["model_data"] = job.model_artifacts.s3_model_artifacts
+    metrics = job.final_metric_data_list if isinstance(job.final_metric_data_list, list) else []
+    result["metrics"] = {metric.metric_name: metric.value for metric in metrics}
     if create_model:
-        answer = sagemaker.create_model(**model_request(job_name, role_arn, result["model_data"], region))
-        result["model_arn"] = answer["ModelArn"]
+        model = resources.Model.create(
+            **sdk_arguments(model_request(job_name, role_arn, result["model_data"], region), "CreateModelInput"),
+            session=session,
+            region=region,
+        )
+        result["model_arn"] = model.model_arn
     return result
 
 
@@ -149,8 +178,15 @@ def main(argv: list[str] | None = None) -> None:
         print(upload_source(session.client("s3"), args.bucket))
         return
     result = launch(
-        session.client("sagemaker"), args.job_name, args.role, f"s3://{args.bucket}/{SOURCE_KEY}", args.curated,
-        f"s3://{args.bucket}/training/", session.region_name, wait=args.wait, create_model=args.create_model,
+        session,
+        args.job_name,
+        args.role,
+        f"s3://{args.bucket}/{SOURCE_KEY}",
+        args.curated,
+        f"s3://{args.bucket}/training/",
+        session.region_name,
+        wait=args.wait,
+        create_model=args.create_model,
     )
     print(json.dumps(result, indent=2))
 

@@ -1,7 +1,7 @@
 // The page's one HTTP client: where the API is, how long to wait, and a sentence a person can act on for every way
 // a request can fail. No DOM here, so node's test runner checks it with a fake fetch (tests/js/).
 
-import { secondsText } from "./format.js";
+import { localAndUtcTime, secondsText } from "./format.js";
 
 const DEFAULT_TIMEOUT_SECONDS = 30;
 
@@ -16,12 +16,23 @@ export class ApiError extends Error {
   }
 }
 
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
 /**
- * The API's base URL, without trailing slashes: `?api=` for this visit, else `window.API_BASE` from config.js,
- * else "" (the origin that served the page, as the local gateway does).
+ * Whether this page may take its API from `?api=`: only when the page itself runs on this machine (loopback or
+ * file:). On a public host a crafted link could otherwise send a visitor's phone number and reviews anywhere.
  */
-export function apiBaseFrom(searchParams, configuredBase) {
-  return (searchParams.get("api") || configuredBase || "").replace(/\/+$/, "");
+export function apiOverrideAllowed(pageLocation) {
+  return pageLocation.protocol === "file:" || LOOPBACK_HOSTS.has(pageLocation.hostname);
+}
+
+/**
+ * The API's base URL, without trailing slashes: `?api=` for this visit where `apiOverrideAllowed`, else
+ * `window.API_BASE` from config.js, else "" (the origin that served the page, as the local gateway does).
+ */
+export function apiBaseFrom(searchParams, configuredBase, pageLocation) {
+  const override = apiOverrideAllowed(pageLocation) ? searchParams.get("api") : "";
+  return (override || configuredBase || "").replace(/\/+$/, "");
 }
 
 /** Milliseconds to wait for one answer: `?timeout=<seconds>`, else `window.API_TIMEOUT_SECONDS`, else 30 s. */
@@ -29,9 +40,13 @@ export function timeoutMsFrom(searchParams, configuredSeconds) {
   return 1000 * (Number(searchParams.get("timeout")) || Number(configuredSeconds) || DEFAULT_TIMEOUT_SECONDS);
 }
 
-/** The sentence shown for an HTTP error, from the API's {"error","message"} body when there is one. */
-export function friendlyMessage(status, body, retryAfterSeconds) {
+/**
+ * The sentence shown for an HTTP error, from the API's {"error","message"} body when there is one. `timeZone` is for
+ * tests; the page shows times in the reader's own zone.
+ */
+export function friendlyMessage(status, body, retryAfterSeconds, { timeZone } = {}) {
   const serverSays = body && typeof body.message === "string" ? body.message : "";
+  const code = body && typeof body.error === "string" ? body.error : "";
   switch (status) {
     case 400:
       // The API counts texts from 0 ("Text 0 has ..."); people count reviews from 1.
@@ -41,11 +56,14 @@ export function friendlyMessage(status, body, retryAfterSeconds) {
     case 404:
       return serverSays || "The API does not know this address. Is the page pointed at the right API?";
     case 409:
+      if (code === "no_recent_use") {
+        return "Extend works while someone is using the model: classify a review first, then extend.";
+      }
       return serverSays || "Someone changed the model at the same moment. Please try again.";
     case 413:
       return "That is too much text in one go. Send fewer or shorter reviews.";
     case 429:
-      return "Too many requests right now. Wait a few seconds and try again.";
+      return tooManyMessage(code, body, retryAfterSeconds, timeZone);
     case 503:
       return notAvailableMessage(body && body.state, serverSays, retryAfterSeconds);
     case 502: {
@@ -61,6 +79,22 @@ export function friendlyMessage(status, body, retryAfterSeconds) {
       }
       return serverSays || `Unexpected answer from the server (HTTP ${status}).`;
   }
+}
+
+/** A 429: the daily GPU budget is spent, a start right after a teardown, or too many requests. */
+function tooManyMessage(code, body, retryAfterSeconds, timeZone) {
+  if (code === "budget_exhausted") {
+    const resets = localAndUtcTime(body.resets_at, { timeZone });
+    return "Today's GPU time is used up, so the GPU model cannot run any longer today." +
+      (resets ? ` It resets at ${resets}.` : " It resets at midnight UTC.");
+  }
+  if (code === "cooling_down") {
+    const seconds = Number(body.retry_after_seconds) || retryAfterSeconds;
+    const when = seconds ? `in about ${secondsText(seconds)}` : "in a few minutes";
+    return `The GPU model has just shut down and needs a short pause. You can start it again ${when}.`;
+  }
+  const wait = retryAfterSeconds ? `Try again in about ${secondsText(retryAfterSeconds)}.` : "Wait a little and try again.";
+  return `Too many requests right now. ${wait}`;
 }
 
 /** The API's sentences end with a full stop; quoted inside ours, that would make "broke.. Please". */

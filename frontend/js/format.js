@@ -66,3 +66,49 @@ export function resultsSummary({ count, latencyMs, roundTripMs, model }) {
   if (model) parts.push(`model ${model}`);
   return parts.join(" · ");
 }
+
+/** "3 h 22 min", "45 min", "none": a budget in whole minutes (rounded down: never promise a minute not there). */
+export function minutesText(minutes) {
+  const m = Math.max(0, Math.floor(Number(minutes) || 0));
+  if (m === 0) return "none";
+  if (m < 60) return `${m} min`;
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${Math.floor(m / 60)} h`;
+}
+
+function hourMinute(ms, timeZone) {
+  return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone })
+    .format(new Date(ms));
+}
+
+/**
+ * "14:05 your time (08:35 UTC)": a moment of the API in the reader's time zone and in UTC, since the SMS and the
+ * server speak UTC. Just "08:35 UTC" where the reader's zone is UTC. `timeZone` is for tests; the page passes none.
+ */
+export function localAndUtcTime(iso, { timeZone } = {}) {
+  const ms = Date.parse(iso || "");
+  if (!Number.isFinite(ms)) return "";
+  const utc = `${hourMinute(ms, "UTC")} UTC`;
+  const local = hourMinute(ms, timeZone);
+  return local === hourMinute(ms, "UTC") ? utc : `${local} your time (${utc})`;
+}
+
+/**
+ * Which model answered, as the page labels the results: {kind: "gpu" | "instant" | "degraded" | "", text}; kind ""
+ * and no text when the API does not say (a backend from before the instant tier).
+ */
+export function answeredBy(answer) {
+  if (answer.tier === "gpu") return { kind: "gpu", text: "Answered by the GPU model" };
+  if (answer.tier === "instant" && answer.degraded === true) {
+    return { kind: "degraded", text: "GPU model failed, answered by the instant CPU model" };
+  }
+  if (answer.tier === "instant") return { kind: "instant", text: "Answered by the instant CPU model" };
+  return { kind: "", text: "" };
+}
+
+/** "+1555***0100": enough to tell numbers apart on a shared screen, not enough to text one. */
+export function maskPhone(phone) {
+  const text = String(phone ?? "");
+  if (!/^\+\d+$/.test(text)) return text; // already masked by the server, or not a number at all
+  if (text.length >= 11) return `${text.slice(0, 5)}***${text.slice(-4)}`;
+  return `${text.slice(0, 3)}***${text.slice(-2)}`;
+}

@@ -1,9 +1,12 @@
 // The page's wiring: what it knows, when it asks the API, and what each button does. The words live in format.js
 // and status.js, the HTTP client in api.js, the drawing in view.js.
 
-import { apiBaseFrom, createApiClient, timeoutMsFrom } from "./api.js";
-import { normalisePhone, phoneProblem, resultsSummary, reviewLines } from "./format.js";
+import { apiBaseFrom, apiOverrideAllowed, createApiClient, timeoutMsFrom } from "./api.js";
+import { answeredBy, normalisePhone, phoneProblem, resultsSummary, reviewLines } from "./format.js";
+import { pipelineView } from "./pipeline.js";
 import {
+  budgetText,
+  cooldownText,
   countdownText,
   extendedMessage,
   hasCountdown,
@@ -11,18 +14,24 @@ import {
   POLL_ERROR_MS,
   startedMessage,
   startupProgress,
+  stopNotice,
+  tierNote,
 } from "./status.js";
 import {
   findElements,
+  renderBudget,
   renderCountdown,
   renderHistory,
   renderOutbox,
   renderPhoneProblem,
+  renderPipeline,
   renderProgress,
   renderResults,
   renderReviewCount,
   renderStartButton,
   renderState,
+  renderStopNotice,
+  renderTierNote,
   showMessage,
 } from "./view.js";
 
@@ -32,7 +41,7 @@ const OUTBOX_TIMEOUT_MS = 5000;
 
 const params = new URLSearchParams(window.location.search);
 const api = createApiClient({
-  baseUrl: apiBaseFrom(params, window.API_BASE),
+  baseUrl: apiBaseFrom(params, window.API_BASE, window.location),
   timeoutMs: timeoutMsFrom(params, window.API_TIMEOUT_SECONDS),
   origin: window.location.origin,
 });
@@ -47,6 +56,9 @@ let pollGeneration = 0; // a poll whose answer arrives after a newer poll starte
 let startInFlight = false;
 let outboxEnabled = null; // null: not asked yet; true: this API has an outbox; false: it has none
 let outboxInFlight = false;
+let pipelineEnabled = null; // as outboxEnabled, for the local runtime's GET /pipeline
+let pipelineInFlight = false;
+let startBlockedReason = ""; // why Start is off while no GPU model is approved ("" when it may start)
 
 function secondsSinceReceipt() {
   return (performance.now() - receivedAt) / 1000;
@@ -72,12 +84,15 @@ function renderClock() {
     starting ? startupProgress(current, { nowMs: Date.now(), secondsSinceReceipt: secondsSinceReceipt() }) : null,
   );
   renderCountdown(el, hasCountdown(current) ? countdownText(current.seconds_left, secondsSinceReceipt()) : null);
+  renderStopNotice(el, stopNotice(current, secondsSinceReceipt()));
+  renderBudget(el, budgetText(current.budget), cooldownText(current, Date.now()));
 }
 
 function render() {
   renderState(el, current);
+  renderTierNote(el, tierNote(current));
   renderClock();
-  renderStartButton(el, current.state, startInFlight);
+  renderStartButton(el, current.state, startInFlight, startBlockedReason);
   renderHistory(el, current.history);
 }
 
@@ -97,6 +112,7 @@ async function poll() {
     delay = POLL_ERROR_MS;
   }
   if (outboxEnabled !== false) refreshOutbox();
+  if (pipelineEnabled !== false) refreshPipeline();
   pollTimer = setTimeout(poll, delay);
 }
 
@@ -131,7 +147,7 @@ async function startModel(event) {
     showMessage(el.startMessage, err.message);
   } finally {
     startInFlight = false;
-    if (current) renderStartButton(el, current.state, startInFlight);
+    if (current) renderStartButton(el, current.state, startInFlight, startBlockedReason);
     else el.start.disabled = false;
     poll();
   }
@@ -139,6 +155,7 @@ async function startModel(event) {
 
 async function extend() {
   el.extend.disabled = true;
+  el.noticeExtend.disabled = true;
   showMessage(el.startMessage, "");
   try {
     const { data } = await api.request("/extend", { method: "POST", body: {} });
@@ -149,6 +166,7 @@ async function extend() {
     showMessage(el.startMessage, err.message);
   } finally {
     el.extend.disabled = false;
+    el.noticeExtend.disabled = false;
   }
 }
 
@@ -194,7 +212,7 @@ function showResults(texts, data, roundTripMs) {
     roundTripMs,
     model: data.model,
   });
-  renderResults(el, texts, predictions, summary);
+  renderResults(el, texts, predictions, summary, answeredBy(data));
 }
 
 // ---- the local outbox (only where the local runtime serves one) ------------------------------------------------
@@ -220,15 +238,49 @@ async function refreshOutbox() {
   }
 }
 
+// ---- the local runtime's model pipeline (a deployed stack has none) -------------------------------------------
+
+async function refreshPipeline() {
+  if (pipelineInFlight) return;
+  pipelineInFlight = true;
+  try {
+    const { data } = await api.request("/pipeline", { timeoutMs: Math.min(api.timeoutMs, OUTBOX_TIMEOUT_MS) });
+    pipelineEnabled = true;
+    const view = pipelineView(data);
+    renderPipeline(el, view);
+    startBlockedReason = view ? view.startBlocked : "";
+  } catch (err) {
+    // As for the outbox: 404 on the deployed stack (403 from API Gateway for an unknown route) means no pipeline.
+    const apiAnswers = el.connectionMessage.hidden;
+    if (err.status === 404 || err.status === 403 || (pipelineEnabled === null && apiAnswers)) {
+      pipelineEnabled = false;
+      renderPipeline(el, null);
+      startBlockedReason = "";
+    }
+  } finally {
+    pipelineInFlight = false;
+    if (current) renderStartButton(el, current.state, startInFlight, startBlockedReason);
+  }
+}
+
 // ---- wiring ----------------------------------------------------------------------------------------------------
 
 el.apiBase.textContent = api.description;
+if (params.get("api") && !apiOverrideAllowed(window.location)) {
+  showMessage(
+    el.apiNote,
+    "This page ignores the api= part of its address: only a page running on this machine may be pointed at " +
+      "another API, so that a link cannot send your phone number and reviews elsewhere.",
+    "info",
+  );
+}
 el.startForm.addEventListener("submit", startModel);
 el.phone.addEventListener("blur", validatePhone);
 el.phone.addEventListener("input", () => {
   if (el.phone.getAttribute("aria-invalid") === "true") validatePhone();
 });
 el.extend.addEventListener("click", extend);
+el.noticeExtend.addEventListener("click", extend);
 el.predictForm.addEventListener("submit", classify);
 el.reviews.addEventListener("input", () => renderReviewCount(el, reviewLines(el.reviews.value).length));
 setInterval(() => {

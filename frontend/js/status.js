@@ -1,7 +1,7 @@
 // What the API's answers about the model mean to a person: the state in words, start-up progress, the countdown to
 // the shutdown, how soon to ask again, and the sentences after Start and Extend. Pure functions (tests/js/).
 
-import { clockText, secondsText } from "./format.js";
+import { clockText, localAndUtcTime, minutesText, secondsText } from "./format.js";
 
 // Ask every second while the state is moving, every five while it is settled or the API is not answering.
 export const POLL_MOVING_MS = 1000;
@@ -29,9 +29,8 @@ export function stateDetail(status) {
     case "STOPPED":
       return "Not running, and costing nothing. Click Start model to start it.";
     case "STARTING":
-      return count
-        ? `Starting. ${who} will get a text when it is ready.`
-        : "Starting. You can classify reviews once it is ready.";
+      if (count) return `Starting. ${who} will get a text when it is ready.`;
+      return instantAnswers(status) ? "Starting." : "Starting. You can classify reviews once it is ready.";
     case "IN_SERVICE":
       return "Ready. Classify reviews below.";
     case "STOPPING":
@@ -41,6 +40,59 @@ export function stateDetail(status) {
     default:
       return "";
   }
+}
+
+/** Whether /predict answers from the instant CPU model in this state, as the owner's `instant_tier` allows. */
+export function instantAnswers(status) {
+  if (status.state === "IN_SERVICE") return false;
+  if (status.instant_tier === "always") return true;
+  return status.instant_tier === "while-starting" && status.state === "STARTING";
+}
+
+/** The line about which model answers reviews right now, or "" when the GPU model does (or the API does not say). */
+export function tierNote(status) {
+  if (!instantAnswers(status)) return "";
+  if (status.state === "STARTING") {
+    return "The GPU model is on its way. Meanwhile, the instant CPU model answers your reviews.";
+  }
+  return "The instant CPU model answers your reviews. Start the GPU model for its answers.";
+}
+
+/**
+ * The "stops soon" banner from `notice_at` until `expires_at`, or null. Timed from `seconds_left` (the server's
+ * clock) so a phone whose clock is off still shows it when the SMS goes out: the notice is due once what is left is
+ * no more than the gap between `notice_at` and `expires_at`.
+ */
+export function stopNotice(status, secondsSinceReceipt, { timeZone } = {}) {
+  if (status.state !== "IN_SERVICE" || !status.notice_at || !status.expires_at || !hasCountdown(status)) return null;
+  const noticeMs = Date.parse(status.notice_at);
+  const expiresMs = Date.parse(status.expires_at);
+  const serverLeft = Number(status.seconds_left);
+  if (!Number.isFinite(noticeMs) || !Number.isFinite(expiresMs) || !Number.isFinite(serverLeft)) return null;
+  const left = serverLeft - secondsSinceReceipt;
+  if (left <= 0 || left > (expiresMs - noticeMs) / 1000) return null;
+  // No ticking clock in here: the banner is an alert, read out when its text changes (the countdown ticks below).
+  return {
+    text: `The GPU model stops at ${localAndUtcTime(status.expires_at, { timeZone })}. ` +
+      "Keep it running if you are still using it.",
+  };
+}
+
+/** "GPU time left today: 3 h 22 min of 4 h. Resets at 00:00 UTC.", or "" when the API sends no budget. */
+export function budgetText(budget, { timeZone } = {}) {
+  if (!budget || typeof budget !== "object" || budget.gpu_minutes_left_today === undefined) return "";
+  const perDay = Number(budget.gpu_minutes_per_day);
+  const ofDay = Number.isFinite(perDay) && perDay > 0 ? ` of ${minutesText(perDay)}` : "";
+  const resets = localAndUtcTime(budget.resets_at, { timeZone });
+  return `GPU time left today: ${minutesText(budget.gpu_minutes_left_today)}${ofDay}.` +
+    (resets ? ` Resets at ${resets}.` : "");
+}
+
+/** While a start is refused after a teardown: when it is allowed again, or "". */
+export function cooldownText(status, nowMs, { timeZone } = {}) {
+  const until = Date.parse(status.cooldown_until || "");
+  if (!Number.isFinite(until) || until <= nowMs || !["STOPPED", "FAILED"].includes(status.state)) return "";
+  return `The GPU model has just shut down; it can start again at ${localAndUtcTime(status.cooldown_until, { timeZone })}.`;
 }
 
 /**

@@ -1,12 +1,25 @@
 // Everything the page draws: each function takes the page's elements and what to show, and keeps no state.
 
-import { percentText, probability, reviewCountText } from "./format.js";
+import { maskPhone, percentText, probability, reviewCountText } from "./format.js";
 import { stateDetail, stateWord } from "./status.js";
 
 // The element ids index.html must have, by the name the code uses.
 const ELEMENT_IDS = {
   state: "state",
   stateDetail: "state-detail",
+  tierNote: "tier-note",
+  noticeBanner: "notice-banner",
+  noticeText: "notice-text",
+  noticeExtend: "notice-extend",
+  budgetBlock: "budget-block",
+  budget: "budget",
+  cooldown: "cooldown",
+  pipelineBlock: "pipeline-block",
+  pipelineProgress: "pipeline-progress",
+  pipelineFill: "pipeline-fill",
+  pipelineText: "pipeline-text",
+  startBlocked: "start-blocked",
+  resultsTier: "results-tier",
   progressBlock: "progress-block",
   progress: "progress",
   progressFill: "progress-fill",
@@ -33,6 +46,7 @@ const ELEMENT_IDS = {
   outbox: "outbox",
   connectionMessage: "connection-message",
   apiBase: "api-base",
+  apiNote: "api-note",
 };
 
 /** The page's elements by name; a missing one is a broken page, said at once rather than on first use. */
@@ -80,11 +94,51 @@ export function renderCountdown(el, text) {
   if (text !== null) el.countdown.textContent = text;
 }
 
-/** Start is hidden while the model runs, disabled while a start is sent or it shuts down. */
-export function renderStartButton(el, state, startInFlight) {
+/**
+ * Start is hidden while the model runs, disabled while a start is sent or it shuts down, and disabled with the reason
+ * beside it while there is no GPU model to start (`blockedReason`, "" otherwise).
+ */
+export function renderStartButton(el, state, startInFlight, blockedReason = "") {
   el.startForm.hidden = state === "IN_SERVICE";
-  el.start.disabled = startInFlight || state === "STOPPING";
+  el.start.disabled = startInFlight || state === "STOPPING" || (Boolean(blockedReason) && state !== "STARTING");
   el.start.textContent = state === "STARTING" ? "Text me too" : "Start model";
+  el.startBlocked.textContent = state === "STARTING" ? "" : blockedReason;
+  el.startBlocked.hidden = !el.startBlocked.textContent;
+}
+
+/** A line of text that hides itself when there is nothing to say. */
+function renderLine(node, text) {
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+export function renderTierNote(el, text) {
+  renderLine(el.tierNote, text);
+}
+
+/** `notice` is {text} from notice_at until expires_at, null otherwise. */
+export function renderStopNotice(el, notice) {
+  el.noticeBanner.hidden = !notice;
+  // Rewritten only when it changes: the banner is an alert, and screen readers announce every rewrite.
+  if (notice && el.noticeText.textContent !== notice.text) el.noticeText.textContent = notice.text;
+}
+
+export function renderBudget(el, budgetLine, cooldownLine) {
+  renderLine(el.budget, budgetLine);
+  renderLine(el.cooldown, cooldownLine);
+  el.budgetBlock.hidden = !budgetLine && !cooldownLine;
+}
+
+/** `view` is pipelineView()'s {percent, text} or null (hidden). */
+export function renderPipeline(el, view) {
+  el.pipelineBlock.hidden = !view;
+  if (!view) return;
+  el.pipelineProgress.hidden = view.percent === null;
+  if (view.percent !== null) {
+    el.pipelineFill.style.width = `${view.percent.toFixed(1)}%`;
+    el.pipelineProgress.setAttribute("aria-valuenow", String(Math.round(view.percent)));
+  }
+  el.pipelineText.textContent = view.text;
 }
 
 function localTime(iso, fallback) {
@@ -160,11 +214,16 @@ function resultItem(doc, text, prediction) {
   return li;
 }
 
-/** One result per review: the review, its label, and a bar for the probability. */
-export function renderResults(el, texts, predictions, summary) {
+/**
+ * One result per review: the review, its label, and a bar for the probability; above them which model answered
+ * (`tier` is {kind: "gpu" | "instant" | "degraded" | "", text}).
+ */
+export function renderResults(el, texts, predictions, summary, tier) {
   const doc = el.results.ownerDocument;
   el.results.replaceChildren(...predictions.map((p, i) => resultItem(doc, texts[i], p)));
   el.resultsMeta.textContent = summary;
+  renderLine(el.resultsTier, tier.text);
+  el.resultsTier.dataset.tier = tier.kind;
   el.resultsBlock.hidden = false;
 }
 
@@ -189,7 +248,7 @@ export function renderOutbox(el, messages) {
       const head = doc.createElement("span");
       head.className = "sms-head";
       const outcome = failed ? `not sent${m.detail ? `: ${m.detail}` : ""}` : "sent";
-      head.textContent = `${localTime(m.at, "")} to ${m.phone} via ${m.provider || "outbox"} (${outcome})`;
+      head.textContent = `${localTime(m.at, "")} to ${maskPhone(m.phone)} via ${m.provider || "outbox"} (${outcome})`;
       const body = doc.createElement("span");
       body.className = "sms-body";
       body.textContent = m.message;

@@ -1,12 +1,14 @@
 """A small stand-in for the API, for browser tests of the page's own behaviour (error messages, validation,
-timeouts) without starting the model. It follows the contract in DESIGN.md and serves `frontend/` like the
-local gateway does. The real runtime is exercised by test_page_real_runtime.py."""
+timeouts, tiers, the stop notice, the budget) without starting the model. It follows the contract in DESIGN.md and
+api/openapi.yaml (test_fake_api_contract.py checks that) and serves `frontend/` like the local gateway does. The real
+runtime is exercised by test_page_real_runtime.py."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,8 +32,19 @@ class FakeModel:
     keep_alive_seconds: int = 120
     predict_status: int = 200  # 200, 400, 503, 500
     predict_delay_seconds: float = 0.0
+    instant_tier: str = "off"  # "off" | "while-starting" | "always": when the instant CPU model answers /predict
+    gpu_fails: bool = False  # the GPU endpoint fails every call, so the instant tier answers, degraded
+    notice_seconds: int = 0  # how long before expires_at the stop notice is due (0: NoticeMinutes off)
+    gpu_minutes_per_day: float | None = None  # None: an API without a budget (before wave 2)
+    gpu_minutes_used_today: float = 0.0
+    cooldown_seconds: float = 0.0  # after a teardown, /start is refused this long
+    extend_needs_recent_use: bool = False  # /extend answers 409 no_recent_use until a /predict succeeds
+    pipeline: dict[str, Any] | None = None  # GET /pipeline's answer; None answers 404 (a deployed stack)
     state: str = "STOPPED"
     last_error: str | None = None
+    last_error_code: str | None = None
+    cooldown_until: datetime | None = None
+    predicted_at: datetime | None = None
     since: datetime = field(default_factory=lambda: datetime.now(UTC))
     expires_at: datetime | None = None
     subscribers: list[str] = field(default_factory=list)
@@ -58,6 +71,20 @@ class FakeModel:
         if self.state == "IN_SERVICE" and self.expires_at and now >= self.expires_at:
             self._move("STOPPED", "keep-alive expired")
             self.expires_at = None
+            if self.cooldown_seconds:
+                self.cooldown_until = now + timedelta(seconds=self.cooldown_seconds)
+
+    def budget(self) -> dict[str, Any] | None:
+        if self.gpu_minutes_per_day is None:
+            return None
+        tomorrow = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        return {"gpu_minutes_per_day": self.gpu_minutes_per_day, "gpu_minutes_used_today": self.gpu_minutes_used_today,
+                "gpu_minutes_left_today": max(0.0, self.gpu_minutes_per_day - self.gpu_minutes_used_today),
+                "resets_at": _iso(tomorrow)}
+
+    def budget_spent(self) -> bool:
+        budget = self.budget()
+        return budget is not None and budget["gpu_minutes_left_today"] <= 0
 
     def status(self, advance: bool = True) -> dict[str, Any]:
         if advance:
@@ -65,11 +92,22 @@ class FakeModel:
         now = datetime.now(UTC)
         seconds_left = int((self.expires_at - now).total_seconds()) if self.expires_at else None
         eta = max(0, int(self.start_seconds - (now - self.since).total_seconds())) if self.state == "STARTING" else None
-        return {"state": self.state, "endpoint_name": "sentiment-fake" if self.state != "STOPPED" else None,
-                "since": _iso(self.since), "expires_at": _iso(self.expires_at) if self.expires_at else None,
-                "seconds_left": seconds_left, "eta_seconds": eta, "version": self.version,
-                "subscribers_count": len(self.subscribers), "last_error": self.last_error,
-                "history": self.history[-20:]}
+        notice_at = (self.expires_at - timedelta(seconds=self.notice_seconds)
+                     if self.state == "IN_SERVICE" and self.expires_at and self.notice_seconds else None)
+        cooling = self.cooldown_until if self.cooldown_until and self.cooldown_until > now else None
+        status = {"state": self.state, "endpoint_name": "sentiment-fake" if self.state != "STOPPED" else None,
+                  "since": _iso(self.since), "expires_at": _iso(self.expires_at) if self.expires_at else None,
+                  "seconds_left": seconds_left, "eta_seconds": eta, "version": self.version,
+                  "subscribers_count": len(self.subscribers), "last_error": self.last_error,
+                  "last_error_code": self.last_error_code, "history": self.history[-20:],
+                  "notice_at": _iso(notice_at) if notice_at else None, "instant_tier": self.instant_tier,
+                  "cooldown_until": _iso(cooling) if cooling else None}
+        if (budget := self.budget()) is not None:
+            status["budget"] = budget
+        return status
+
+    def instant_may_answer(self) -> bool:
+        return self.instant_tier == "always" or (self.instant_tier == "while-starting" and self.state == "STARTING")
 
 
 def _classify(text: str) -> dict[str, Any]:
@@ -93,6 +131,8 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        if status >= 400:
+            body = {**body, "request_id": str(uuid.uuid4())}
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -123,6 +163,11 @@ class _Handler(SimpleHTTPRequestHandler):
         elif self.path == "/outbox":
             with self.model.lock:
                 self._json(200, list(self.model.outbox))
+        elif self.path == "/pipeline":
+            if self.model.pipeline is None:
+                self._json(404, {"error": "not_found", "message": "No route /pipeline."})
+            else:
+                self._json(200, dict(self.model.pipeline))
         else:
             super().do_GET()
 
@@ -135,6 +180,15 @@ class _Handler(SimpleHTTPRequestHandler):
                 if status["state"] == "IN_SERVICE":
                     self._json(200, {**status, "subscribed": False})
                     return
+                if status["state"] in ("STOPPED", "FAILED") and model.budget_spent():
+                    self._json(429, {"error": "budget_exhausted", "message": "Today's GPU budget is spent.",
+                                     "resets_at": model.budget()["resets_at"]}, {"Retry-After": "3600"})
+                    return
+                if status["state"] in ("STOPPED", "FAILED") and status["cooldown_until"]:
+                    wait = int((model.cooldown_until - datetime.now(UTC)).total_seconds()) + 1
+                    self._json(429, {"error": "cooling_down", "message": "The model stopped moments ago.",
+                                     "retry_after_seconds": wait}, {"Retry-After": str(wait)})
+                    return
                 if body.get("phone"):
                     model.subscribers.append(body["phone"])
                 if status["state"] in ("STOPPED", "FAILED"):
@@ -143,6 +197,14 @@ class _Handler(SimpleHTTPRequestHandler):
                 self._json(202, {**model.status(advance=False), "subscribed": bool(body.get("phone"))})
         elif self.path == "/extend":
             with model.lock:
+                if model.budget_spent():
+                    self._json(429, {"error": "budget_exhausted", "message": "Today's GPU budget is spent.",
+                                     "resets_at": model.budget()["resets_at"]}, {"Retry-After": "3600"})
+                    return
+                if model.extend_needs_recent_use and model.predicted_at is None:
+                    self._json(409, {"error": "no_recent_use", "message": "Extend works while someone is using the "
+                                                                          "model: make a prediction first."})
+                    return
                 model.expires_at = datetime.now(UTC) + timedelta(seconds=model.keep_alive_seconds)
                 self._json(200, {**model.status(), "capped": False})
         elif self.path == "/predict":
@@ -153,12 +215,20 @@ class _Handler(SimpleHTTPRequestHandler):
                 self._json(400, {"error": "text_too_long", "message": "Text 1 has 2345 characters; the limit is 2000."})
             elif model.predict_status == 500:
                 self._json(500, {"error": "internal", "message": "Something broke."})
-            elif model.predict_status == 503 or status["state"] != "IN_SERVICE":
+            elif model.predict_status == 503 or (status["state"] != "IN_SERVICE" and not model.instant_may_answer()):
                 self._json(503, {"error": "model_not_ready", "message": "The model is not in service.",
                                  "state": status["state"]}, {"Retry-After": "30"})
             else:
                 texts = body.get("texts") or [body.get("text", "")]
-                self._json(200, {"predictions": [_classify(t) for t in texts], "latency_ms": 12, "model": "fake"})
+                answer = {"predictions": [_classify(t) for t in texts]}
+                if status["state"] == "IN_SERVICE" and not model.gpu_fails:
+                    answer |= {"latency_ms": 12, "model": "fake-gpu", "tier": "gpu"}
+                else:  # not in service, or the GPU call failed: the instant CPU model answers
+                    answer |= {"latency_ms": 2, "model": "fake-instant", "tier": "instant",
+                               "degraded": status["state"] == "IN_SERVICE"}
+                with model.lock:
+                    model.predicted_at = datetime.now(UTC)
+                self._json(200, answer)
         else:
             self._json(404, {"error": "not_found", "message": f"No route {self.path}."})
 

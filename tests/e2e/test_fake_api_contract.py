@@ -4,6 +4,7 @@ against the contract the real handlers are checked against, not against a privat
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,22 @@ def response_schema(path: str, status: int) -> dict[str, Any]:
     return {**response["content"]["application/json"]["schema"], "components": DOCUMENT["components"]}
 
 
+def documented_fields(schema: dict[str, Any]) -> set[str]:
+    """The top-level properties a schema names, through $refs and allOf."""
+    if "$ref" in schema:
+        schema = DOCUMENT["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    fields = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        fields |= documented_fields(part)
+    return fields
+
+
 def assert_documented(path: str, answer: requests.Response) -> None:
-    OAS30Validator(response_schema(path, answer.status_code)).validate(answer.json())
+    """Valid against the schema, and no field the document does not name (the schemas allow extra ones, so a field
+    the page reads but the document forgot would otherwise slip through)."""
+    schema = response_schema(path, answer.status_code)
+    OAS30Validator(schema).validate(answer.json())
+    assert set(answer.json()) <= documented_fields(schema), (path, set(answer.json()) - documented_fields(schema))
 
 
 @pytest.fixture
@@ -63,3 +78,56 @@ def test_a_drifted_answer_would_be_caught(api: tuple[str, FakeModel]) -> None:
     del status["subscribers_count"]
     with pytest.raises(ValidationError, match="subscribers_count"):
         OAS30Validator(response_schema("/status", 200)).validate(status)
+
+
+def test_the_tiers_notice_budget_and_refusals_the_page_reads_are_documented() -> None:
+    """The wave-2 answers: the instant tier while starting, a GPU and a degraded answer, the stop notice and the
+    budget in the status, the 429s and 409 no_recent_use, each error with its request id."""
+    model = FakeModel(start_seconds=30, instant_tier="while-starting", notice_seconds=300, gpu_minutes_per_day=240,
+                      gpu_minutes_used_today=38, extend_needs_recent_use=True)
+    with serve_fake_api(model) as base_url:
+        def post(path: str, body: dict[str, Any]) -> requests.Response:
+            return requests.post(f"{base_url}{path}", json=body, timeout=10)
+
+        answers = [("/start", post("/start", {}), 202)]
+        instant = post("/predict", {"text": "Great."})
+        answers.append(("/predict", instant, 200))
+        with model.lock:
+            model.start_seconds, model.predicted_at = 0, None  # in service, and nobody has used the GPU model yet
+        status = requests.get(f"{base_url}/status", timeout=10)
+        answers += [("/status", status, 200), ("/extend", post("/extend", {}), 409)]
+        gpu = post("/predict", {"text": "Great."})
+        answers += [("/predict", gpu, 200), ("/extend", post("/extend", {}), 200)]
+        model.gpu_fails = True
+        degraded = post("/predict", {"texts": ["Great.", "Awful."]})
+        answers.append(("/predict", degraded, 200))
+        model.gpu_minutes_used_today = 240
+        answers.append(("/extend", post("/extend", {}), 429))
+        with model.lock:
+            model._move("STOPPED", "keep-alive expired")
+        answers.append(("/start", post("/start", {}), 429))
+        model.gpu_minutes_used_today, model.cooldown_until = 0, datetime.now(UTC) + timedelta(minutes=2)
+        answers.append(("/start", post("/start", {}), 429))
+
+    for path, answer, expected in answers:
+        assert answer.status_code == expected, (path, answer.text)
+        assert_documented(path, answer)
+        if expected >= 400:
+            assert answer.json()["request_id"]
+    assert (instant.json()["tier"], gpu.json()["tier"], degraded.json()["degraded"]) == ("instant", "gpu", True)
+    assert status.json()["notice_at"] and status.json()["budget"]["gpu_minutes_left_today"] == 202
+    assert [answers[i][1].json()["error"] for i in (3, 7, 8, 9)] == ["no_recent_use", "budget_exhausted",
+                                                                     "budget_exhausted", "cooling_down"]
+
+
+def test_the_pipeline_answer_is_documented_and_a_drifted_one_caught() -> None:
+    schema = {**DOCUMENT["components"]["schemas"]["PipelineStatus"], "components": DOCUMENT["components"]}
+    pipeline = {"state": "training", "stage": "training the transformer", "progress": 0.42,
+                "message": "Epoch 1 of 2.", "instant_model": True, "gpu_model": False}
+    with serve_fake_api(FakeModel(pipeline=pipeline)) as base_url:
+        answer = requests.get(f"{base_url}/pipeline", timeout=10)
+    OAS30Validator(schema).validate(answer.json())
+    with pytest.raises(ValidationError):
+        OAS30Validator(schema).validate({**pipeline, "state": "almost"})
+    with serve_fake_api(FakeModel()) as base_url:
+        assert requests.get(f"{base_url}/pipeline", timeout=10).status_code == 404

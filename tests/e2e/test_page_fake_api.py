@@ -35,8 +35,9 @@ def test_start_with_phone_shows_progress_then_ready_and_the_text_message(page: P
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^0[12]:\d\d$"))
     expect(page.locator("#outbox-block")).to_be_visible()
     expect(page.locator("#outbox li.sms")).to_have_count(2)
-    expect(page.locator("#outbox")).to_contain_text("+15555550100")
-    expect(page.locator("#outbox")).to_contain_text("+447700900123")
+    expect(page.locator("#outbox")).to_contain_text("+1555***0100")  # masked: the outbox may be on a shared screen
+    expect(page.locator("#outbox")).to_contain_text("+4477***0123")
+    expect(page.locator("#outbox")).not_to_contain_text("+15555550100")
     expect(page.locator("#start-form")).to_be_hidden()
 
 

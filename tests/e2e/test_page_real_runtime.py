@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Page, expect
 
 from local_runtime.harness import RunningRuntime
@@ -42,10 +43,17 @@ def test_start_predict_two_reviews_and_watch_it_stop(page: Page, local_runtime: 
     labels = [results.nth(i).locator(".label").inner_text() for i in range(2)]
     assert labels == ["POSITIVE", "NEGATIVE"]
     expect(page.locator("#results-meta")).to_contain_text("model time")
+    # A runtime with the instant tier (it reports `instant_tier`) says which model answered: here the GPU model.
+    instant_tier = requests.get(f"{local_runtime.base_url}/status", timeout=10).json().get("instant_tier")
+    if instant_tier is not None:
+        expect(page.locator("#results-tier")).to_have_text("Answered by the GPU model")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     expect(page.locator("#state")).to_have_attribute("data-state", "STOPPED", timeout=120_000)
     assert local_runtime.model_server_pids() == []
     page.click("#predict")
-    expect(page.locator("#predict-message")).to_contain_text("not running")
+    if instant_tier == "always":  # the GPU model is gone, the instant CPU model still answers
+        expect(page.locator("#results-tier")).to_have_text("Answered by the instant CPU model")
+    else:
+        expect(page.locator("#predict-message")).to_contain_text("not running")

@@ -2,7 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ApiError, apiBaseFrom, createApiClient, friendlyMessage, timeoutMsFrom } from "../../frontend/js/api.js";
+import {
+  ApiError,
+  apiBaseFrom,
+  apiOverrideAllowed,
+  createApiClient,
+  friendlyMessage,
+  timeoutMsFrom,
+} from "../../frontend/js/api.js";
 
 const jsonResponse = (status, body, headers = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
@@ -22,12 +29,28 @@ function clientAnswering(respond, { baseUrl = "http://api.test", timeoutMs = 30_
   return { api, calls };
 }
 
-test("?api= beats config.js, and trailing slashes are dropped; neither means the page's own origin", () => {
-  assert.equal(apiBaseFrom(new URLSearchParams("api=https://x.example/Prod/"), "https://config.example"),
+const onLocalhost = new URL("http://127.0.0.1:8000/");
+const onPublicHost = new URL("https://reviews.example.com/");
+
+test("on this machine ?api= beats config.js, and trailing slashes are dropped; neither means the page's origin", () => {
+  assert.equal(apiBaseFrom(new URLSearchParams("api=https://x.example/Prod/"), "https://config.example", onLocalhost),
     "https://x.example/Prod");
-  assert.equal(apiBaseFrom(new URLSearchParams(""), "https://config.example//"), "https://config.example");
-  assert.equal(apiBaseFrom(new URLSearchParams(""), ""), "");
-  assert.equal(apiBaseFrom(new URLSearchParams(""), undefined), "");
+  assert.equal(apiBaseFrom(new URLSearchParams(""), "https://config.example//", onLocalhost), "https://config.example");
+  assert.equal(apiBaseFrom(new URLSearchParams(""), "", onLocalhost), "");
+  assert.equal(apiBaseFrom(new URLSearchParams(""), undefined, onLocalhost), "");
+});
+
+test("?api= is honoured only on localhost, 127.0.0.1, [::1] or file:, so a link cannot redirect a visitor's data", () => {
+  const crafted = new URLSearchParams("api=https://attacker.example");
+  assert.equal(apiBaseFrom(crafted, "https://config.example", onPublicHost), "https://config.example");
+  assert.equal(apiBaseFrom(crafted, "", onPublicHost), "");
+  for (const page of ["http://localhost:8000/", "http://127.0.0.1/", "http://[::1]:8080/", "file:///tmp/index.html"]) {
+    assert.equal(apiBaseFrom(crafted, "", new URL(page)), "https://attacker.example", page);
+  }
+  // Look-alikes of loopback are public hosts.
+  for (const page of ["http://127.0.0.1.attacker.example/", "http://localhost.example/", "http://10.0.0.1/"]) {
+    assert.equal(apiOverrideAllowed(new URL(page)), false, page);
+  }
 });
 
 test("the deadline is ?timeout= seconds, else config.js, else 30 s", () => {
@@ -63,6 +86,29 @@ test("other statuses: too much text, rate limits, conflicts, server errors", () 
     "The model could not answer (The model server crashed). Please try again in a moment.");
   assert.match(friendlyMessage(504, null), /took too long/);
   assert.equal(friendlyMessage(418, null), "Unexpected answer from the server (HTTP 418).");
+});
+
+test("429: a spent daily budget says when it resets, in the reader's time and UTC", () => {
+  const body = { error: "budget_exhausted", message: "Budget spent.", resets_at: "2026-01-02T00:00:00Z" };
+  assert.equal(friendlyMessage(429, body, 3600, { timeZone: "Asia/Kolkata" }),
+    "Today's GPU time is used up, so the GPU model cannot run any longer today. " +
+    "It resets at 05:30 your time (00:00 UTC).");
+  assert.equal(friendlyMessage(429, body, 3600, { timeZone: "UTC" }),
+    "Today's GPU time is used up, so the GPU model cannot run any longer today. It resets at 00:00 UTC.");
+  assert.match(friendlyMessage(429, { error: "budget_exhausted" }), /resets at midnight UTC\.$/);
+});
+
+test("429: a start right after a teardown says how long to wait; a plain rate limit too", () => {
+  assert.equal(friendlyMessage(429, { error: "cooling_down", retry_after_seconds: 125 }, 125),
+    "The GPU model has just shut down and needs a short pause. You can start it again in about 2 min 5 s.");
+  assert.match(friendlyMessage(429, { error: "cooling_down" }, 40), /again in about 40 s\.$/);
+  assert.equal(friendlyMessage(429, { error: "rate_limited" }, 90),
+    "Too many requests right now. Try again in about 1 min 30 s.");
+});
+
+test("409 no_recent_use: Extend needs a prediction first", () => {
+  assert.equal(friendlyMessage(409, { error: "no_recent_use", message: "Extend works while someone is using it." }),
+    "Extend works while someone is using the model: classify a review first, then extend.");
 });
 
 test("a request goes to the API's base URL as JSON and resolves to the answer", async () => {

@@ -3,7 +3,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  answeredBy,
   clockText,
+  localAndUtcTime,
+  maskPhone,
+  minutesText,
   normalisePhone,
   percentText,
   phoneProblem,
@@ -68,4 +72,35 @@ test("the results line says how many, the model's time, the round trip and the m
     "2 reviews classified · model time 12 ms · round trip 58 ms · model fake",
   );
   assert.equal(resultsSummary({ count: 1, roundTripMs: 3 }), "1 review classified · round trip 3 ms");
+});
+
+test("each answer says which model gave it; a failed GPU call answered by the instant model says so", () => {
+  assert.deepEqual(answeredBy({ tier: "gpu" }), { kind: "gpu", text: "Answered by the GPU model" });
+  assert.deepEqual(answeredBy({ tier: "instant" }), { kind: "instant", text: "Answered by the instant CPU model" });
+  assert.deepEqual(answeredBy({ tier: "instant", degraded: true }),
+    { kind: "degraded", text: "GPU model failed, answered by the instant CPU model" });
+  assert.deepEqual(answeredBy({ tier: "instant", degraded: false }).kind, "instant");
+  assert.deepEqual(answeredBy({ model: "older-backend" }), { kind: "", text: "" });
+});
+
+test("budgets in minutes read as hours and minutes, rounded down", () => {
+  assert.equal(minutesText(202), "3 h 22 min");
+  assert.equal(minutesText(240), "4 h");
+  assert.equal(minutesText(45.9), "45 min");
+  assert.equal(minutesText(0.4), "none");
+  assert.equal(minutesText(-3), "none");
+});
+
+test("a moment is shown in the reader's time and in UTC; once when they are the same", () => {
+  assert.equal(localAndUtcTime("2026-01-01T13:05:00Z", { timeZone: "America/New_York" }),
+    "08:05 your time (13:05 UTC)");
+  assert.equal(localAndUtcTime("2026-01-01T13:05:00Z", { timeZone: "UTC" }), "13:05 UTC");
+  assert.equal(localAndUtcTime(null), "");
+});
+
+test("phone numbers in the outbox are masked, keeping enough to tell them apart", () => {
+  assert.equal(maskPhone("+15555550100"), "+1555***0100");
+  assert.equal(maskPhone("+447700900123"), "+4477***0123");
+  assert.equal(maskPhone("+4930123"), "+49***23");
+  assert.equal(maskPhone("+1555***0100"), "+1555***0100"); // masked by the server already
 });

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  budgetText,
+  cooldownText,
   countdownText,
   extendedMessage,
   hasCountdown,
@@ -13,6 +15,8 @@ import {
   startupProgress,
   stateDetail,
   stateWord,
+  stopNotice,
+  tierNote,
 } from "../../frontend/js/status.js";
 
 const SINCE = "2026-01-01T12:00:00Z";
@@ -102,4 +106,59 @@ test("after Extend: the new shutdown time, and whether it was capped", () => {
   assert.equal(extendedMessage({ seconds_left: 3600, capped: true }),
     "Extended as far as allowed: it now shuts down in 1 h 0 min.");
   assert.equal(extendedMessage({ state: "STOPPED", seconds_left: null }), "");
+});
+
+test("while starting, the page says the GPU model is on its way only if the instant model answers meanwhile", () => {
+  const starting = { state: "STARTING", subscribers_count: 0 };
+  assert.equal(tierNote({ ...starting, instant_tier: "while-starting" }),
+    "The GPU model is on its way. Meanwhile, the instant CPU model answers your reviews.");
+  assert.equal(tierNote({ ...starting, instant_tier: "always" }),
+    "The GPU model is on its way. Meanwhile, the instant CPU model answers your reviews.");
+  assert.equal(tierNote({ ...starting, instant_tier: "off" }), "");
+  assert.equal(tierNote(starting), ""); // an API from before the instant tier
+  assert.equal(stateDetail({ ...starting, instant_tier: "always" }), "Starting.");
+  assert.equal(stateDetail({ ...starting, instant_tier: "off" }), "Starting. You can classify reviews once it is ready.");
+  assert.match(tierNote({ state: "STOPPED", instant_tier: "always" }), /^The instant CPU model answers/);
+  assert.equal(tierNote({ state: "STOPPED", instant_tier: "while-starting" }), "");
+  assert.equal(tierNote({ state: "IN_SERVICE", instant_tier: "always" }), "");
+});
+
+// In service, stopping at 13:05 UTC with the notice at 13:00 UTC: the banner shows in the last five minutes.
+const inService = (secondsLeft) => ({
+  state: "IN_SERVICE",
+  expires_at: "2026-01-01T13:05:00Z",
+  notice_at: "2026-01-01T13:00:00Z",
+  seconds_left: secondsLeft,
+});
+
+test("the stop notice shows from notice_at until expires_at, with the stop time in local time and UTC", () => {
+  assert.equal(stopNotice(inService(301), 0), null);
+  assert.equal(stopNotice(inService(310), 11).text.slice(0, 22), "The GPU model stops at");
+  assert.equal(stopNotice(inService(299), 0, { timeZone: "Europe/Paris" }).text,
+    "The GPU model stops at 14:05 your time (13:05 UTC). Keep it running if you are still using it.");
+  assert.equal(stopNotice(inService(5), 5), null); // expired: the teardown is under way
+});
+
+test("no stop notice without notice_at (NoticeMinutes 0), a deadline, or outside IN_SERVICE", () => {
+  assert.equal(stopNotice({ ...inService(60), notice_at: null }, 0), null);
+  assert.equal(stopNotice({ ...inService(60), seconds_left: null }, 0), null);
+  assert.equal(stopNotice({ ...inService(60), state: "STOPPING" }, 0), null);
+});
+
+test("the budget line says what is left of today's GPU time and when it resets", () => {
+  const budget = { gpu_minutes_per_day: 240, gpu_minutes_used_today: 38, gpu_minutes_left_today: 202,
+    resets_at: "2026-01-02T00:00:00Z" };
+  assert.equal(budgetText(budget, { timeZone: "UTC" }), "GPU time left today: 3 h 22 min of 4 h. Resets at 00:00 UTC.");
+  assert.equal(budgetText({ ...budget, gpu_minutes_left_today: 0 }, { timeZone: "America/New_York" }),
+    "GPU time left today: none of 4 h. Resets at 19:00 your time (00:00 UTC).");
+  assert.equal(budgetText(undefined), "");
+});
+
+test("after a teardown the page says when a start is allowed again, until then", () => {
+  const now = Date.parse("2026-01-01T12:00:00Z");
+  const stopped = { state: "STOPPED", cooldown_until: "2026-01-01T12:02:00Z" };
+  assert.equal(cooldownText(stopped, now, { timeZone: "UTC" }),
+    "The GPU model has just shut down; it can start again at 12:02 UTC.");
+  assert.equal(cooldownText(stopped, now + 120_000), "");
+  assert.equal(cooldownText({ state: "STOPPED", cooldown_until: null }, now), "");
 });

@@ -28,13 +28,16 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class PredictionCall:
-    """One /predict call as the dashboard saw it: the model's own latency and the full round trip."""
+    """One /predict call as the dashboard saw it: the model's own latency, the full round trip, and which tier
+    answered (`tier` None: a failed call, or an API from before the instant tier)."""
 
     at: datetime
     texts: int
     model_latency_ms: float | None
     round_trip_ms: float
     ok: bool
+    tier: str | None = None
+    degraded: bool = False
 
 
 class OndemandApiClient:
@@ -84,7 +87,9 @@ class OndemandApiClient:
             raise
         latency = answer.get("latency_ms")
         model_ms = float(latency) if isinstance(latency, int | float) else None
-        self._remember(PredictionCall(datetime.now(UTC), len(texts), model_ms, _ms_since(started), ok=True))
+        tier = answer.get("tier") if answer.get("tier") in ("gpu", "instant") else None
+        self._remember(PredictionCall(datetime.now(UTC), len(texts), model_ms, _ms_since(started), ok=True, tier=tier,
+                                      degraded=answer.get("degraded") is True))
         return answer
 
     def outbox(self) -> list[dict[str, Any]]:
@@ -92,6 +97,19 @@ class OndemandApiClient:
         answer = self._call("GET", "/outbox")
         if not isinstance(answer, list):
             raise ApiError("GET /outbox did not answer a list of messages.", 200, "bad_response")
+        return answer
+
+    def pipeline(self) -> dict[str, Any] | None:
+        """GET /pipeline: the local runtime's model pipeline. None where there is none (a deployed stack answers 404,
+        or API Gateway's 403 for an unknown route)."""
+        try:
+            answer = self._call("GET", "/pipeline")
+        except ApiError as error:
+            if error.status in (403, 404):
+                return None
+            raise
+        if not isinstance(answer, dict):
+            raise ApiError("GET /pipeline did not answer an object.", 200, "bad_response")
         return answer
 
     def recent_predictions(self) -> list[PredictionCall]:

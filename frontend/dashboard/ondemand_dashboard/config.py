@@ -19,9 +19,11 @@ def _float(name: str, default: float) -> float:
 @dataclass(frozen=True)
 class DashboardConfig:
     api_url: str
-    """ONDEMAND_API_URL: the API's base URL (the local runtime's gateway, or the API Gateway stage URL)."""
+    """ONDEMAND_API_URL: the API's base URL (the local runtime's gateway, or the API Gateway stage URL). Fixed for the
+    dashboard's life: a viewer cannot point it elsewhere, so the admin key goes nowhere else."""
     admin_key: str | None
-    """ONDEMAND_ADMIN_KEY: sent as `x-api-key` on POST /stop; without it the page asks for one."""
+    """ONDEMAND_ADMIN_KEY: sent as `x-api-key` on POST /stop. Read here only, never shown or put in a browser
+    widget; without it Stop is off."""
     instance_type: str
     """ONDEMAND_INSTANCE_TYPE: shown next to the price, so the price is read as the price of that instance."""
     hourly_price_usd: float

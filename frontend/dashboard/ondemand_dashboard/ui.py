@@ -41,8 +41,9 @@ def client(base_url: str) -> OndemandApiClient:
 
 
 def api_url() -> str:
-    """The base URL in use: the sidebar's field, which starts from ONDEMAND_API_URL."""
-    return str(st.session_state.get("api_url") or config().api_url).rstrip("/")
+    """The base URL in use: ONDEMAND_API_URL, fixed where the dashboard runs. Not editable in the page, because the
+    admin key goes to it: a field would let anyone who can open the dashboard send the key to a server of theirs."""
+    return config().api_url
 
 
 def api() -> OndemandApiClient:
@@ -66,10 +67,17 @@ def fetch_outbox(base_url: str) -> list[dict[str, Any]]:
     return client(base_url).outbox()
 
 
+@st.cache_data(ttl=5, show_spinner=False)
+def fetch_pipeline(base_url: str) -> dict[str, Any] | None:
+    """The local runtime's model pipeline, or None where there is none (a deployed stack)."""
+    return client(base_url).pipeline()
+
+
 def forget_cached_reads() -> None:
     """After an action the next read must show its effect, not a cached answer."""
     fetch_status.clear()
     fetch_outbox.clear()
+    fetch_pipeline.clear()
 
 
 def attempt(action: Callable[[], T]) -> T | None:
@@ -78,6 +86,15 @@ def attempt(action: Callable[[], T]) -> T | None:
         return action()
     except ApiError as error:
         st.error(error.message, icon=":material/cloud_off:")
+        return None
+
+
+def attempt_quietly(action: Callable[[], T]) -> T | None:
+    """Run an API call for a decision only (how often to refresh); a failure is None, and the panel that shows the
+    data says why."""
+    try:
+        return action()
+    except ApiError:
         return None
 
 
@@ -95,7 +112,8 @@ def status() -> dict[str, Any] | None:
 
 
 def admin_key() -> str | None:
-    return st.session_state.get("admin_key") or config().admin_key
+    """ONDEMAND_ADMIN_KEY, from the dashboard's own environment only: it never reaches the browser."""
+    return config().admin_key
 
 
 def refresh_interval(state: str | None) -> int | None:
@@ -116,10 +134,10 @@ def state_badge(state: str) -> None:
 def sidebar() -> None:
     """Connection settings, and a live state badge that reruns the whole page when the state moves on."""
     with st.sidebar:
-        st.text_input("API base URL", value=config().api_url, key="api_url",
-                      help="Starts from ONDEMAND_API_URL: the local runtime's gateway or the deployed stage URL.")
-        st.text_input("Admin key (for Stop)", value=config().admin_key or "", key="admin_key", type="password",
-                      help="Sent as x-api-key on POST /stop. Starts from ONDEMAND_ADMIN_KEY.")
+        st.caption(f"API: `{api_url()}`. Set by ONDEMAND_API_URL where the dashboard runs, and not editable here: "
+                   "the admin key goes only to this API.")
+        st.caption("Admin key: set (ONDEMAND_ADMIN_KEY); it stays on the dashboard's server." if config().admin_key
+                   else "Admin key: not set, so Stop is off. Set ONDEMAND_ADMIN_KEY where the dashboard runs.")
         if config().state_table:
             st.caption(f"State read from the table {config().state_table}; actions go to the API.")
         _live_state()

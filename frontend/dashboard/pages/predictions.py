@@ -1,9 +1,11 @@
-"""Predictions: try texts against the live model and watch the latency of recent /predict calls."""
+"""Predictions: try texts against the live model and watch the latency of recent /predict calls, by the tier that
+answered (the GPU endpoint or the instant CPU model)."""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 from ondemand_dashboard import ui
+from ondemand_dashboard.latency import TIER_ORDER, latency_by_tier, tier_label
 from ondemand_dashboard.timeline import naive_utc
 
 
@@ -21,9 +23,13 @@ def render() -> None:
             st.error("Type at least one text.", icon=":material/edit:")
         elif (answer := ui.attempt(lambda: ui.api().predict(texts))) is not None:
             predictions = answer.get("predictions") or []
-            model_col, latency_col = st.columns([3, 1])
+            model_col, tier_col, latency_col = st.columns([2, 2, 1])
             model_col.metric("Model", str(answer.get("model") or "unknown"))
+            tier_col.metric("Answered by", tier_label(answer.get("tier"), answer.get("degraded") is True))
             latency_col.metric("Model latency", f"{answer.get('latency_ms', '–')} ms")
+            if answer.get("degraded") is True:
+                st.warning("The GPU endpoint failed or timed out on this call, so the instant CPU model answered.",
+                           icon=":material/warning:")
             st.dataframe(pd.DataFrame([
                 {"text": text, "label": prediction.get("label"), "probability": prediction.get("prob")}
                 for text, prediction in zip(texts, predictions, strict=False)
@@ -39,17 +45,26 @@ def render() -> None:
         return
 
     ok_calls = [call for call in calls if call.ok]
-    rows = [{"at": naive_utc(call.at), "kind": "model (latency_ms)", "ms": call.model_latency_ms} for call in ok_calls
-            if call.model_latency_ms is not None]
-    rows += [{"at": naive_utc(call.at), "kind": "round trip", "ms": call.round_trip_ms} for call in calls]
+    rows = [{"at": naive_utc(call.at), "tier": tier_label(call.tier, call.degraded), "measure": "model (latency_ms)",
+             "ms": call.model_latency_ms} for call in ok_calls if call.model_latency_ms is not None]
+    rows += [{"at": naive_utc(call.at), "tier": tier_label(call.tier, call.degraded) if call.ok else "failed call",
+              "measure": "round trip", "ms": call.round_trip_ms} for call in calls]
     st.altair_chart(
-        alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
+        alt.Chart(pd.DataFrame(rows)).mark_point(filled=True, size=60).encode(
             x=alt.X("at:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S")),
-            y=alt.Y("ms:Q", title="milliseconds"), color="kind:N",
-            tooltip=["at:T", "kind", "ms"],
+            y=alt.Y("ms:Q", title="milliseconds"),
+            color=alt.Color("tier:N", sort=[*TIER_ORDER, "failed call"]),
+            shape=alt.Shape("measure:N"),
+            tooltip=["at:T", "tier", "measure", "ms"],
         ).properties(height=260),
         width="stretch",
     )
+    st.dataframe(pd.DataFrame([
+        {"tier": row.tier, "calls": row.calls, "median model ms": row.median_model_ms,
+         "median round trip ms": row.median_round_trip_ms, "slowest round trip ms": row.max_round_trip_ms}
+        for row in latency_by_tier(calls)
+    ], columns=["tier", "calls", "median model ms", "median round trip ms", "slowest round trip ms"]),
+        hide_index=True, width="stretch")
     model_ms = sorted(call.model_latency_ms for call in ok_calls if call.model_latency_ms is not None)
     calls_col, median_col, failed_col = st.columns(3)
     calls_col.metric("Calls", len(calls))

@@ -48,6 +48,17 @@ class FakePlatformApi:
     """path -> (status, body), or "refused" for a connection that never opens."""
     extend_capped: bool = False
     """True: /extend hits the hard cap and says so, as the lifecycle does."""
+    instant_tier: str | None = None
+    """"off" | "while-starting" | "always"; None: an API from before the instant tier (no field, no tier)."""
+    gpu_fails: bool = False
+    """The GPU endpoint fails every call: the instant tier answers, degraded."""
+    notice_minutes: int = 0
+    """The stop notice goes out this long before expires_at while IN_SERVICE (0: off, notice_at null)."""
+    budget: dict[str, Any] | None = None
+    """GET /status's `budget`; None leaves the field out."""
+    last_error_code: str | None = None
+    pipeline: dict[str, Any] | None = None
+    """GET /pipeline's answer; None answers 404, as a deployed stack does."""
     calls: list[Call] = field(default_factory=list)
 
     # --- what tests arrange and inspect ----------------------------------------------------------------------
@@ -72,7 +83,12 @@ class FakePlatformApi:
             "version": self.version,
             "subscribers_count": len(self.subscribers),
             "last_error": self.last_error,
+            "last_error_code": self.last_error_code,
             "history": list(self.history),
+            "notice_at": (iso(self.expires_at - timedelta(minutes=self.notice_minutes))
+                          if self.state == "IN_SERVICE" and self.expires_at and self.notice_minutes else None),
+            **({"instant_tier": self.instant_tier} if self.instant_tier else {}),
+            **({"budget": self.budget} if self.budget is not None else {}),
         }
 
     # --- the HTTP side ---------------------------------------------------------------------------------------
@@ -119,14 +135,24 @@ class FakePlatformApi:
             self.move("STOPPING", "stopped by an admin")
             return 202, self.status_body()
         if (method, path) == ("POST", "/predict"):
-            if self.state != "IN_SERVICE":
+            instant = self.instant_tier == "always" or (self.instant_tier == "while-starting"
+                                                        and self.state == "STARTING")
+            if self.state != "IN_SERVICE" and not instant:
                 return 503, {"error": "model_not_ready", "message": f"The model is {self.state}; start it first."}
             predictions = [
                 {"label": "NEGATIVE", "label_id": 0, "prob": 0.91} if "never" in text or "bad" in text
                 else {"label": "POSITIVE", "label_id": 1, "prob": 0.97}
                 for text in body.get("texts", [])
             ]
-            return 200, {"predictions": predictions, "latency_ms": 38, "model": "minilm-sentiment-test"}
+            if self.instant_tier is None:  # an API from before the instant tier
+                return 200, {"predictions": predictions, "latency_ms": 38, "model": "minilm-sentiment-test"}
+            if self.state == "IN_SERVICE" and not self.gpu_fails:
+                return 200, {"predictions": predictions, "latency_ms": 38, "model": "minilm-sentiment-test",
+                             "tier": "gpu"}
+            return 200, {"predictions": predictions, "latency_ms": 3, "model": "instant-nbsvm", "tier": "instant",
+                         "degraded": self.state == "IN_SERVICE"}
+        if (method, path) == ("GET", "/pipeline") and self.pipeline is not None:
+            return 200, self.pipeline
         if (method, path) == ("GET", "/outbox") and self.outbox is not None:
             return 200, self.outbox
         return 404, {"error": "not_found", "message": f"No route for {method} {path}."}

@@ -132,6 +132,29 @@ def test_predict_sends_each_line_and_shows_labels_latency_and_the_latency_chart(
     assert len(app.get("vega_lite_chart")) == 1
 
 
+def test_latency_is_split_by_the_tier_that_answered(fake_api: FakePlatformApi) -> None:
+    fake_api.instant_tier = "while-starting"
+    fake_api.move("STARTING", "start requested")
+    app = open_page("predictions")
+
+    app.text_area[0].input("Loved every minute.").run()
+    app.button[0].click().run()
+    assert metric(app, "Answered by") == "instant CPU model"
+    fake_api.move("IN_SERVICE", "endpoint InService")
+    app.button[0].click().run()
+    assert metric(app, "Answered by") == "GPU model"
+    fake_api.gpu_fails = True
+    app.button[0].click().run()
+
+    assert metric(app, "Answered by") == "instant CPU model (GPU failed)"
+    assert "instant CPU model answered" in app.warning[0].value
+    by_tier = app.dataframe[-1].value
+    assert list(by_tier["tier"]) == ["GPU model", "instant CPU model", "instant CPU model (GPU failed)"]
+    assert list(by_tier["calls"]) == [1, 1, 1]
+    assert list(by_tier["median model ms"]) == [38, 3, 3]
+    assert metric(app, "Calls") == "3"
+
+
 def test_predict_while_stopped_shows_the_apis_message(fake_api: FakePlatformApi) -> None:
     app = open_page("predictions")
 
