@@ -114,14 +114,18 @@ test-sagemaker: $(DLC_VENV)/.installed $(SDK_VENV)/.installed
 model: $(VENV)/.installed
 	$(PY) -m local_runtime.model_pipeline --profile $(or $(PROFILE),quick) --out var/model $(if $(FORCE),--force)
 
-# The embedded default: the whole product on loopback, no AWS account, no Docker. Makes the model first if none
-# is cached. make demo KEEP_ALIVE=2m PROVISIONING_DELAY=30s PORT=8000 PROFILE=quick ARGS="--no-dashboard"
+# The embedded default: the whole product on loopback, no AWS account, no Docker. Up at once: if no model is cached
+# the pipeline trains in the background (GET /pipeline), the instant CPU model answers as soon as it is published and
+# Start works once the GPU model is trained, with no restart.
+# make demo KEEP_ALIVE=2m PROVISIONING_DELAY=30s NOTICE=1m INSTANT_TIER=always PORT=8000 PROFILE=quick ARGS="--no-dashboard"
 KEEP_ALIVE ?= 30m
 PROVISIONING_DELAY ?= 0s
+NOTICE ?= 5m
+INSTANT_TIER ?= always
 PORT ?= 8000
 demo: $(VENV)/.installed
 	$(PY) -m local_runtime --keep-alive $(KEEP_ALIVE) --provisioning-delay $(PROVISIONING_DELAY) --port $(PORT) \
-		--profile $(or $(PROFILE),quick) $(ARGS)
+		--notice $(NOTICE) --instant-tier $(INSTANT_TIER) --profile $(or $(PROFILE),quick) $(ARGS)
 
 # The developer dashboard (Streamlit) against the API at ONDEMAND_API_URL (default http://127.0.0.1:8000).
 DASHBOARD_PORT ?= 8501

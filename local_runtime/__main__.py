@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from ondemand.settings import INSTANT_TIERS
+
 from local_runtime.durations import format_duration, parse_duration
 from local_runtime.endpoints import REPO_ROOT, free_port, stop_process
 from local_runtime.fork_server import die_with_parent
@@ -45,7 +47,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=os.environ.get("PROVISIONING_DELAY", "0"),
                         help="extra wait before the model server starts, to mimic SageMaker, e.g. 30s")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "quick"),
-                        help="model pipeline profile used when no model is cached (tiny|quick|full)")
+                        help="model pipeline profile trained in the background when no model is cached "
+                             "(tiny|quick|full); GET /pipeline shows its progress")
+    parser.add_argument("--instant-tier", choices=INSTANT_TIERS, default=os.environ.get("INSTANT_TIER", "always"),
+                        help="when /predict may answer from the instant CPU model (env INSTANT_TIER, default always)")
+    parser.add_argument("--notice", type=duration, default=os.environ.get("NOTICE", "5m"),
+                        help="the 'stops soon' text goes out this long before the model stops; 0 turns it off "
+                             "(env NOTICE, default 5m)")
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="model folder (default: the pipeline's cache for the profile)")
     parser.add_argument("--var-dir", type=Path, default=REPO_ROOT / "var" / "local_runtime",
@@ -58,14 +66,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ensure_model(profile: str, model_dir: Path | None) -> Path:
-    """A model folder given on the command line as it is; otherwise the pipeline's cached model, made now (with a
-    progress bar) if there is none."""
+def model_source(profile: str, model_dir: Path | None) -> tuple[Path, str | None]:
+    """(model folder, profile to train in the background or None). A model folder given on the command line is used
+    as it is; otherwise the pipeline's cache, trained in the background if it holds no good enough model."""
     if model_dir is not None and (model_dir / "config.json").exists():
-        return model_dir
-    from local_runtime.model_pipeline import ensure_model as make_or_reuse
+        return model_dir, None
+    from local_runtime.model_pipeline import DEFAULT_MODEL_DIR
 
-    return make_or_reuse(profile=profile) if model_dir is None else make_or_reuse(profile=profile, model_dir=model_dir)
+    return model_dir or DEFAULT_MODEL_DIR, profile
 
 
 def start_dashboard(api_url: str, admin_key: str | None) -> tuple[subprocess.Popen[bytes], str] | None:
@@ -103,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     runtime: LocalRuntime | None = None
     dashboard: tuple[subprocess.Popen[bytes], str] | None = None
     try:
-        model_dir = ensure_model(args.profile, args.model_dir)
+        model_dir, pipeline_profile = model_source(args.profile, args.model_dir)
         config = RuntimeConfig(model_dir=model_dir, var_dir=args.var_dir, port=args.port,
+                               pipeline_profile=pipeline_profile, instant_tier=args.instant_tier,
+                               notice_seconds=args.notice,
                                keep_alive_seconds=args.keep_alive, provisioning_delay=args.provisioning_delay,
                                reconcile_every=args.reconcile_every, textbelt_key=os.environ.get("TEXTBELT_KEY"),
                                admin_key=os.environ.get("ONDEMAND_ADMIN_KEY") or secrets.token_urlsafe(18),
@@ -128,7 +138,9 @@ Local runtime ready (no AWS account needed). Model: {model_dir}
   SMS outbox   {runtime.base_url}/outbox   (file {runtime.outbox_path})
   dashboard    {dashboard[1] if dashboard else "not started (streamlit or frontend/dashboard/app.py missing)"}
   state store  {runtime.state_server.url if runtime.state_server else "?"}   (DynamoDB API on moto)
-Keep-alive {format_duration(args.keep_alive)}, provisioning delay {format_duration(args.provisioning_delay)}.
+  pipeline     {runtime.base_url + "/pipeline" if runtime.pipeline else "not running (--model-dir given)"}
+Keep-alive {format_duration(args.keep_alive)}, provisioning delay {format_duration(args.provisioning_delay)}, notice \
+{format_duration(args.notice)}, instant tier {args.instant_tier}.
 Ctrl-C stops everything.""", flush=True)
         stopping.wait()
     except Shutdown as reason:

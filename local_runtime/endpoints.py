@@ -194,6 +194,38 @@ class LocalEndpoint:
         return f"http://127.0.0.1:{self.port}"
 
 
+class SpawnerWhenModelReady:
+    """A spawner made once the GPU model exists: the fork server preloads the model's classes, so it cannot start
+    before the background pipeline has trained one. `activate()` makes it and warms it up in the background."""
+
+    def __init__(self, make: Callable[[], Spawner]) -> None:
+        self._make = make
+        self._spawner: Spawner | None = None
+        self._lock = threading.Lock()
+
+    def activate(self, warm_up_timeout: float = 300) -> Spawner:
+        with self._lock:
+            if self._spawner is None:
+                self._spawner = spawner = self._make()
+                threading.Thread(target=spawner.warm_up, args=(warm_up_timeout,), name="warm-up", daemon=True).start()
+            return self._spawner
+
+    def spawn(self, port: int, log_path: Path) -> ProcessHandle:
+        return self.activate().spawn(port, log_path)
+
+    def warm_up(self, timeout: float) -> None:
+        if self._spawner is not None:
+            self._spawner.warm_up(timeout)
+
+    def close(self) -> None:
+        if self._spawner is not None:
+            self._spawner.close()
+
+
+NO_MODEL_YET = ("No approved model yet: the local model pipeline is still training the GPU model (GET /pipeline "
+                "shows its progress). The instant model answers /predict meanwhile; Start works once it is done.")
+
+
 class LocalEndpointControl:
     """EndpointControl port backed by model server processes on loopback."""
 
@@ -207,8 +239,12 @@ class LocalEndpointControl:
         ready_timeout: float = 600.0,
         stop_timeout: float = 10.0,
         invoke_timeout: float = 60.0,
+        model_ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self._spawner = spawner
+        self._model_ready = model_ready
+        """False until there is a GPU model to serve: create then fails as CreateEndpoint's start does on AWS before
+        the pipeline's first approval (ondemand.adapters.sagemaker.SageMakerEndpoints.approved_model)."""
         self._emit = emit
         self._log_dir = log_dir
         self._region = region
@@ -224,6 +260,8 @@ class LocalEndpointControl:
     # --- the port -------------------------------------------------------------------------------------------
 
     def create(self, name: str) -> None:
+        if not self._model_ready():
+            raise EndpointError(NO_MODEL_YET)
         with self._lock:
             existing = self._endpoints.get(name)
             if existing and existing.status != EndpointStatus.FAILED:

@@ -114,7 +114,8 @@ class Gateway(ThreadingHTTPServer):
         self._thread.start()
 
     def close(self) -> None:
-        self.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever to return: it would wait forever otherwise
+            self.shutdown()
         self.server_close()
 
     def static_file(self, path: str) -> Path | None:

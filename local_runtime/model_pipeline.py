@@ -5,7 +5,7 @@ train.py in SageMaker's conventions (SM_MODEL_DIR, SM_CHANNEL_*) -> evaluation o
 for CPU serving, scored on the same split -> the model folder the local model server loads. A model already in the
 folder is reused, so only the first run pays.
 
-    python -m local_runtime.model_pipeline --profile quick|full|tiny [--out DIR] [--force]
+    python -m local_runtime.model_pipeline --profile quick|full|tiny [--out DIR] [--force] [--progress-file F]
 
 `tiny` (for other components' tests: about a minute) curates in-process instead of through S3 and trains on short
 sentences; `quick` and `full` go through the whole pipeline.
@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,6 +38,30 @@ LOCAL_CREDENTIALS = {  # moto accepts any credentials; these keep a developer's 
 }
 SPLITS = ("train", "validation", "test")
 CPU_MODEL_FILE = "model.int8.onnx"  # training.inference.ONNX_FILE, not imported here: that would import torch
+Progress = Callable[[str, float, str], None]
+"""(stage, fraction of the pipeline done 0..1, a sentence for people): what the local runtime's GET /pipeline shows."""
+
+
+def no_progress(stage: str, fraction: float, message: str) -> None:
+    return None
+
+
+def progress_file_writer(path: Path) -> Progress:
+    """Writes each report as one JSON object, atomically (the runtime reads it while the pipeline writes)."""
+
+    def report(stage: str, fraction: float, message: str) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"stage": stage, "progress": round(fraction, 3), "message": message}))
+        tmp.replace(path)
+
+    return report
+
+
+def gpu_model_ready(model_dir: Path, profile: str | None = None) -> bool:
+    """A model folder the local model server can serve (of at least `profile`, if given)."""
+    cached = cached_profile(Path(model_dir))
+    good = cached is not None if profile is None else _good_enough(cached, profile)
+    return good and (Path(model_dir) / CPU_MODEL_FILE).exists()
 
 
 def cached_profile(model_dir: Path) -> str | None:
@@ -66,7 +90,9 @@ def ensure_model(profile: str = "quick", model_dir: Path = DEFAULT_MODEL_DIR, fo
     return model_dir
 
 
-def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> Path:
+def build_model(
+    profile: str, model_dir: Path, work_dir: Path | None = None, progress: Progress = no_progress
+) -> Path:
     """Run every stage in this process and publish the model folder atomically (a crash leaves no half model)."""
     from tqdm.auto import tqdm
 
@@ -76,23 +102,32 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> 
     stages = ["curate in-process", "train + evaluate", "export int8 ONNX + score it", "publish"]
     if profile != "tiny":
         stages[0] = "seed raw data + Glue ETL on S3 (moto)"
+    # Rough shares of the wall time, so the page's bar moves about evenly; training is most of it.
+    done_after = {"curate": 0.1, "instant": 0.15, "train": 0.85, "export": 0.98}
     started = time.perf_counter()
     with tqdm(total=len(stages), desc=f"model pipeline [{profile}]", unit="stage", position=0) as bar:
         bar.set_postfix_str(stages[0])
+        progress("curate", 0.0, f"Curating the reviews ({stages[0]}).")
         channels = curate_in_process(work_dir) if profile == "tiny" else curate_through_s3(work_dir)
+        progress("instant", done_after["curate"], "Training the instant CPU model (seconds).")
         train_instant_model(channels, instant_model_dir(model_dir))  # published now: the instant tier needs no GPU
         bar.update(1)
         bar.set_postfix_str(stages[1])
+        progress("train", done_after["instant"], f"Fine-tuning the transformer ({profile} profile); the instant "
+                                                 "model answers meanwhile.")
         train(profile, channels, building)
         bar.update(1)
         bar.set_postfix_str(stages[2])
+        progress("export", done_after["train"], "Exporting and scoring the CPU copy of the transformer.")
         export_for_cpu(building, channels["test"])
         bar.update(1)
         bar.set_postfix_str(stages[3])
+        progress("publish", done_after["export"], "Publishing the transformer.")
         if model_dir.exists():
             shutil.rmtree(model_dir)
         building.rename(model_dir)
         bar.update(1)
+        progress("ready", 1.0, "The GPU model is ready: Start works.")
     metrics = json.loads((model_dir / "metrics.json").read_text())
     served = metrics["served_test"].get("imdb", metrics["served_test"]["all"])["accuracy"]
     print(f"model ready in {model_dir} ({profile}, {time.perf_counter() - started:.0f} s); "
@@ -221,7 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", choices=sorted(PROFILE_RANK, key=PROFILE_RANK.get), default="quick")
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="the model folder (default var/model)")
     parser.add_argument("--force", action="store_true", help="rebuild even if a good enough model is cached")
+    parser.add_argument("--progress-file", type=Path, default=None,
+                        help="write {stage, progress, message} JSON here at each stage (the local runtime reads it)")
     args = parser.parse_args(argv)
+    progress = progress_file_writer(args.progress_file) if args.progress_file else no_progress
     model_dir = args.out.resolve()
     with _exclusive(model_dir):
         cached = cached_profile(model_dir)
@@ -232,8 +270,9 @@ def main(argv: list[str] | None = None) -> None:
             channels = {split: _work_dir(model_dir) / "curated" / f"split={split}" for split in SPLITS}
             if not instant_model_dir(model_dir).exists() and channels["train"].exists():  # made before the tier existed
                 train_instant_model(channels, instant_model_dir(model_dir))
+            progress("ready", 1.0, "The GPU model is ready: Start works.")
             return
-        build_model(args.profile, model_dir)
+        build_model(args.profile, model_dir, progress=progress)
 
 
 if __name__ == "__main__":

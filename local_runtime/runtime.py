@@ -20,14 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from ondemand.adapters.dynamodb import DynamoStateStore, StaticCredentials
+from ondemand.adapters.instant import FolderInstantModel
 from ondemand.adapters.rate_limit import DynamoRateLimiter
 from ondemand.adapters.sms import TextbeltNotifier
 from ondemand.bootstrap import Service, bootstrap
+from ondemand.domain import LifecycleError
 from ondemand.handlers import api, endpoint_events, reconciler, teardown
 from ondemand.observability import logger as lambda_logger
 from ondemand.ports import Adapters, Notifier
 from ondemand.settings import Settings
 
+from local_runtime.background_pipeline import BackgroundPipeline
 from local_runtime.cfn_template import load_template, rule_patterns, schedule_rate
 from local_runtime.endpoints import (
     REPO_ROOT,
@@ -35,11 +38,13 @@ from local_runtime.endpoints import (
     LocalEndpointControl,
     ModelServerSpawner,
     Spawner,
+    SpawnerWhenModelReady,
     SubprocessSpawner,
 )
 from local_runtime.event_bus import LocalEventBus, Rule
 from local_runtime.gateway import Gateway, proxy_event
 from local_runtime.lambda_invoke import HandlerInvoker
+from local_runtime.model_pipeline import gpu_model_ready, instant_model_dir
 from local_runtime.outbox import PRIVATE_FILE_MODE, OutboxNotifier, mask_phone, read_outbox
 from local_runtime.scheduler import LocalScheduler, RateLoop
 from local_runtime.state_server import LocalStateServer
@@ -81,9 +86,20 @@ class RuntimeConfig:
     lambda_log_level: str = "WARNING"  # the handlers' Powertools logger; the console says what matters
     extra_env: dict[str, str] = field(default_factory=dict)
     """Extra environment for the model-server processes."""
+    instant_tier: str = "always"
+    """off | while-starting | always: when /predict may answer from the instant CPU model (INSTANT_TIER)."""
+    notice_seconds: float = 5 * 60
+    """How long before expires_at the "stops soon" text goes out (NOTICE_MINUTES); 0 turns it off."""
+    instant_model_dir: Path | None = None
+    """The instant model's folder; None: beside model_dir, where the local model pipeline publishes it."""
+    pipeline_profile: str | None = None
+    """Train the models in the background with this profile if none good enough is cached (GET /pipeline shows the
+    progress); None: model_dir is used as it is."""
+    pipeline_command: list[str] | None = None
+    """The background pipeline's command (tests); None: `python -m local_runtime.model_pipeline`."""
 
 
-def local_settings(config: RuntimeConfig, dynamodb_url: str) -> Settings:
+def local_settings(config: RuntimeConfig, dynamodb_url: str, page_url: str | None = None) -> Settings:
     """The demo stack's settings: the names the local servers use, and the keep-alive and limits of the flags. The
     scheduler ARNs are never used here (the local scheduler fires the teardown itself)."""
     return Settings(
@@ -102,6 +118,9 @@ def local_settings(config: RuntimeConfig, dynamodb_url: str) -> Settings:
         rate_limit_table_name=RATE_LIMIT_TABLE,
         start_limit_per_phone=config.start_limit_per_phone,
         start_limit_per_client=config.start_limit_per_client,
+        instant_tier=config.instant_tier,
+        notice_minutes=config.notice_seconds / 60,
+        page_url=page_url,
     )
 
 
@@ -136,6 +155,7 @@ class LocalRuntime:
         self.scheduler: LocalScheduler | None = None
         self.reconciler: RateLoop | None = None
         self.gateway: Gateway | None = None
+        self.pipeline: BackgroundPipeline | None = None
 
     @property
     def base_url(self) -> str:
@@ -146,19 +166,31 @@ class LocalRuntime:
         config = self.config
         config.var_dir.mkdir(parents=True, exist_ok=True)
         log_dir = config.var_dir / "logs"
-        # First, so the fork server imports torch while the rest starts.
+        # First, so the fork server imports torch while the rest starts (once there is a GPU model to preload).
         self.spawner = spawner = (SubprocessSpawner(config.model_command) if config.model_command
-                                  else ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server))
+                                  else SpawnerWhenModelReady(
+                                      lambda: ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server)))
+        if isinstance(spawner, SpawnerWhenModelReady) and gpu_model_ready(config.model_dir):
+            spawner.activate()
         os.environ.update({**CHILD_ENVIRONMENT, **config.extra_env})  # for the model servers, not for this process
         lambda_logger.setLevel(config.lambda_log_level)
+        # Bound now (served below, once the handlers exist), so the notice text can link to the page.
+        self.gateway = Gateway(api=lambda event: self.invoke(API_HANDLER, event), static_dir=config.static_dir,
+                               extra_routes={"/outbox": lambda: read_outbox(self.outbox_path)},
+                               host=config.host, port=config.port)
         self.state_server = LocalStateServer(table_name=STATE_TABLE)
-        settings = local_settings(config, self.state_server.start())
+        settings = local_settings(config, self.state_server.start(), page_url=self.gateway.base_url + "/")
+        if config.pipeline_profile is not None:
+            self.pipeline = BackgroundPipeline(config.pipeline_profile, config.model_dir, config.var_dir,
+                                               on_ready=self._gpu_model_ready, command=config.pipeline_command)
+            self.gateway.extra_routes["/pipeline"] = self.pipeline.status
 
         template = load_template()
         rules = [Rule(pattern, ENDPOINT_EVENTS_HANDLER) for pattern in rule_patterns(template, ENDPOINT_EVENTS_HANDLER)]
         self.bus = LocalEventBus(rules, self.invoke, on_delivered=self._delivered)
         self.endpoints = LocalEndpointControl(spawner, emit=self.bus.put, log_dir=log_dir,
-                                              provisioning_delay=config.provisioning_delay)
+                                              provisioning_delay=config.provisioning_delay,
+                                              model_ready=self._model_ready)
         self.scheduler = LocalScheduler(fire=self._teardown)
         self.outbox_path.write_text("")  # a fresh state store each run, so a fresh outbox: old texts name old endpoints
         notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(settings), provider_name="textbelt",
@@ -172,6 +204,7 @@ class LocalRuntime:
             rate_limiter=DynamoRateLimiter(RATE_LIMIT_TABLE, settings.dynamodb_endpoint_url, settings.region,
                                            credentials=LOCAL_CREDENTIALS),
             admin_api_key=lambda: self.config.admin_key,
+            instant_model=FolderInstantModel(config.instant_model_dir or instant_model_dir(config.model_dir)),
         )
         self.service = service = bootstrap(settings, adapters)
         for name, module in ((API_HANDLER, api), (ENDPOINT_EVENTS_HANDLER, endpoint_events),
@@ -181,23 +214,31 @@ class LocalRuntime:
         # One request through the API at start, like a health check: the first /start then finds pynamodb's and
         # botocore's clients built instead of paying for them (about a second on a busy machine).
         self.invoke(API_HANDLER, proxy_event("GET", "/status", {}, b"", "127.0.0.1"))
+        # The instant model too, if it is published: loading it (checksum, canary) is most of a first answer's time.
+        try:
+            adapters.instant_model.answer(["warm-up"])
+        except LifecycleError:
+            log.warning("the instant model could not be loaded", exc_info=True)
 
         interval = config.reconcile_every or schedule_rate(template, RECONCILER_HANDLER)
         self.reconciler = RateLoop(interval, lambda: self.invoke(RECONCILER_HANDLER, scheduled_event("reconciler")),
                                    name="reconciler")
         self.reconciler.start()
-        self.gateway = Gateway(api=lambda event: self.invoke(API_HANDLER, event), static_dir=config.static_dir,
-                               extra_routes={"/outbox": lambda: read_outbox(self.outbox_path)},
-                               host=config.host, port=config.port)
         self.gateway.start()
-        self._say("Warming up the model server's libraries (torch, transformers), so a start takes seconds ...")
-        spawner.warm_up(timeout=300)
+        if self.pipeline is not None:
+            self.pipeline.start()
+            if self.pipeline.running:
+                self._say("Training the models in the background (GET /pipeline): the instant CPU model answers "
+                          "/predict within a minute or two, Start works once the GPU model is trained.")
+        if self._model_ready():
+            self._say("Warming up the model server's libraries (torch, transformers), so a start takes seconds ...")
+            spawner.warm_up(timeout=300)
         self._write_runtime_file()
 
     def close(self) -> None:
         """Stop accepting requests, cancel timers, stop every model server, then the state store."""
-        for part in (self.gateway, self.reconciler, self.scheduler, self.endpoints, self.spawner, self.bus,
-                     self.state_server):
+        for part in (self.gateway, self.pipeline, self.reconciler, self.scheduler, self.endpoints, self.spawner,
+                     self.bus, self.state_server):
             if part is not None:
                 started = time.monotonic()
                 try:
@@ -222,6 +263,16 @@ class LocalRuntime:
         if not key:
             return None
         return TextbeltNotifier(lambda: key, settings.textbelt_url)
+
+    def _model_ready(self) -> bool:
+        """Is there a GPU model to serve? A custom model command (tests) always has one."""
+        return self.config.model_command is not None or gpu_model_ready(self.config.model_dir)
+
+    def _gpu_model_ready(self) -> None:
+        """The background pipeline published the GPU model: warm the model server up; Start works now."""
+        if isinstance(self.spawner, SpawnerWhenModelReady):
+            self.spawner.activate()
+        self._say("The GPU model is trained: Start works now (no restart needed).")
 
     # --- console -------------------------------------------------------------------------------------------
 

@@ -42,6 +42,9 @@ def source_archive() -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path in sorted((REPO_ROOT / "training").glob("*.py")):
             archive.add(path, arcname=f"training/{path.name}")
+        # training/instant_train.py featurizes with the serving module itself (the pipeline's instant-model job).
+        for name in ("__init__.py", "instant_model.py"):
+            archive.add(REPO_ROOT / "functions" / "ondemand" / name, arcname=f"ondemand/{name}")
         data = EXTRA_REQUIREMENTS.encode()
         info = tarfile.TarInfo("requirements.txt")
         info.size = len(data)

@@ -35,7 +35,11 @@ class Service:
     def status(self) -> dict[str, Any]:
         """What GET /status answers."""
         return status_view(
-            self.adapters.store.get(), self.lifecycle.now(), self.settings.typical_provisioning_seconds
+            self.adapters.store.get(),
+            self.lifecycle.now(),
+            self.settings.typical_provisioning_seconds,
+            notice_minutes=self.settings.notice_minutes,
+            instant_tier=self.settings.instant_tier,
         )
 
 

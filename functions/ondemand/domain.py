@@ -56,6 +56,8 @@ class EndpointState:
     history: tuple[Transition, ...] = field(default_factory=tuple)
     in_service_at: datetime | None = None
     """When the current endpoint went InService; /extend never goes past this + the hard cap."""
+    notice_sent_at: datetime | None = None
+    """When this session's "stops soon" text went out (at most one per session); None until then."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ class ModelNotReadyError(LifecycleError):
         super().__init__(f"The model is {state.value}; try again in about {retry_after_seconds} s.")
         self.state = state
         self.retry_after_seconds = retry_after_seconds
+
+
+class InstantModelError(LifecycleError):
+    """The instant tier's published artifact could not be read or loaded (missing object, corrupted, incompatible)."""
 
 
 class EndpointError(LifecycleError):

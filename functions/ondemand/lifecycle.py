@@ -26,6 +26,7 @@ from ondemand.domain import (
     EndpointNotDeletableError,
     EndpointState,
     EndpointStatus,
+    InstantModelError,
     LifecycleError,
     ModelNotReadyError,
     NotifierError,
@@ -64,6 +65,23 @@ def _stopped_fields() -> dict[str, Any]:
 def teardown_schedule_name(endpoint_name: str) -> str:
     """Deterministic per start, so a retried InService event or an extend replaces the schedule, never adds one."""
     return f"teardown-{endpoint_name}"[:64]
+
+
+def notice_schedule_name(endpoint_name: str) -> str:
+    """Deterministic per start like the teardown's: an extend moves the notice by replacing its schedule."""
+    return f"notice-{endpoint_name}"[:64]
+
+
+# A notice schedule firing at most this early waits for its moment (schedules fire at whole seconds).
+NOTICE_EARLY_WAIT = timedelta(seconds=5)
+NOTICE_KIND = "notice"
+"""The `kind` of the notice schedule's payload; the teardown function takes both schedules."""
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    """Schedules fire at a whole second; rounding up means the notice never fires before its moment."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,7 @@ class EndpointLifecycle:
         self.endpoints = adapters.endpoints
         self.scheduler = adapters.scheduler
         self.notifier = adapters.notifier
+        self.instant_model = adapters.instant_model
         self.settings = settings
         self.now = now
         self.sleep = sleep
@@ -152,6 +171,7 @@ class EndpointLifecycle:
                         expires_at=None,
                         in_service_at=None,
                         last_error=None,
+                        notice_sent_at=None,
                     )
                 except ConflictError:
                     self._backoff(attempt)
@@ -199,14 +219,51 @@ class EndpointLifecycle:
             raise
 
     def predict(self, texts: list[str]) -> dict[str, Any]:
-        """Send the texts to the endpoint; the model server answers predictions and its model name."""
+        """The GPU endpoint's answer while it is in service; otherwise the instant tier's, as INSTANT_TIER allows.
+        A GPU call that fails or times out is answered by the instant tier, marked degraded, unless the tier is off.
+        Every answer names its `tier` and `model`."""
         item = self.store.get()
-        if item.state != State.IN_SERVICE or not item.endpoint_name:
-            raise ModelNotReadyError(item.state, self._retry_after(item))
-        answer = self.endpoints.invoke(item.endpoint_name, {"texts": texts})
+        if item.state == State.IN_SERVICE and item.endpoint_name:
+            try:
+                return {**self._gpu_answer(item.endpoint_name, texts), "tier": "gpu"}
+            except EndpointError:
+                if self.settings.instant_tier == "off":
+                    raise
+                instant = self._instant_answer(texts, quiet=True)
+                if instant is None:
+                    raise
+                logger.warning("the GPU endpoint failed; the instant tier answered (degraded)", exc_info=True)
+                return {**instant, "tier": "instant", "degraded": True}
+        if self._instant_tier_allowed(item.state):
+            instant = self._instant_answer(texts)
+            if instant is not None:
+                return {**instant, "tier": "instant"}
+        raise ModelNotReadyError(item.state, self._retry_after(item))
+
+    def _gpu_answer(self, endpoint_name: str, texts: list[str]) -> dict[str, Any]:
+        answer = self.endpoints.invoke(endpoint_name, {"texts": texts})
         predictions = answer.get("predictions")
         if not isinstance(predictions, list) or len(predictions) != len(texts):
             raise EndpointError("The model server answered without one prediction per text.")
+        return answer
+
+    def _instant_tier_allowed(self, state: State) -> bool:
+        """May the instant tier answer while the item is in `state` (the GPU endpoint not in service)?"""
+        tier = self.settings.instant_tier
+        return tier == "always" or (tier == "while-starting" and state == State.STARTING)
+
+    def _instant_answer(self, texts: list[str], *, quiet: bool = False) -> dict[str, Any] | None:
+        """The instant model's answer; None while none is published. A broken artifact raises InstantModelError,
+        except as a fallback (`quiet`), where the GPU's own error is the one to report."""
+        try:
+            answer = self.instant_model.answer(texts)
+            if answer is not None and len(answer.get("predictions") or ()) != len(texts):
+                raise InstantModelError("The instant model answered without one prediction per text.")
+        except InstantModelError:
+            if not quiet:
+                raise
+            logger.error("the instant model could not answer either", exc_info=True)
+            return None
         return answer
 
     def _retry_after(self, item: EndpointState) -> int:
@@ -237,6 +294,8 @@ class EndpointLifecycle:
                 self._backoff(attempt)
                 continue
             self._schedule_teardown(current.endpoint_name, new_expiry)
+            if extended.notice_sent_at is None:
+                self._schedule_notice(current.endpoint_name, new_expiry)  # replaces the old one: never two
             return ExtendResult(extended, capped=wanted > cap)
         raise ConflictError("The model's state keeps changing; try again in a few seconds.")
 
@@ -315,8 +374,8 @@ class EndpointLifecycle:
         this endpoint (a duplicate or stale event); otherwise what was done."""
         now = self.now()
         expires_at = now + timedelta(minutes=self.settings.keep_alive_minutes)
-        # The promoting write also empties the subscriber list: the phones are texted from the item as it was just
-        # before, so a retry or a crash can lose a text but never send one twice, and no number outlives its text.
+        # Only the caller whose promoting write wins texts, from the item as it was just before: a retry or a crash
+        # can lose a text but never send one twice. The numbers stay on the item for the stop notice until STOPPED.
         promoted = self._transition_if(
             [State.STARTING],
             State.IN_SERVICE,
@@ -324,12 +383,13 @@ class EndpointLifecycle:
             guard=lambda item: item.endpoint_name == name,
             expires_at=expires_at,
             in_service_at=now,
-            subscribers=[],
+            notice_sent_at=None,
         )
         if promoted is None:
             return None
         before, _ = promoted
         self._schedule_teardown(name, expires_at)
+        self._schedule_notice(name, expires_at)
         message = f"Your sentiment model is ready. It shuts down at {expires_at:%H:%M} UTC unless extended."
         sent = self._notify(before.subscribers, message)
         return f"promoted to IN_SERVICE; texted {sum(r.ok for r in sent)} of {len(sent)}"
@@ -365,6 +425,41 @@ class EndpointLifecycle:
             return None
         waiting = self._finish_stop_when_deletable(name).waiting
         return f"broken while in service; STOPPING: {waiting}" if waiting else "broken while in service; torn down"
+
+    def send_notice(self, name: str) -> str:
+        """The notice schedule fired: text everyone who asked this session that the model stops soon. At most once
+        per session (the write that records the notice is won by one caller, who texts), never after the item left
+        IN_SERVICE, never before expires_at - NOTICE_MINUTES (a stale firing from before an extend changes nothing: the
+        extend moved the schedule). Returns what was done, for the log."""
+        notice = timedelta(minutes=self.settings.notice_minutes)
+        if notice <= timedelta(0):
+            return "skipped: the notice is off"
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            current = self.store.get()
+            if current.state != State.IN_SERVICE or current.endpoint_name != name or current.expires_at is None:
+                return f"skipped: the item is {current.state.value} with {current.endpoint_name or 'no endpoint'}"
+            if current.notice_sent_at is not None:
+                return "skipped: the notice was already sent"
+            early = (current.expires_at - notice - self.now()).total_seconds()
+            if early > NOTICE_EARLY_WAIT.total_seconds():  # a stale firing: an extend moved the deadline (and the
+                return f"skipped: not due until {iso(current.expires_at - notice)}"  # schedule, which fires then)
+            if early > 0:  # a scheduler a moment early: wait for the moment rather than lose the notice
+                self.sleep(early)
+                continue
+            try:
+                self.store.update(
+                    [State.IN_SERVICE], "stop notice sent", expected_version=current.version, notice_sent_at=self.now()
+                )
+            except ConflictError:
+                self._backoff(attempt)
+                continue
+            sent = self._notify(current.subscribers, self._notice_message(current.expires_at))
+            return f"notice sent; texted {sum(r.ok for r in sent)} of {len(sent)}"
+        raise ConflictError("The model's state keeps changing; try again in a few seconds.")
+
+    def _notice_message(self, expires_at: datetime) -> str:
+        message = f"Your sentiment model stops at {expires_at.astimezone(UTC):%H:%M} UTC"
+        return f"{message}; keep it running: {self.settings.page_url}" if self.settings.page_url else f"{message}."
 
     def teardown(self, name: str, scheduled_for: datetime | None = None, reason: str = "keep-alive expired") -> str:
         """The schedule fired. `scheduled_for` is the expires_at the schedule was made for (its payload): while the
@@ -413,10 +508,11 @@ class EndpointLifecycle:
 
     def _finish_stop(self, name: str) -> EndpointState:
         self.endpoints.delete(name)
-        try:
-            self.scheduler.cancel(teardown_schedule_name(name))
-        except LifecycleError:
-            logger.warning("could not delete schedule %s; it deletes itself after firing", name, exc_info=True)
+        for schedule in (teardown_schedule_name(name), notice_schedule_name(name)):
+            try:
+                self.scheduler.cancel(schedule)
+            except LifecycleError:
+                logger.warning("could not delete schedule %s; it deletes itself after firing", schedule, exc_info=True)
         stopped = self._transition_if(
             [State.STOPPING],
             State.STOPPED,
@@ -558,6 +654,18 @@ class EndpointLifecycle:
         except LifecycleError:
             # The reconciler tears down any item past expires_at, so a lost schedule costs at most 5 minutes.
             logger.error("could not schedule the teardown of %s at %s", name, iso(at), exc_info=True)
+
+    def _schedule_notice(self, name: str, expires_at: datetime) -> None:
+        """Schedule (or move) the stop notice to expires_at - NOTICE_MINUTES; nothing if the notice is off."""
+        if self.settings.notice_minutes <= 0:
+            return
+        at = _ceil_second(max(self.now(), expires_at - timedelta(minutes=self.settings.notice_minutes)))
+        payload = {"kind": NOTICE_KIND, "endpoint_name": name, "expires_at": iso(expires_at)}
+        try:
+            self.scheduler.schedule(notice_schedule_name(name), at, payload)
+        except LifecycleError:
+            # A lost notice costs a text, never a bill: the teardown has its own schedule and the reconciler.
+            logger.error("could not schedule the stop notice of %s at %s", name, iso(at), exc_info=True)
 
     def _delete_quietly(self, name: str) -> None:
         try:

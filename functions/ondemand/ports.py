@@ -25,7 +25,8 @@ class StateStore(Protocol):
 
         `expected_version` (optional) also pins the version the caller read, so a decision made on a stale read
         cannot overwrite a newer one. `changes` sets item fields (`endpoint_name`, `expires_at`, `in_service_at`,
-        `subscribers`, `last_error`). Appends a bounded history entry. Raises ConflictError when the condition fails."""
+        `subscribers`, `last_error`, `notice_sent_at`). Appends a bounded history entry. Raises ConflictError when the
+        condition fails."""
         ...
 
     def update(
@@ -96,6 +97,24 @@ class RateLimiter(Protocol):
         ...
 
 
+class InstantModel(Protocol):
+    """The instant tier: the small CPU model the pipeline publishes beside the transformer (S3 on AWS, a folder
+    locally), loaded once per container and answering in milliseconds while the GPU endpoint is not in service."""
+
+    def answer(self, texts: list[str]) -> dict[str, Any] | None:
+        """{"predictions": [...], "model": name} for the texts, or None while no instant model is published yet.
+
+        Raises InstantModelError when a published artifact cannot be loaded (a clear error, not a silent 503)."""
+        ...
+
+
+class NoInstantModel:
+    """The instant tier with nothing published: every answer is None (tests, and stacks with the tier off)."""
+
+    def answer(self, texts: list[str]) -> dict[str, Any] | None:
+        return None
+
+
 SecretSource = Callable[[], "str | None"]
 """A secret read on demand (Secrets Manager on AWS, a value in code locally); None when none is configured."""
 
@@ -116,3 +135,5 @@ class Adapters:
     """The /start limits; None: no limits (RATE_LIMIT_TABLE_NAME unset)."""
     admin_api_key: SecretSource = no_secret
     """The x-api-key POST /stop requires; None turns /stop off."""
+    instant_model: InstantModel = NoInstantModel()
+    """The instant tier's model (INSTANT_TIER decides when it may answer)."""

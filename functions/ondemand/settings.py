@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 SMS_PROVIDERS = ("textbelt", "sns", "none")
+INSTANT_TIERS = ("off", "while-starting", "always")
+"""When /predict may answer from the instant CPU model: never; while a GPU start is under way (and when an endpoint
+in service fails); whenever the GPU endpoint is not in service."""
 DEFAULT_TYPICAL_PROVISIONING_SECONDS = 420
 
 REQUIRED_VARIABLES = (
@@ -98,6 +101,15 @@ class Settings:
     """START_LIMIT_WINDOW_SECONDS: the length of a rate-limit window."""
     sms_min_interval_seconds: float = 1.0
     """SMS_MIN_INTERVAL_SECONDS: pause between two texts (Textbelt asks for at most about one a second)."""
+    instant_tier: str = "always"
+    """INSTANT_TIER: off | while-starting | always: when /predict may answer from the instant CPU model."""
+    instant_model_parameter: str | None = None
+    """INSTANT_MODEL_PARAMETER: SSM String parameter with the S3 URI of the instant model the pipeline published
+    ("none" before its first run); unset: no instant model on this stack."""
+    notice_minutes: float = 5
+    """NOTICE_MINUTES: the "stops soon" text goes out this long before expires_at; 0 turns it off."""
+    page_url: str | None = None
+    """PAGE_URL: the web page's address, linked from the "stops soon" text (unset: the text has no link)."""
 
     @classmethod
     def from_environment(
@@ -147,7 +159,17 @@ class Settings:
                 "START_LIMIT_WINDOW_SECONDS", int, cls.start_limit_window_seconds
             ),
             sms_min_interval_seconds=reader.number("SMS_MIN_INTERVAL_SECONDS", float, cls.sms_min_interval_seconds),
+            instant_tier=(reader.text("INSTANT_TIER") or cls.instant_tier).strip().lower(),
+            instant_model_parameter=reader.text("INSTANT_MODEL_PARAMETER"),
+            notice_minutes=reader.number("NOTICE_MINUTES", float, cls.notice_minutes),
+            page_url=reader.text("PAGE_URL"),
         )
+        if settings.instant_tier not in INSTANT_TIERS:
+            reader.malformed.append(
+                f"INSTANT_TIER must be one of {', '.join(INSTANT_TIERS)}, not {settings.instant_tier!r}"
+            )
+        if settings.notice_minutes < 0:
+            reader.malformed.append(f"NOTICE_MINUTES must be 0 (off) or more, not {settings.notice_minutes:g}")
         reader.raise_if_wrong()
         return settings
 

@@ -5,7 +5,7 @@ Pure: no store, no clock of its own, so the dashboard can shape an item it read 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ondemand.domain import EndpointState, State
@@ -26,7 +26,22 @@ def eta_seconds(item: EndpointState, now: datetime, typical_provisioning_seconds
     return max(0, int(typical_provisioning_seconds - elapsed))
 
 
-def status_view(item: EndpointState, now: datetime, typical_provisioning_seconds: int) -> dict[str, Any]:
+def notice_at(item: EndpointState, notice_minutes: float) -> datetime | None:
+    """When the "stops soon" text goes out and the page shows its Extend banner: expires_at - the notice while
+    IN_SERVICE; None otherwise or with the notice off."""
+    if item.state != State.IN_SERVICE or item.expires_at is None or notice_minutes <= 0:
+        return None
+    return item.expires_at - timedelta(minutes=notice_minutes)
+
+
+def status_view(
+    item: EndpointState,
+    now: datetime,
+    typical_provisioning_seconds: int,
+    *,
+    notice_minutes: float = 0,
+    instant_tier: str = "off",
+) -> dict[str, Any]:
     """The item as the API and the dashboard show it: never the phone numbers, only how many."""
     seconds_left = None
     if item.state == State.IN_SERVICE and item.expires_at is not None:
@@ -41,6 +56,8 @@ def status_view(item: EndpointState, now: datetime, typical_provisioning_seconds
         "version": item.version,
         "subscribers_count": len(item.subscribers),
         "last_error": item.last_error,
+        "notice_at": iso(notice_at(item, notice_minutes)),
+        "instant_tier": instant_tier,
         "history": [
             {"at": iso(t.at), "from": t.from_state.value, "to": t.to_state.value, "reason": t.reason}
             for t in item.history

@@ -68,5 +68,7 @@ def tiny_model_dir() -> Path:
 @pytest.fixture
 def local_runtime(tiny_model_dir: Path, tmp_path: Path) -> Iterator[RunningRuntime]:
     """`python -m local_runtime` as a newcomer runs it, on a free port, with a keep-alive short enough to watch."""
-    with run_local_runtime(tmp_path / "runtime", tiny_model_dir, keep_alive="30s") as runtime:
+    # No stop notice: with a 30 s keep-alive it would go out with the "ready" text (tests/integration covers it).
+    no_notice = ("--notice", "0")
+    with run_local_runtime(tmp_path / "runtime", tiny_model_dir, keep_alive="30s", extra_args=no_notice) as runtime:
         yield runtime

@@ -24,8 +24,8 @@ def runtime_factory(tiny_model_dir: Path, tmp_path: Path) -> Callable[..., Abstr
     """`with runtime_factory(keep_alive="1m") as runtime:` starts a runtime of its own in a fresh var folder."""
     counter = iter(range(1000))
 
-    def start(**options: Any) -> AbstractContextManager[RunningRuntime]:
-        return run_local_runtime(tmp_path / f"runtime-{next(counter)}", tiny_model_dir, **options)
+    def start(model_dir: Path = tiny_model_dir, **options: Any) -> AbstractContextManager[RunningRuntime]:
+        return run_local_runtime(tmp_path / f"runtime-{next(counter)}", model_dir, **options)
 
     return start
 

@@ -9,12 +9,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ondemand.adapters.dynamodb import DynamoStateStore
+from ondemand.adapters.instant import S3InstantModel
 from ondemand.adapters.rate_limit import DynamoRateLimiter
 from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import DisabledNotifier, SnsNotifier, TextbeltNotifier
 from ondemand.domain import NotifierError
-from ondemand.ports import Adapters, Notifier
+from ondemand.ports import Adapters, InstantModel, NoInstantModel, Notifier
 from ondemand.settings import Settings
 
 
@@ -61,6 +62,20 @@ def build_notifier(settings: Settings, session: boto3.Session, config: Config | 
     return DisabledNotifier()
 
 
+# A GPU call that hangs is answered by the instant tier (degraded) well within the API function's 25 s timeout:
+# one attempt, 10 s to read. Predictions are idempotent, but a retry would only double the wait.
+GPU_INVOKE_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def build_instant_model(settings: Settings, session: boto3.Session, config: Config | None = None) -> InstantModel:
+    """The published instant model, unless the tier is off or the stack records none."""
+    if settings.instant_tier == "off" or not settings.instant_model_parameter:
+        return NoInstantModel()
+    return S3InstantModel(
+        session.client("ssm", config=config), session.client("s3", config=config), settings.instant_model_parameter
+    )
+
+
 def build_aws_adapters(settings: Settings) -> Adapters:
     """One adapter per port, for the settings' stack (the rate limiter only when RATE_LIMIT_TABLE_NAME is set)."""
     session = boto3.Session(region_name=settings.region)
@@ -72,7 +87,7 @@ def build_aws_adapters(settings: Settings) -> Adapters:
         ),
         endpoints=SageMakerEndpoints(
             session.client("sagemaker", config=config),
-            session.client("sagemaker-runtime", config=config),
+            session.client("sagemaker-runtime", config=config.merge(GPU_INVOKE_CONFIG)),
             session.client("ssm", config=config),
             prefix=settings.endpoint_name_prefix,
             instance_type=settings.instance_type,
@@ -93,4 +108,5 @@ def build_aws_adapters(settings: Settings) -> Adapters:
         admin_api_key=SecretsManagerSecret(
             session.client("secretsmanager", config=config), settings.admin_api_key_secret
         ),
+        instant_model=build_instant_model(settings, session, config),
     )

@@ -22,7 +22,9 @@ from ondemand.domain import ConflictError, EndpointState, State, Transition
 
 ITEM_KEY = "endpoint"
 EPOCH = datetime.fromtimestamp(0, UTC)
-CHANGEABLE_FIELDS = frozenset({"endpoint_name", "expires_at", "in_service_at", "subscribers", "last_error"})
+CHANGEABLE_FIELDS = frozenset(
+    {"endpoint_name", "expires_at", "in_service_at", "subscribers", "last_error", "notice_sent_at"}
+)
 
 
 class HistoryEntry(MapAttribute):
@@ -43,6 +45,7 @@ class StateItemBase(Model):
     in_service_at = UTCDateTimeAttribute(null=True)
     subscribers = ListAttribute(of=UnicodeAttribute, default=list)
     last_error = UnicodeAttribute(null=True)
+    notice_sent_at = UTCDateTimeAttribute(null=True)
     history = ListAttribute(of=HistoryEntry, default=list)
     version = VersionAttribute()
 
@@ -183,4 +186,5 @@ class DynamoStateStore:
                 for h in item.history or ()
             ),
             in_service_at=item.in_service_at,
+            notice_sent_at=item.notice_sent_at,
         )

@@ -22,7 +22,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
-from ondemand.domain import ConflictError, EndpointError, LifecycleError, ModelNotReadyError, State
+from ondemand.domain import (
+    ConflictError,
+    EndpointError,
+    InstantModelError,
+    LifecycleError,
+    ModelNotReadyError,
+    State,
+)
 from ondemand.observability import logger, record_metric, tracer
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")  # used with fullmatch: "$" would let a trailing newline through
@@ -174,7 +181,16 @@ def post_predict() -> dict[str, Any]:
     answer = service().lifecycle.predict(texts)
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     record_metric("PredictLatency", MetricUnit.Milliseconds, latency_ms)
-    return {"predictions": answer["predictions"], "latency_ms": latency_ms, "model": answer.get("model", "unknown")}
+    body = {
+        "predictions": answer["predictions"],
+        "latency_ms": latency_ms,
+        "model": answer.get("model", "unknown"),
+        "tier": answer["tier"],
+    }
+    if answer.get("degraded"):
+        body["degraded"] = True
+        record_metric("DegradedPredictions", MetricUnit.Count, 1)
+    return body
 
 
 @app.post("/extend")
@@ -238,6 +254,19 @@ def on_model_not_ready(exc: ModelNotReadyError) -> Response:
         f"{exc} {hint}",
         headers={"Retry-After": str(exc.retry_after_seconds)},
         state=exc.state.value,
+    )
+
+
+@app.exception_handler(InstantModelError)
+def on_instant_model_error(exc: InstantModelError) -> Response:
+    # The details (paths, parameter names) are for the log; the caller learns that no tier can answer now.
+    logger.exception("instant model error")
+    return error_response(
+        503,
+        "model_not_ready",
+        "The instant model could not be loaded and the GPU model is not in service; try again later.",
+        headers={"Retry-After": "60"},
+        state=service().adapters.store.get().state.value,
     )
 
 

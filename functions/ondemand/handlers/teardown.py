@@ -1,4 +1,5 @@
-"""The one-time schedule's target: {"endpoint_name": ..., "expires_at": ...} -> tear the endpoint down if due."""
+"""The one-time schedules' target: {"endpoint_name": ..., "expires_at": ...} -> tear the endpoint down if due;
+{"kind": "notice", "endpoint_name": ..., "expires_at": ...} -> text the "stops soon" notice if due."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
+from ondemand.lifecycle import NOTICE_KIND
 from ondemand.observability import logger, tracer
 
 
@@ -17,12 +19,14 @@ def make_handler(service: Service) -> Handler:
     @tracer.capture_lambda_handler
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         name = event["endpoint_name"]
-        # The expires_at the schedule was made for: the teardown trusts it over the clock (Scheduler may fire early).
-        scheduled_for = datetime.fromisoformat(event["expires_at"]) if event.get("expires_at") else None
-        outcome = service.lifecycle.teardown(name, scheduled_for)
-        logger.info(
-            "teardown", extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome}
-        )
+        kind = event.get("kind", "teardown")
+        if kind == NOTICE_KIND:
+            outcome = service.lifecycle.send_notice(name)
+        else:
+            # The expires_at the schedule was made for: trusted over the clock (Scheduler may fire early).
+            scheduled_for = datetime.fromisoformat(event["expires_at"]) if event.get("expires_at") else None
+            outcome = service.lifecycle.teardown(name, scheduled_for)
+        logger.info(kind, extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome})
         return {"endpoint_name": name, "outcome": outcome}
 
     return handle

@@ -393,7 +393,8 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
     status = json.loads(handlers.api(event("apigw_status"), None)["body"])
     assert status["state"] == "IN_SERVICE" and status["seconds_left"] > 0
     schedules = boto3.client("scheduler").list_schedules(GroupName="ondemand-teardown")["Schedules"]
-    assert [s["Name"] for s in schedules] == [f"teardown-{name}"]
+    # One teardown and one stop notice, each once although the InService event came twice.
+    assert sorted(s["Name"] for s in schedules) == [f"notice-{name}", f"teardown-{name}"]
     sms = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
     assert [phone for phone, _ in sms] == [PHONE_A]
 

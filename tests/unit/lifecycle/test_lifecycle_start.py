@@ -93,13 +93,15 @@ def test_a_stop_and_a_start_in_the_same_second_use_different_names(machine, endp
     assert first != second and endpoints.created == [first, second]
 
 
-def test_texted_phones_leave_the_item_in_the_same_write_that_promotes_it(machine, notifier) -> None:
+def test_phones_stay_on_the_item_for_the_stop_notice_and_leave_it_at_stopped(machine, notifier) -> None:
     name = machine.start(PHONE_A).state.endpoint_name
     machine.start(PHONE_B)
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
     item = machine.store.get()
-    assert item.subscribers == () and item.history[-1].to_state == State.IN_SERVICE
+    assert item.subscribers == (PHONE_A, PHONE_B) and item.history[-1].to_state == State.IN_SERVICE
+    machine.stop()
+    assert machine.store.get().state == State.STOPPED and machine.store.get().subscribers == ()
 
 
 def test_a_new_start_first_deletes_a_failed_starts_leftover_endpoint(machine, endpoints) -> None:

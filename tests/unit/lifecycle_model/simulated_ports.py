@@ -294,6 +294,8 @@ class SimulatedNotifier:
         self.sagemaker = sagemaker
         self.sent: list[tuple[int, str, str]] = []
         self.sent_before_an_answer: list[tuple[int, str, str]] = []
+        self.item_at_send: list[tuple[EndpointState, datetime]] = []
+        """The item and the clock at each text sent (same order as `sent`)."""
 
     def send(self, phone: str, message: str) -> SendResult:
         if self.faults.take("sms_fail"):
@@ -302,5 +304,6 @@ class SimulatedNotifier:
         endpoint = self.sagemaker.endpoints.get(self.store.item.endpoint_name or "")
         if endpoint is None or not endpoint.answered:
             self.sent_before_an_answer.append(self.sent[-1])
+        self.item_at_send.append((self.store.item, self.store.now()))
         self.faults.after_call("sms")
         return SendResult(ok=True, detail=f"id-{len(self.sent)}")

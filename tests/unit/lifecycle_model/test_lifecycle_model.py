@@ -1,7 +1,9 @@
 """A model-based test of the endpoint lifecycle: hypothesis drives users and a faulty AWS against the real
 EndpointLifecycle, and after every step checks what we promise, whatever fails: never two endpoints, no endpoint
 billing past expires_at plus one reconciler period plus the delete time, the item agreeing with SageMaker after a
-reconciler run, at most one "ready" text per phone per start, and a FAILED start that can be started again.
+reconciler run, at most one "ready" text per phone per start, and a FAILED start that can be started again; the
+"stops soon" notice at most once per phone per start, only while IN_SERVICE and never before the current deadline
+(extends included) minus NOTICE_MINUTES; no phone number kept once the item is STOPPED or FAILED.
 
 The environment may deliver SageMaker's events twice, late, out of order or never; fail create_endpoint (capacity,
 or a timeout after SageMaker made it), delete_endpoint (throttling, or SageMaker's refusal while Creating), the
@@ -33,7 +35,7 @@ from ondemand.domain import (
     ModelNotReadyError,
     State,
 )
-from ondemand.lifecycle import CREATE_GRACE, LIVE_STATES, EndpointLifecycle
+from ondemand.lifecycle import CREATE_GRACE, LIVE_STATES, NOTICE_KIND, EndpointLifecycle
 from ondemand.ports import Adapters
 from ondemand.status import iso
 
@@ -58,9 +60,12 @@ SETTINGS = make_settings(
     starting_timeout_minutes=20,
     max_subscribers=20,
     history_limit=50,
+    notice_minutes=5,
 )
 STARTING_TIMEOUT = timedelta(minutes=SETTINGS.starting_timeout_minutes)
 READY_PREFIX = "Your sentiment model is ready"
+NOTICE_PREFIX = "Your sentiment model stops at"
+NOTICE = timedelta(minutes=SETTINGS.notice_minutes)
 PHONES = [None, "+15555550100", "+15555550101", "+447700900123"]
 
 PROFILES = {
@@ -89,12 +94,15 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         self.crash_next_after: int | None = None
         self.unowned_since: dict[str, datetime] = {}
         self.provisioned: set[str] = set()
+        self.fired: list[dict] = []
+        """Payloads of schedules that fired: EventBridge Scheduler delivers at least once, so any may fire again."""
         TOTALS["examples"] += 1
 
     def teardown(self) -> None:
         TOTALS.update(self.faults.injected)
         TOTALS.update(f"transition {t.from_state.value} -> {t.to_state.value}" for t in self.store.item.history)
         TOTALS["ready texts"] += sum(message.startswith(READY_PREFIX) for _, _, message in self.notifier.sent)
+        TOTALS["notice texts"] += sum(message.startswith(NOTICE_PREFIX) for _, _, message in self.notifier.sent)
 
     # ----- running handlers -----
 
@@ -242,6 +250,30 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         elif self.faults.armed[kind] < 2:
             self.faults.armed[kind] += 1
 
+    @precondition(lambda self: self.fired)
+    @rule(data=st.data())
+    def a_schedule_fires_again(self, data: st.DataObject) -> None:
+        """A duplicate, late delivery of a schedule that already fired (possibly from before an extend)."""
+        payload = data.draw(st.sampled_from(self.fired), label="schedule payload")
+        TOTALS["schedules fired again"] += 1
+        self.fire_teardown(payload)
+
+    @precondition(lambda self: self.pending_notices())
+    @rule()
+    def an_extend_races_the_notice(self) -> None:
+        """The notice's moment comes and Scheduler invokes it, but a user's extend lands first: the replaced
+        schedule's invocation still runs once, now early for the new deadline."""
+        at, payload = min(self.pending_notices(), key=lambda pending: pending[0])
+        self.advance_to(max(self.now, at - timedelta(seconds=1)))
+        with contextlib.suppress(HandlerCrash, ConflictError):
+            self.run_handler(self.lifecycle.extend)
+        self.now = max(self.now, at)
+        TOTALS["extends racing the notice"] += 1
+        self.fire_teardown(payload)
+
+    def pending_notices(self) -> list[tuple[datetime, dict]]:
+        return [(at, p) for at, p in self.scheduler.schedules.values() if p.get("kind") == NOTICE_KIND]
+
     @rule()
     def run_reconciler(self) -> None:
         """An extra run (a developer invokes it, or a delayed rate event); it meets the armed faults like any."""
@@ -257,7 +289,9 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
     def advance_clock(self, seconds: int) -> None:
         """Time passes: deleted endpoints disappear, due schedules fire (retried after a crash), the reconciler
         runs every period; every invariant is checked at each of those moments."""
-        target = self.now + timedelta(seconds=seconds)
+        self.advance_to(self.now + timedelta(seconds=seconds))
+
+    def advance_to(self, target: datetime) -> None:
         self.deliver_pending_events()
         while True:
             moments = [m for m in (self.next_reconcile, self.scheduler.next_due(), self.sagemaker.next_removal()) if m]
@@ -285,10 +319,20 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
                 self.events.append(event)
 
     def fire_teardown(self, payload: dict) -> None:
-        """The teardown handler with the schedule's payload. A firing for the expires_at the item still holds must
-        tear down, however early or late it came; one for an expires_at an extend replaced must change nothing."""
-        TOTALS["teardown schedules fired"] += 1
+        """A schedule fires its target, the teardown function: a teardown or (kind "notice") the stop notice. A teardown
+        firing for the expires_at the item still holds must tear down, however early or late it came; one for an
+        expires_at an extend replaced must change nothing."""
+        self.fired.append(payload)
         name = payload["endpoint_name"]
+        if payload.get("kind") == NOTICE_KIND:
+            TOTALS["notice schedules fired"] += 1
+            try:
+                self.run_handler(lambda: self.lifecycle.send_notice(name))
+            except HandlerCrash:
+                retry = f"retry-{name}-{self.now.isoformat()}"
+                self.scheduler.schedules[retry] = (self.now + RETRY_DELAY, payload)
+            return
+        TOTALS["teardown schedules fired"] += 1
         before = self.store.item
         holds = before.state == State.IN_SERVICE and before.endpoint_name == name and before.expires_at is not None
         current = holds and iso(before.expires_at) == payload["expires_at"]
@@ -334,11 +378,29 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         assert not unproven, f"texted 'ready' before the endpoint answered any prediction: {unproven}"
 
     @invariant()
-    def texted_phones_are_deleted(self) -> None:
-        """Once a phone got its text for a start, the item no longer holds it."""
-        texted = {phone for start, phone, _ in self.notifier.sent if start == self.store.starts}
-        kept = texted & set(self.store.item.subscribers)
-        assert not kept, f"the item still holds {sorted(kept)} after texting them"
+    def at_most_one_notice_per_phone_per_start(self) -> None:
+        sent = self.notifier.sent
+        notices = Counter((start, phone) for start, phone, message in sent if message.startswith(NOTICE_PREFIX))
+        twice = [key for key, count in notices.items() if count > 1]
+        assert not twice, f"texted the stop notice more than once for (start, phone): {twice}"
+
+    @invariant()
+    def notices_go_out_only_in_service_and_when_due(self) -> None:
+        """Each notice went out while the item was IN_SERVICE, at or after its deadline (as extended) - the notice."""
+        for (_, phone, message), (item, at) in zip(self.notifier.sent, self.notifier.item_at_send, strict=True):
+            if not message.startswith(NOTICE_PREFIX):
+                continue
+            assert item.state == State.IN_SERVICE, f"the stop notice to {phone} went out while {item.state.value}"
+            assert item.expires_at is not None and at >= item.expires_at - NOTICE, (
+                f"the stop notice to {phone} went out at {at:%H:%M:%S}, before {item.expires_at - NOTICE:%H:%M:%S}"
+            )
+
+    @invariant()
+    def no_phone_is_kept_after_the_session(self) -> None:
+        """Numbers are kept for the notice until STOPPED (or FAILED), and deleted then."""
+        item = self.store.item
+        if item.state in (State.STOPPED, State.FAILED):
+            assert item.subscribers == (), f"the item is {item.state.value} but still holds {item.subscribers}"
 
     def check_lifetimes(self) -> None:
         """No endpoint exists past: expires_at (IN_SERVICE), the starting timeout (STARTING), or the moment it

@@ -21,6 +21,7 @@ def test_the_source_archive_holds_the_training_package_and_no_cpu_torch_pin():
         requirements = archive.extractfile("requirements.txt").read().decode()
 
     assert {"training/train.py", "training/inference.py", "training/evaluate.py"} <= set(names)
+    assert {"ondemand/__init__.py", "ondemand/instant_model.py"} <= set(names)  # the instant-model job featurizes
     assert "torch" not in requirements and "pyarrow" in requirements
     assert all("==" in line for line in requirements.splitlines()), requirements
 

@@ -30,6 +30,8 @@ TEMPLATE_PATH = REPO / "statemachine" / "pipeline.yaml"
 TRAINING_STATE = "Fine-tune the model"
 CURATION_STATE = "Curate raw reviews"
 PARAMETER = "/ondemand-sentiment/approved-model"
+INSTANT_PARAMETER = "/ondemand-sentiment/instant-model"
+INSTANT_STATE = "Train the instant model"
 ROLE_ARN = "arn:aws:iam::123456789012:role/pipeline"
 REGION = "us-east-1"
 SOURCE_URI, CURATED_PATH, ARTIFACTS_PATH = "s3://artifacts/code/sourcedir.tar.gz", "s3://curated/reviews/", "s3://artifacts/training/"
@@ -54,6 +56,8 @@ def substitutions(threshold: str) -> dict[str, str]:
         "CuratedDataPath": CURATED_PATH,
         "ModelArtifactsPath": ARTIFACTS_PATH,
         "ApprovedModelParameterName": PARAMETER,
+        "InstantArtifactsPath": "s3://artifacts/instant/",
+        "InstantModelParameterName": INSTANT_PARAMETER,
         "Region": REGION,
     }
 
@@ -68,6 +72,15 @@ def definition(test_accuracy: float, threshold: str = "0.85") -> dict:
     assert curation["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     curation["Resource"] = "arn:aws:states:::glue:startJobRun"
     curation["ResultSelector"] = {"JobRunId.$": "$.JobRunId"}
+    instant = asl["States"][INSTANT_STATE]  # a training job too (.sync): its answer, recorded
+    assert instant["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    asl["States"][INSTANT_STATE] = {
+        "Type": "Pass",
+        "Parameters": {"TrainingJobName": "sentiment-instant-0",
+                       "ModelArtifacts": "s3://artifacts/instant/sentiment-instant-0/output/model.tar.gz"},
+        "ResultPath": instant["ResultPath"],
+        "Next": instant["Next"],
+    }
     training = asl["States"][TRAINING_STATE]
     assert training["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
     assert set(training["ResultSelector"]) == {"TrainingJobName.$", "ModelArtifacts.$", "FinalMetricDataList.$"}
@@ -121,6 +134,7 @@ def aws(monkeypatch):
             Name="curate-reviews", Role=ROLE_ARN, Command={"Name": "pythonshell", "ScriptLocation": "s3://c/s.py"}
         )
         boto3.client("ssm").put_parameter(Name=PARAMETER, Value="none", Type="String")
+        boto3.client("ssm").put_parameter(Name=INSTANT_PARAMETER, Value="none", Type="String")
         yield
 
 
@@ -215,6 +229,9 @@ def test_a_model_below_the_threshold_is_rejected_and_the_approved_model_is_kept(
     assert "Create the SageMaker model" not in entered_states(history)
     assert boto3.client("sagemaker").list_models()["Models"] == []
     assert boto3.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"] == "none"
+    # The instant model was published before the fine-tune: /predict answers from it whatever the gate decides.
+    published = boto3.client("ssm").get_parameter(Name=INSTANT_PARAMETER)["Parameter"]["Value"]
+    assert published == "s3://artifacts/instant/sentiment-instant-0/output/model.tar.gz"
 
 
 def test_the_threshold_comes_from_the_stack_parameter(aws):
@@ -226,7 +243,7 @@ def test_the_threshold_comes_from_the_stack_parameter(aws):
 def test_every_task_retries_and_every_placeholder_is_substituted_by_the_template():
     asl = json.loads(ASL_PATH.read_text())
     tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
-    assert len(tasks) == 4
+    assert len(tasks) == 6
     assert all(state.get("Retry") for state in tasks.values()), [n for n, s in tasks.items() if not s.get("Retry")]
 
     template = yaml.load(TEMPLATE_PATH.read_text(), Loader=CfnLoader)
