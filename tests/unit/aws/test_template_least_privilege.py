@@ -62,12 +62,18 @@ def test_dynamodb_is_granted_item_by_item_on_named_tables_only(template, functio
                    for r in resources), (function_id, resources)
 
 
-def test_only_the_api_function_touches_the_rate_table(template) -> None:
-    rate_table = {"Fn::GetAtt": ["RateLimitTable", "Arn"]}
-    for function_id in functions(template):
-        touches = any(rate_table in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
-                      for s in allow_statements(template, function_id))
-        assert touches == (function_id == "ApiFunction"), function_id
+def test_whoever_counts_on_the_rate_table_holds_the_pepper_and_nothing_else_does(template) -> None:
+    """The /start limits count in ApiFunction (the daily text caps may count elsewhere): a function that can update
+    the counters can key them, and the pepper is read by no function that does not count."""
+
+    def grants(function_id: str, resource: dict[str, Any]) -> bool:
+        return any(resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+                   for s in allow_statements(template, function_id))
+
+    counters = {f for f in functions(template) if grants(f, {"Fn::GetAtt": ["RateLimitTable", "Arn"]})}
+    peppered = {f for f in functions(template) if grants(f, {"Ref": "RateLimitPepperSecret"})}
+    assert "ApiFunction" in counters
+    assert counters == peppered
 
 
 def test_every_numeric_parameter_has_bounds_around_its_default(template) -> None:
