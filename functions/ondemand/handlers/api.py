@@ -121,7 +121,7 @@ def texts_from(body: dict[str, Any]) -> list[str]:
                 "too_many_texts", f"Send at most {settings.max_texts_per_call} texts per call, not {len(texts)}."
             )
     for position, text in enumerate(texts):
-        if not text.strip():
+        if not text.replace("\ufeff", "").strip():  # the whitespace of api/openapi.yaml's pattern
             raise InvalidRequestError("empty_text", f"Text {position} is empty.")
         try:
             text.encode("utf-8")
