@@ -13,8 +13,12 @@ from tests.unit.fuzz.fuzz_inputs import METHODS, any_body, check_answer, header_
 ANSWER_TIMEOUT = 15.0
 
 
-def exchange(port: int, request: bytes, half_close: bool, head_only: bool = False,
-             ) -> tuple[int | None, dict[str, str], bytes]:
+def exchange(
+    port: int,
+    request: bytes,
+    half_close: bool,
+    head_only: bool = False,
+) -> tuple[int | None, dict[str, str], bytes]:
     """Send raw bytes; read the answer to its end. `half_close` ends our side after sending (so a body shorter than
     its Content-Length ends); otherwise the answer must come while the connection stays open. Status None: the
     answer had no status line (HTTP/0.9)."""
@@ -62,19 +66,54 @@ def check(status: int | None, body: bytes, method: str, request: bytes) -> None:
 def framings(draw: st.DrawFn, port: int, routes: tuple[str, ...]) -> tuple[str, bytes, bool]:
     """(method, the raw request, whether to half-close after it) for a server on `port` serving `routes`."""
     method = draw(st.sampled_from(METHODS) | st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ-_@", min_size=1, max_size=8))
-    target = draw(st.sampled_from(routes) | st.sampled_from(
-        ("/status?x=%ff&x=1", "//start", "/predict/", "/%2e%2e/%2e%2e/etc/passwd", "*", "http://evil.test/status",
-         "/status#frag", "/\u00e9", "/outbox", "/index.html", "/" + "a" * 70000, "")))
-    version = draw(st.sampled_from(("HTTP/1.1",) * 6 + ("HTTP/1.0", "HTTP/2.0", "HTTP/1.1.1", "HTTP/9", "HTTP/0.9",
-                                                        "http/1.1", "")))
+    target = draw(
+        st.sampled_from(routes)
+        | st.sampled_from(
+            (
+                "/status?x=%ff&x=1",
+                "//start",
+                "/predict/",
+                "/%2e%2e/%2e%2e/etc/passwd",
+                "*",
+                "http://evil.test/status",
+                "/status#frag",
+                "/\u00e9",
+                "/outbox",
+                "/index.html",
+                "/" + "a" * 70000,
+                "",
+            )
+        )
+    )
+    version = draw(
+        st.sampled_from(
+            ("HTTP/1.1",) * 6 + ("HTTP/1.0", "HTTP/2.0", "HTTP/1.1.1", "HTTP/9", "HTTP/0.9", "http/1.1", "")
+        )
+    )
     body = draw(st.none() | any_body) or b""
     lines = [f"{method} {target} {version}".rstrip()]
     host = draw(st.sampled_from((f"127.0.0.1:{port}",) * 5 + (f"localhost:{port}", "evil.test", "", "127.0.0.1")))
     if host is not None and draw(st.integers(0, 9)) > 0:
         lines.append(f"Host: {host}")
     lines += [f"{name}: {value}" for name, value in draw(header_lists())]
-    framing = draw(st.sampled_from(("exact",) * 4 + ("none", "short", "long", "text", "negative", "two", "twice",
-                                                       "fullwidth", "huge", "chunked", "chunked_and_length")))
+    framing = draw(
+        st.sampled_from(
+            ("exact",) * 4
+            + (
+                "none",
+                "short",
+                "long",
+                "text",
+                "negative",
+                "two",
+                "twice",
+                "fullwidth",
+                "huge",
+                "chunked",
+                "chunked_and_length",
+            )
+        )
+    )
     half_close = draw(st.booleans())
     if framing == "exact":
         lines.append(f"Content-Length: {len(body)}")

@@ -27,8 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[tuple[Gateway, InService]]:
     with api_in_service_context() as in_service:
-        server = Gateway(api=lambda event: in_service.handler(event, None), static_dir=ROOT / "frontend",
-                         extra_routes={"/outbox": lambda: []})
+        server = Gateway(
+            api=lambda event: in_service.handler(event, None),
+            static_dir=ROOT / "frontend",
+            extra_routes={"/outbox": lambda: []},
+        )
         server.start()
         try:
             yield server, in_service
@@ -51,14 +54,25 @@ def request(port: int, method: str, path: str, headers: list[tuple[str, str]], b
     return "\r\n".join(head).encode() + b"\r\n\r\n" + body
 
 
-@pytest.mark.parametrize(("headers", "body"), [
-    ([("Content-Type", "application/json"), ("Content-Length", "abc")], b'{"text": "great"}'),
-    ([("Content-Type", "application/json"), ("Content-Length", "-5")], b'{"text": "great"}'),
-    ([("Content-Type", "application/json"), ("Content-Length", "17"), ("Content-Length", "5")], b'{"text": "great"}'),
-    ([("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")], b'11\r\n{"text": "great"}\r\n0\r\n\r\n'),
-    ([("Content-Type", "application/json"), ("Content-Type", "text/plain"), ("Content-Length", "17")],
-     b'{"text": "great"}'),
-])
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ([("Content-Type", "application/json"), ("Content-Length", "abc")], b'{"text": "great"}'),
+        ([("Content-Type", "application/json"), ("Content-Length", "-5")], b'{"text": "great"}'),
+        (
+            [("Content-Type", "application/json"), ("Content-Length", "17"), ("Content-Length", "5")],
+            b'{"text": "great"}',
+        ),
+        (
+            [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")],
+            b'11\r\n{"text": "great"}\r\n0\r\n\r\n',
+        ),
+        (
+            [("Content-Type", "application/json"), ("Content-Type", "text/plain"), ("Content-Length", "17")],
+            b'{"text": "great"}',
+        ),
+    ],
+)
 def test_framing_the_gateway_cannot_trust_is_a_4xx_on_an_open_connection(gateway, headers, body) -> None:
     """A request whose length is unknowable or ambiguous, or whose media type is two things, is refused at once
     (and the connection closed, so nothing left unread is parsed as a next request)."""
@@ -70,8 +84,16 @@ def test_framing_the_gateway_cannot_trust_is_a_4xx_on_an_open_connection(gateway
     assert answer_headers.get("connection", "").lower() == "close"
 
 
-@pytest.mark.parametrize("line", ["GET /status HTTP/2.0", "GET /status HTTP/1.1.1", "GET /status FOO/1.1",
-                                  "GARBAGE", "GET  /status  HTTP/1.1 extra"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET /status HTTP/2.0",
+        "GET /status HTTP/1.1.1",
+        "GET /status FOO/1.1",
+        "GARBAGE",
+        "GET  /status  HTTP/1.1 extra",
+    ],
+)
 def test_a_request_line_http_server_cannot_parse_is_a_json_4xx(gateway, line: str) -> None:
     server, _ = gateway
     port = server.server_address[1]

@@ -44,8 +44,10 @@ def model_server(tiny_model_dir: Path) -> Iterator[int]:
 
 
 def invocation(port: int, body: bytes, content_type: str = "application/json") -> bytes:
-    head = (f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -70,8 +72,9 @@ def test_any_bytes_on_the_wire_get_an_answer_not_a_server_error(model_server: in
 @example(body='{"texts": ["fine", "\\udfff\\ud800"]}', content_type="application/json")
 @example(body='{"inputs": ' + "9" * 5000 + "}", content_type="application/json")
 def test_json_of_any_shape_gets_an_answer_not_a_server_error(model_server: int, body: str, content_type: str) -> None:
-    status, _, answer = exchange(model_server, invocation(model_server, body.encode("utf-8", "surrogatepass"),
-                                                          content_type), half_close=False)
+    status, _, answer = exchange(
+        model_server, invocation(model_server, body.encode("utf-8", "surrogatepass"), content_type), half_close=False
+    )
     check_answer(status or 0, answer, body[:300])
 
 

@@ -29,8 +29,12 @@ from tests.conftest import create_table_from_template
 RATE_TABLE = "test-rate-limits"
 PHONE = "+15555550100"
 SETTINGS = Settings(
-    table_name="test-state", region="us-east-1", endpoint_name_prefix="ondemand-sentiment-51af3dc0",
-    instance_type="ml.g4dn.xlarge", approved_model_parameter="/stack/approved-model", schedule_group_name="teardown",
+    table_name="test-state",
+    region="us-east-1",
+    endpoint_name_prefix="ondemand-sentiment-51af3dc0",
+    instance_type="ml.g4dn.xlarge",
+    approved_model_parameter="/stack/approved-model",
+    schedule_group_name="teardown",
     scheduler_role_arn="arn:aws:iam::123456789012:role/scheduler",
     teardown_function_arn="arn:aws:lambda:us-east-1:123456789012:function:teardown",
 )
@@ -38,8 +42,12 @@ SETTINGS = Settings(
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -97,9 +105,15 @@ def test_the_template_keeps_the_textbelt_key_in_secrets_manager_readable_by_the_
     assert {"Ref": "TextbeltKey"} not in ssm_values
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["TEXTBELT_KEY_SECRET"] == {"Ref": "TextbeltKeySecret"} and "TEXTBELT_KEY_PARAMETER" not in env
-    readers = {f for f, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
-               and any(s["Action"] == "secretsmanager:GetSecretValue" and {"Ref": "TextbeltKeySecret"} in _list(
-                   s["Resource"]) for s in allow_statements(template, f))}
+    readers = {
+        f
+        for f, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and any(
+            s["Action"] == "secretsmanager:GetSecretValue" and {"Ref": "TextbeltKeySecret"} in _list(s["Resource"])
+            for s in allow_statements(template, f)
+        )
+    }
     assert readers == {"ApiFunction", "EndpointEventsFunction", "ReconcilerFunction"}  # the ones that text
 
 
@@ -174,13 +188,21 @@ def test_the_template_generates_the_pepper_and_only_the_counting_functions_read_
     assert generated["PasswordLength"] >= 32
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["RATE_LIMIT_PEPPER_SECRET"] == {"Ref": "RateLimitPepperSecret"}
-    readers = {f for f, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
-               and any({"Ref": "RateLimitPepperSecret"} in _list(s["Resource"])
-                       for s in allow_statements(template, f))}
+    readers = {
+        f
+        for f, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and any({"Ref": "RateLimitPepperSecret"} in _list(s["Resource"]) for s in allow_statements(template, f))
+    }
     assert "ApiFunction" in readers
     # Read through RateCounterPolicy only, which also grants the counting: no function reads it for anything else.
-    assert not any({"Ref": "RateLimitPepperSecret"} in _list(s["Resource"]) for f in readers
-                   for p in resources[f]["Properties"]["Policies"] if "Statement" in p for s in _list(p["Statement"]))
+    assert not any(
+        {"Ref": "RateLimitPepperSecret"} in _list(s["Resource"])
+        for f in readers
+        for p in resources[f]["Properties"]["Policies"]
+        if "Statement" in p
+        for s in _list(p["Statement"])
+    )
 
 
 def test_the_rate_table_keeps_no_point_in_time_backups(template) -> None:
@@ -212,9 +234,16 @@ def test_a_local_pepper_others_can_read_is_refused(tmp_path: Path) -> None:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    base = {"STATE_TABLE_NAME": "s", "ENDPOINT_NAME_PREFIX": "p", "INSTANCE_TYPE": "ml.g4dn.xlarge",
-            "APPROVED_MODEL_PARAMETER": "/m", "SCHEDULE_GROUP_NAME": "g", "SCHEDULER_ROLE_ARN": "r",
-            "TEARDOWN_FUNCTION_ARN": "t", "AWS_REGION": "us-east-1"}
+    base = {
+        "STATE_TABLE_NAME": "s",
+        "ENDPOINT_NAME_PREFIX": "p",
+        "INSTANCE_TYPE": "ml.g4dn.xlarge",
+        "APPROVED_MODEL_PARAMETER": "/m",
+        "SCHEDULE_GROUP_NAME": "g",
+        "SCHEDULER_ROLE_ARN": "r",
+        "TEARDOWN_FUNCTION_ARN": "t",
+        "AWS_REGION": "us-east-1",
+    }
     return {**base, **extra}
 
 

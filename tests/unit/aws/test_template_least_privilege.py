@@ -15,8 +15,11 @@ EXPENSIVE_INSTANCE = "ml.p5.48xlarge"  # about 98 USD an hour on demand
 
 
 def functions(template: dict[str, Any]) -> list[str]:
-    return [logical_id for logical_id, resource in template["Resources"].items()
-            if resource["Type"] == "AWS::Serverless::Function"]
+    return [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
 
 
 def defaults(template: dict[str, Any]) -> dict[str, Any]:
@@ -26,40 +29,62 @@ def defaults(template: dict[str, Any]) -> dict[str, Any]:
 def test_only_the_configured_instance_type_can_be_put_in_an_endpoint_config(template) -> None:
     parameters = defaults(template)
     configured = parameters["InstanceType"]
-    creators = [f for f in functions(template) if allows(template, f, "sagemaker:CreateEndpointConfig",
-                                                         {"sagemaker:InstanceTypes": [configured]}, parameters)]
+    creators = [
+        f
+        for f in functions(template)
+        if allows(template, f, "sagemaker:CreateEndpointConfig", {"sagemaker:InstanceTypes": [configured]}, parameters)
+    ]
     assert "ApiFunction" in creators  # /start creates the config
     for function_id in functions(template):
         for instance_types in ([EXPENSIVE_INSTANCE], [configured, EXPENSIVE_INSTANCE], ["ml.g4dn.12xlarge"]):
             request = {"sagemaker:InstanceTypes": instance_types}
             assert not allows(template, function_id, "sagemaker:CreateEndpointConfig", request, parameters), (
-                function_id, instance_types)
+                function_id,
+                instance_types,
+            )
         # A serverless config names no instance type: ForAllValues alone would let it through.
         assert not allows(template, function_id, "sagemaker:CreateEndpointConfig", {}, parameters), function_id
 
 
 def test_the_instance_type_condition_follows_the_parameter(template) -> None:
     parameters = {**defaults(template), "InstanceType": "ml.g5.xlarge"}
-    assert allows(template, "ApiFunction", "sagemaker:CreateEndpointConfig",
-                  {"sagemaker:InstanceTypes": ["ml.g5.xlarge"]}, parameters)
-    assert not allows(template, "ApiFunction", "sagemaker:CreateEndpointConfig",
-                      {"sagemaker:InstanceTypes": ["ml.g4dn.xlarge"]}, parameters)
+    assert allows(
+        template,
+        "ApiFunction",
+        "sagemaker:CreateEndpointConfig",
+        {"sagemaker:InstanceTypes": ["ml.g5.xlarge"]},
+        parameters,
+    )
+    assert not allows(
+        template,
+        "ApiFunction",
+        "sagemaker:CreateEndpointConfig",
+        {"sagemaker:InstanceTypes": ["ml.g4dn.xlarge"]},
+        parameters,
+    )
 
 
-@pytest.mark.parametrize("function_id", ["ApiFunction", "EndpointEventsFunction", "TeardownFunction",
-                                         "ReconcilerFunction"])
+@pytest.mark.parametrize(
+    "function_id", ["ApiFunction", "EndpointEventsFunction", "TeardownFunction", "ReconcilerFunction"]
+)
 def test_dynamodb_is_granted_item_by_item_on_named_tables_only(template, function_id: str) -> None:
-    dynamodb = [s for s in allow_statements(template, function_id)
-                if any(str(a).lower().startswith("dynamodb:") for a in (s["Action"] if isinstance(s["Action"], list)
-                                                                         else [s["Action"]]))]
+    dynamodb = [
+        s
+        for s in allow_statements(template, function_id)
+        if any(
+            str(a).lower().startswith("dynamodb:")
+            for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        )
+    ]
     assert dynamodb, f"{function_id} has no DynamoDB grant at all"
     for statement in dynamodb:
         actions = set(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
         assert actions <= ITEM_LEVEL_DYNAMODB, (function_id, sorted(actions - ITEM_LEVEL_DYNAMODB))
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         # Each resource is one of the stack's tables itself (no "*", no index, no other table).
-        assert all(r in ({"Fn::GetAtt": ["StateTable", "Arn"]}, {"Fn::GetAtt": ["RateLimitTable", "Arn"]})
-                   for r in resources), (function_id, resources)
+        assert all(
+            r in ({"Fn::GetAtt": ["StateTable", "Arn"]}, {"Fn::GetAtt": ["RateLimitTable", "Arn"]}) for r in resources
+        ), (function_id, resources)
 
 
 def test_whoever_counts_on_the_rate_table_holds_the_pepper_and_nothing_else_does(template) -> None:
@@ -67,8 +92,10 @@ def test_whoever_counts_on_the_rate_table_holds_the_pepper_and_nothing_else_does
     the counters can key them, and the pepper is read by no function that does not count."""
 
     def grants(function_id: str, resource: dict[str, Any]) -> bool:
-        return any(resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
-                   for s in allow_statements(template, function_id))
+        return any(
+            resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+            for s in allow_statements(template, function_id)
+        )
 
     counters = {f for f in functions(template) if grants(f, {"Fn::GetAtt": ["RateLimitTable", "Arn"]})}
     peppered = {f for f in functions(template) if grants(f, {"Ref": "RateLimitPepperSecret"})}

@@ -23,7 +23,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 settings.register_profile(
-    "fuzz-ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")), deadline=None, database=None,
+    "fuzz-ci",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
     print_blob=True,
 )
@@ -35,13 +38,49 @@ ROUTES = ("/status", "/start", "/predict", "/extend", "/stop")
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "QUERY", "get", "P0ST")
 
 # The zero of every decimal digit block Python's \d matches (str.isdecimal), a few from each kind of script.
-DIGIT_ZEROS = (0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xBE6, 0xC66, 0xD66, 0xE50, 0xED0, 0xF20,
-               0x1040, 0x17E0, 0x1810, 0x1946, 0xFF10, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6)
+DIGIT_ZEROS = (
+    0x30,
+    0x660,
+    0x6F0,
+    0x7C0,
+    0x966,
+    0x9E6,
+    0xA66,
+    0xAE6,
+    0xBE6,
+    0xC66,
+    0xD66,
+    0xE50,
+    0xED0,
+    0xF20,
+    0x1040,
+    0x17E0,
+    0x1810,
+    0x1946,
+    0xFF10,
+    0x1D7CE,
+    0x1D7D8,
+    0x1D7E2,
+    0x1D7EC,
+    0x1D7F6,
+)
 OTHER_NUMERALS = "\u00b2\u00b3\u00b9\u2070\u2074\u2080\u2460\u2469\u2160\u216b\u3007\u4e00\u4e8c\u00bd"
 PLUS_SIGNS = ("+", "+", "+", "\uff0b", "\ufe62", "\u207a", "\u208a", "", "00", "+ ", "++")
 SEPARATORS = ("", "", "", " ", "-", ".", "(", ")", "\u00a0", "\u200b", "\u2011", "\u2012", "/", "\t")
-JSON_ESCAPES = ("\\ud800", "\\udfff", "\\udbff\\udfff", "\\ud83d", "\\u0000", "\\uffff", "\\ufffe", "\\u202e",
-                "\\ud800\\ud800", "\\x41", "\\u12", "\\U0001F600")
+JSON_ESCAPES = (
+    "\\ud800",
+    "\\udfff",
+    "\\udbff\\udfff",
+    "\\ud83d",
+    "\\u0000",
+    "\\uffff",
+    "\\ufffe",
+    "\\u202e",
+    "\\ud800\\ud800",
+    "\\x41",
+    "\\u12",
+    "\\U0001F600",
+)
 
 
 @st.composite
@@ -60,9 +99,15 @@ def phones(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(PLUS_SIGNS)) + "".join(digits) + suffix
 
 
-json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**400), max_value=10**400)
-                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40)
-                | st.sampled_from(["", " ", "\u202e", "\x00", "\ufeff", "great film", "+15555550100"]))
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(["", " ", "\u202e", "\x00", "\ufeff", "great film", "+15555550100"])
+)
 json_trees = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
@@ -101,8 +146,24 @@ def crafted_bodies(draw: st.DrawFn) -> str:
         inner = draw(st.sampled_from(("1", '"x"', "")))
         return opener * depth + inner + closer * draw(st.sampled_from((depth, 0, depth // 2)))
     if kind == "number":
-        number = draw(st.sampled_from(("1" * 5000, "-" + "9" * 4300, "1e999", "-1e-999", "NaN", "-Infinity",
-                                       "0." + "0" * 5000 + "1", "1" * 4300, "-0", "01", "1_000", "0x10")))
+        number = draw(
+            st.sampled_from(
+                (
+                    "1" * 5000,
+                    "-" + "9" * 4300,
+                    "1e999",
+                    "-1e-999",
+                    "NaN",
+                    "-Infinity",
+                    "0." + "0" * 5000 + "1",
+                    "1" * 4300,
+                    "-0",
+                    "01",
+                    "1_000",
+                    "0x10",
+                )
+            )
+        )
         field = draw(st.sampled_from(("text", "texts", "phone", "n")))
         return f'{{"{field}": {number}}}' if draw(st.booleans()) else number
     if kind == "escape":
@@ -112,7 +173,7 @@ def crafted_bodies(draw: st.DrawFn) -> str:
         return f'{{"{field}": {value}}}'
     if kind == "duplicate":
         first, second = draw(st.sampled_from((('"text"', '"texts"'), ('"text"', '"text"'), ('"phone"', '"phone"'))))
-        return f'{{{first}: {dumps(draw(json_trees))}, {second}: {dumps(draw(json_trees))}}}'
+        return f"{{{first}: {dumps(draw(json_trees))}, {second}: {dumps(draw(json_trees))}}}"
     if kind == "phone":
         return dumps({"phone": draw(phones())}, ensure_ascii=draw(st.booleans()))
     if kind == "numeral_text":
@@ -142,9 +203,20 @@ def raw_bodies(draw: st.DrawFn) -> bytes:
 
 any_body = raw_bodies() | json_bodies().map(str.encode) | crafted_bodies().map(str.encode)
 
-CONTENT_TYPES = ("application/json", "application/json; charset=utf-8", "application/json; charset=utf-16",
-                 "APPLICATION/JSON", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; b=x",
-                 "application/json, text/plain", "application/jsonp", "", "application/json;;;", "*/*")
+CONTENT_TYPES = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json; charset=utf-16",
+    "APPLICATION/JSON",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; b=x",
+    "application/json, text/plain",
+    "application/jsonp",
+    "",
+    "application/json;;;",
+    "*/*",
+)
 
 
 @st.composite

@@ -71,8 +71,12 @@ def api_in_service_context() -> Iterator[InService]:
     """The API handler on a service whose model is IN_SERVICE; one for the module (hypothesis calls it thousands of
     times). The per-client limit is lifted: one fuzzer is one address."""
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_METRICS_DISABLED": "true"}.items():
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }.items():
             env.setenv(name, value)
         for name in ("AWS_PROFILE", "DYNAMODB_ENDPOINT_URL", "AWS_ENDPOINT_URL"):
             env.delenv(name, raising=False)
@@ -83,8 +87,14 @@ def api_in_service_context() -> Iterator[InService]:
             settings = make_settings(rate_limit_table_name=RATE_TABLE, start_limit_per_client=10**9)
             witness, notifier, endpoints = PhoneWitness(), RecordingNotifier(), ModelLikeEndpoints()
             limiter = WitnessedLimiter(DynamoRateLimiter(RATE_TABLE, lambda: "fuzz-pepper"), witness)
-            adapters = Adapters(DynamoStateStore(TEST_STATE_TABLE), endpoints, FakeScheduler(), notifier,
-                                rate_limiter=limiter, admin_api_key=lambda: "fuzz-admin-key")
+            adapters = Adapters(
+                DynamoStateStore(TEST_STATE_TABLE),
+                endpoints,
+                FakeScheduler(),
+                notifier,
+                rate_limiter=limiter,
+                admin_api_key=lambda: "fuzz-admin-key",
+            )
             service = bootstrap(settings, adapters, sleep=lambda _: None)
             started = service.lifecycle.start()
             name = started.state.endpoint_name or ""

@@ -37,8 +37,10 @@ def api_in_service() -> Iterator[InService]:
     with api_in_service_context() as in_service:
         yield in_service
 
-def proxy_event(method: str, path: str, body: bytes | str | None, headers: list[tuple[str, str]],
-                source_ip: str = "203.0.113.10") -> dict[str, Any]:
+
+def proxy_event(
+    method: str, path: str, body: bytes | str | None, headers: list[tuple[str, str]], source_ip: str = "203.0.113.10"
+) -> dict[str, Any]:
     """An API Gateway REST proxy event as the stage would send it (binary bodies base64-encoded)."""
     event = load_event("apigw_predict")
     single: dict[str, str] = {}
@@ -67,10 +69,14 @@ def call(handler: Handler, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 @FUZZ
-@given(method=st.sampled_from(METHODS), path=st.sampled_from(ROUTES), body=st.none() | any_body,
-       headers=header_lists(), source_ip=st.ip_addresses().map(str))
-def test_any_request_gets_an_answer_not_a_server_error(api_in_service, method, path, body, headers,
-                                                       source_ip) -> None:
+@given(
+    method=st.sampled_from(METHODS),
+    path=st.sampled_from(ROUTES),
+    body=st.none() | any_body,
+    headers=header_lists(),
+    source_ip=st.ip_addresses().map(str),
+)
+def test_any_request_gets_an_answer_not_a_server_error(api_in_service, method, path, body, headers, source_ip) -> None:
     handler, witness, notifier = api_in_service
     witness.seen.clear()
     call(handler, proxy_event(method, path, body, headers, source_ip))
@@ -105,8 +111,16 @@ def test_a_phone_in_another_numeral_system_never_keys_a_limit_or_gets_a_text(api
     otherwise "+１５５５…" and "+1555…" would be two numbers to the per-phone limit and one to the SMS provider."""
     handler, witness, _ = api_in_service
     witness.seen.clear()
-    status, answer = call(handler, proxy_event("POST", "/start", json.dumps({"phone": phone}),
-                                               [("Content-Type", "application/json")], source_ip="198.51.100.2"))
+    status, answer = call(
+        handler,
+        proxy_event(
+            "POST",
+            "/start",
+            json.dumps({"phone": phone}),
+            [("Content-Type", "application/json")],
+            source_ip="198.51.100.2",
+        ),
+    )
     assert not witness.foreign(), witness.foreign()
     if not ASCII_E164.fullmatch(phone) and status >= 400:
         assert answer["error"] in ("invalid_phone", "rate_limited", "conflict"), answer
