@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from iam_coverage import CallRecorder, granted_actions, is_granted
 from moto import mock_aws
 from ondemand.bootstrap import LambdaEntryPoint
@@ -71,6 +72,11 @@ def stack(monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]) -> Iterator
         monkeypatch.setenv("ADMIN_API_KEY_SECRET", secret["ARN"])
         pepper = boto3.client("secretsmanager").create_secret(Name="pepper", SecretString="p" * 64)
         monkeypatch.setenv("RATE_LIMIT_PEPPER_SECRET", pepper["ARN"])
+        # moto's InvokeEndpoint answers each new endpoint with the next of its moto-api results (else a plain "body"):
+        # the model's answer, for /predict and for a canary prediction before texting.
+        answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": "sentiment-v1"}
+        requests.post("http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results", timeout=5,
+                      json={"results": [{"Body": json.dumps(answer), "ContentType": "application/json"}] * 4})
         recorder = CallRecorder()
         with recorder.installed(monkeypatch):  # the handlers build their AWS clients on first use, recorded
             yield recorder
@@ -121,6 +127,7 @@ def test_every_call_a_function_makes_is_granted_by_its_role(stack: CallRecorder,
     # The paths were really driven: each function called AWS, and the start created an endpoint.
     assert all(called.values()), called
     assert "sagemaker:CreateEndpoint" in called["ApiFunction"]
+    assert "sagemaker:InvokeEndpoint" in called["ApiFunction"]
     assert "sns:Publish" in called["EndpointEventsFunction"]
     assert "sagemaker:DeleteEndpoint" in called["TeardownFunction"]
     missing = {logical_id: sorted(a for a in actions if not is_granted(a, granted_actions(template, logical_id)))
