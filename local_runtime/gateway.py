@@ -142,6 +142,8 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         return super().parse_request() and self._allowed()
 
     def _allowed(self) -> bool:
+        if not self._framing_is_clear():
+            return False
         host = (self.headers.get("Host") or "").strip().lower()
         if host not in self.server.allowed_hosts:
             # A page on another name that resolves here (DNS rebinding) sends its own name.
@@ -164,7 +166,42 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def _framing_is_clear(self) -> bool:
+        """One body length, in ASCII digits, and no chunked coding: anything else leaves bytes whose meaning the next
+        reader could take differently (a request smuggled after this one), so it is refused and the connection
+        closed. HTTP/0.9 (no headers, no status line) is refused too."""
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # so the refusal has a status line
+            self._refuse(HTTPStatus.BAD_REQUEST, "unsupported_http_version", "Send HTTP/1.1 (or 1.0) requests.")
+            return False
+        lengths = {value.strip(" \t") for value in self.headers.get_all("Content-Length") or ()}
+        if len(lengths) > 1 or any(not (length.isascii() and length.isdigit()) for length in lengths):
+            self._refuse(HTTPStatus.BAD_REQUEST, "invalid_content_length",
+                         "Content-Length must be one whole number of bytes.")
+            return False
+        if self.headers.get("Transfer-Encoding"):
+            self._refuse(HTTPStatus.LENGTH_REQUIRED, "length_required",
+                         "Send the body with a Content-Length; chunked transfer coding is not accepted here.")
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a request line, version or header block it cannot parse), in JSON like every
+        other answer instead of its HTML page. Its 505 for an HTTP version above 1.x is the client's error here too,
+        so 400: no malformed request gets a 5xx."""
+        status = HTTPStatus(code)
+        if status >= 500:
+            status = HTTPStatus.BAD_REQUEST
+        if self.request_version == "HTTP/0.9":  # the default until a version is parsed: answer with a status line
+            self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        error = status.phrase.lower().replace(" ", "_").replace("-", "_")
+        self._send(status, {"Content-Type": "application/json", "Connection": "close"},
+                   json.dumps({"error": error, "message": message or status.description}).encode())
+
     def _json_or_no_body(self) -> bool:
+        if len(set(self.headers.get_all("Content-Type") or ())) > 1:
+            return False  # two media types: which one the body is cannot be told
         content_type = self.headers.get("Content-Type")
         if content_type is None:
             return self.headers.get("Content-Length", "0").strip() in ("", "0") and not self.headers.get(
@@ -176,7 +213,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         socket with unread bytes resets it, and the client would see the reset instead of this answer."""
         self.close_connection = True
         length = self.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) <= DRAIN_BODY_BYTES:
+        if length.isascii() and length.isdigit() and int(length) <= DRAIN_BODY_BYTES:
             self.rfile.read(int(length))
         self._send(status, {"Content-Type": "application/json", "Connection": "close"},
                    json.dumps({"error": code, "message": message}).encode())

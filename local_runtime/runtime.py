@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -56,6 +57,7 @@ ENDPOINT_EVENTS_HANDLER = "ondemand.handlers.endpoint_events.handler"
 TEARDOWN_HANDLER = "ondemand.handlers.teardown.handler"
 RECONCILER_HANDLER = "ondemand.handlers.reconciler.handler"
 RUNTIME_FILE = "runtime.json"
+PEPPER_FILE = "rate-limit-pepper"
 LOCAL_START_SECONDS = 5  # what a start takes here with a cached model, for the page's progress bar
 LOCAL_REGION = "us-east-1"
 LOCAL_CREDENTIALS = StaticCredentials("local", "local")  # the local DynamoDB server accepts any
@@ -122,6 +124,23 @@ def local_settings(config: RuntimeConfig, dynamodb_url: str, page_url: str | Non
         notice_minutes=config.notice_seconds / 60,
         page_url=page_url,
     )
+
+
+def local_pepper(var_dir: Path) -> str:
+    """The rate-limit keys' HMAC pepper, the local stand-in for the stack's Secrets Manager secret: made at random on
+    the first run in a 0600 file, then reused. A file others can read is refused rather than used."""
+    path = var_dir / PEPPER_FILE
+    try:
+        created = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            raise PermissionError(
+                f"{path} is readable by other users; delete it (a new one is made) or chmod 600 it") from None
+        return path.read_text().strip()
+    pepper = secrets.token_hex(32)
+    with open(created, "w") as private:
+        private.write(pepper)
+    return pepper
 
 
 def scheduled_event(rule_name: str, region: str = "us-east-1") -> dict[str, Any]:
@@ -193,6 +212,7 @@ class LocalRuntime:
                                               model_ready=self._model_ready)
         self.scheduler = LocalScheduler(fire=self._teardown)
         self.outbox_path.write_text("")  # a fresh state store each run, so a fresh outbox: old texts name old endpoints
+        pepper = local_pepper(config.var_dir)
         notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(settings), provider_name="textbelt",
                                   on_send=self._sent)
         adapters = Adapters(
@@ -201,8 +221,8 @@ class LocalRuntime:
             endpoints=self.endpoints,
             scheduler=self.scheduler,
             notifier=notifier,
-            rate_limiter=DynamoRateLimiter(RATE_LIMIT_TABLE, settings.dynamodb_endpoint_url, settings.region,
-                                           credentials=LOCAL_CREDENTIALS),
+            rate_limiter=DynamoRateLimiter(RATE_LIMIT_TABLE, lambda: pepper, settings.dynamodb_endpoint_url,
+                                           settings.region, credentials=LOCAL_CREDENTIALS),
             admin_api_key=lambda: self.config.admin_key,
             instant_model=FolderInstantModel(config.instant_model_dir or instant_model_dir(config.model_dir)),
         )

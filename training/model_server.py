@@ -64,11 +64,25 @@ class InferenceApp:
 
         try:
             texts = inference.input_fn(body, content_type)
+            for index, text in enumerate(texts):
+                if not _encodes(text):  # "\ud800" is legal JSON, but no tokenizer takes a lone surrogate
+                    return HTTPStatus.BAD_REQUEST, {"error": "invalid_text", "message": f"Text {index} holds a lone "
+                                                    "surrogate, which is not text."}
             with self._predict_lock:
                 prediction = inference.predict_fn(texts, self.loaded)
             return HTTPStatus.OK, json.loads(inference.output_fn(prediction, accept))
         except inference.PayloadError as err:
             return HTTPStatus.BAD_REQUEST, {"error": err.code, "message": err.message}
+        except RecursionError:  # json.loads on "[[[[..." deeper than the stack
+            return HTTPStatus.BAD_REQUEST, {"error": "invalid_json", "message": "The body nests too deeply."}
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def make_handler(app: InferenceApp) -> type[BaseHTTPRequestHandler]:
@@ -85,7 +99,12 @@ def make_handler(app: InferenceApp) -> type[BaseHTTPRequestHandler]:
             if self.path.split("?")[0] != "/invocations":
                 self._send(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": f"No route {self.path}."})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            lengths = {v.strip() for v in self.headers.get_all("Content-Length") or ["0"]}
+            length_text = lengths.pop() if len(lengths) == 1 else ""
+            if not (length_text.isascii() and length_text.isdigit()) or self.headers.get("Transfer-Encoding"):
+                self.send_error(HTTPStatus.BAD_REQUEST, "Send one Content-Length, in digits, and no chunked body.")
+                return  # the body's length is unknowable: reading on would take its bytes for the next request
+            length = int(length_text)
             if length > MAX_BODY_BYTES:
                 self.close_connection = True
                 self._send(
@@ -102,6 +121,22 @@ def make_handler(app: InferenceApp) -> type[BaseHTTPRequestHandler]:
                 logger.exception("prediction failed")
                 status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal_error", "message": str(err)}
             self._send(status, payload)
+
+        def parse_request(self) -> bool:
+            if not super().parse_request():
+                return False
+            if self.request_version == "HTTP/0.9":  # no headers, and its answer would have no status line
+                self.send_error(HTTPStatus.BAD_REQUEST, "Send HTTP/1.1 requests.")
+                return False
+            return True
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """http.server's own refusals in JSON; an unknown method is 405, a version it cannot speak 400."""
+            status = {501: HTTPStatus.METHOD_NOT_ALLOWED, 505: HTTPStatus.BAD_REQUEST}.get(code, HTTPStatus(code))
+            if self.request_version == "HTTP/0.9":  # not parsed yet: answer with a status line all the same
+                self.request_version = "HTTP/1.0"
+            self.close_connection = True
+            self._send(status, {"error": status.phrase.lower().replace(" ", "_"), "message": message or status.phrase})
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()

@@ -74,8 +74,8 @@ class Settings:
     """TYPICAL_PROVISIONING_SECONDS: what eta_seconds counts down from while STARTING."""
     sms_provider: str = "none"
     """SMS_PROVIDER: textbelt | sns | none."""
-    textbelt_key_parameter: str | None = None
-    """TEXTBELT_KEY_PARAMETER: SSM SecureString parameter name with the Textbelt key (required for textbelt)."""
+    textbelt_key_secret: str | None = None
+    """TEXTBELT_KEY_SECRET: Secrets Manager secret (name or ARN) with the Textbelt key (required for textbelt)."""
     textbelt_url: str = "https://textbelt.com/text"
     """TEXTBELT_URL: the Textbelt endpoint (the local runtime may point it at a fake)."""
     admin_api_key_secret: str | None = None
@@ -92,6 +92,9 @@ class Settings:
     """HISTORY_LIMIT: transitions kept on the item."""
     rate_limit_table_name: str | None = None
     """RATE_LIMIT_TABLE_NAME: DynamoDB table of /start rate counters (TTL on expires_at); unset: no limits."""
+    rate_limit_pepper_secret: str | None = None
+    """RATE_LIMIT_PEPPER_SECRET: Secrets Manager secret with the HMAC pepper of the rate table's keys (required with
+    RATE_LIMIT_TABLE_NAME on AWS)."""
     start_limit_per_phone: int = 3
     """START_LIMIT_PER_PHONE: /start calls naming one phone number allowed per window."""
     start_limit_per_client: int = 30
@@ -124,9 +127,13 @@ class Settings:
         provider = (reader.text("SMS_PROVIDER") or "none").lower()
         if provider not in SMS_PROVIDERS:
             reader.malformed.append(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}, not {provider!r}")
-        textbelt_key_parameter = reader.text("TEXTBELT_KEY_PARAMETER")
-        if provider == "textbelt" and textbelt_key_parameter is None:
-            reader.missing.append("TEXTBELT_KEY_PARAMETER (SMS_PROVIDER is textbelt)")
+        textbelt_key_secret = reader.text("TEXTBELT_KEY_SECRET")
+        if provider == "textbelt" and textbelt_key_secret is None:
+            reader.missing.append("TEXTBELT_KEY_SECRET (SMS_PROVIDER is textbelt)")
+        rate_limit_table_name = reader.text("RATE_LIMIT_TABLE_NAME")
+        rate_limit_pepper_secret = reader.text("RATE_LIMIT_PEPPER_SECRET")
+        if rate_limit_table_name is not None and rate_limit_pepper_secret is None:
+            reader.missing.append("RATE_LIMIT_PEPPER_SECRET (RATE_LIMIT_TABLE_NAME is set)")
         settings = cls(
             table_name=required["STATE_TABLE_NAME"],
             region=region or "",
@@ -144,7 +151,7 @@ class Settings:
                 "TYPICAL_PROVISIONING_SECONDS", int, cls.typical_provisioning_seconds
             ),
             sms_provider=provider,
-            textbelt_key_parameter=textbelt_key_parameter,
+            textbelt_key_secret=textbelt_key_secret,
             textbelt_url=reader.text("TEXTBELT_URL") or cls.textbelt_url,
             admin_api_key_secret=reader.text("ADMIN_API_KEY_SECRET"),
             max_text_chars=reader.number("MAX_TEXT_CHARS", int, cls.max_text_chars),
@@ -152,7 +159,8 @@ class Settings:
             max_body_bytes=reader.number("MAX_BODY_BYTES", int, cls.max_body_bytes),
             max_subscribers=reader.number("MAX_SUBSCRIBERS", int, cls.max_subscribers),
             history_limit=reader.number("HISTORY_LIMIT", int, cls.history_limit),
-            rate_limit_table_name=reader.text("RATE_LIMIT_TABLE_NAME"),
+            rate_limit_table_name=rate_limit_table_name,
+            rate_limit_pepper_secret=rate_limit_pepper_secret,
             start_limit_per_phone=reader.number("START_LIMIT_PER_PHONE", int, cls.start_limit_per_phone),
             start_limit_per_client=reader.number("START_LIMIT_PER_CLIENT", int, cls.start_limit_per_client),
             start_limit_window_seconds=reader.number(

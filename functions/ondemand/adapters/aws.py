@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -10,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.adapters.instant import S3InstantModel
-from ondemand.adapters.rate_limit import DynamoRateLimiter
+from ondemand.adapters.rate_limit import DynamoRateLimiter, MissingPepperError
 from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import DisabledNotifier, SnsNotifier, TextbeltNotifier
@@ -19,44 +20,51 @@ from ondemand.ports import Adapters, InstantModel, NoInstantModel, Notifier
 from ondemand.settings import Settings
 
 
-class SsmSecret:
-    """A secret read from SSM (decrypted if it is a SecureString) on first use, then kept for the container's life."""
-
-    def __init__(self, ssm: Any, parameter_name: str | None) -> None:
-        self.ssm = ssm
-        self.parameter_name = parameter_name
-        self._value: str | None = None
-
-    def __call__(self) -> str:
-        if self._value is None:
-            if not self.parameter_name:
-                raise NotifierError("TEXTBELT_KEY_PARAMETER is not set")
-            try:
-                answer = self.ssm.get_parameter(Name=self.parameter_name, WithDecryption=True)
-            except (ClientError, BotoCoreError) as exc:
-                raise NotifierError(f"could not read the Textbelt key from {self.parameter_name}: {exc}") from exc
-            self._value = answer["Parameter"]["Value"]
-        return self._value
-
-
 class SecretsManagerSecret:
-    """The admin API key from Secrets Manager, read on first use; None when no secret is configured."""
+    """A Secrets Manager secret's string, read on first use and then kept for the container's life (one read per
+    cold start, not one per request); None when no secret is configured. A secret that cannot be read raises
+    `unreadable(message)`, so each port reports it in its own terms."""
 
-    def __init__(self, client: Any, secret_id: str | None) -> None:
+    def __init__(
+        self, client: Any, secret_id: str | None, what: str, unreadable: Callable[[str], Exception] = RuntimeError
+    ) -> None:
         self.client = client
         self.secret_id = secret_id
+        self.what = what
+        self.unreadable = unreadable
         self._value: str | None = None
 
     def __call__(self) -> str | None:
         if self.secret_id and self._value is None:
-            self._value = self.client.get_secret_value(SecretId=self.secret_id)["SecretString"]
+            try:
+                value = self.client.get_secret_value(SecretId=self.secret_id)["SecretString"]
+            except (ClientError, BotoCoreError) as exc:
+                # The code only: the message of an AccessDenied names the role and the account.
+                code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+                raise self.unreadable(f"could not read the {self.what} from Secrets Manager ({code})") from exc
+            if not value:
+                raise self.unreadable(f"the {self.what} in Secrets Manager is empty")
+            self._value = value
         return self._value
+
+
+def required(secret: SecretsManagerSecret) -> Callable[[], str]:
+    """A secret the port cannot work without: no secret configured is the port's error too."""
+
+    def read() -> str:
+        value = secret()
+        if value is None:
+            raise secret.unreadable(f"no {secret.what} is configured")
+        return value
+
+    return read
 
 
 def build_notifier(settings: Settings, session: boto3.Session, config: Config | None = None) -> Notifier:
     if settings.sms_provider == "textbelt":
-        key = SsmSecret(session.client("ssm", config=config), settings.textbelt_key_parameter)
-        return TextbeltNotifier(key, settings.textbelt_url)
+        key = SecretsManagerSecret(session.client("secretsmanager", config=config), settings.textbelt_key_secret,
+                                   "Textbelt key", NotifierError)
+        return TextbeltNotifier(required(key), settings.textbelt_url)
     if settings.sms_provider == "sns":
         return SnsNotifier(session.client("sns", config=config))
     return DisabledNotifier()
@@ -81,6 +89,8 @@ def build_aws_adapters(settings: Settings) -> Adapters:
     session = boto3.Session(region_name=settings.region)
     # One Lambda handles one event at a time, but the local runtime's gateway serves requests on many threads.
     config = Config(max_pool_connections=50, retries={"mode": "standard"})
+    secrets = session.client("secretsmanager", config=config)
+    pepper = SecretsManagerSecret(secrets, settings.rate_limit_pepper_secret, "rate-limit pepper", MissingPepperError)
     return Adapters(
         store=DynamoStateStore(
             settings.table_name, settings.dynamodb_endpoint_url, settings.region, settings.history_limit
@@ -101,12 +111,10 @@ def build_aws_adapters(settings: Settings) -> Adapters:
         ),
         notifier=build_notifier(settings, session, config),
         rate_limiter=(
-            DynamoRateLimiter(settings.rate_limit_table_name, settings.dynamodb_endpoint_url, settings.region)
+            DynamoRateLimiter(settings.rate_limit_table_name, pepper, settings.dynamodb_endpoint_url, settings.region)
             if settings.rate_limit_table_name
             else None
         ),
-        admin_api_key=SecretsManagerSecret(
-            session.client("secretsmanager", config=config), settings.admin_api_key_secret
-        ),
+        admin_api_key=SecretsManagerSecret(secrets, settings.admin_api_key_secret, "admin API key"),
         instant_model=build_instant_model(settings, session, config),
     )

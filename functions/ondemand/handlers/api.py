@@ -32,7 +32,8 @@ from ondemand.domain import (
 )
 from ondemand.observability import logger, record_metric, tracer
 
-E164 = re.compile(r"\+[1-9]\d{6,14}")  # used with fullmatch: "$" would let a trailing newline through
+# Used with fullmatch ("$" would let a trailing newline through); [0-9], not \d, which matches every script's digits.
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=["x-api-key"], max_age=300))
 _current_service: ContextVar[Service] = ContextVar("service")
@@ -100,6 +101,8 @@ def json_body(required: bool) -> dict[str, Any]:
         body = json.loads(raw)
     except ValueError:
         raise InvalidRequestError("invalid_json", "The body is not valid JSON.") from None
+    except RecursionError:  # "[[[[..." deeper than the interpreter's stack; valid JSON, but no request nests so deep
+        raise InvalidRequestError("invalid_json", "The body nests arrays or objects too deeply.") from None
     if not isinstance(body, dict):
         raise InvalidRequestError("invalid_json", "The body must be a JSON object.")
     return body
@@ -125,8 +128,12 @@ def texts_from(body: dict[str, Any]) -> list[str]:
                 "too_many_texts", f"Send at most {settings.max_texts_per_call} texts per call, not {len(texts)}."
             )
     for position, text in enumerate(texts):
-        if not text.strip():
+        if not text.replace("\ufeff", "").strip():  # the whitespace of api/openapi.yaml's pattern
             raise InvalidRequestError("empty_text", f"Text {position} is empty.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" is legal JSON): no tokenizer can encode it
+            raise InvalidRequestError("invalid_text", f"Text {position} holds a lone surrogate, not text.") from None
         if len(text) > settings.max_text_chars:
             raise InvalidRequestError(
                 "text_too_long", f"Text {position} has {len(text)} characters; the limit is {settings.max_text_chars}."

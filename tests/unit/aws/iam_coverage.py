@@ -31,33 +31,71 @@ def sam_policy_templates() -> dict[str, Any]:
     return json.loads(found[-1].read_text())["Templates"]
 
 
-def _actions_of_statements(statements: Any) -> set[str]:
-    statements = statements if isinstance(statements, list) else [statements]
-    actions: set[str] = set()
-    for statement in statements:
-        if statement.get("Effect") == "Allow":
-            action = statement["Action"]
-            actions.update(action if isinstance(action, list) else [action])
-    return actions
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allow_statements(template: dict[str, Any], function_id: str) -> list[dict[str, Any]]:
+    """The Allow statements of the function's Policies: inline, `!Ref` to a managed policy of the template, or a SAM
+    policy template (its parameters left unresolved: a SAM template's resources are never "*" alone)."""
+    resources = template["Resources"]
+    policies = resources[function_id]["Properties"].get("Policies", [])
+    sam_templates = sam_policy_templates()
+    statements: list[dict[str, Any]] = []
+    for policy in _as_list(policies):
+        if isinstance(policy, dict) and "Statement" in policy:
+            statements += _as_list(policy["Statement"])
+        elif isinstance(policy, dict) and set(policy) == {"Ref"}:
+            statements += _as_list(resources[policy["Ref"]]["Properties"]["PolicyDocument"]["Statement"])
+        elif isinstance(policy, dict) and len(policy) == 1 and next(iter(policy)) in sam_templates:
+            statements += _as_list(sam_templates[next(iter(policy))]["Definition"]["Statement"])
+        else:
+            raise AssertionError(f"{function_id}: a policy this check cannot read: {policy}")
+    return [statement for statement in statements if statement.get("Effect") == "Allow"]
 
 
 def granted_actions(template: dict[str, Any], function_id: str) -> set[str]:
     """Every action the Allow statements of the function's Policies name (wildcards kept)."""
-    resources = template["Resources"]
-    policies = resources[function_id]["Properties"].get("Policies", [])
-    sam_templates = sam_policy_templates()
-    actions: set[str] = set()
-    for policy in policies if isinstance(policies, list) else [policies]:
-        if isinstance(policy, dict) and "Statement" in policy:
-            actions |= _actions_of_statements(policy["Statement"])
-        elif isinstance(policy, dict) and set(policy) == {"Ref"}:
-            document = resources[policy["Ref"]]["Properties"]["PolicyDocument"]
-            actions |= _actions_of_statements(document["Statement"])
-        elif isinstance(policy, dict) and len(policy) == 1 and next(iter(policy)) in sam_templates:
-            actions |= _actions_of_statements(sam_templates[next(iter(policy))]["Definition"]["Statement"])
-        else:
-            raise AssertionError(f"{function_id}: a policy this check cannot read: {policy}")
-    return actions
+    return {action for statement in allow_statements(template, function_id) for action in _as_list(statement["Action"])}
+
+
+def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
+    """`!Ref Parameter` to the parameter's value; anything else as it is."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    return value
+
+
+def conditions_hold(condition: dict[str, Any], request: dict[str, list[str]], parameters: dict[str, Any]) -> bool:
+    """IAM's evaluation of the condition operators these policies use, for a request whose context keys have the
+    given values (a key absent from `request` is absent from the request). An operator this check does not know
+    fails the test instead of being guessed."""
+    for operator, keys in condition.items():
+        for key, wanted in keys.items():
+            wanted_values = {_resolve(v, parameters) for v in _as_list(wanted)}
+            present = request.get(key)
+            if operator == "Null":
+                if ({"true"} if present is None else {"false"}) != {str(w).lower() for w in wanted_values}:
+                    return False
+            elif operator == "StringEquals":
+                if present is None or not any(v in wanted_values for v in present):
+                    return False
+            elif operator == "ForAllValues:StringEquals":
+                if present is not None and not all(v in wanted_values for v in present):
+                    return False  # an absent or empty key satisfies ForAllValues: hence the Null condition
+            else:
+                raise AssertionError(f"condition operator {operator} is not understood by this check")
+    return True
+
+
+def allows(template: dict[str, Any], function_id: str, action: str, request: dict[str, list[str]],
+           parameters: dict[str, Any]) -> bool:
+    """Whether some Allow statement of the function grants `action` for a request with these condition keys."""
+    return any(
+        any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in _as_list(statement["Action"]))
+        and conditions_hold(statement.get("Condition", {}), request, parameters)
+        for statement in allow_statements(template, function_id)
+    )
 
 
 def is_granted(action: str, granted: set[str]) -> bool:

@@ -14,7 +14,6 @@ import pytest
 import requests
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
-from ondemand.adapters.aws import SsmSecret
 from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import SnsNotifier, TextbeltNotifier
@@ -332,18 +331,7 @@ def test_textbelt_unreachable_or_garbled_is_a_notifier_error(post: FakeTextbelt)
         TextbeltNotifier(lambda: "k3y", post=post).send(PHONE_A, "ready")
 
 
-def test_the_textbelt_key_comes_from_ssm_decrypted_and_is_read_once(aws) -> None:
-    ssm = boto3.client("ssm")
-    ssm.put_parameter(Name="/stack/textbelt-key", Value="secret-key", Type="SecureString")
-    key = SsmSecret(ssm, "/stack/textbelt-key")
-    assert key() == "secret-key"
-    ssm.delete_parameter(Name="/stack/textbelt-key")
-    assert key() == "secret-key"
-
-
-def test_a_missing_textbelt_key_is_a_notifier_error(aws) -> None:
-    with pytest.raises(NotifierError, match="Textbelt key"):
-        SsmSecret(boto3.client("ssm"), "/stack/nothing")()
+# The Textbelt key and the rate-limit pepper (Secrets Manager): tests/unit/aws/test_secrets.py
 
 
 # ----- the whole AWS wiring -----

@@ -39,7 +39,7 @@ def limited(rate_limits: None, adapters, settings, clock) -> Callable[..., Servi
     def build(**limits: int) -> Service:
         deployed = {"start_limit_per_phone": 3, "start_limit_per_client": 10, "start_limit_window_seconds": 3600}
         limited_settings = dataclasses.replace(settings, rate_limit_table_name=RATE_TABLE, **(deployed | limits))
-        limiter = DynamoRateLimiter(RATE_TABLE)
+        limiter = DynamoRateLimiter(RATE_TABLE, lambda: "test-pepper")
         return bootstrap(limited_settings, dataclasses.replace(adapters, rate_limiter=limiter), now=clock)
 
     return build
@@ -98,7 +98,7 @@ def test_the_limit_is_off_without_a_rate_table(service, event) -> None:
 
 def test_a_window_refuses_without_counting_then_resets_and_never_stores_the_number(rate_limits) -> None:
     clock = [7200.0 + 100]
-    limiter = DynamoRateLimiter(RATE_TABLE, now=lambda: clock[0])
+    limiter = DynamoRateLimiter(RATE_TABLE, lambda: "test-pepper", now=lambda: clock[0])
     key = f"start#phone#{PHONE_A}"
     assert [limiter.acquire(key, 2, 3600) for _ in range(2)] == [None, None]
     assert limiter.acquire(key, 2, 3600) == 3500

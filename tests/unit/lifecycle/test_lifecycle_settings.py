@@ -52,8 +52,8 @@ def test_bad_values_name_their_variable() -> None:
     assert "SMS_PROVIDER must be one of textbelt, sns, none, not 'pigeon'" in message
 
 
-def test_textbelt_needs_its_key_parameter() -> None:
-    with pytest.raises(ConfigurationError, match="TEXTBELT_KEY_PARAMETER"):
+def test_textbelt_needs_its_key_secret() -> None:
+    with pytest.raises(ConfigurationError, match="TEXTBELT_KEY_SECRET"):
         Settings.from_environment({**COMPLETE, "SMS_PROVIDER": "textbelt"})
 
 
