@@ -92,11 +92,26 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> 
             shutil.rmtree(model_dir)
         building.rename(model_dir)
         bar.update(1)
-    metrics = json.loads((model_dir / "metrics.json").read_text())
-    served = metrics["served_test"].get("imdb", metrics["served_test"]["all"])["accuracy"]
-    print(f"model ready in {model_dir} ({profile}, {time.perf_counter() - started:.0f} s); "
-          f"test accuracy {metrics.get('test_accuracy')} (fp32), {served} served on CPU (onnx-int8)", flush=True)
+    print_report(model_dir, pipeline_seconds=time.perf_counter() - started)
     return model_dir
+
+
+def print_report(model_dir: Path, pipeline_seconds: float | None = None) -> None:
+    """Record the pipeline's wall time in metrics.json and print the models side by side (training/evaluate.py)."""
+    from training.evaluate import format_table, results_table
+
+    metrics_file = model_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    if pipeline_seconds is not None:
+        metrics["pipeline_seconds"] = round(pipeline_seconds, 1)
+    metrics["table"] = results_table(metrics)
+    metrics_file.write_text(json.dumps(metrics, indent=2))
+    profile = metrics.get("profile")
+    print(f"\nmodel ready in {model_dir} ({profile}, {metrics.get('pipeline_seconds', '?')} s); test accuracy, "
+          f"n = {metrics['test']['model'].get('imdb', {}).get('n', '?')} IMDb / "
+          f"{metrics['test']['model'].get('rotten_tomatoes', {}).get('n', '?')} RT / "
+          f"{metrics['test']['model'].get('behavioural', {}).get('n', '?')} behavioural:\n"
+          f"{format_table(metrics['table'])}", flush=True)
 
 
 def curate_in_process(work_dir: Path) -> dict[str, Path]:
@@ -219,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"reusing the {cached} model in {model_dir} (--force to rebuild)")
             if not (model_dir / CPU_MODEL_FILE).exists():  # a model made before the ONNX export existed
                 export_for_cpu(model_dir, _work_dir(model_dir) / "curated" / "split=test")
+            if "test" in json.loads((model_dir / "metrics.json").read_text()):
+                print_report(model_dir)
             return
         build_model(args.profile, model_dir)
 

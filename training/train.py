@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from transformers import (
@@ -32,9 +33,11 @@ from transformers import (
 )
 
 from training import evaluate, inference
-from training.channels import balanced_sample, read_channel
+from training.channels import balanced_sample, per_source_sample, read_channel, sample_sources
 
 LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
+LONGEST = 1_000_000  # a length band's max_tokens that every input fits
+MIN_BAND_ROWS_PER_LABEL = 40
 
 
 @dataclass
@@ -58,6 +61,10 @@ class Hyperparameters:
     seed: int = 42
     threads: int = 0
     head_lr_multiplier: float = 10.0
+    freeze_layers: int = 0
+    combine_instant: int = 0
+    combination_rows: int = 1000
+    short_tokens: int = 64
     model_name: str = "sentiment-minilm"
 
 
@@ -153,6 +160,11 @@ def fine_tune(
     model = AutoModelForSequenceClassification.from_pretrained(
         hp.base_model, num_labels=2, id2label=LABELS, label2id={name: i for i, name in LABELS.items()}
     ).to(device)
+    if hp.freeze_layers:
+        # Layers below the first trained one need no backward pass: the step costs less by their share of it.
+        for layer in model.base_model.encoder.layer[: hp.freeze_layers]:
+            for parameter in layer.parameters():
+                parameter.requires_grad = False
     if hp.freeze_embeddings:
         # The word-embedding matrix is half of a small encoder's weights; leaving it as pre-trained halves the
         # optimizer's work on CPU and keeps a few thousand examples from pulling rare words around.
@@ -263,16 +275,76 @@ def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, dic
     return hp, args["profile"], paths
 
 
+def train_instant(full_train: pd.DataFrame, folder: Path) -> float:
+    """The instant tier's linear model (training/instant_train.py) on every train row into `folder`; seconds taken."""
+    from training import instant_train
+
+    started = time.perf_counter()
+    instant_train.train_and_save(full_train, folder, data_description="the train channel, every row")
+    return time.perf_counter() - started
+
+
+def fit_combination(
+    model_dir: Path, rows: pd.DataFrame, short_tokens: int, seed: int
+) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """How much to trust each model, fitted on held-out rows the transformer never chose a checkpoint on: a logistic
+    regression on (transformer margin, linear score) per length band, inputs of at most `short_tokens` tokens and
+    longer ones. A band with too few rows of either label takes the other band's weights."""
+    from sklearn.linear_model import LogisticRegression
+
+    loaded = inference.model_fn(str(model_dir), backend="torch", combine=False)
+    texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    logits, lengths = inference.transformer_logits(texts, loaded)
+    features = np.column_stack([logits[:, 1] - logits[:, 0], inference.instant_scores(load_instant(model_dir), texts)])
+    short = np.array(lengths) <= short_tokens
+    bands, report = [], {}
+    for name, mask, max_tokens in (("short", short, short_tokens), ("long", ~short, LONGEST)):
+        if min(np.bincount(labels[mask], minlength=2)) < MIN_BAND_ROWS_PER_LABEL:
+            continue
+        fitted = LogisticRegression(C=1.0, random_state=seed).fit(features[mask], labels[mask])
+        (a, b), c = fitted.coef_[0], fitted.intercept_[0]
+        bands.append({"max_tokens": max_tokens, "transformer": round(float(a), 4), "instant": round(float(b), 4),
+                      "bias": round(float(c), 4)})
+        accuracy = fitted.score(features[mask], labels[mask])
+        report[name] = {"rows": int(mask.sum()), "accuracy": round(float(accuracy), 4)}
+    if not bands:
+        raise ValueError(f"Too few held-out rows to fit the combination: {len(rows)} (need "
+                         f"{MIN_BAND_ROWS_PER_LABEL} of each label in a length band); raise --combination-rows.")
+    bands[-1]["max_tokens"] = LONGEST  # the last band takes every longer input
+    return bands, report
+
+
+def load_instant(model_dir: Path) -> Any:
+    return inference.load_instant(Path(model_dir) / inference.INSTANT_DIR)
+
+
+def combine_with_instant(
+    model_dir: Path, full_train: pd.DataFrame, held_out: pd.DataFrame, hp: Hyperparameters
+) -> dict[str, Any]:
+    """Train the linear model into the folder, fit the combination, and make the folder serve it."""
+    instant_seconds = train_instant(full_train, model_dir / inference.INSTANT_DIR)
+    started = time.perf_counter()
+    bands, report = fit_combination(model_dir, held_out, hp.short_tokens, hp.seed)
+    serving_file = model_dir / inference.SERVING_CONFIG_FILE
+    serving = json.loads(serving_file.read_text())
+    serving["combination"] = bands
+    serving_file.write_text(json.dumps(serving, indent=2))
+    shutil.copy(inference._instant_module().__file__, model_dir / "code" / "instant_model.py")
+    return {"bands": bands, "fit": report, "instant_seconds": round(instant_seconds, 1),
+            "fit_seconds": round(time.perf_counter() - started, 1)}
+
+
 def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict[str, Any]:
-    """Sample, fine-tune, save, evaluate on the test channel; returns (and writes) metrics.json."""
+    """Sample, fine-tune, save, (combine with the linear model,) evaluate on the test channel; returns (and writes)
+    metrics.json."""
     if not paths.get("train_dir"):
         raise SystemExit("No training data: set SM_CHANNEL_TRAIN or pass --train-dir.")
     progress = paths.get("progress") is not None
     started = time.perf_counter()
     full_train = read_channel(paths["train_dir"])
-    train = balanced_sample(full_train, hp.train_size, hp.seed, hp.train_sources)
+    train = sample_sources(full_train, hp.train_sources, hp.train_size, hp.seed)
     validation_all = read_channel(paths["validation_dir"]) if paths.get("validation_dir") else full_train.tail(0)
-    validation = balanced_sample(validation_all, hp.validation_size, hp.seed, hp.train_sources)
+    validation = per_source_sample(validation_all, hp.train_sources, hp.validation_size, hp.seed)
     model, tokenizer, training_report = fine_tune(hp, train, validation, progress)
     train_seconds = time.perf_counter() - started
     model_dir = Path(paths["model_dir"])
@@ -282,9 +354,16 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
         "profile": profile,
         "hyperparameters": asdict(hp),
         "train_rows": len(train),
+        "train_rows_by_source": {str(k): int(v) for k, v in train["source"].value_counts().sort_index().items()},
         "train_seconds": round(train_seconds, 1),
         **training_report,
     }
+    if hp.combine_instant:
+        # Rows neither the fine-tune nor its checkpoint choice saw, so the weights say how each model generalises.
+        unseen = validation_all[~validation_all["text"].isin(set(validation["text"]))]
+        held_out = per_source_sample(unseen, hp.train_sources, hp.combination_rows, hp.seed)
+        metrics["combination"] = combine_with_instant(model_dir, full_train, held_out, hp)
+    metrics["build_seconds"] = round(time.perf_counter() - started, 1)
     if paths.get("test_dir"):
         test = read_channel(paths["test_dir"])
         test = balanced_sample(test, hp.test_size, hp.seed) if hp.test_size else test
