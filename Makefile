@@ -7,22 +7,24 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 
-.PHONY: help venv chromium lint security test test-unit test-integration test-e2e model demo dashboard bench clean
+.PHONY: help venv chromium lint security test test-glue test-unit test-integration test-e2e model demo dashboard bench clean
 
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
 	@echo "make test   - lint, validate the SAM template, and run every test"
 	@echo "make model  - run the local model pipeline (PROFILE=quick|full)"
-	@echo "make bench  - print the benchmarks"
+	@echo "make bench  - run every benchmark once, quick settings (each prints the machine it ran on)"
 	@echo "make dashboard - the developer dashboard (ONDEMAND_API_URL, DASHBOARD_PORT)"
 
+# The requirements, then the project itself, editable (pyproject.toml): every package imports by name, from any
+# directory and in every child process, with no PYTHONPATH.
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt training/requirements.txt glue_jobs/requirements.txt \
-		frontend/requirements.txt
+		frontend/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # SAM CLI pins its own dependency ranges, so it lives in a venv of its own.
@@ -42,8 +44,10 @@ chromium: $(CHROMIUM)
 
 venv: $(VENV)/.installed $(SAM_VENV)/.installed $(CHROMIUM)
 
-lint: venv security
+lint: venv security js-lint
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml
 
@@ -67,8 +71,20 @@ test-integration: venv
 test-e2e: venv
 	$(PY) -m pytest tests/e2e
 
-test: lint
+test: lint js-test test-glue
 	$(PY) -m pytest tests
+
+# The Glue runtime check: the job's tests on Python 3.9 with the awswrangler Glue Python shell ships (2.15.1), in a
+# venv of their own (the project's conftest needs the main venv's plugins, so --noconftest).
+GLUE_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9.*/bin/python) python3.9)
+GLUE_VENV := .venv-glue
+$(GLUE_VENV)/.installed: glue_jobs/requirements-glue-runtime.txt
+	test -x $(GLUE_VENV)/bin/python || $(GLUE_PYTHON) -m venv $(GLUE_VENV)
+	$(GLUE_VENV)/bin/pip install --quiet -r glue_jobs/requirements-glue-runtime.txt
+	touch $@
+
+test-glue: $(GLUE_VENV)/.installed
+	$(GLUE_VENV)/bin/python -m pytest --noconftest -p no:cacheprovider tests/unit/pipeline/test_curate_reviews.py
 
 # The local model pipeline: seed raw reviews into S3 (moto), Glue ETL, train, evaluate -> var/model. A cached model
 # of the same or a better profile is reused; FORCE=1 rebuilds. make model PROFILE=full
@@ -103,5 +119,15 @@ js-lint: node_modules/.installed
 js-test:
 	node --test tests/js/
 
+# Every benchmark once, on quick settings: a smoke run that prints figures. The README's *Measured* table gives the
+# full settings behind each of its numbers. bench_model_server makes the quick model first if none is cached.
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_start.py --runs 1
+	$(PY) benchmarks/bench_concurrent_start.py --callers 20 --runs 1
+	$(PY) benchmarks/bench_model_server.py --texts 64 --rounds 1
+	$(PY) benchmarks/soak.py --cycles 2
+	$(PY) benchmarks/bench_instant.py
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(GLUE_VENV) node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache \
+		build *.egg-info

@@ -12,53 +12,60 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+import boto3
+from machine import describe_machine
+from moto.server import ThreadedMotoServer
 
-import boto3  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 GROUP = "bench-teardown"
 MODEL = "bench-model"
 
 
 def configure(url: str) -> None:
+    """botocore's credentials and endpoint for every client (the adapters' and this script's): moto's server."""
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": url,
-            "DYNAMODB_ENDPOINT_URL": url,
-            "SMS_PROVIDER": "none",
-            "SCHEDULE_GROUP_NAME": GROUP,
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
         }
     )
 
 
-def fresh_stack(table: str) -> Any:
-    """A new state table (key schema from template.yaml) and the AWS adapters pointed at it, with a retry counter."""
-    from ondemand import wiring
+def fresh_stack(table: str, url: str) -> tuple[Any, dict[str, int]]:
+    """A new state table (key schema from template.yaml) and the API handler on the AWS adapters pointed at it,
+    with a counter of the writes that lost a race."""
     from ondemand.adapters.aws import build_aws_adapters
+    from ondemand.bootstrap import bootstrap
     from ondemand.domain import ConflictError
-    from ondemand.settings import get_settings
+    from ondemand.handlers import api
+    from ondemand.observability import logger
+    from ondemand.settings import Settings
 
     from tests.conftest import create_table_from_template
 
-    os.environ["STATE_TABLE_NAME"] = table
-    get_settings.cache_clear()
+    settings = Settings(
+        table_name=table,
+        region="us-east-1",
+        endpoint_name_prefix="ondemand-sentiment",
+        instance_type="ml.g4dn.xlarge",
+        approved_model_parameter="/ondemand-sentiment/approved-model",
+        schedule_group_name=GROUP,
+        scheduler_role_arn="arn:aws:iam::123456789012:role/bench-scheduler",
+        teardown_function_arn="arn:aws:lambda:us-east-1:123456789012:function:bench-teardown",
+        dynamodb_endpoint_url=url,
+    )
+    logger.setLevel("ERROR")
     create_table_from_template(boto3.client("dynamodb"), "StateTable", table)
-    adapters = build_aws_adapters(get_settings())
+    adapters = build_aws_adapters(settings)
     lost = {"writes": 0}
     lock = threading.Lock()
     for method in ("transition", "update"):
@@ -73,8 +80,7 @@ def fresh_stack(table: str) -> Any:
                 raise
 
         setattr(adapters.store, method, counted)
-    wiring.install(adapters)
-    return lost
+    return api.make_handler(bootstrap(settings, adapters)), lost
 
 
 def start_request(phone: str | None) -> dict[str, Any]:
@@ -83,17 +89,15 @@ def start_request(phone: str | None) -> dict[str, Any]:
     return event
 
 
-def run(callers: int, table: str) -> tuple[float, int, int]:
+def run(callers: int, table: str, url: str) -> tuple[float, int, int]:
     """Seconds for `callers` simultaneous /start calls, how many writes lost a race, how many endpoints exist."""
-    from ondemand.handlers import api
-
-    lost = fresh_stack(table)
+    handler, lost = fresh_stack(table, url)
     requests = [start_request(f"+1555555{n % 20:04d}" if n % 3 else None) for n in range(callers)]
     barrier = threading.Barrier(callers)
 
     def click(event: dict[str, Any]) -> int:
         barrier.wait()
-        return api.handler(event, None)["statusCode"]
+        return handler(event, None)["statusCode"]
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=callers) as pool:
@@ -116,7 +120,8 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    configure(f"http://{host}:{port}")
+    url = f"http://{host}:{port}"
+    configure(url)
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -130,9 +135,9 @@ def main() -> None:
     try:
         baseline, burst, lost_writes = [], [], []
         for number in range(args.runs):
-            seconds, _, _ = run(1, f"bench-single-{number}")
+            seconds, _, _ = run(1, f"bench-single-{number}", url)
             baseline.append(seconds)
-            seconds, lost, endpoints = run(args.callers, f"bench-burst-{number}")
+            seconds, lost, endpoints = run(args.callers, f"bench-burst-{number}", url)
             burst.append(seconds)
             lost_writes.append(lost)
             assert endpoints == 1, f"{endpoints} endpoints for one burst"
@@ -140,6 +145,7 @@ def main() -> None:
         server.stop()
     one = statistics.median(baseline)
     many = statistics.median(burst)
+    print(describe_machine())
     print(f"one uncontended /start:            {one * 1000:8.1f} ms (median of {args.runs})")
     print(f"{args.callers} concurrent /start (wall time): {many * 1000:8.1f} ms (median of {args.runs})")
     print(f"ratio burst / single:              {many / one:8.1f}x for {args.callers}x the calls")

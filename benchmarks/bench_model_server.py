@@ -29,14 +29,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from machine import describe_machine
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
 
 
 def workload(count: int, seed: int) -> list[str]:
-    from curate_reviews import curate
-    from seed_raw_reviews import load_movie_reviews
+    from glue_jobs.curate_reviews import curate
+    from glue_jobs.seed_raw_reviews import load_movie_reviews
 
     curated, _ = curate(load_movie_reviews())
     test = curated[curated["split"] == "test"]
@@ -97,7 +97,7 @@ def post(url: str, payload: dict) -> dict:
 def model_server(model_dir: Path, threads: int, backend: str | None) -> Iterator[tuple[str, str]]:
     """A model server subprocess on loopback, ready: yields (base URL, the backend it reports)."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
         [sys.executable, "-m", "training.model_server", "--model-dir", str(model_dir), "--port", str(port),
          "--threads", str(threads), "--log-level", "WARNING", *(["--backend", backend] if backend else [])],
@@ -152,7 +152,8 @@ def main() -> None:
     lengths = [len(t) for t in texts]
     print(f"model {model_dir} ({serving.get('profile')}), {len(texts)} texts, chars min/median/max "
           f"{min(lengths)}/{int(statistics.median(lengths))}/{max(lengths)}, torch threads {threads}, "
-          f"max_length {serving['max_length']}, load average {os.getloadavg()[0]:.1f}")
+          f"max_length {serving['max_length']}")
+    print(describe_machine(), flush=True)
     baseline = baseline_classifier(model_dir, threads, serving["max_length"])
     rounds: list[tuple[dict[str, float], dict[str, float]]] = []
     with model_server(model_dir, threads, args.backend) as (base, backend):

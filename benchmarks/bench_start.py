@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import requests
+from machine import describe_machine
 
 from local_runtime.endpoints import REPO_ROOT, WARM_UP_PAYLOAD, free_port, model_server_command, stop_process
 from local_runtime.harness import ensure_test_model, run_local_runtime
@@ -81,6 +82,7 @@ def main() -> None:
                   f"/start -> IN_SERVICE {local[-1]:.2f} s", flush=True)
     base, ours = statistics.median(baseline), statistics.median(local)
     print(f"\nmodel: {model_dir}")
+    print(describe_machine())
     print(f"baseline  model server spawn -> first prediction   median {base:.2f} s  (runs: "
           + ", ".join(f"{x:.2f}" for x in baseline) + ")")
     print(f"measured  POST /start -> /status IN_SERVICE         median {ours:.2f} s  (runs: "

@@ -2,7 +2,7 @@
 what a long-lived runtime would leak: processes left below it (model servers), open file descriptors and
 resident memory (the runtime alone, and with its children). Not part of `make test`.
 
-    PYTHONPATH=functions:. .venv/bin/python benchmarks/soak.py [--cycles 20] [--profile tiny|quick]
+    .venv/bin/python benchmarks/soak.py [--cycles 20] [--profile tiny|quick]
 
 Each cycle must end STOPPED with no model server left; growth is measured from the end of cycle 1 (after the
 first start has paid for imports and caches) to the end of the last cycle.
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 import requests
+from machine import describe_machine
 
 from local_runtime.harness import RunningRuntime, descendants, ensure_test_model, run_local_runtime
 from local_runtime.runtime import RUNTIME_FILE
@@ -89,6 +90,7 @@ def main() -> None:
             run_local_runtime(Path(scratch), model_dir, keep_alive="10m") as runtime:
         admin_key = json.loads((Path(scratch) / RUNTIME_FILE).read_text())["admin_key"]
         before = sample(runtime, 0, 0.0)
+        print(describe_machine())
         print(f"start: {before.children} children, {before.open_files} fds, {before.rss_mib:.0f} MiB "
               f"({before.rss_with_children_mib:.0f} MiB with children)")
         for cycle in range(1, args.cycles + 1):

@@ -15,6 +15,7 @@ import html
 import re
 import sys
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -23,6 +24,7 @@ OPTIONAL_ARGS = {"validation_percent": "10", "test_percent": "10"}
 LABEL_NAMES = {0: "NEGATIVE", 1: "POSITIVE"}
 TEXT_LABELS = {"0": 0, "neg": 0, "negative": 0, "1": 1, "pos": 1, "positive": 1}
 SPLITS = ("train", "validation", "test")
+TABLE_DESCRIPTION = "Movie reviews, cleaned and labelled; split by a hash of the text."
 
 _TAG = re.compile(r"<[^>]{0,200}>")
 _SPACE = re.compile(r"\s+")
@@ -171,8 +173,19 @@ def write_curated(curated: pd.DataFrame, curated_path: str, database: str, table
         mode="overwrite",
         database=database,
         table=table,
-        glue_table_settings={"description": "Movie reviews, cleaned and labelled; split by a hash of the text."},
+        **table_settings(wr.__version__, TABLE_DESCRIPTION),
     )
+
+
+def table_settings(awswrangler_version: str, description: str) -> dict[str, Any]:
+    """The catalog-table keyword of `wr.s3.to_parquet` in the awswrangler that runs the job.
+
+    On Glue (Python shell 3.9, library-set analytics) that is 2.15.1, which takes `description=`; 3.x moved it into
+    `glue_table_settings=` and rejects the old keyword, and the local pipeline runs 3.x.
+    """
+    if int(awswrangler_version.split(".")[0]) >= 3:
+        return {"glue_table_settings": {"description": description}}
+    return {"description": description}
 
 
 def run(argv: list[str]) -> CurationCounts:

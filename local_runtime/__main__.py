@@ -89,8 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.verbose:
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -109,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         config = RuntimeConfig(model_dir=model_dir, var_dir=args.var_dir, port=args.port,
                                keep_alive_seconds=args.keep_alive, provisioning_delay=args.provisioning_delay,
                                reconcile_every=args.reconcile_every, textbelt_key=os.environ.get("TEXTBELT_KEY"),
-                               admin_key=os.environ.get("ONDEMAND_ADMIN_KEY") or secrets.token_urlsafe(18))
+                               admin_key=os.environ.get("ONDEMAND_ADMIN_KEY") or secrets.token_urlsafe(18),
+                               # The parent's word for this process (benchmarks/soak.py raises the limits).
+                               start_limit_per_phone=int(os.environ.get("START_LIMIT_PER_PHONE", 3)),
+                               start_limit_per_client=int(os.environ.get("START_LIMIT_PER_CLIENT", 30)),
+                               lambda_log_level="INFO" if args.verbose
+                               else os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
         runtime = LocalRuntime(config, say=lambda line: print(line, flush=True))
         try:
             runtime.start()

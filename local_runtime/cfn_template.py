@@ -71,11 +71,31 @@ def _targets(rule: dict[str, Any], function_ids: list[str]) -> bool:
     return False
 
 
-def rule_patterns(template: dict[str, Any], handler: str) -> list[dict[str, Any]]:
+# What the local stack has where the template names a value only a deployed stack knows (`!Sub ${X.Value}`).
+LOCAL_VALUES = {"EndpointNamePrefix.Value": "ondemand-sentiment"}
+
+
+def _substitute(value: Any, values: dict[str, str]) -> Any:
+    """`{"Fn::Sub": "${Name}-"}` strings inside `value`, filled from `values`."""
+    if isinstance(value, list):
+        return [_substitute(item, values) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        unknown = set(re.findall(r"\$\{([^}]+)\}", value["Fn::Sub"])) - set(values)
+        if unknown:
+            raise ValueError(f"the local runtime has no value for {sorted(unknown)} in {value}")
+        return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], value["Fn::Sub"])
+    return {key: _substitute(item, values) for key, item in value.items()}
+
+
+def rule_patterns(
+    template: dict[str, Any], handler: str, values: dict[str, str] = LOCAL_VALUES
+) -> list[dict[str, Any]]:
     """Every EventBridge pattern that routes events to `handler`: SAM `EventBridgeRule`/`CloudWatchEvent`
-    events of its function, and `AWS::Events::Rule` resources that target it."""
+    events of its function, and `AWS::Events::Rule` resources that target it, with `!Sub` values filled in."""
     patterns = [
-        event["Properties"]["Pattern"]
+        _substitute(event["Properties"]["Pattern"], values)
         for event in _function_events(template, handler)
         if event.get("Type") in ("EventBridgeRule", "CloudWatchEvent")
     ]

@@ -80,8 +80,7 @@ class SubprocessSpawner:
         self._command = command
 
     def spawn(self, port: int, log_path: Path) -> ProcessHandle:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         with log_path.open("wb") as log_file:
             return subprocess.Popen(  # noqa: S603 - a command we were configured with
                 self._command(port), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log_file,

@@ -89,12 +89,10 @@ class ForkServerSpawner:
         self._early_exits: dict[int, int] = {}
         self._lock = threading.Lock()
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root / "functions"),
-                                                                          str(repo_root)]))}
         with log_path.open("ab") as log_file:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "local_runtime.fork_server", "--model-dir", str(model_dir)],
-                cwd=repo_root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                cwd=repo_root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                 start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl
             )
         self._reader = threading.Thread(target=self._read_replies, name="fork-server-replies", daemon=True)

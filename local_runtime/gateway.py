@@ -1,5 +1,10 @@
 """The local API gateway: serves the web page's static files, and turns every other HTTP request into an API
-Gateway REST proxy event for the API handler, as `sam local start-api` would, returning the handler's response."""
+Gateway REST proxy event for the API handler, as `sam local start-api` would, returning the handler's response.
+
+It listens on loopback for the developer who started it, and no web page they visit may use it: a Host header that
+is not this loopback address is refused (DNS rebinding), a request carrying another Origin gets no more than a
+plain GET of the API (no preflight, so no JSON POST; no /outbox), and a POST body must be `application/json`
+(a cross-site form or `text/plain` fetch needs no preflight)."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import base64
 import json
 import logging
 import mimetypes
+import socket
 import threading
 import time
 import uuid
@@ -23,6 +29,10 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 PAGE_FILE_SUFFIXES = frozenset({".html", ".js", ".css", ".png", ".svg", ".ico"})
 STAGE = "local"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+SAFE_CROSS_ORIGIN_METHODS = frozenset({"GET", "HEAD"})  # what a foreign page may send without a preflight and read
+JSON_MEDIA_TYPE = "application/json"
+DRAIN_BODY_BYTES = 1024 * 1024
 
 
 def proxy_event(
@@ -70,6 +80,9 @@ class Gateway(ThreadingHTTPServer):
     """HTTP server on loopback. `api(event)` is the API handler; `extra_routes` answer GET paths with JSON."""
 
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of simultaneous connects overflowed it and the kernel
+    # reset the connections it had no room for, before any handler ran. The kernel caps this at somaxconn.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(
         self,
@@ -84,6 +97,12 @@ class Gateway(ThreadingHTTPServer):
         self.static_dir = static_dir.resolve()
         self.extra_routes = extra_routes or {}
         self._thread: threading.Thread | None = None
+        bound_port = self.server_address[1]
+        names = {*LOOPBACK_NAMES, host.lower()} - {"0.0.0.0", "::", ""}
+        # The Host header a browser sends for this server: name:port (the port is omitted only for 80).
+        self.allowed_hosts = frozenset(f"{name}:{bound_port}" for name in names) | (
+            frozenset(names) if bound_port == 80 else frozenset())
+        self.own_origins = frozenset(f"http://{allowed}" for allowed in self.allowed_hosts)
 
     @property
     def base_url(self) -> str:
@@ -117,11 +136,55 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
     server: Gateway
     protocol_version = "HTTP/1.1"
 
+    def parse_request(self) -> bool:
+        """http.server's parsing, then the gate every request passes before any route or handler runs."""
+        return super().parse_request() and self._allowed()
+
+    def _allowed(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host not in self.server.allowed_hosts:
+            # A page on another name that resolves here (DNS rebinding) sends its own name.
+            self._refuse(HTTPStatus.FORBIDDEN, "host_not_allowed",
+                         "This local runtime answers only requests addressed to "
+                         f"http://127.0.0.1:{self.server.server_address[1]} (or localhost).")
+            return False
+        origin = self.headers.get("Origin")
+        path = urlsplit(self.path).path
+        if origin is not None and origin not in self.server.own_origins and (
+                self.command not in SAFE_CROSS_ORIGIN_METHODS or path in self.server.extra_routes):
+            # Refusing the preflight (OPTIONS) is what stops a foreign page's JSON POST: the browser never sends it.
+            # Origin "null" (a file: page, a sandboxed frame on any site) is foreign too.
+            self._refuse(HTTPStatus.FORBIDDEN, "cross_origin_refused",
+                         "Another web page may not use this local runtime; open the page it serves instead.")
+            return False
+        if self.command == "POST" and not self._json_or_no_body():
+            self._refuse(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                         "A POST body must be JSON sent with Content-Type: application/json.")
+            return False
+        return True
+
+    def _json_or_no_body(self) -> bool:
+        content_type = self.headers.get("Content-Type")
+        if content_type is None:
+            return self.headers.get("Content-Length", "0").strip() in ("", "0") and not self.headers.get(
+                "Transfer-Encoding")
+        return content_type.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE
+
+    def _refuse(self, status: HTTPStatus, code: str, message: str) -> None:
+        """A JSON error without CORS headers, then the connection closes. A small body is read first: closing a
+        socket with unread bytes resets it, and the client would see the reset instead of this answer."""
+        self.close_connection = True
+        length = self.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) <= DRAIN_BODY_BYTES:
+            self.rfile.read(int(length))
+        self._send(status, {"Content-Type": "application/json", "Connection": "close"},
+                   json.dumps({"error": code, "message": message}).encode())
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = urlsplit(self.path).path
         if path in self.server.extra_routes:
-            # Any origin may read it, as the API's own CORS allows: a page on another static host shows the outbox too.
-            self._send(HTTPStatus.OK, {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
+            # No CORS headers: only the page this gateway serves (same origin) reads the outbox.
+            self._send(HTTPStatus.OK, {"Content-Type": "application/json", "Cache-Control": "no-store"},
                        json.dumps(self.server.extra_routes[path]()).encode())
             return
         static = self.server.static_file(unquote(path))

@@ -78,7 +78,7 @@ class RunningRuntime:
     process: subprocess.Popen[bytes]
 
     def outbox(self) -> list[dict[str, Any]]:
-        return read_outbox(self.outbox_path)
+        return read_outbox(self.outbox_path, reveal_phones=True)
 
     def model_server_pids(self) -> list[int]:
         """Model server processes the runtime has running right now."""
@@ -112,8 +112,7 @@ def run_local_runtime(
     command = [sys.executable, "-m", "local_runtime", "--port", "0", "--no-dashboard", "--model-dir", str(model_dir),
                "--var-dir", str(var_dir), "--keep-alive", keep_alive, "--provisioning-delay", provisioning_delay,
                *extra_args]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "functions"), str(REPO_ROOT)]),
-           "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with (var_dir / "console.log").open("wb") as console:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=console, stderr=subprocess.STDOUT)  # noqa: S603
     try:

@@ -1,8 +1,8 @@
-"""Calling a Lambda handler in-process the way the Lambda runtime would: by its dotted name, with a context."""
+"""Calling Lambda handlers in-process the way the Lambda runtime would: by their name in the template, with a
+context."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import uuid
@@ -36,30 +36,24 @@ class LambdaContext:
 
 
 class HandlerInvoker:
-    """Resolves `module.function` handler names once and calls them, one invocation per handler at a time: on
-    Lambda each concurrent invocation has a sandbox of its own, while here they share one process, and Powertools'
-    resolver keeps the current event on its module-level app."""
+    """Calls the handlers registered under their template names (`ondemand.handlers.api.handler`), one invocation
+    per handler at a time: on Lambda each concurrent invocation has a sandbox of its own, while here they share one
+    process, and Powertools' resolver keeps the current event on its module-level app."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, Handler] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._handlers: dict[str, tuple[Handler, threading.Lock]] = {}
         self._guard = threading.Lock()
 
-    def _resolve(self, name: str) -> tuple[Handler, threading.Lock]:
+    def register(self, name: str, handler: Handler) -> None:
         with self._guard:
-            if name not in self._handlers:
-                module_name, function_name = name.rsplit(".", 1)
-                self._handlers[name] = getattr(importlib.import_module(module_name), function_name)
-                self._locks[name] = threading.Lock()
-            return self._handlers[name], self._locks[name]
-
-    def preload(self, *names: str) -> None:
-        """Import the handlers now (a cold start), so the first request does not pay for it."""
-        for name in names:
-            self._resolve(name)
+            self._handlers[name] = (handler, threading.Lock())
 
     def __call__(self, name: str, event: dict[str, Any]) -> Any:
-        handler, lock = self._resolve(name)
+        with self._guard:
+            registered = self._handlers.get(name)
+        if registered is None:
+            raise LookupError(f"no handler registered as {name!r} (registered: {sorted(self._handlers)})")
+        handler, lock = registered
         context = LambdaContext(function_name=name.rsplit(".", 2)[-2])
         with lock:
             return handler(event, context)

@@ -80,9 +80,10 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None) -> 
     with tqdm(total=len(stages), desc=f"model pipeline [{profile}]", unit="stage", position=0) as bar:
         bar.set_postfix_str(stages[0])
         channels = curate_in_process(work_dir) if profile == "tiny" else curate_through_s3(work_dir)
+        train_instant_model(channels, instant_model_dir(model_dir))  # published now: the instant tier needs no GPU
         bar.update(1)
         bar.set_postfix_str(stages[1])
-        train(profile, channels, building)
+        train(profile, channels, building, instant_model_dir(model_dir))
         bar.update(1)
         bar.set_postfix_str(stages[2])
         export_for_cpu(building, channels["test"])
@@ -116,9 +117,8 @@ def print_report(model_dir: Path, pipeline_seconds: float | None = None) -> None
 
 def curate_in_process(work_dir: Path) -> dict[str, Path]:
     """The Glue job's transforms without S3: the same curated channels, seconds instead of a server."""
-    sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
-    from curate_reviews import curate
-    from seed_raw_reviews import load_movie_reviews
+    from glue_jobs.curate_reviews import curate
+    from glue_jobs.seed_raw_reviews import load_movie_reviews
 
     curated, _ = curate(load_movie_reviews())
     channels = _channel_dirs(work_dir)
@@ -132,8 +132,7 @@ def curate_through_s3(work_dir: Path) -> dict[str, Path]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
-    from seed_raw_reviews import seed
+    from glue_jobs.seed_raw_reviews import seed
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -169,14 +168,29 @@ def curate_through_s3(work_dir: Path) -> dict[str, Path]:
         server.stop()
 
 
-def train(profile: str, channels: dict[str, Path], model_dir: Path) -> None:
-    """training/train.py as SageMaker would run it: hyperparameters as flags, data and output as SM_* variables."""
+def train(profile: str, channels: dict[str, Path], model_dir: Path, instant_dir: Path | None = None) -> None:
+    """training/train.py as SageMaker would run it: hyperparameters as flags, data and output as SM_* variables. The
+    instant model just trained is a channel too: a profile that combines it with the transformer copies it."""
     env = {
         **_child_env(),
         "SM_MODEL_DIR": str(model_dir),
         **{f"SM_CHANNEL_{split.upper()}": str(folder) for split, folder in channels.items()},
+        **({"SM_CHANNEL_INSTANT": str(instant_dir)} if instant_dir is not None else {}),
     }
     subprocess.run([sys.executable, "-m", "training.train", "--profile", profile], check=True, cwd=REPO_ROOT, env=env)
+
+
+def instant_model_dir(model_dir: Path) -> Path:
+    """The instant tier's model lives beside the transformer's folder, so it can be served before that one exists."""
+    return Path(model_dir).parent / "instant_model"
+
+
+def train_instant_model(channels: dict[str, Path], out: Path) -> None:
+    """training/instant_train.py on the curated channels: seconds, plain arrays, scored on the test split."""
+    command = [sys.executable, "-m", "training.instant_train", "--train-dir", str(channels["train"]), "--out", str(out)]
+    if channels.get("test") is not None and channels["test"].exists():
+        command += ["--test-dir", str(channels["test"])]
+    subprocess.run(command, check=True, cwd=REPO_ROOT, env=_child_env())
 
 
 def export_for_cpu(model_dir: Path, test_dir: Path | None) -> None:
@@ -204,10 +218,8 @@ def _good_enough(cached: str | None, wanted: str) -> bool:
 
 
 def _child_env() -> dict[str, str]:
-    """The caller's environment, offline, with this repository importable; never any AWS endpoint of the caller's."""
+    """The caller's environment, offline; never any AWS endpoint of the caller's."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT_URL")}
-    path = [str(REPO_ROOT), str(REPO_ROOT / "functions"), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     return env
 
@@ -234,6 +246,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"reusing the {cached} model in {model_dir} (--force to rebuild)")
             if not (model_dir / CPU_MODEL_FILE).exists():  # a model made before the ONNX export existed
                 export_for_cpu(model_dir, _work_dir(model_dir) / "curated" / "split=test")
+            channels = {split: _work_dir(model_dir) / "curated" / f"split={split}" for split in SPLITS}
+            if not instant_model_dir(model_dir).exists() and channels["train"].exists():  # made before the tier existed
+                train_instant_model(channels, instant_model_dir(model_dir))
             if "test" in json.loads((model_dir / "metrics.json").read_text()):
                 print_report(model_dir)
             return

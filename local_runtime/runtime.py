@@ -2,7 +2,9 @@
 
 The handlers are the Lambda handlers, called the way AWS calls them: API Gateway proxy events from the gateway,
 EventBridge events from the bus (routed by the template's rule pattern), the schedule's payload from the timer,
-a scheduled event from the reconciler's rate loop."""
+a scheduled event from the reconciler's rate loop. The settings are built here in code (`local_settings`, the demo's
+values) and passed with the local adapters to the same `bootstrap` Lambda uses; nothing is read from or written to
+this process's environment for them."""
 
 from __future__ import annotations
 
@@ -17,6 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ondemand.adapters.dynamodb import DynamoStateStore, StaticCredentials
+from ondemand.adapters.rate_limit import DynamoRateLimiter
+from ondemand.adapters.sms import TextbeltNotifier
+from ondemand.bootstrap import Service, bootstrap
+from ondemand.handlers import api, endpoint_events, reconciler, teardown
+from ondemand.observability import logger as lambda_logger
+from ondemand.ports import Adapters, Notifier
+from ondemand.settings import Settings
+
 from local_runtime.cfn_template import load_template, rule_patterns, schedule_rate
 from local_runtime.endpoints import (
     REPO_ROOT,
@@ -29,7 +40,7 @@ from local_runtime.endpoints import (
 from local_runtime.event_bus import LocalEventBus, Rule
 from local_runtime.gateway import Gateway, proxy_event
 from local_runtime.lambda_invoke import HandlerInvoker
-from local_runtime.outbox import OutboxNotifier, read_outbox
+from local_runtime.outbox import PRIVATE_FILE_MODE, OutboxNotifier, mask_phone, read_outbox
 from local_runtime.scheduler import LocalScheduler, RateLoop
 from local_runtime.state_server import LocalStateServer
 
@@ -41,6 +52,12 @@ TEARDOWN_HANDLER = "ondemand.handlers.teardown.handler"
 RECONCILER_HANDLER = "ondemand.handlers.reconciler.handler"
 RUNTIME_FILE = "runtime.json"
 LOCAL_START_SECONDS = 5  # what a start takes here with a cached model, for the page's progress bar
+LOCAL_REGION = "us-east-1"
+LOCAL_CREDENTIALS = StaticCredentials("local", "local")  # the local DynamoDB server accepts any
+STATE_TABLE = "ondemand-sentiment-state"
+RATE_LIMIT_TABLE = "ondemand-sentiment-rate-limits"  # LocalStateServer creates it
+CHILD_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+"""For the model-server processes (they inherit this process's environment): no hub at run time."""
 
 
 @dataclass
@@ -59,33 +76,33 @@ class RuntimeConfig:
     static_dir: Path = REPO_ROOT / "frontend"
     model_command: CommandFactory | None = None  # None: the pipeline's model server on model_dir
     fork_server: bool = True  # fork model servers from a warm interpreter (fast starts); False: a fresh one each time
+    start_limit_per_phone: int = 3
+    start_limit_per_client: int = 30
+    lambda_log_level: str = "WARNING"  # the handlers' Powertools logger; the console says what matters
     extra_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for the model-server processes."""
 
 
-def lifecycle_environment(config: RuntimeConfig, dynamodb_url: str) -> dict[str, str]:
-    """The settings env vars (see ondemand.settings) for the local stack."""
-    return {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "DYNAMODB_ENDPOINT_URL": dynamodb_url,
-        "STATE_TABLE_NAME": "ondemand-sentiment-state",
-        "RATE_LIMIT_TABLE_NAME": "ondemand-sentiment-rate-limits",  # LocalStateServer creates it
-        "ENDPOINT_NAME_PREFIX": "ondemand-sentiment",
-        "KEEP_ALIVE_MINUTES": f"{config.keep_alive_seconds / 60:g}",  # fractions allowed: seconds in tests
-        "TYPICAL_PROVISIONING_SECONDS": str(int(config.provisioning_delay) + LOCAL_START_SECONDS),
-        "SMS_PROVIDER": "textbelt" if config.textbelt_key else "none",
-        "POWERTOOLS_SERVICE_NAME": "ondemand-sentiment",
-        "POWERTOOLS_METRICS_NAMESPACE": "OnDemandSentiment",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        **config.extra_env,
-    }
+def local_settings(config: RuntimeConfig, dynamodb_url: str) -> Settings:
+    """The demo stack's settings: the names the local servers use, and the keep-alive and limits of the flags. The
+    scheduler ARNs are never used here (the local scheduler fires the teardown itself)."""
+    return Settings(
+        table_name=STATE_TABLE,
+        region=LOCAL_REGION,
+        endpoint_name_prefix="ondemand-sentiment",
+        instance_type="local",
+        approved_model_parameter="local",
+        schedule_group_name="local",
+        scheduler_role_arn=None,
+        teardown_function_arn=None,
+        dynamodb_endpoint_url=dynamodb_url,
+        keep_alive_minutes=config.keep_alive_seconds / 60,  # fractions allowed: seconds in tests
+        typical_provisioning_seconds=int(config.provisioning_delay) + LOCAL_START_SECONDS,
+        sms_provider="textbelt" if config.textbelt_key else "none",
+        rate_limit_table_name=RATE_LIMIT_TABLE,
+        start_limit_per_phone=config.start_limit_per_phone,
+        start_limit_per_client=config.start_limit_per_client,
+    )
 
 
 def scheduled_event(rule_name: str, region: str = "us-east-1") -> dict[str, Any]:
@@ -111,6 +128,7 @@ class LocalRuntime:
         self._say = say
         self.outbox_path = config.var_dir / "outbox.jsonl"
         self.invoke = HandlerInvoker()
+        self.service: Service | None = None
         self.state_server: LocalStateServer | None = None
         self.bus: LocalEventBus | None = None
         self.spawner: Spawner | None = None
@@ -131,10 +149,10 @@ class LocalRuntime:
         # First, so the fork server imports torch while the rest starts.
         self.spawner = spawner = (SubprocessSpawner(config.model_command) if config.model_command
                                   else ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server))
-        self.state_server = LocalStateServer(table_name="ondemand-sentiment-state")
-        os.environ.update(lifecycle_environment(config, self.state_server.start()))
-
-        from ondemand import wiring  # after the environment is set: settings are read once
+        os.environ.update({**CHILD_ENVIRONMENT, **config.extra_env})  # for the model servers, not for this process
+        lambda_logger.setLevel(config.lambda_log_level)
+        self.state_server = LocalStateServer(table_name=STATE_TABLE)
+        settings = local_settings(config, self.state_server.start())
 
         template = load_template()
         rules = [Rule(pattern, ENDPOINT_EVENTS_HANDLER) for pattern in rule_patterns(template, ENDPOINT_EVENTS_HANDLER)]
@@ -143,12 +161,22 @@ class LocalRuntime:
                                               provisioning_delay=config.provisioning_delay)
         self.scheduler = LocalScheduler(fire=self._teardown)
         self.outbox_path.write_text("")  # a fresh state store each run, so a fresh outbox: old texts name old endpoints
-        notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(), provider_name="textbelt",
+        notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(settings), provider_name="textbelt",
                                   on_send=self._sent)
-        self.invoke.preload(API_HANDLER, ENDPOINT_EVENTS_HANDLER, TEARDOWN_HANDLER, RECONCILER_HANDLER)
-        wiring.install(wiring.Adapters(store=self._state_store(), endpoints=self.endpoints,
-                                       scheduler=self.scheduler, notifier=notifier,
-                                       admin_api_key=lambda: self.config.admin_key))
+        adapters = Adapters(
+            store=DynamoStateStore(settings.table_name, settings.dynamodb_endpoint_url, settings.region,
+                                   settings.history_limit, credentials=LOCAL_CREDENTIALS),
+            endpoints=self.endpoints,
+            scheduler=self.scheduler,
+            notifier=notifier,
+            rate_limiter=DynamoRateLimiter(RATE_LIMIT_TABLE, settings.dynamodb_endpoint_url, settings.region,
+                                           credentials=LOCAL_CREDENTIALS),
+            admin_api_key=lambda: self.config.admin_key,
+        )
+        self.service = service = bootstrap(settings, adapters)
+        for name, module in ((API_HANDLER, api), (ENDPOINT_EVENTS_HANDLER, endpoint_events),
+                             (TEARDOWN_HANDLER, teardown), (RECONCILER_HANDLER, reconciler)):
+            self.invoke.register(name, module.make_handler(service))
 
         # One request through the API at start, like a health check: the first /start then finds pynamodb's and
         # botocore's clients built instead of paying for them (about a second on a busy machine).
@@ -188,24 +216,12 @@ class LocalRuntime:
 
     # --- adapters that come from functions/ -------------------------------------------------------------------
 
-    def _state_store(self) -> Any:
-        """The lifecycle's own pynamodb store, pointed at the local server by DYNAMODB_ENDPOINT_URL."""
-        from ondemand.adapters.dynamodb import DynamoStateStore
-        from ondemand.settings import get_settings
-
-        settings = get_settings()
-        return DynamoStateStore(settings.table_name, settings.dynamodb_endpoint_url, settings.region,
-                                settings.history_limit)
-
-    def _sms_provider(self) -> Any:
+    def _sms_provider(self, settings: Settings) -> Notifier | None:
         """The lifecycle's Textbelt adapter when a key is configured; otherwise the outbox is the only provider."""
         key = self.config.textbelt_key
         if not key:
             return None
-        from ondemand.adapters.sms import TextbeltNotifier
-        from ondemand.settings import get_settings
-
-        return TextbeltNotifier(lambda: key, get_settings().textbelt_url)
+        return TextbeltNotifier(lambda: key, settings.textbelt_url)
 
     # --- console -------------------------------------------------------------------------------------------
 
@@ -230,7 +246,7 @@ class LocalRuntime:
 
     def _sent(self, entry: dict[str, Any]) -> None:
         outcome = "sent" if entry["ok"] else f"NOT sent ({entry['detail']})"
-        self._say(f"SMS to {entry['phone']} via {entry['provider']} {outcome}: {entry['message']}")
+        self._say(f"SMS to {mask_phone(entry['phone'])} via {entry['provider']} {outcome}: {entry['message']}")
 
     def _write_runtime_file(self) -> None:
         """Where everything listens, for tests, the benchmark and the dashboard."""
@@ -239,5 +255,7 @@ class LocalRuntime:
                 "pid": os.getpid(), "model_dir": str(self.config.model_dir), "admin_key": self.config.admin_key}
         path = self.config.var_dir / RUNTIME_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info, indent=2))
+        tmp.unlink(missing_ok=True)  # O_EXCL below: never write the admin key into a file someone else made
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE), "w") as private:
+            private.write(json.dumps(info, indent=2))
         tmp.replace(path)

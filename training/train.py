@@ -264,13 +264,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, dic
     parser.add_argument("--train-dir", default=os.environ.get("SM_CHANNEL_TRAIN"))
     parser.add_argument("--validation-dir", default=os.environ.get("SM_CHANNEL_VALIDATION"))
     parser.add_argument("--test-dir", default=os.environ.get("SM_CHANNEL_TEST"))
+    parser.add_argument("--instant-dir", default=os.environ.get("SM_CHANNEL_INSTANT"),
+                        help="a trained instant model to combine with (--combine-instant 1); default: train one")
     parser.add_argument("--no-progress", action="store_true")
     args = vars(parser.parse_args(argv))
     chosen = {name: args[name] for name in (f.name for f in fields(Hyperparameters)) if args[name] is not None}
     hp = Hyperparameters(**{**PROFILES[args["profile"]], **chosen})
     if not hp.base_model:
         hp.base_model = default_base_model()
-    paths = {key: args[key] for key in ("model_dir", "train_dir", "validation_dir", "test_dir")}
+    paths = {key: args[key] for key in ("model_dir", "train_dir", "validation_dir", "test_dir", "instant_dir")}
     paths["progress"] = None if args["no_progress"] else "on"
     return hp, args["profile"], paths
 
@@ -319,10 +321,17 @@ def load_instant(model_dir: Path) -> Any:
 
 
 def combine_with_instant(
-    model_dir: Path, full_train: pd.DataFrame, held_out: pd.DataFrame, hp: Hyperparameters
+    model_dir: Path, full_train: pd.DataFrame, held_out: pd.DataFrame, hp: Hyperparameters,
+    instant_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Train the linear model into the folder, fit the combination, and make the folder serve it."""
-    instant_seconds = train_instant(full_train, model_dir / inference.INSTANT_DIR)
+    """Put the linear model into the folder (a copy of the `instant` channel's, which the local pipeline has already
+    trained on the same train split, else trained here), fit the combination, and make the folder serve it."""
+    target = model_dir / inference.INSTANT_DIR
+    if instant_dir:
+        shutil.copytree(instant_dir, target, dirs_exist_ok=True)
+        instant_seconds = float(load_instant(model_dir).metadata["training"]["seconds"])
+    else:
+        instant_seconds = train_instant(full_train, target)
     started = time.perf_counter()
     bands, report = fit_combination(model_dir, held_out, hp.short_tokens, hp.seed)
     serving_file = model_dir / inference.SERVING_CONFIG_FILE
@@ -362,7 +371,7 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
         # Rows neither the fine-tune nor its checkpoint choice saw, so the weights say how each model generalises.
         unseen = validation_all[~validation_all["text"].isin(set(validation["text"]))]
         held_out = per_source_sample(unseen, hp.train_sources, hp.combination_rows, hp.seed)
-        metrics["combination"] = combine_with_instant(model_dir, full_train, held_out, hp)
+        metrics["combination"] = combine_with_instant(model_dir, full_train, held_out, hp, paths.get("instant_dir"))
     metrics["build_seconds"] = round(time.perf_counter() - started, 1)
     if paths.get("test_dir"):
         test = read_channel(paths["test_dir"])

@@ -3,6 +3,9 @@
 Pure Python. Every decision is a conditional write on the single state item; only the caller that wins the
 write acts (creates the endpoint, schedules the teardown, sends the texts), so retries, duplicate events and
 concurrent clicks change nothing twice. Adapters come in through the constructor.
+
+Methods that handle an event return the outcome as a short sentence for the log; the reconciler returns `Repair`
+values, text only in their `detail`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from ondemand.domain import (
@@ -27,8 +31,9 @@ from ondemand.domain import (
     SendResult,
     State,
 )
+from ondemand.ports import Adapters
 from ondemand.settings import Settings
-from ondemand.wiring import Adapters
+from ondemand.status import eta_seconds, iso
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +46,12 @@ TEARDOWN_SLACK = timedelta(seconds=5)
 # listed after this was never created.
 CREATE_GRACE = timedelta(seconds=60)
 LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING)
+STALE_STARTING = "ignored: not STARTING this endpoint (duplicate or stale event)"
+STALE_IN_SERVICE = "ignored: not IN_SERVICE with this endpoint (duplicate or stale event)"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO-8601 UTC with a Z, to the second: the one time format of the API and the schedule payload."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _stopped_fields() -> dict[str, Any]:
@@ -71,6 +71,30 @@ class StartResult:
     """True for the one caller that won STOPPED|FAILED -> STARTING and created the endpoint."""
     subscribed: bool
     """True if the caller's phone is on the list to text (now or already)."""
+
+
+class RepairKind(StrEnum):
+    """The kinds of drift the reconciler repairs."""
+
+    DELETED_ORPHAN = "deleted_orphan"
+    PROMOTED = "promoted"
+    FAILED_START = "failed_start"
+    TORE_DOWN_BROKEN = "tore_down_broken"
+    MARKED_GONE = "marked_gone"
+    TORE_DOWN_EXPIRED = "tore_down_expired"
+    FINISHED_STOP = "finished_stop"
+
+
+@dataclass(frozen=True)
+class Repair:
+    """One repair the reconciler made; `detail` is for the log."""
+
+    endpoint_name: str
+    kind: RepairKind
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"endpoint_name": self.endpoint_name, "kind": self.kind.value, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -97,37 +121,6 @@ class EndpointLifecycle:
         self.settings = settings
         self.now = now
         self.sleep = sleep
-
-    # ----- reading -----
-
-    def status(self) -> dict[str, Any]:
-        """The item as the API and the dashboard show it: never the phone numbers, only how many."""
-        item = self.store.get()
-        now = self.now()
-        seconds_left = None
-        if item.state == State.IN_SERVICE and item.expires_at is not None:
-            seconds_left = max(0, int((item.expires_at - now).total_seconds()))
-        return {
-            "state": item.state.value,
-            "endpoint_name": item.endpoint_name,
-            "since": iso(item.since),
-            "expires_at": iso(item.expires_at),
-            "seconds_left": seconds_left,
-            "eta_seconds": self._eta_seconds(item, now),
-            "version": item.version,
-            "subscribers_count": len(item.subscribers),
-            "last_error": item.last_error,
-            "history": [
-                {"at": iso(t.at), "from": t.from_state.value, "to": t.to_state.value, "reason": t.reason}
-                for t in item.history
-            ],
-        }
-
-    def _eta_seconds(self, item: EndpointState, now: datetime) -> int | None:
-        if item.state != State.STARTING:
-            return None
-        elapsed = (now - item.since).total_seconds()
-        return max(0, int(self.settings.typical_provisioning_seconds - elapsed))
 
     # ----- the API's commands -----
 
@@ -199,7 +192,7 @@ class EndpointLifecycle:
 
     def _retry_after(self, item: EndpointState) -> int:
         if item.state == State.STARTING:
-            return max(5, self._eta_seconds(item, self.now()) or 0)
+            return max(5, eta_seconds(item, self.now(), self.settings.typical_provisioning_seconds) or 0)
         if item.state == State.STOPPING:
             return 30
         return self.settings.typical_provisioning_seconds
@@ -252,7 +245,7 @@ class EndpointLifecycle:
         if not self._owns_name(name):
             return "ignored: not this stack's endpoint"
         if status == EndpointStatus.IN_SERVICE:
-            return self._promote(name, "endpoint InService")
+            return self._promote(name, "endpoint InService") or STALE_STARTING
         if status == EndpointStatus.FAILED:
             reason = failure_reason or "SageMaker reported the endpoint Failed"
             if self.store.get().state == State.IN_SERVICE:
@@ -260,11 +253,13 @@ class EndpointLifecycle:
                 info = self.endpoints.describe(name)
                 if info is not None and info.status not in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
                     return f"ignored: a Failed event, but the endpoint reports {info.status.value}"
-                return self._tear_down_broken(name, reason)
-            return self._fail(name, reason)
+                return self._tear_down_broken(name, reason) or STALE_IN_SERVICE
+            return self._fail(name, reason) or STALE_STARTING
         return f"ignored: {status.value} changes nothing"
 
-    def _promote(self, name: str, reason: str) -> str:
+    def _promote(self, name: str, reason: str) -> str | None:
+        """STARTING -> IN_SERVICE, schedule the teardown, text the subscribers. None if the item is not STARTING
+        this endpoint (a duplicate or stale event); otherwise what was done."""
         now = self.now()
         expires_at = now + timedelta(minutes=self.settings.keep_alive_minutes)
         # The promoting write also empties the subscriber list: the phones are texted from the item as it was just
@@ -279,14 +274,15 @@ class EndpointLifecycle:
             subscribers=[],
         )
         if promoted is None:
-            return "ignored: not STARTING this endpoint (duplicate or stale event)"
+            return None
         before, _ = promoted
         self._schedule_teardown(name, expires_at)
         message = f"Your sentiment model is ready. It shuts down at {expires_at:%H:%M} UTC unless extended."
         sent = self._notify(before.subscribers, message)
         return f"promoted to IN_SERVICE; texted {sum(r.ok for r in sent)} of {len(sent)}"
 
-    def _fail(self, name: str, reason: str) -> str:
+    def _fail(self, name: str, reason: str) -> str | None:
+        """STARTING -> FAILED, delete the endpoint, tell the subscribers. None if not STARTING this endpoint."""
         failed = self._transition_if(
             [State.STARTING],
             State.FAILED,
@@ -296,14 +292,15 @@ class EndpointLifecycle:
             subscribers=[],
         )
         if failed is None:
-            return "ignored: not STARTING this endpoint (duplicate or stale event)"
+            return None
         before, _ = failed
         self._delete_quietly(name)
         sent = self._notify(before.subscribers, f"Your sentiment model could not start ({reason[:100]}). Try again.")
         return f"FAILED; texted {sum(r.ok for r in sent)} of {len(sent)}"
 
-    def _tear_down_broken(self, name: str, reason: str) -> str:
-        """An endpoint that broke while in service bills without answering: stop it now, keeping the reason."""
+    def _tear_down_broken(self, name: str, reason: str) -> str | None:
+        """An endpoint that broke while in service bills without answering: stop it now, keeping the reason.
+        None if the item is not IN_SERVICE with this endpoint."""
         broken = self._transition_if(
             [State.IN_SERVICE],
             State.STOPPING,
@@ -312,29 +309,37 @@ class EndpointLifecycle:
             last_error=reason,
         )
         if broken is None:
-            return "ignored: not IN_SERVICE with this endpoint (duplicate or stale event)"
+            return None
         self._finish_stop(name)
         return "broken while in service; torn down"
 
     def teardown(self, name: str, reason: str = "keep-alive expired") -> str:
-        """The schedule fired (or the reconciler found the item past expires_at)."""
-        latest = self.now() + TEARDOWN_SLACK
-
-        def due(item: EndpointState) -> bool:
-            return item.endpoint_name == name and (item.expires_at is None or item.expires_at <= latest)
-
+        """The schedule fired. Returns what was done, for the log."""
         current = self.store.get()
         if current.state == State.STOPPING and current.endpoint_name == name:
             self._finish_stop(name)
             return "finished an interrupted teardown"
         if current.state != State.IN_SERVICE or current.endpoint_name != name:
             return f"skipped: the item is {current.state.value} with {current.endpoint_name or 'no endpoint'}"
-        if not due(current):
+        if not self._is_due(current, name):
             return f"skipped: extended until {iso(current.expires_at)}"
-        if self._transition_if([State.IN_SERVICE], State.STOPPING, reason, guard=due) is None:
+        if not self._stop_if_due(name, reason):
             return "skipped: the item changed (extended or already stopping)"
-        self._finish_stop(name)
         return "torn down"
+
+    def _is_due(self, item: EndpointState, name: str) -> bool:
+        latest = self.now() + TEARDOWN_SLACK
+        return item.endpoint_name == name and (item.expires_at is None or item.expires_at <= latest)
+
+    def _stop_if_due(self, name: str, reason: str) -> bool:
+        """IN_SERVICE -> STOPPING -> STOPPED if the item still holds `name` past its expires_at (not extended)."""
+        stopping = self._transition_if(
+            [State.IN_SERVICE], State.STOPPING, reason, guard=lambda item: self._is_due(item, name)
+        )
+        if stopping is None:
+            return False
+        self._finish_stop(name)
+        return True
 
     def _finish_stop(self, name: str) -> EndpointState:
         self.endpoints.delete(name)
@@ -351,58 +356,84 @@ class EndpointLifecycle:
         )
         return stopped[1] if stopped else self.store.get()
 
-    def reconcile(self) -> list[str]:
-        """Repair drift between the item and SageMaker. Returns one line per repair."""
+    def reconcile(self) -> list[Repair]:
+        """Repair drift between the item and SageMaker. Returns the repairs made (none: nothing drifted)."""
         # List before reading the item: any endpoint listed was created after its STARTING write, so the item
         # read afterwards already names it, and a start racing with this run is never mistaken for an orphan.
         listed = self.endpoints.list(self.settings.endpoint_name_prefix + "-")
         item = self.store.get()
-        now = self.now()
         owned = item.endpoint_name if item.state in LIVE_STATES else None
-        repairs: list[str] = []
+        repairs = self._delete_orphans(listed, owned)
+        if owned is None:
+            return repairs
+        info = next((e for e in listed if e.name == owned), None)
+        if item.state == State.STARTING:
+            repair = self._repair_starting(item, owned, info)
+        elif item.state == State.IN_SERVICE:
+            repair = self._repair_in_service(item, owned, info)
+        else:
+            repair = self._finish_interrupted_stop(owned)
+        return repairs + ([repair] if repair else [])
+
+    def _delete_orphans(self, listed: list[EndpointInfo], owned: str | None) -> list[Repair]:
+        """Endpoints of ours the item does not own bill for nothing."""
+        repairs = []
         for endpoint in listed:
             if endpoint.name != owned and endpoint.status != EndpointStatus.DELETING:
                 self.endpoints.delete(endpoint.name)
-                repairs.append(f"deleted {endpoint.name}: no state item owns it")
-        if owned is None:
-            return repairs
-        info: EndpointInfo | None = next((e for e in listed if e.name == owned), None)
-        if item.state == State.STARTING:
-            timeout = timedelta(minutes=self.settings.starting_timeout_minutes)
-            if info is not None and info.status == EndpointStatus.IN_SERVICE:
-                repairs.append(f"{owned}: {self._promote(owned, 'reconciler: InService event was missed')}")
-            elif info is not None and info.status == EndpointStatus.FAILED:
-                reason = info.failure_reason or "SageMaker reported the endpoint Failed"
-                repairs.append(f"{owned}: {self._fail(owned, reason)}")
-            elif info is None and now - item.since > CREATE_GRACE:
-                reason = "the endpoint was never created (the start was interrupted)"
-                repairs.append(f"{owned}: {self._fail(owned, reason)}")
-            elif info is not None and info.status in (EndpointStatus.DELETING, EndpointStatus.OUT_OF_SERVICE):
-                reason = f"SageMaker reports the endpoint {info.status.value} while starting"
-                repairs.append(f"{owned}: {self._fail(owned, reason)}")
-            elif now - item.since > timeout:
-                reason = f"still STARTING after {self.settings.starting_timeout_minutes:g} minutes"
-                repairs.append(f"{owned}: {self._fail(owned, reason)}")
-        elif item.state == State.IN_SERVICE:
-            if info is not None and info.status in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
-                reason = f"reconciler: SageMaker reports the endpoint {info.status.value}"
-                repairs.append(f"{owned}: {self._tear_down_broken(owned, reason)}")
-            elif info is None or info.status == EndpointStatus.DELETING:
-                vanished = self._transition_if(
-                    [State.IN_SERVICE],
-                    State.STOPPED,
-                    "reconciler: the endpoint is gone or being deleted outside this stack",
-                    guard=lambda current: current.endpoint_name == owned,
-                    **_stopped_fields(),
-                )
-                if vanished is not None:
-                    repairs.append(f"{owned}: gone from SageMaker; item set to STOPPED")
-            elif item.expires_at is not None and item.expires_at < now:
-                repairs.append(f"{owned}: {self.teardown(owned, 'reconciler: past expires_at')}")
-        elif item.state == State.STOPPING:
-            self._finish_stop(owned)
-            repairs.append(f"{owned}: finished an interrupted teardown")
+                repairs.append(Repair(endpoint.name, RepairKind.DELETED_ORPHAN, "no state item owns it; deleted"))
         return repairs
+
+    def _repair_starting(self, item: EndpointState, owned: str, info: EndpointInfo | None) -> Repair | None:
+        """A start whose InService or Failed event was lost, that never created its endpoint, or that hangs."""
+        if info is not None and info.status == EndpointStatus.IN_SERVICE:
+            promoted = self._promote(owned, "reconciler: InService event was missed")
+            return Repair(owned, RepairKind.PROMOTED, promoted) if promoted else None
+        reason = self._why_start_failed(item, info)
+        if reason is None:
+            return None
+        failed = self._fail(owned, reason)
+        return Repair(owned, RepairKind.FAILED_START, failed) if failed else None
+
+    def _why_start_failed(self, item: EndpointState, info: EndpointInfo | None) -> str | None:
+        """Why a STARTING item cannot succeed any more, or None while it still may."""
+        since_start = self.now() - item.since
+        if info is not None and info.status == EndpointStatus.FAILED:
+            return info.failure_reason or "SageMaker reported the endpoint Failed"
+        if info is None and since_start > CREATE_GRACE:
+            return "the endpoint was never created (the start was interrupted)"
+        if info is not None and info.status in (EndpointStatus.DELETING, EndpointStatus.OUT_OF_SERVICE):
+            return f"SageMaker reports the endpoint {info.status.value} while starting"
+        if since_start > timedelta(minutes=self.settings.starting_timeout_minutes):
+            return f"still STARTING after {self.settings.starting_timeout_minutes:g} minutes"
+        return None
+
+    def _repair_in_service(self, item: EndpointState, owned: str, info: EndpointInfo | None) -> Repair | None:
+        """An endpoint in service that broke, vanished, or outlived its expires_at (a lost schedule)."""
+        if info is not None and info.status in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
+            reason = f"reconciler: SageMaker reports the endpoint {info.status.value}"
+            torn_down = self._tear_down_broken(owned, reason)
+            return Repair(owned, RepairKind.TORE_DOWN_BROKEN, torn_down) if torn_down else None
+        if info is None or info.status == EndpointStatus.DELETING:
+            vanished = self._transition_if(
+                [State.IN_SERVICE],
+                State.STOPPED,
+                "reconciler: the endpoint is gone or being deleted outside this stack",
+                guard=lambda current: current.endpoint_name == owned,
+                **_stopped_fields(),
+            )
+            if vanished is None:
+                return None
+            return Repair(owned, RepairKind.MARKED_GONE, "gone from SageMaker; item set to STOPPED")
+        expired = item.expires_at is not None and item.expires_at < self.now()
+        if expired and self._stop_if_due(owned, "reconciler: past expires_at"):
+            return Repair(owned, RepairKind.TORE_DOWN_EXPIRED, "past expires_at; torn down")
+        return None
+
+    def _finish_interrupted_stop(self, owned: str) -> Repair:
+        """A STOPPING item: the teardown died between its STOPPING write and deleting the endpoint."""
+        self._finish_stop(owned)
+        return Repair(owned, RepairKind.FINISHED_STOP, "finished an interrupted teardown")
 
     # ----- helpers -----
 

@@ -1,8 +1,9 @@
 """Powertools Logger, Tracer and a metric helper shared by the handlers.
 
 Locally safe: outside Lambda (no LAMBDA_TASK_ROOT) or with POWERTOOLS_TRACE_DISABLED, the tracer is a pass-through,
-because the X-Ray SDK opens a UDP socket as soon as it is imported; `record_metric` prints nothing when
-POWERTOOLS_METRICS_DISABLED is true. Metrics go out one at a time (`single_metric`) because the local
+because the X-Ray SDK opens a UDP socket as soon as it is imported; `record_metric` prints nothing outside Lambda
+(no AWS_LAMBDA_FUNCTION_NAME: the local runtime and the tests) or when POWERTOOLS_METRICS_DISABLED is true.
+Metrics go out one at a time (`single_metric`) because the local
 runtime may run handlers on several threads, and Powertools' Metrics object is one shared buffer.
 """
 
@@ -40,8 +41,13 @@ logger = Logger(service=SERVICE)
 tracer: Tracer | PassThroughTracer = Tracer(service=SERVICE) if tracing_enabled() else PassThroughTracer()
 
 
+def metrics_enabled() -> bool:
+    # EMF metrics are JSON lines on stdout that only CloudWatch Logs turns into metrics; elsewhere they are noise.
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not is_metrics_disabled()
+
+
 def record_metric(name: str, unit: MetricUnit, value: float) -> None:
-    if is_metrics_disabled():
+    if not metrics_enabled():
         return
     with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="service", value=SERVICE)

@@ -1,9 +1,12 @@
-"""The four ports the lifecycle logic talks to. Each has an AWS adapter (ondemand.adapters) and a local
-adapter (local_runtime); the logic takes them in its constructor, so tests hand it fakes."""
+"""The ports the lifecycle logic talks to, and `Adapters`, the bundle of one adapter per port.
+
+Each port has an AWS adapter (ondemand.adapters.aws builds them) and a local adapter (local_runtime); the logic
+takes the bundle in its constructor, so tests hand it fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -88,3 +91,25 @@ class RateLimiter(Protocol):
     def acquire(self, key: str, limit: int, window_seconds: int) -> int | None:
         """Count one use of `key`; None if within the limit, else the seconds until the window ends (not counted)."""
         ...
+
+
+SecretSource = Callable[[], "str | None"]
+"""A secret read on demand (Secrets Manager on AWS, a value in code locally); None when none is configured."""
+
+
+def no_secret() -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """One adapter per port: what `ondemand.bootstrap.bootstrap` wires the lifecycle and the handlers with."""
+
+    store: StateStore
+    endpoints: EndpointControl
+    scheduler: Scheduler
+    notifier: Notifier
+    rate_limiter: RateLimiter | None = None
+    """The /start limits; None: no limits (RATE_LIMIT_TABLE_NAME unset)."""
+    admin_api_key: SecretSource = no_secret
+    """The x-api-key POST /stop requires; None turns /stop off."""

@@ -1,132 +1,191 @@
-"""One typed settings object, read once from the environment at cold start.
+"""One typed settings object, read once per Lambda container from the environment (`Settings.from_environment`).
 
-Every variable here is declared in template.yaml (Globals or the function's Environment); the local runtime
-sets the same variables before it imports a handler. Defaults are the embedded default's values, so a test
-or the local runtime only sets what differs.
+Every variable is declared in template.yaml (Globals or the function's Environment). Names and ARNs of the stack's
+resources have no default: a variable missing on AWS fails the cold start with a message naming it, instead of
+pointing at a made-up resource. Product tunables (limits, timings) keep the product's defaults. The local runtime
+and the tests build `Settings` in code; nothing here is cached.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import TypeVar
 
 SMS_PROVIDERS = ("textbelt", "sns", "none")
+DEFAULT_TYPICAL_PROVISIONING_SECONDS = 420
+
+REQUIRED_VARIABLES = (
+    "STATE_TABLE_NAME",
+    "ENDPOINT_NAME_PREFIX",
+    "INSTANCE_TYPE",
+    "APPROVED_MODEL_PARAMETER",
+    "SCHEDULE_GROUP_NAME",
+)
+"""Required by every function (plus a region: AWS_REGION or AWS_DEFAULT_REGION)."""
+SCHEDULE_TARGET_VARIABLES = ("SCHEDULER_ROLE_ARN", "TEARDOWN_FUNCTION_ARN")
+"""Required by the functions that create teardown schedules. The teardown function only deletes them, and it
+cannot name its own ARN in the template (a circular reference)."""
+
+T = TypeVar("T")
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.strip() else default
+class ConfigurationError(Exception):
+    """The environment does not describe a working stack; the message names every variable at fault."""
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    return float(raw) if raw.strip() else default
-
-
-def _str(name: str, default: str | None = None) -> str | None:
-    raw = os.environ.get(name, "")
-    return raw if raw.strip() else default
+def required_variables(*, creates_schedules: bool = True) -> tuple[str, ...]:
+    return REQUIRED_VARIABLES + (SCHEDULE_TARGET_VARIABLES if creates_schedules else ())
 
 
 @dataclass(frozen=True)
 class Settings:
     table_name: str
     """STATE_TABLE_NAME: the DynamoDB table that holds the single state item."""
-    dynamodb_endpoint_url: str | None
-    """DYNAMODB_ENDPOINT_URL: None on AWS; the local runtime points it at a moto server on loopback."""
     region: str
     """AWS_REGION (set by Lambda) or AWS_DEFAULT_REGION."""
     endpoint_name_prefix: str
-    """ENDPOINT_NAME_PREFIX: every endpoint this stack creates is named `<prefix>-<UTC timestamp>`."""
+    """ENDPOINT_NAME_PREFIX: every endpoint this stack creates is named `<prefix>-<UTC timestamp>-<version>`."""
     instance_type: str
     """INSTANCE_TYPE: the SageMaker instance type of the endpoint."""
     approved_model_parameter: str
     """APPROVED_MODEL_PARAMETER: SSM String parameter holding the approved SageMaker model name."""
-    keep_alive_minutes: float
-    """KEEP_ALIVE_MINUTES: how long an endpoint lives after InService or after the last extend (fractions allowed,
-    so the local runtime can demo a 30-second keep-alive)."""
-    hard_cap_minutes: float
-    """HARD_CAP_MINUTES: extends never push expires_at past InService + this."""
-    starting_timeout_minutes: float
-    """STARTING_TIMEOUT_MINUTES: the reconciler fails a start still STARTING after this."""
-    typical_provisioning_seconds: int
-    """TYPICAL_PROVISIONING_SECONDS: what eta_seconds counts down from while STARTING."""
-    sms_provider: str
-    """SMS_PROVIDER: textbelt | sns | none."""
-    textbelt_key_parameter: str | None
-    """TEXTBELT_KEY_PARAMETER: SSM SecureString parameter name with the Textbelt key."""
-    textbelt_url: str
-    """TEXTBELT_URL: the Textbelt endpoint (the local runtime may point it at a fake)."""
     schedule_group_name: str
     """SCHEDULE_GROUP_NAME: the EventBridge Scheduler group for teardown schedules."""
-    scheduler_role_arn: str
-    """SCHEDULER_ROLE_ARN: the role EventBridge Scheduler assumes to invoke the teardown function."""
-    teardown_function_arn: str
-    """TEARDOWN_FUNCTION_ARN: the teardown schedule's target."""
-    admin_api_key_secret: str | None
+    scheduler_role_arn: str | None
+    """SCHEDULER_ROLE_ARN: the role EventBridge Scheduler assumes to invoke the teardown function (None: this
+    function creates no schedules)."""
+    teardown_function_arn: str | None
+    """TEARDOWN_FUNCTION_ARN: the teardown schedule's target (None: this function creates no schedules)."""
+    dynamodb_endpoint_url: str | None = None
+    """DYNAMODB_ENDPOINT_URL: None on AWS; the local runtime points it at a moto server on loopback."""
+    keep_alive_minutes: float = 30
+    """KEEP_ALIVE_MINUTES: how long an endpoint lives after InService or after the last extend (fractions allowed,
+    so the local runtime can demo a 30-second keep-alive)."""
+    hard_cap_minutes: float = 240
+    """HARD_CAP_MINUTES: extends never push expires_at past InService + this."""
+    starting_timeout_minutes: float = 20
+    """STARTING_TIMEOUT_MINUTES: the reconciler fails a start still STARTING after this."""
+    typical_provisioning_seconds: int = DEFAULT_TYPICAL_PROVISIONING_SECONDS
+    """TYPICAL_PROVISIONING_SECONDS: what eta_seconds counts down from while STARTING."""
+    sms_provider: str = "none"
+    """SMS_PROVIDER: textbelt | sns | none."""
+    textbelt_key_parameter: str | None = None
+    """TEXTBELT_KEY_PARAMETER: SSM SecureString parameter name with the Textbelt key (required for textbelt)."""
+    textbelt_url: str = "https://textbelt.com/text"
+    """TEXTBELT_URL: the Textbelt endpoint (the local runtime may point it at a fake)."""
+    admin_api_key_secret: str | None = None
     """ADMIN_API_KEY_SECRET: Secrets Manager secret with the x-api-key POST /stop requires (unset: /stop is off)."""
-    max_text_chars: int
+    max_text_chars: int = 2000
     """MAX_TEXT_CHARS: characters allowed in one text of /predict."""
-    max_texts_per_call: int
+    max_texts_per_call: int = 32
     """MAX_TEXTS_PER_CALL: texts allowed in one /predict call."""
-    max_body_bytes: int
+    max_body_bytes: int = 65536
     """MAX_BODY_BYTES: larger request bodies get 413."""
-    max_subscribers: int
+    max_subscribers: int = 20
     """MAX_SUBSCRIBERS: phone numbers kept per start."""
-    history_limit: int
+    history_limit: int = 50
     """HISTORY_LIMIT: transitions kept on the item."""
-    rate_limit_table_name: str | None
+    rate_limit_table_name: str | None = None
     """RATE_LIMIT_TABLE_NAME: DynamoDB table of /start rate counters (TTL on expires_at); unset: no limits."""
-    start_limit_per_phone: int
+    start_limit_per_phone: int = 3
     """START_LIMIT_PER_PHONE: /start calls naming one phone number allowed per window."""
-    start_limit_per_client: int
+    start_limit_per_client: int = 30
     """START_LIMIT_PER_CLIENT: /start calls from one source IP allowed per window, counting those that carry a
     phone or find the model STOPPED/FAILED (the ones that can text someone or create an endpoint)."""
-    start_limit_window_seconds: int
+    start_limit_window_seconds: int = 3600
     """START_LIMIT_WINDOW_SECONDS: the length of a rate-limit window."""
-    sms_min_interval_seconds: float
+    sms_min_interval_seconds: float = 1.0
     """SMS_MIN_INTERVAL_SECONDS: pause between two texts (Textbelt asks for at most about one a second)."""
 
     @classmethod
-    def from_env(cls) -> Settings:
-        provider = (_str("SMS_PROVIDER", "none") or "none").lower()
+    def from_environment(
+        cls, environ: Mapping[str, str] = os.environ, *, creates_schedules: bool = True
+    ) -> Settings:
+        """Read every variable; raise one ConfigurationError naming each one missing or malformed."""
+        reader = _Reader(environ)
+        required = {name: reader.required(name) for name in required_variables(creates_schedules=creates_schedules)}
+        region = reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION")
+        if region is None:
+            reader.missing.append("AWS_REGION (or AWS_DEFAULT_REGION)")
+        provider = (reader.text("SMS_PROVIDER") or "none").lower()
         if provider not in SMS_PROVIDERS:
-            raise ValueError(f"SMS_PROVIDER must be one of {SMS_PROVIDERS}, not {provider!r}")
-        return cls(
-            table_name=_str("STATE_TABLE_NAME", "ondemand-sentiment-state"),
-            dynamodb_endpoint_url=_str("DYNAMODB_ENDPOINT_URL"),
-            region=_str("AWS_REGION") or _str("AWS_DEFAULT_REGION", "us-east-1"),
-            endpoint_name_prefix=_str("ENDPOINT_NAME_PREFIX", "ondemand-sentiment"),
-            instance_type=_str("INSTANCE_TYPE", "ml.g4dn.xlarge"),
-            approved_model_parameter=_str("APPROVED_MODEL_PARAMETER", "/ondemand-sentiment/approved-model"),
-            keep_alive_minutes=_float("KEEP_ALIVE_MINUTES", 30),
-            hard_cap_minutes=_float("HARD_CAP_MINUTES", 240),
-            starting_timeout_minutes=_float("STARTING_TIMEOUT_MINUTES", 20),
-            typical_provisioning_seconds=_int("TYPICAL_PROVISIONING_SECONDS", 420),
-            sms_provider=provider,
-            textbelt_key_parameter=_str("TEXTBELT_KEY_PARAMETER"),
-            textbelt_url=_str("TEXTBELT_URL", "https://textbelt.com/text"),
-            schedule_group_name=_str("SCHEDULE_GROUP_NAME", "default"),
-            scheduler_role_arn=_str("SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/ondemand-scheduler"),
-            teardown_function_arn=_str(
-                "TEARDOWN_FUNCTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:ondemand-teardown"
+            reader.malformed.append(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}, not {provider!r}")
+        textbelt_key_parameter = reader.text("TEXTBELT_KEY_PARAMETER")
+        if provider == "textbelt" and textbelt_key_parameter is None:
+            reader.missing.append("TEXTBELT_KEY_PARAMETER (SMS_PROVIDER is textbelt)")
+        settings = cls(
+            table_name=required["STATE_TABLE_NAME"],
+            region=region or "",
+            endpoint_name_prefix=required["ENDPOINT_NAME_PREFIX"],
+            instance_type=required["INSTANCE_TYPE"],
+            approved_model_parameter=required["APPROVED_MODEL_PARAMETER"],
+            schedule_group_name=required["SCHEDULE_GROUP_NAME"],
+            scheduler_role_arn=required.get("SCHEDULER_ROLE_ARN"),
+            teardown_function_arn=required.get("TEARDOWN_FUNCTION_ARN"),
+            dynamodb_endpoint_url=reader.text("DYNAMODB_ENDPOINT_URL"),
+            keep_alive_minutes=reader.number("KEEP_ALIVE_MINUTES", float, cls.keep_alive_minutes),
+            hard_cap_minutes=reader.number("HARD_CAP_MINUTES", float, cls.hard_cap_minutes),
+            starting_timeout_minutes=reader.number("STARTING_TIMEOUT_MINUTES", float, cls.starting_timeout_minutes),
+            typical_provisioning_seconds=reader.number(
+                "TYPICAL_PROVISIONING_SECONDS", int, cls.typical_provisioning_seconds
             ),
-            admin_api_key_secret=_str("ADMIN_API_KEY_SECRET"),
-            max_text_chars=_int("MAX_TEXT_CHARS", 2000),
-            max_texts_per_call=_int("MAX_TEXTS_PER_CALL", 32),
-            max_body_bytes=_int("MAX_BODY_BYTES", 65536),
-            max_subscribers=_int("MAX_SUBSCRIBERS", 20),
-            history_limit=_int("HISTORY_LIMIT", 50),
-            rate_limit_table_name=_str("RATE_LIMIT_TABLE_NAME"),
-            start_limit_per_phone=_int("START_LIMIT_PER_PHONE", 3),
-            start_limit_per_client=_int("START_LIMIT_PER_CLIENT", 30),
-            start_limit_window_seconds=_int("START_LIMIT_WINDOW_SECONDS", 3600),
-            sms_min_interval_seconds=_float("SMS_MIN_INTERVAL_SECONDS", 1.0),
+            sms_provider=provider,
+            textbelt_key_parameter=textbelt_key_parameter,
+            textbelt_url=reader.text("TEXTBELT_URL") or cls.textbelt_url,
+            admin_api_key_secret=reader.text("ADMIN_API_KEY_SECRET"),
+            max_text_chars=reader.number("MAX_TEXT_CHARS", int, cls.max_text_chars),
+            max_texts_per_call=reader.number("MAX_TEXTS_PER_CALL", int, cls.max_texts_per_call),
+            max_body_bytes=reader.number("MAX_BODY_BYTES", int, cls.max_body_bytes),
+            max_subscribers=reader.number("MAX_SUBSCRIBERS", int, cls.max_subscribers),
+            history_limit=reader.number("HISTORY_LIMIT", int, cls.history_limit),
+            rate_limit_table_name=reader.text("RATE_LIMIT_TABLE_NAME"),
+            start_limit_per_phone=reader.number("START_LIMIT_PER_PHONE", int, cls.start_limit_per_phone),
+            start_limit_per_client=reader.number("START_LIMIT_PER_CLIENT", int, cls.start_limit_per_client),
+            start_limit_window_seconds=reader.number(
+                "START_LIMIT_WINDOW_SECONDS", int, cls.start_limit_window_seconds
+            ),
+            sms_min_interval_seconds=reader.number("SMS_MIN_INTERVAL_SECONDS", float, cls.sms_min_interval_seconds),
         )
+        reader.raise_if_wrong()
+        return settings
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The settings of this process, read on first use (tests call `get_settings.cache_clear()` after changing env)."""
-    return Settings.from_env()
+class _Reader:
+    """Reads variables and collects every problem, so one error names them all."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.missing: list[str] = []
+        self.malformed: list[str] = []
+
+    def text(self, name: str) -> str | None:
+        raw = self.environ.get(name, "")
+        return raw if raw.strip() else None  # the template sets optional values to "" to mean unset
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if value is None:
+            self.missing.append(name)
+            return ""
+        return value
+
+    def number(self, name: str, kind: Callable[[str], T], default: T) -> T:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            wanted = "a whole number" if kind is int else "a number"
+            self.malformed.append(f"{name} must be {wanted}, not {raw!r}")
+            return default
+
+    def raise_if_wrong(self) -> None:
+        problems = []
+        if self.missing:
+            problems.append("missing environment variables: " + ", ".join(self.missing))
+        problems.extend(self.malformed)
+        if problems:
+            raise ConfigurationError("; ".join(problems))

@@ -116,8 +116,10 @@ def test_megabyte_bodies_get_413_on_every_route(model_in_service: RunningRuntime
 
 
 def test_not_utf8_is_not_json(model_in_service: RunningRuntime) -> None:
-    assert_error(post(model_in_service, "/predict", b"\xff\xfe\x00garbage", "application/octet-stream"), 400,
-                 "invalid_json")
+    assert_error(post(model_in_service, "/predict", b"\xff\xfe\x00garbage"), 400, "invalid_json")
+    # The local gateway takes only JSON bodies (a cross-site form must not reach the API).
+    assert_error(post(model_in_service, "/predict", b"great film", "application/octet-stream"), 415,
+                 "unsupported_media_type")
 
 
 def test_control_characters_and_emoji_are_classified(model_in_service: RunningRuntime) -> None:

@@ -8,7 +8,6 @@ optimistic locking, boto3 clients), called from 50 threads at once.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -18,11 +17,12 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
-from ondemand import wiring
 from ondemand.adapters.aws import build_aws_adapters
+from ondemand.bootstrap import Handler, bootstrap
 from ondemand.handlers import api, endpoint_events
-from ondemand.settings import get_settings
+
+from local_runtime.state_server import LoopbackMotoServer
+from tests.settings_factory import make_settings
 
 CALLERS = 50
 PHONES = [f"+1555555{n:04d}" for n in range(10)]  # 10 people, each clicking several times
@@ -32,38 +32,32 @@ MODEL = "sentiment-minilm-v1"
 
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    # moto's server behind the local runtime's guard: moto alone lets two identical conditional writes both pass.
+    server = LoopbackMotoServer()
+    url = server.start()
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": url,  # every boto3 client
-        "DYNAMODB_ENDPOINT_URL": url,  # pynamodb's Meta.host
-        "STATE_TABLE_NAME": "concurrent-start-state",
-        "SMS_PROVIDER": "sns",
-        "SCHEDULE_GROUP_NAME": GROUP,
-        "APPROVED_MODEL_PARAMETER": "/ondemand-sentiment/approved-model",
+        "AWS_ENDPOINT_URL": url,  # every boto3 client, the adapters' and the test's
         "POWERTOOLS_METRICS_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    get_settings.cache_clear()
     try:
         yield url
     finally:
-        wiring.install(None)
-        get_settings.cache_clear()
         server.stop()
 
 
 @pytest.fixture
 def stack(moto_server: str, state_table) -> dict[str, Any]:
-    """The stack's resources on the moto server, and the AWS adapters installed with a CreateEndpoint counter."""
-    settings = get_settings()
+    """The stack's resources on the moto server, and the handlers on the AWS adapters with a CreateEndpoint counter."""
+    settings = make_settings(
+        table_name="concurrent-start-state", dynamodb_endpoint_url=moto_server, sms_provider="sns",
+        schedule_group_name=GROUP,
+    )
     state_table(boto3.client("dynamodb"), settings.table_name)  # key schema from template.yaml
     boto3.client("sagemaker").create_model(
         ModelName=MODEL,
@@ -82,14 +76,16 @@ def stack(moto_server: str, state_table) -> dict[str, Any]:
             calls[event_name.rsplit(".", 1)[-1]] += 1
 
     adapters.endpoints.sagemaker.meta.events.register("before-call.sagemaker.CreateEndpoint", count)
-    wiring.install(adapters)
-    return {"url": moto_server, "calls": calls}
+    service = bootstrap(settings, adapters)
+    return {"url": moto_server, "calls": calls, "api": api.make_handler(service),
+            "endpoint_events": endpoint_events.make_handler(service)}
 
 
-def click_start(request: dict[str, Any], phone: str | None, barrier: threading.Barrier) -> tuple[int, dict[str, Any]]:
+def click_start(handler: Handler, request: dict[str, Any], phone: str | None, barrier: threading.Barrier,
+                ) -> tuple[int, dict[str, Any]]:
     request["body"] = json.dumps({"phone": phone} if phone else {})
     barrier.wait()
-    response = api.handler(request, None)
+    response = handler(request, None)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -105,7 +101,7 @@ def test_fifty_concurrent_starts_make_one_endpoint_one_schedule_and_one_text_eac
     assert len(people) == len(PHONES)
     barrier = threading.Barrier(CALLERS)
     with ThreadPoolExecutor(max_workers=CALLERS) as pool:
-        answers = list(pool.map(lambda phone: click_start(event("apigw_start"), phone, barrier), callers))
+        answers = list(pool.map(lambda phone: click_start(stack["api"], event("apigw_start"), phone, barrier), callers))
 
     statuses = Counter(status for status, _ in answers)
     assert set(statuses) <= {200, 202}, statuses
@@ -114,7 +110,7 @@ def test_fifty_concurrent_starts_make_one_endpoint_one_schedule_and_one_text_eac
     assert len(endpoints) == 1
     name = endpoints[0]["EndpointName"]
     assert {body["endpoint_name"] for _, body in answers} == {name}
-    status = json.loads(api.handler(event("apigw_status"), None)["body"])
+    status = json.loads(stack["api"](event("apigw_status"), None)["body"])
     assert status["state"] == "STARTING"
     assert status["subscribers_count"] == len(people)
 
@@ -123,7 +119,7 @@ def test_fifty_concurrent_starts_make_one_endpoint_one_schedule_and_one_text_eac
     in_service["detail"]["EndpointName"] = name
     with ThreadPoolExecutor(max_workers=4) as pool:
         deliveries = [dict(in_service) for _ in range(4)]
-        outcomes = list(pool.map(lambda delivery: endpoint_events.handler(delivery, None), deliveries))
+        outcomes = list(pool.map(lambda delivery: stack["endpoint_events"](delivery, None), deliveries))
     assert sum(o["outcome"].startswith("promoted") for o in outcomes) == 1
 
     schedules = boto3.client("scheduler").list_schedules(GroupName=GROUP)["Schedules"]
@@ -133,7 +129,6 @@ def test_fifty_concurrent_starts_make_one_endpoint_one_schedule_and_one_text_eac
     # Everyone who clicks now gets 200, and still nobody creates a second endpoint.
     late = threading.Barrier(5)
     with ThreadPoolExecutor(max_workers=5) as pool:
-        again = list(pool.map(lambda phone: click_start(event("apigw_start"), phone, late), PHONES[:5]))
+        again = list(pool.map(lambda phone: click_start(stack["api"], event("apigw_start"), phone, late), PHONES[:5]))
     assert {status for status, _ in again} == {200}
     assert stack["calls"]["CreateEndpoint"] == 1
-    assert os.environ["DYNAMODB_ENDPOINT_URL"] == stack["url"]

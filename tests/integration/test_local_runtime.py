@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from local_runtime.harness import RunningRuntime, descendants, is_model_server, process_exists
+from local_runtime.outbox import read_outbox  # phones masked, as the page sees them
 
 PHONE = "+15555550123"
 POSITIVE = "An absolute masterpiece, I loved every minute."
@@ -70,7 +71,7 @@ def test_start_text_predict_and_shut_down_over_http(
         time.sleep(1)  # a duplicate would arrive right behind the first
         texts = [sms for sms in runtime.outbox() if sms["phone"] == PHONE]
         assert len(texts) == 1 and texts[0]["ok"] and "ready" in texts[0]["message"]
-        assert requests.get(runtime.base_url + "/outbox", timeout=10).json() == runtime.outbox()
+        assert requests.get(runtime.base_url + "/outbox", timeout=10).json() == read_outbox(runtime.outbox_path)
 
         wait_for_state(runtime, "STOPPED", timeout=150)
         assert not process_exists(model_pid)

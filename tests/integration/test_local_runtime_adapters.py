@@ -7,26 +7,31 @@ import json
 import os
 import queue
 import signal
+import stat
 import sys
 import textwrap
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from ondemand.domain import EndpointError, EndpointStatus
+from ondemand.adapters.dynamodb import DynamoStateStore
+from ondemand.domain import EndpointError, EndpointStatus, State
 
 from local_runtime.cfn_template import load_template, rule_patterns
 from local_runtime.endpoints import LocalEndpointControl, SubprocessSpawner, endpoint_state_change_event
 from local_runtime.event_bus import LocalEventBus, Rule
 from local_runtime.gateway import Gateway
 from local_runtime.harness import process_exists
-from local_runtime.outbox import OutboxNotifier, read_outbox
-from local_runtime.runtime import ENDPOINT_EVENTS_HANDLER
+from local_runtime.outbox import OutboxNotifier, mask_phone, read_outbox
+from local_runtime.runtime import ENDPOINT_EVENTS_HANDLER, LocalRuntime, RuntimeConfig
 from local_runtime.scheduler import LocalScheduler, RateLoop
+from local_runtime.state_server import LocalStateServer
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
@@ -236,7 +241,7 @@ def test_the_gateway_turns_requests_into_proxy_events_and_serves_the_page(tmp_pa
         assert page.headers["Content-Type"] == "text/html"
         outbox = requests.get(gateway.base_url + "/outbox", timeout=5)
         assert outbox.json() == [{"phone": "+15555550100"}]
-        assert outbox.headers["Access-Control-Allow-Origin"] == "*"  # a page opened from disk reads it too
+        assert "Access-Control-Allow-Origin" not in outbox.headers  # only the page served here reads it
         assert requests.get(gateway.base_url + "/dashboard/app.py", timeout=5).status_code == 503  # not a page file
 
         answer = requests.post(gateway.base_url + "/predict?debug=1", json={"text": "hello"}, timeout=5)
@@ -249,7 +254,8 @@ def test_the_gateway_turns_requests_into_proxy_events_and_serves_the_page(tmp_pa
         assert event["headers"]["Content-Type"] == "application/json"
         assert requests.get(gateway.base_url + "/../../etc/passwd", timeout=5).status_code == 503  # to the API
 
-        too_big = requests.post(gateway.base_url + "/predict", data=b"x" * (11 * 1024 * 1024), timeout=30)
+        too_big = requests.post(gateway.base_url + "/predict", data=b"x" * (11 * 1024 * 1024),
+                                headers={"Content-Type": "application/json"}, timeout=30)
         assert too_big.status_code == 413 and too_big.json()["error"] == "payload_too_large"
     finally:
         gateway.close()
@@ -261,10 +267,43 @@ def test_the_outbox_records_every_sms_and_what_the_provider_said(tmp_path: Path)
     notifier = OutboxNotifier(outbox, on_send=printed.append)
     result = notifier.send("+15555550100", "Your model is ready.")
     assert result.ok
-    [entry] = read_outbox(outbox)
+    [entry] = read_outbox(outbox, reveal_phones=True)
     assert entry["phone"] == "+15555550100" and entry["message"] == "Your model is ready."
     assert entry["provider"] == "outbox" and entry["ok"] is True and entry["at"]
     assert printed == [entry]
+
+
+def test_the_outbox_file_is_private_and_what_it_shows_masks_the_numbers(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.jsonl"
+    outbox.write_text("")  # as the runtime empties it at start: made with the umask's mode
+    notifier = OutboxNotifier(outbox)
+    for phone in ("+15555550100", "+447700900123"):
+        notifier.send(phone, "Your model is ready.")
+    assert stat.S_IMODE(outbox.stat().st_mode) == 0o600
+    assert [e["phone"] for e in read_outbox(outbox)] == ["+1555***0100", "+4477***0123"]
+    assert [e["phone"] for e in read_outbox(outbox, reveal_phones=True)] == ["+15555550100", "+447700900123"]
+    assert [mask_phone(p) for p in ("+1234567", "+12", "")] == ["+12***67", "***", "***"]
+
+
+def test_the_runtime_file_with_the_admin_key_is_private(tmp_path: Path) -> None:
+    runtime = LocalRuntime(RuntimeConfig(model_dir=tmp_path, var_dir=tmp_path, admin_key="s3cret"), say=lambda _: None)
+    runtime.gateway = Gateway(api=lambda event: {}, static_dir=tmp_path)
+    runtime.state_server = LocalStateServer(table_name="unused")
+    try:
+        (tmp_path / "runtime.tmp").write_text("left by a crash")  # a leftover is replaced, not reused
+        runtime._write_runtime_file()
+    finally:
+        runtime.gateway.server_close()
+    written = tmp_path / "runtime.json"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert json.loads(written.read_text())["admin_key"] == "s3cret"
+
+
+def test_the_console_line_for_a_text_masks_the_number(tmp_path: Path) -> None:
+    said: list[str] = []
+    runtime = LocalRuntime(RuntimeConfig(model_dir=tmp_path, var_dir=tmp_path), say=said.append)
+    runtime._sent({"phone": "+15555550100", "ok": True, "provider": "outbox", "message": "Your model is ready."})
+    assert said == ["SMS to +1555***0100 via outbox sent: Your model is ready."]
 
 
 
@@ -330,3 +369,115 @@ def test_a_port_taken_before_the_model_server_binds_it_is_retried_on_another(tmp
     assert len(ports) == 2
     assert "FAILED" not in [e["detail"]["EndpointStatus"] for e in events.seen]
     endpoints.close()
+
+
+@pytest.fixture
+def recording_gateway(tmp_path: Path) -> Iterator[tuple[Gateway, list[dict[str, Any]]]]:
+    """A gateway whose API answers as the Lambda does (CORS for any origin) and records what reached it."""
+    (tmp_path / "index.html").write_text("<h1>page</h1>")
+    reached: list[dict[str, Any]] = []
+
+    def api(event: dict[str, Any]) -> dict[str, Any]:
+        reached.append(event)
+        return {"statusCode": 202, "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
+                "body": json.dumps({"state": "STARTING"}), "isBase64Encoded": False}
+
+    gateway = Gateway(api=api, static_dir=tmp_path, extra_routes={"/outbox": lambda: [{"phone": "+1555***0100"}]})
+    gateway.start()
+    try:
+        yield gateway, reached
+    finally:
+        gateway.close()
+
+
+def assert_refused(response: requests.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == code and len(response.json()["message"]) > 10
+    assert not any(name.lower().startswith("access-control-") for name in response.headers)
+
+
+def test_the_gateway_answers_only_its_own_loopback_names(
+        recording_gateway: tuple[Gateway, list[dict[str, Any]]]) -> None:
+    gateway, reached = recording_gateway
+    port = gateway.server_address[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
+        answer = requests.post(gateway.base_url + "/start", json={}, headers={"Host": host}, timeout=5)
+        assert answer.status_code == 202, (host, answer.text)
+    for host in (f"attacker.example:{port}", "127.0.0.1", f"127.0.0.1:{port + 1}", f"localhost.:{port}",
+                 f"127.0.0.1.nip.io:{port}", ""):
+        for method, path in (("POST", "/start"), ("GET", "/status"), ("GET", "/outbox"), ("GET", "/")):
+            answer = requests.request(method, gateway.base_url + path, json={} if method == "POST" else None,
+                                      headers={"Host": host}, timeout=5)
+            assert_refused(answer, 403, "host_not_allowed")
+    assert len(reached) == 4
+
+
+def test_a_post_body_must_be_json(recording_gateway: tuple[Gateway, list[dict[str, Any]]]) -> None:
+    """What a cross-site form or a `no-cors` fetch can send without a preflight never reaches /start."""
+    gateway, reached = recording_gateway
+    for content_type in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                         "multipart/form-data; boundary=x", "application/jsonp", "application/octet-stream"):
+        answer = requests.post(gateway.base_url + "/start", data=b'{"phone": "+15555550100"}',
+                               headers={"Content-Type": content_type}, timeout=5)
+        assert_refused(answer, 415, "unsupported_media_type")
+    no_type = requests.post(gateway.base_url + "/start", data=b"{}", timeout=5)  # bytes: requests names no type
+    assert "Content-Type" not in no_type.request.headers
+    assert_refused(no_type, 415, "unsupported_media_type")
+    assert reached == []
+
+    assert requests.post(gateway.base_url + "/start", json={}, timeout=5).status_code == 202
+    charset = requests.post(gateway.base_url + "/start", data=b"{}", timeout=5,
+                            headers={"Content-Type": "Application/JSON; charset=utf-8"})
+    assert charset.status_code == 202
+    assert requests.post(gateway.base_url + "/extend", timeout=5).status_code == 202  # no body, nothing to read
+    assert len(reached) == 3
+
+
+def test_another_origin_can_neither_preflight_post_nor_read_the_outbox(
+        recording_gateway: tuple[Gateway, list[dict[str, Any]]]) -> None:
+    gateway, reached = recording_gateway
+    for origin in ("https://attacker.example", "null", "http://127.0.0.1:1"):
+        preflight = requests.options(gateway.base_url + "/start", timeout=5, headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        assert_refused(preflight, 403, "cross_origin_refused")
+        post = requests.post(gateway.base_url + "/start", json={}, headers={"Origin": origin}, timeout=5)
+        assert_refused(post, 403, "cross_origin_refused")
+        outbox = requests.get(gateway.base_url + "/outbox", headers={"Origin": origin}, timeout=5)
+        assert_refused(outbox, 403, "cross_origin_refused")
+    assert reached == []
+
+    # A plain GET of the API gets what the Lambda answers (its CORS included): the state is public on AWS too.
+    status = requests.get(gateway.base_url + "/status", headers={"Origin": "https://attacker.example"}, timeout=5)
+    assert status.status_code == 202 and status.headers["Access-Control-Allow-Origin"] == "*"
+    # The page this gateway serves posts with its own origin (browsers send Origin on every POST).
+    for own in (gateway.base_url, gateway.base_url.replace("127.0.0.1", "localhost")):
+        answer = requests.post(gateway.base_url + "/start", json={}, headers={"Origin": own}, timeout=5)
+        assert answer.status_code == 202
+
+
+def test_the_state_store_refuses_browsers_and_other_hosts_and_sends_no_cors(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # pynamodb signs with whatever the runtime sets
+        monkeypatch.setenv(name, "local")
+    name = f"guard-{uuid.uuid4().hex[:8]}"  # moto keeps tables per process
+    server = LocalStateServer(table_name=name, rate_limit_table_name=f"{name}-rate-limits")
+    server.start()
+    try:
+        list_tables = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables"}
+        for extra in ({"Origin": "https://attacker.example"}, {"Origin": "null"},
+                      {"Host": "attacker.example:" + server.url.rsplit(":", 1)[1]}):
+            answer = requests.post(server.url, data="{}", headers={**list_tables, **extra}, timeout=5)
+            assert answer.status_code == 403, answer.text
+            assert not any(name.lower().startswith("access-control-") for name in answer.headers)
+        preflight = requests.options(server.url, timeout=5, headers={
+            "Origin": "https://attacker.example", "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 403 and "Access-Control-Allow-Origin" not in preflight.headers
+
+        assert server.table_name in server.client().list_tables()["TableNames"]  # an SDK client is served
+        # The lifecycle's own pynamodb store, unchanged, reads and writes through the guard.
+        store = DynamoStateStore(server.table_name, server.url, server.region, 20)
+        store.transition([State.STOPPED], State.STARTING, "a test start")
+        assert store.add_subscriber([State.STARTING], "+15555550100", limit=10).subscribers == ("+15555550100",)
+        assert store.get().state == State.STARTING
+    finally:
+        server.close()

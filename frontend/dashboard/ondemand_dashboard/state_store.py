@@ -2,51 +2,37 @@
 
 For when the API is down, not deployed yet, or behind auth the developer does not have: the dashboard still shows
 the state, its history and the cost. Actions (Start, Extend, Stop, predict) always go through the API. It reads with
-the lifecycle's own store adapter and status shaping, so both sources answer the same JSON.
+the lifecycle's own store adapter and `status_view`, so both sources answer the same JSON.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 from ondemand_dashboard.api_client import ApiError
-
-FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
-
-
-class _ReadOnlyPort:
-    """Stands in for the ports a status read never touches; using one is a bug, so say so loudly."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise ApiError(f"The dashboard only reads the state store; {name} must go through the API.", None, "read_only")
 
 
 class StateStoreReader:
     """GET /status without the API: `status()` answers what the API's /status answers."""
 
-    def __init__(self, table_name: str, endpoint_url: str | None, region: str) -> None:
-        if str(FUNCTIONS_DIR) not in sys.path:  # `streamlit run` does not put the Lambda code on the path
-            sys.path.append(str(FUNCTIONS_DIR))
+    def __init__(self, table_name: str, endpoint_url: str | None, region: str, *,
+                 typical_provisioning_seconds: int | None = None) -> None:
         from ondemand.adapters.dynamodb import DynamoStateStore
-        from ondemand.lifecycle import EndpointLifecycle
-        from ondemand.settings import Settings
-        from ondemand.wiring import Adapters
+        from ondemand.settings import DEFAULT_TYPICAL_PROVISIONING_SECONDS
 
         self.table_name = table_name
         self.endpoint_url = endpoint_url
-        settings = Settings.from_env()
-        store = DynamoStateStore(table_name, endpoint_url, region, settings.history_limit)
-        unused = _ReadOnlyPort()
-        self._lifecycle = EndpointLifecycle(Adapters(store, unused, unused, unused), settings)  # type: ignore[arg-type]
+        self.typical_provisioning_seconds = typical_provisioning_seconds or DEFAULT_TYPICAL_PROVISIONING_SECONDS
+        self._store = DynamoStateStore(table_name, endpoint_url, region)
 
     def status(self) -> dict[str, Any]:
+        from ondemand.status import status_view
+
         try:
-            return self._lifecycle.status()
-        except ApiError:
-            raise
+            item = self._store.get()
         except Exception as error:  # noqa: BLE001 - pynamodb and botocore raise many kinds; all mean "cannot read"
             where = f" at {self.endpoint_url}" if self.endpoint_url else ""
             raise ApiError(f"Cannot read the state table {self.table_name}{where}: {error}", None,
                            "state_store") from error
+        return status_view(item, datetime.now(UTC), self.typical_provisioning_seconds)

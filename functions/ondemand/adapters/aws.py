@@ -9,13 +9,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ondemand.adapters.dynamodb import DynamoStateStore
+from ondemand.adapters.rate_limit import DynamoRateLimiter
 from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import DisabledNotifier, SnsNotifier, TextbeltNotifier
 from ondemand.domain import NotifierError
-from ondemand.ports import Notifier
-from ondemand.settings import Settings, get_settings
-from ondemand.wiring import Adapters
+from ondemand.ports import Adapters, Notifier
+from ondemand.settings import Settings
 
 
 class SsmSecret:
@@ -61,8 +61,8 @@ def build_notifier(settings: Settings, session: boto3.Session, config: Config | 
     return DisabledNotifier()
 
 
-def build_aws_adapters(settings: Settings | None = None) -> Adapters:
-    settings = settings or get_settings()
+def build_aws_adapters(settings: Settings) -> Adapters:
+    """One adapter per port, for the settings' stack (the rate limiter only when RATE_LIMIT_TABLE_NAME is set)."""
     session = boto3.Session(region_name=settings.region)
     # One Lambda handles one event at a time, but the local runtime's gateway serves requests on many threads.
     config = Config(max_pool_connections=50, retries={"mode": "standard"})
@@ -85,6 +85,11 @@ def build_aws_adapters(settings: Settings | None = None) -> Adapters:
             target_arn=settings.teardown_function_arn,
         ),
         notifier=build_notifier(settings, session, config),
+        rate_limiter=(
+            DynamoRateLimiter(settings.rate_limit_table_name, settings.dynamodb_endpoint_url, settings.region)
+            if settings.rate_limit_table_name
+            else None
+        ),
         admin_api_key=SecretsManagerSecret(
             session.client("secretsmanager", config=config), settings.admin_api_key_secret
         ),

@@ -8,6 +8,7 @@ writers exactly one wins and the other gets ConflictError. Locally the same code
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -50,15 +51,29 @@ M = TypeVar("M", bound=Model)
 
 
 @lru_cache(maxsize=16)
-def bound_model(base: type[M], table_name: str, host: str | None, region: str) -> type[M]:
+@dataclass(frozen=True)
+class StaticCredentials:
+    """Credentials given in code: the local runtime's for its own DynamoDB server. On AWS there are none (None):
+    botocore finds the function's role."""
+
+    access_key_id: str
+    secret_access_key: str
+
+
+def bound_model(
+    base: type[M], table_name: str, host: str | None, region: str, credentials: StaticCredentials | None = None
+) -> type[M]:
     """`base` bound to one table (pynamodb reads the table from the class's Meta); one class per table."""
 
     class Meta:
         pass
 
-    Meta.table_name = table_name
-    Meta.host = host
-    Meta.region = region
+    Meta.table_name = table_name  # type: ignore[attr-defined]
+    Meta.host = host  # type: ignore[attr-defined]
+    Meta.region = region  # type: ignore[attr-defined]
+    if credentials is not None:
+        Meta.aws_access_key_id = credentials.access_key_id  # type: ignore[attr-defined]
+        Meta.aws_secret_access_key = credentials.secret_access_key  # type: ignore[attr-defined]
     return type(base.__name__.removesuffix("Base"), (base,), {"Meta": Meta, "__module__": base.__module__})
 
 
@@ -72,8 +87,9 @@ class DynamoStateStore:
         region: str = "us-east-1",
         history_limit: int = 50,
         now: Any = None,
+        credentials: StaticCredentials | None = None,
     ) -> None:
-        self.model = bound_model(StateItemBase, table_name, host, region)
+        self.model = bound_model(StateItemBase, table_name, host, region, credentials)
         self.history_limit = history_limit
         self.now = now or (lambda: datetime.now(UTC))
 
@@ -160,7 +176,7 @@ class DynamoStateStore:
             since=item.since,
             endpoint_name=item.endpoint_name,
             expires_at=item.expires_at,
-            subscribers=tuple(item.subscribers or ()),
+            subscribers=tuple(str(phone) for phone in item.subscribers or ()),
             last_error=item.last_error,
             history=tuple(
                 Transition(at=h.at, from_state=State(h.from_state), to_state=State(h.to_state), reason=h.reason)

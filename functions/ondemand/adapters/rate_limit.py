@@ -16,7 +16,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
-from ondemand.adapters.dynamodb import bound_model
+from ondemand.adapters.dynamodb import StaticCredentials, bound_model
 
 
 class RateCounterBase(Model):
@@ -39,9 +39,9 @@ class DynamoRateLimiter:
 
     def __init__(
         self, table_name: str, host: str | None = None, region: str = "us-east-1",
-        now: Callable[[], float] = time.time,
+        now: Callable[[], float] = time.time, credentials: StaticCredentials | None = None,
     ) -> None:
-        self.model = bound_model(RateCounterBase, table_name, host, region)
+        self.model = bound_model(RateCounterBase, table_name, host, region, credentials)
         self.now = now
 
     def acquire(self, key: str, limit: int, window_seconds: int) -> int | None:

@@ -51,7 +51,7 @@ class SageMakerEndpoints:
     def approved_model(self) -> str:
         """The model the training pipeline approved, read at each start so a new approval needs no redeploy."""
         try:
-            model_name = self.ssm.get_parameter(Name=self.approved_model_parameter)["Parameter"]["Value"]
+            model_name: str = self.ssm.get_parameter(Name=self.approved_model_parameter)["Parameter"]["Value"]
         except ClientError as exc:
             raise EndpointError(
                 f"No approved model: SSM parameter {self.approved_model_parameter} could not be read "
@@ -144,8 +144,11 @@ class SageMakerEndpoints:
                 Accept="application/json",
                 Body=json.dumps(payload).encode(),
             )
-            return json.loads(answer["Body"].read())
+            decoded = json.loads(answer["Body"].read())
         except (ClientError, BotoCoreError) as exc:
             raise EndpointError(f"InvokeEndpoint {name} failed: {exc}") from exc
         except ValueError as exc:
             raise EndpointError(f"The endpoint {name} answered something that is not JSON") from exc
+        if not isinstance(decoded, dict):  # the caller reads fields of it; a list would be an AttributeError (500)
+            raise EndpointError(f"The endpoint {name} answered JSON that is not an object")
+        return decoded

@@ -12,7 +12,9 @@ from ondemand.domain import SchedulerError
 
 
 class EventBridgeScheduler:
-    def __init__(self, client: Any, *, group_name: str, role_arn: str, target_arn: str) -> None:
+    """`role_arn` and `target_arn` are None in a function that only deletes schedules (the teardown function)."""
+
+    def __init__(self, client: Any, *, group_name: str, role_arn: str | None, target_arn: str | None) -> None:
         self.client = client
         self.group_name = group_name
         self.role_arn = role_arn
@@ -20,6 +22,8 @@ class EventBridgeScheduler:
 
     def request(self, name: str, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
         """The CreateSchedule/UpdateSchedule arguments (the same for both, so a retry replaces, never doubles)."""
+        if self.role_arn is None or self.target_arn is None:
+            raise SchedulerError("This function has no SCHEDULER_ROLE_ARN and TEARDOWN_FUNCTION_ARN to schedule with.")
         return {
             "Name": name,
             "GroupName": self.group_name,

@@ -1,7 +1,11 @@
 """The REST API: GET /status, POST /start, /predict, /extend, /stop (API Gateway REST proxy events).
 
 Parsing and HTTP shaping live here; decisions live in EndpointLifecycle. Each error class maps to one response
-with the body {"error": <code>, "message": <sentence>}.
+with the body {"error": <code>, "message": <sentence>}. The routes are registered on the module-level resolver;
+the handler `make_handler(service)` makes hands them its service in a context variable for the length of one event.
+Not the resolver's own `append_context`: that is one dict on the shared resolver, cleared after every event, so
+two events resolved at once on different threads (the local gateway, the concurrency tests) would clear each
+other's service.
 """
 
 from __future__ import annotations
@@ -10,21 +14,21 @@ import hmac
 import json
 import re
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ondemand import wiring
-from ondemand.domain import ConflictError, EndpointError, LifecycleError, ModelNotReadyError
-from ondemand.lifecycle import EndpointLifecycle
+from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
+from ondemand.domain import ConflictError, EndpointError, LifecycleError, ModelNotReadyError, State
 from ondemand.observability import logger, record_metric, tracer
-from ondemand.settings import get_settings
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")  # used with fullmatch: "$" would let a trailing newline through
 
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=["x-api-key"], max_age=300))
+_current_service: ContextVar[Service] = ContextVar("service")
 
 
 class InvalidRequestError(Exception):
@@ -56,11 +60,14 @@ class RateLimitedError(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
-def lifecycle() -> EndpointLifecycle:
-    return EndpointLifecycle(wiring.adapters(), get_settings())
+def service() -> Service:
+    """The service of the event being resolved (set by the handler `make_handler` made)."""
+    return _current_service.get()
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -75,8 +82,9 @@ def json_body(required: bool) -> dict[str, Any]:
         raw = app.current_event.decoded_body or ""
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequestError("invalid_json", "The body is not UTF-8 text, so it is not valid JSON.") from None
-    if len(raw.encode()) > get_settings().max_body_bytes:
-        raise PayloadTooLargeError(f"The body is larger than {get_settings().max_body_bytes} bytes.")
+    limit = service().settings.max_body_bytes
+    if len(raw.encode()) > limit:
+        raise PayloadTooLargeError(f"The body is larger than {limit} bytes.")
     if required and not raw.strip():
         raise InvalidRequestError("missing_body", "Send a JSON object, for example {\"text\": \"Great film!\"}.")
     if not raw:  # no body at all; whitespace alone is a body that is not JSON
@@ -92,7 +100,7 @@ def json_body(required: bool) -> dict[str, Any]:
 
 def texts_from(body: dict[str, Any]) -> list[str]:
     """`text` (one) or `texts` (a list), within the configured limits."""
-    settings = get_settings()
+    settings = service().settings
     if ("text" in body) == ("texts" in body):
         raise InvalidRequestError("missing_text", "Send either \"text\" (a string) or \"texts\" (a list of strings).")
     if "text" in body:
@@ -119,15 +127,15 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-def limit_starts(phone: str | None, machine: EndpointLifecycle) -> None:
+def limit_starts(phone: str | None, current: Service) -> None:
     """Per client, count the starts that can cost money or text someone; per phone, every start naming it."""
-    limiter = wiring.rate_limiter()
+    limiter = current.adapters.rate_limiter
     if limiter is None:
         return
-    settings = get_settings()
+    settings = current.settings
     window = settings.start_limit_window_seconds
     client = app.current_event.request_context.identity.source_ip or "unknown"
-    if phone is not None or machine.status()["state"] in ("STOPPED", "FAILED"):
+    if phone is not None or current.adapters.store.get().state in (State.STOPPED, State.FAILED):
         wait = limiter.acquire(f"start#client#{client}", settings.start_limit_per_client, window)
         if wait is not None:
             raise RateLimitedError(f"Too many starts from your address; try again in {wait} seconds.", wait)
@@ -139,7 +147,7 @@ def limit_starts(phone: str | None, machine: EndpointLifecycle) -> None:
 
 @app.get("/status")
 def get_status() -> dict[str, Any]:
-    return lifecycle().status()
+    return service().status()
 
 
 @app.post("/start")
@@ -148,22 +156,22 @@ def post_start() -> tuple[dict[str, Any], int]:
     phone = body.get("phone")
     if phone is not None and (not isinstance(phone, str) or not E164.fullmatch(phone)):
         raise InvalidRequestError("invalid_phone", "\"phone\" must be an E.164 number such as +15555550100.")
-    machine = lifecycle()
-    limit_starts(phone, machine)
-    result = machine.start(phone)
+    current = service()
+    limit_starts(phone, current)
+    result = current.lifecycle.start(phone)
     if result.created:
         record_metric("EndpointStarts", MetricUnit.Count, 1)
         logger.info("created endpoint", extra={"endpoint_name": result.state.endpoint_name})
-    status = machine.status()
+    status = current.status()
     status["subscribed"] = result.subscribed
-    return status, 200 if status["state"] == "IN_SERVICE" else 202
+    return status, 200 if status["state"] == State.IN_SERVICE else 202
 
 
 @app.post("/predict")
 def post_predict() -> dict[str, Any]:
     started = time.perf_counter()
     texts = texts_from(json_body(required=True))
-    answer = lifecycle().predict(texts)
+    answer = service().lifecycle.predict(texts)
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     record_metric("PredictLatency", MetricUnit.Milliseconds, latency_ms)
     return {"predictions": answer["predictions"], "latency_ms": latency_ms, "model": answer.get("model", "unknown")}
@@ -172,16 +180,17 @@ def post_predict() -> dict[str, Any]:
 @app.post("/extend")
 def post_extend() -> dict[str, Any]:
     json_body(required=False)
-    machine = lifecycle()
-    result = machine.extend()
-    status = machine.status()
+    current = service()
+    result = current.lifecycle.extend()
+    status = current.status()
     status["capped"] = result.capped
     return status
 
 
 @app.post("/stop")
 def post_stop() -> tuple[dict[str, Any], int]:
-    expected = wiring.adapters().admin_api_key()
+    current = service()
+    expected = current.adapters.admin_api_key()
     given = app.current_event.headers.get("x-api-key") or app.current_event.headers.get("X-Api-Key")
     if not expected:
         raise UnauthorizedError(403, "stop_disabled", "POST /stop is turned off: no admin API key is configured.")
@@ -189,9 +198,8 @@ def post_stop() -> tuple[dict[str, Any], int]:
         raise UnauthorizedError(401, "missing_api_key", "POST /stop needs the admin key in the x-api-key header.")
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise UnauthorizedError(403, "invalid_api_key", "The x-api-key header does not match the admin key.")
-    machine = lifecycle()
-    machine.stop()
-    return machine.status(), 200
+    current.lifecycle.stop()
+    return current.status(), 200
 
 
 @app.exception_handler(InvalidRequestError)
@@ -221,7 +229,7 @@ def on_conflict(exc: ConflictError) -> Response:
 
 @app.exception_handler(ModelNotReadyError)
 def on_model_not_ready(exc: ModelNotReadyError) -> Response:
-    hint = "Start it with POST /start." if exc.state.value in ("STOPPED", "FAILED") else "Wait for it to be ready."
+    hint = "Start it with POST /start." if exc.state in (State.STOPPED, State.FAILED) else "Wait for it to be ready."
     return error_response(
         503,
         "model_not_ready",
@@ -248,6 +256,18 @@ def on_not_found(exc: Exception) -> Response:
     return error_response(404, "not_found", f"There is no {app.current_event.http_method} {app.current_event.path}.")
 
 
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def make_handler(current: Service) -> Handler:
+    """The API's Lambda handler on `current`."""
+
+    @tracer.capture_lambda_handler
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        token = _current_service.set(current)
+        try:
+            return app.resolve(event, context)
+        finally:
+            _current_service.reset(token)
+
+    return handle
+
+
+handler = LambdaEntryPoint(make_handler)

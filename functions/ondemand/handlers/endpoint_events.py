@@ -11,11 +11,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ondemand import wiring
+from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
 from ondemand.domain import EndpointStatus
-from ondemand.lifecycle import EndpointLifecycle
 from ondemand.observability import logger, tracer
-from ondemand.settings import get_settings
 
 _BY_SPELLING = {s.value.upper(): s for s in EndpointStatus} | {s.name: s for s in EndpointStatus}
 
@@ -25,16 +23,23 @@ def parse_status(raw: str) -> EndpointStatus | None:
     return _BY_SPELLING.get(raw.upper()) or _BY_SPELLING.get(raw.replace("_", "").upper())
 
 
-@tracer.capture_lambda_handler
-@event_source(data_class=EventBridgeEvent)
-def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    detail = event.detail
-    name = detail.get("EndpointName", "")
-    status = parse_status(detail.get("EndpointStatus", ""))
-    if status is None:
-        outcome = f"ignored: unknown status {detail.get('EndpointStatus')!r}"
-    else:
-        machine = EndpointLifecycle(wiring.adapters(), get_settings())
-        outcome = machine.on_endpoint_status(name, status, detail.get("FailureReason"))
-    logger.info("endpoint state change", extra={"endpoint_name": name, "status": str(status), "outcome": outcome})
-    return {"endpoint_name": name, "outcome": outcome}
+def make_handler(service: Service) -> Handler:
+    """The endpoint-events Lambda handler on `service`."""
+
+    @tracer.capture_lambda_handler
+    @event_source(data_class=EventBridgeEvent)
+    def handle(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+        detail = event.detail
+        name = detail.get("EndpointName", "")
+        status = parse_status(detail.get("EndpointStatus", ""))
+        if status is None:
+            outcome = f"ignored: unknown status {detail.get('EndpointStatus')!r}"
+        else:
+            outcome = service.lifecycle.on_endpoint_status(name, status, detail.get("FailureReason"))
+        logger.info("endpoint state change", extra={"endpoint_name": name, "status": str(status), "outcome": outcome})
+        return {"endpoint_name": name, "outcome": outcome}
+
+    return handle
+
+
+handler = LambdaEntryPoint(make_handler)

@@ -7,16 +7,22 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ondemand import wiring
-from ondemand.lifecycle import EndpointLifecycle
+from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
 from ondemand.observability import logger, record_metric, tracer
-from ondemand.settings import get_settings
 
 
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    repairs = EndpointLifecycle(wiring.adapters(), get_settings()).reconcile()
-    if repairs:
-        logger.warning("reconciler repaired drift", extra={"repairs": repairs})
-        record_metric("DriftRepairs", MetricUnit.Count, len(repairs))
-    return {"repairs": repairs}
+def make_handler(service: Service) -> Handler:
+    """The reconciler's Lambda handler on `service`."""
+
+    @tracer.capture_lambda_handler
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        repairs = [repair.as_dict() for repair in service.lifecycle.reconcile()]
+        if repairs:
+            logger.warning("reconciler repaired drift", extra={"repairs": repairs})
+            record_metric("DriftRepairs", MetricUnit.Count, len(repairs))
+        return {"repairs": repairs}
+
+    return handle
+
+
+handler = LambdaEntryPoint(make_handler)

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import dashboard_harness  # noqa: F401 - puts frontend/dashboard on sys.path before the tests import from it
 import pytest
 import requests_mock
 import streamlit as st
-from dashboard_fake_api import FakePlatformApi
+
+from tests.unit.dashboard.dashboard_fake_api import FAKE_API_URL, FakePlatformApi
 
 
 @pytest.fixture
 def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatformApi]:
     """A fresh fake API behind ONDEMAND_API_URL, with Streamlit's caches emptied so no test sees another's data."""
-    from dashboard_fake_api import FAKE_API_URL
-
     monkeypatch.setenv("ONDEMAND_API_URL", FAKE_API_URL)
     for name in ("ONDEMAND_ADMIN_KEY", "ONDEMAND_HOURLY_PRICE_USD", "ONDEMAND_STATE_TABLE", "HISTORY_LIMIT"):
         monkeypatch.delenv(name, raising=False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dashboard_fake_api import FakePlatformApi
-from dashboard_harness import open_page
 from streamlit.testing.v1 import AppTest
+
+from tests.unit.dashboard.dashboard_fake_api import FakePlatformApi
+from tests.unit.dashboard.dashboard_harness import open_page
 
 
 def metric(app: AppTest, label: str) -> str:

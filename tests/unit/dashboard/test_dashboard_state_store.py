@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from dashboard_fake_api import FakePlatformApi
-from dashboard_harness import open_page
 from moto import mock_aws
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.domain import State
-from ondemand.settings import get_settings
+
+from tests.unit.dashboard.dashboard_fake_api import FakePlatformApi
+from tests.unit.dashboard.dashboard_harness import open_page
 
 TABLE = "dashboard-state"
 
@@ -25,11 +25,9 @@ def table_store(fake_api: FakePlatformApi, monkeypatch: pytest.MonkeyPatch, stat
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "DYNAMODB_ENDPOINT_URL", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
     with mock_aws():
         state_table(boto3.client("dynamodb"), TABLE)
         yield DynamoStateStore(TABLE)
-    get_settings.cache_clear()
 
 
 def test_state_and_history_come_from_the_table_and_actions_from_the_api(

@@ -1,22 +1,27 @@
 """Fixtures for the lifecycle tests: moto-backed DynamoDB (table from template.yaml), fakes for the other ports,
-and a clock the test moves by hand."""
+a clock the test moves by hand, and the service `bootstrap` builds on them, with each handler made on it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from lifecycle_fakes import FakeEndpoints, FakeScheduler, RecordingNotifier
 from moto import mock_aws
-from ondemand import wiring
 from ondemand.adapters.dynamodb import DynamoStateStore
+from ondemand.bootstrap import Handler, Service, bootstrap
+from ondemand.handlers import api, endpoint_events, reconciler, teardown
 from ondemand.lifecycle import EndpointLifecycle
-from ondemand.settings import get_settings
-from ondemand.wiring import Adapters
+from ondemand.ports import Adapters
+from ondemand.settings import Settings
 
-TABLE = "test-ondemand-state"
+from tests.settings_factory import TEST_STATE_TABLE, make_settings
+from tests.unit.lifecycle.lifecycle_fakes import FakeEndpoints, FakeScheduler, RecordingNotifier
+
+TABLE = TEST_STATE_TABLE
+ADMIN_KEY = "s3cret-admin-key"
 
 
 class Clock:
@@ -41,17 +46,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
-        "STATE_TABLE_NAME": TABLE,
-        "SMS_PROVIDER": "none",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "DYNAMODB_ENDPOINT_URL", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
     yield
-    get_settings.cache_clear()
-    wiring.install(None)
 
 
 @pytest.fixture
@@ -66,9 +66,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(aws: None, state_table, clock: Clock) -> DynamoStateStore:
+def settings() -> Settings:
+    """Override in a test module (or use dataclasses.replace on it) to change a setting."""
+    return make_settings()
+
+
+@pytest.fixture
+def store(aws: None, state_table, clock: Clock, settings: Settings) -> DynamoStateStore:
     state_table(boto3.client("dynamodb"), TABLE)
-    return DynamoStateStore(TABLE, history_limit=get_settings().history_limit, now=clock)
+    return DynamoStateStore(TABLE, history_limit=settings.history_limit, now=clock)
 
 
 @pytest.fixture
@@ -88,12 +94,34 @@ def notifier() -> RecordingNotifier:
 
 @pytest.fixture
 def adapters(store, endpoints, scheduler, notifier) -> Adapters:
-    """The fakes, also installed for the handlers."""
-    installed = Adapters(store, endpoints, scheduler, notifier, admin_api_key=lambda: "s3cret-admin-key")
-    wiring.install(installed)
-    return installed
+    return Adapters(store, endpoints, scheduler, notifier, admin_api_key=lambda: ADMIN_KEY)
 
 
 @pytest.fixture
-def machine(adapters: Adapters, clock: Clock) -> EndpointLifecycle:
-    return EndpointLifecycle(adapters, get_settings(), now=clock, sleep=lambda _: None)
+def service(adapters: Adapters, settings: Settings, clock: Clock) -> Service:
+    return bootstrap(settings, adapters, now=clock, sleep=lambda _: None)
+
+
+@pytest.fixture
+def machine(service: Service) -> EndpointLifecycle:
+    return service.lifecycle
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """Each Lambda handler, made on the test's service."""
+
+    api: Handler
+    endpoint_events: Handler
+    teardown: Handler
+    reconciler: Handler
+
+
+@pytest.fixture
+def handlers(service: Service) -> Handlers:
+    return Handlers(
+        api=api.make_handler(service),
+        endpoint_events=endpoint_events.make_handler(service),
+        teardown=teardown.make_handler(service),
+        reconciler=reconciler.make_handler(service),
+    )

@@ -1,4 +1,5 @@
-"""The REST API through api.handler with API Gateway proxy events from tests/events: shapes, codes, messages."""
+"""The REST API through `api.make_handler(service)` with API Gateway proxy events from tests/events: shapes, codes,
+messages."""
 
 from __future__ import annotations
 
@@ -6,13 +7,20 @@ import json
 from typing import Any
 
 import pytest
-from lifecycle_fakes import PHONE_A, PHONE_B
+from ondemand.bootstrap import Handler, bootstrap
 from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import api
+from ondemand.ports import Adapters
+
+from tests.settings_factory import make_settings
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 
 
-def call(event: dict[str, Any], body: Any = ..., headers: dict[str, str] | None = None, raw: str | None = None):
-    """Invoke the handler; returns (status, JSON body, headers)."""
+def invoke(
+    handler: Handler, event: dict[str, Any], body: Any = ..., headers: dict[str, str] | None = None,
+    raw: str | None = None,
+) -> tuple[int, Any, dict[str, str]]:
+    """Invoke the API handler; returns (status, JSON body, headers)."""
     if raw is not None:
         event["body"] = raw
     elif body is not ...:
@@ -20,22 +28,28 @@ def call(event: dict[str, Any], body: Any = ..., headers: dict[str, str] | None 
     if headers is not None:
         event["headers"] = {**event["headers"], **headers}
         event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
-    response = api.handler(event, None)
+    response = handler(event, None)
     merged = {**(response.get("headers") or {})}
     merged.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()})
     return response["statusCode"], json.loads(response["body"]), merged
 
 
 @pytest.fixture
-def in_service(adapters, event, endpoints) -> str:
+def call(handlers):
+    """`call(event, body, headers=..., raw=...)` on the API handler made on the test's service."""
+    return lambda *args, **kwargs: invoke(handlers.api, *args, **kwargs)
+
+
+@pytest.fixture
+def in_service(call, service, adapters, event, endpoints) -> str:
     status, body, _ = call(event("apigw_start"))
     name = body["endpoint_name"]
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
-    api.lifecycle().on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    service.lifecycle.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     return name
 
 
-def test_status_of_a_fresh_stack_is_stopped(adapters, event) -> None:
+def test_status_of_a_fresh_stack_is_stopped(call, adapters, event) -> None:
     status, body, _ = call(event("apigw_status"))
     assert status == 200
     assert body["state"] == "STOPPED"
@@ -45,7 +59,7 @@ def test_status_of_a_fresh_stack_is_stopped(adapters, event) -> None:
     assert body["eta_seconds"] is None and body["history"] == []
 
 
-def test_start_answers_202_with_an_eta_and_status_never_shows_phone_numbers(adapters, event, endpoints) -> None:
+def test_start_answers_202_with_an_eta_and_status_never_shows_phone_numbers(call, adapters, event, endpoints) -> None:
     status, body, _ = call(event("apigw_start"))
     assert status == 202
     assert body["state"] == "STARTING" and body["subscribed"] is True
@@ -59,17 +73,17 @@ def test_start_answers_202_with_an_eta_and_status_never_shows_phone_numbers(adap
     assert len(endpoints.created) == 1
 
 
-def test_start_without_a_body_or_phone_is_fine(adapters, event) -> None:
+def test_start_without_a_body_or_phone_is_fine(call, adapters, event) -> None:
     status, body, _ = call(event("apigw_start"), None)
     assert status == 202 and body["subscribed"] is False
 
 
-def test_start_when_in_service_answers_200(in_service, event) -> None:
+def test_start_when_in_service_answers_200(call, in_service, event) -> None:
     status, body, _ = call(event("apigw_start"), {"phone": PHONE_B})
     assert status == 200 and body["state"] == "IN_SERVICE" and body["seconds_left"] > 0
 
 
-def test_predict_returns_labels_probabilities_latency_and_model(in_service, event, endpoints) -> None:
+def test_predict_returns_labels_probabilities_latency_and_model(call, in_service, event, endpoints) -> None:
     status, body, _ = call(event("apigw_predict_batch"))
     assert status == 200
     assert [p["label"] for p in body["predictions"]] == ["POSITIVE", "NEGATIVE"]
@@ -81,7 +95,7 @@ def test_predict_returns_labels_probabilities_latency_and_model(in_service, even
     assert status == 200 and len(body["predictions"]) == 1
 
 
-def test_predict_when_stopped_is_503_with_retry_after_and_the_state(adapters, event) -> None:
+def test_predict_when_stopped_is_503_with_retry_after_and_the_state(call, adapters, event) -> None:
     status, body, headers = call(event("apigw_predict"))
     assert status == 503
     assert body["error"] == "model_not_ready" and body["state"] == "STOPPED"
@@ -89,27 +103,27 @@ def test_predict_when_stopped_is_503_with_retry_after_and_the_state(adapters, ev
     assert int(headers["Retry-After"]) > 0
 
 
-def test_predict_while_starting_is_503_and_says_wait(adapters, event) -> None:
+def test_predict_while_starting_is_503_and_says_wait(call, adapters, event) -> None:
     call(event("apigw_start"))
     status, body, headers = call(event("apigw_predict"))
     assert status == 503 and body["state"] == "STARTING" and "Wait" in body["message"]
     assert int(headers["Retry-After"]) >= 5
 
 
-def test_an_endpoint_failure_is_502(in_service, event, endpoints) -> None:
+def test_an_endpoint_failure_is_502(call, in_service, event, endpoints) -> None:
     endpoints.fail_invoke = "ModelError: CUDA out of memory"
     status, body, _ = call(event("apigw_predict"))
     assert status == 502 and body["error"] == "endpoint_error" and "CUDA out of memory" in body["message"]
 
 
-def test_a_failed_start_is_502_and_the_item_failed(adapters, event, endpoints, store) -> None:
+def test_a_failed_start_is_502_and_the_item_failed(call, adapters, event, endpoints, store) -> None:
     endpoints.fail_create = "ResourceLimitExceeded"
     status, body, _ = call(event("apigw_start"))
     assert status == 502 and "ResourceLimitExceeded" in body["message"]
     assert store.get().state == State.FAILED
 
 
-def test_extend_pushes_expires_at(in_service, event, store) -> None:
+def test_extend_pushes_expires_at(call, in_service, event, store) -> None:
     before = store.get().expires_at
     status, body, _ = call(event("apigw_extend"))
     assert status == 200 and body["state"] == "IN_SERVICE" and body["capped"] is False
@@ -140,38 +154,38 @@ LONG = "x" * 2001
         ("apigw_predict", {"texts": ["fine", LONG]}, None, "text_too_long", "Text 1 has 2001 characters"),
     ],
 )
-def test_bad_input_is_400_with_a_code_and_a_sentence(adapters, event, fixture, body, raw, code, words) -> None:
+def test_bad_input_is_400_with_a_code_and_a_sentence(call, adapters, event, fixture, body, raw, code, words) -> None:
     status, answer, _ = call(event(fixture), body, raw=raw)
     assert status == 400
     assert answer["error"] == code
     assert words in answer["message"]
 
 
-def test_an_oversized_body_is_413(adapters, event) -> None:
+def test_an_oversized_body_is_413(call, adapters, event) -> None:
     status, body, _ = call(event("apigw_predict"), {"texts": ["y" * 1000] * 70})
     assert status == 413 and body["error"] == "payload_too_large" and "65536" in body["message"]
 
 
-def test_extend_when_stopped_is_409(adapters, event) -> None:
+def test_extend_when_stopped_is_409(call, adapters, event) -> None:
     status, body, _ = call(event("apigw_extend"))
     assert status == 409 and body["error"] == "conflict" and "only a model in service" in body["message"]
 
 
-def test_start_while_stopping_is_409(adapters, event, store) -> None:
+def test_start_while_stopping_is_409(call, adapters, event, store) -> None:
     call(event("apigw_start"))
     store.transition([State.STARTING], State.STOPPING, "test")
     status, body, _ = call(event("apigw_start"))
     assert status == 409 and "shutting down" in body["message"]
 
 
-def test_an_unknown_route_is_404_in_the_error_shape(adapters, event) -> None:
+def test_an_unknown_route_is_404_in_the_error_shape(call, adapters, event) -> None:
     unknown = event("apigw_status")
     unknown["path"] = unknown["resource"] = "/nope"
     status, body, _ = call(unknown)
     assert status == 404 and body == {"error": "not_found", "message": "There is no GET /nope."}
 
 
-def test_stop_needs_the_admin_key(in_service, event, store, endpoints) -> None:
+def test_stop_needs_the_admin_key(call, in_service, event, store, endpoints) -> None:
     stop = event("apigw_stop")
     del stop["headers"]["x-api-key"]
     status, body, _ = call(stop)
@@ -187,19 +201,17 @@ def test_stop_needs_the_admin_key(in_service, event, store, endpoints) -> None:
 
 
 def test_stop_is_off_without_an_admin_key(store, endpoints, scheduler, notifier, event) -> None:
-    from ondemand import wiring
-
-    wiring.install(wiring.Adapters(store, endpoints, scheduler, notifier))
-    status, body, _ = call(event("apigw_stop"))
+    no_admin_key = bootstrap(make_settings(), Adapters(store, endpoints, scheduler, notifier))
+    status, body, _ = invoke(api.make_handler(no_admin_key), event("apigw_stop"))
     assert status == 403 and body["error"] == "stop_disabled"
 
 
-def test_a_phone_with_a_trailing_newline_is_refused(adapters, event) -> None:
+def test_a_phone_with_a_trailing_newline_is_refused(call, adapters, event) -> None:
     status, body, _ = call(event("apigw_start"), {"phone": "+15555550100\n"})
     assert status == 400 and body["error"] == "invalid_phone"
 
 
-def test_a_body_that_is_not_utf8_is_invalid_json(adapters, event) -> None:
+def test_a_body_that_is_not_utf8_is_invalid_json(call, adapters, event) -> None:
     import base64
 
     request = event("apigw_predict")

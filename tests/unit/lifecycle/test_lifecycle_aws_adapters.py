@@ -7,20 +7,21 @@ import json
 import logging
 import urllib.error
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
-from lifecycle_fakes import PHONE_A
-from ondemand import wiring
-from ondemand.adapters.aws import SsmSecret, build_aws_adapters
+from ondemand.adapters.aws import SsmSecret
 from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import SnsNotifier, TextbeltNotifier
+from ondemand.bootstrap import service_from_environment
 from ondemand.domain import EndpointError, EndpointStatus, NotifierError, SchedulerError
 from ondemand.handlers import api, endpoint_events  # at collection: X-Ray's SDK opens a UDP socket on import
-from ondemand.settings import get_settings
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 MODEL_PARAMETER = "/ondemand-sentiment/approved-model"
 ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker-execution"
@@ -286,29 +287,39 @@ def test_a_missing_textbelt_key_is_a_notifier_error(aws) -> None:
 
 
 def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, event) -> None:
-    """/start creates a real (moto) endpoint; the InService event schedules the teardown and sends an SNS SMS."""
+    """What a Lambda container builds from its environment: /start creates a real (moto) endpoint; the InService
+    event schedules the teardown and sends an SNS SMS."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sns.models import sns_backends
 
-    monkeypatch.setenv("SMS_PROVIDER", "sns")
-    monkeypatch.setenv("SCHEDULE_GROUP_NAME", "ondemand-teardown")
-    get_settings.cache_clear()
-    state_table(boto3.client("dynamodb"), get_settings().table_name)
+    for name, value in {
+        "STATE_TABLE_NAME": "aws-wiring-state",
+        "ENDPOINT_NAME_PREFIX": "ondemand-sentiment",
+        "INSTANCE_TYPE": "ml.g4dn.xlarge",
+        "APPROVED_MODEL_PARAMETER": "/ondemand-sentiment/approved-model",
+        "SCHEDULE_GROUP_NAME": "ondemand-teardown",
+        "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/ondemand-scheduler",
+        "TEARDOWN_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:ondemand-teardown",
+        "SMS_PROVIDER": "sns",
+    }.items():
+        monkeypatch.setenv(name, value)
+    state_table(boto3.client("dynamodb"), "aws-wiring-state")
     approve_model()
     boto3.client("scheduler").create_schedule_group(Name="ondemand-teardown")
-    wiring.install(build_aws_adapters())
+    service = service_from_environment()
+    handlers = SimpleNamespace(api=api.make_handler(service), endpoint_events=endpoint_events.make_handler(service))
 
-    response = api.handler(event("apigw_start"), None)
+    response = handlers.api(event("apigw_start"), None)
     assert response["statusCode"] == 202
     name = json.loads(response["body"])["endpoint_name"]
     assert boto3.client("sagemaker").describe_endpoint(EndpointName=name)
 
     in_service = event("endpoint_state_change_in_service")
     in_service["detail"]["EndpointName"] = name
-    endpoint_events.handler(in_service, None)
-    endpoint_events.handler(in_service, None)
+    handlers.endpoint_events(in_service, None)
+    handlers.endpoint_events(in_service, None)
 
-    status = json.loads(api.handler(event("apigw_status"), None)["body"])
+    status = json.loads(handlers.api(event("apigw_status"), None)["body"])
     assert status["state"] == "IN_SERVICE" and status["seconds_left"] > 0
     schedules = boto3.client("scheduler").list_schedules(GroupName="ondemand-teardown")["Schedules"]
     assert [s["Name"] for s in schedules] == [f"teardown-{name}"]

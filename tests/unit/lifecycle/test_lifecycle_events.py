@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
-from lifecycle_fakes import PHONE_A, PHONE_B
+from ondemand.bootstrap import bootstrap
 from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import endpoint_events
 from ondemand.handlers.endpoint_events import parse_status
 from ondemand.lifecycle import teardown_schedule_name
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 
 FIXTURE_ENDPOINT = "ondemand-sentiment-20260101t120000"
 
@@ -27,10 +30,10 @@ def starting(store, adapters, endpoints):
     )
 
 
-def test_in_service_promotes_schedules_teardown_and_texts_each_subscriber(
+def test_in_service_promotes_schedules_teardown_and_texts_each_subscriber(handlers,
     starting, event, store, scheduler, notifier
 ) -> None:
-    result = endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+    result = handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     item = store.get()
     assert item.state == State.IN_SERVICE
     keep_alive = (item.expires_at - item.in_service_at).total_seconds()
@@ -43,48 +46,48 @@ def test_in_service_promotes_schedules_teardown_and_texts_each_subscriber(
     assert result["outcome"].startswith("promoted")
 
 
-def test_duplicate_in_service_events_change_nothing_and_text_nobody_twice(
+def test_duplicate_in_service_events_change_nothing_and_text_nobody_twice(handlers,
     starting, event, store, scheduler, notifier
 ) -> None:
-    endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+    handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     after_first = store.get()
     for _ in range(3):
-        result = endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+        result = handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
         assert result["outcome"].startswith("ignored")
     assert store.get().version == after_first.version
     assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
     assert len(scheduler.calls) == 1
 
 
-def test_a_creating_event_after_in_service_changes_nothing(starting, event, store, notifier) -> None:
-    endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+def test_a_creating_event_after_in_service_changes_nothing(handlers, starting, event, store, notifier) -> None:
+    handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     before = store.get()
-    endpoint_events.handler(event("endpoint_state_change_creating"), None)
-    endpoint_events.handler(event("endpoint_state_change_failed"), None)
+    handlers.endpoint_events(event("endpoint_state_change_creating"), None)
+    handlers.endpoint_events(event("endpoint_state_change_failed"), None)
     assert store.get() == before
     assert len(notifier.sent) == 2
 
 
-def test_a_late_in_service_for_an_older_endpoint_is_ignored(starting, event, store, notifier) -> None:
+def test_a_late_in_service_for_an_older_endpoint_is_ignored(handlers, starting, event, store, notifier) -> None:
     stale = event("endpoint_state_change_in_service")
     stale["detail"]["EndpointName"] = "ondemand-sentiment-20251231t080000"
-    assert endpoint_events.handler(stale, None)["outcome"].startswith("ignored")
+    assert handlers.endpoint_events(stale, None)["outcome"].startswith("ignored")
     assert store.get().state == State.STARTING
     assert notifier.sent == []
 
 
-def test_events_for_other_stacks_endpoints_are_ignored(starting, event, store) -> None:
+def test_events_for_other_stacks_endpoints_are_ignored(handlers, starting, event, store) -> None:
     foreign = event("endpoint_state_change_in_service")
     foreign["detail"]["EndpointName"] = "someone-elses-endpoint"
-    assert endpoint_events.handler(foreign, None)["outcome"] == "ignored: not this stack's endpoint"
+    assert handlers.endpoint_events(foreign, None)["outcome"] == "ignored: not this stack's endpoint"
     assert store.get().state == State.STARTING
 
 
-def test_failed_marks_failed_with_the_reason_tells_subscribers_once_and_deletes(
+def test_failed_marks_failed_with_the_reason_tells_subscribers_once_and_deletes(handlers,
     starting, event, store, notifier, endpoints
 ) -> None:
-    endpoint_events.handler(event("endpoint_state_change_failed"), None)
-    endpoint_events.handler(event("endpoint_state_change_failed"), None)
+    handlers.endpoint_events(event("endpoint_state_change_failed"), None)
+    handlers.endpoint_events(event("endpoint_state_change_failed"), None)
     item = store.get()
     assert item.state == State.FAILED
     assert "Unable to provision requested ML compute capacity" in item.last_error
@@ -93,13 +96,15 @@ def test_failed_marks_failed_with_the_reason_tells_subscribers_once_and_deletes(
     assert FIXTURE_ENDPOINT in endpoints.deleted
 
 
-def test_failed_while_in_service_tears_the_endpoint_down_at_once(starting, event, store, notifier, endpoints) -> None:
+def test_failed_while_in_service_tears_the_endpoint_down_at_once(
+    handlers, starting, event, store, notifier, endpoints
+) -> None:
     """A broken endpoint bills without answering: the Failed event stops it, not the next reconciler run."""
-    endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+    handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     texted = len(notifier.sent)
     endpoints.set_status(FIXTURE_ENDPOINT, EndpointStatus.FAILED)  # what the endpoint control reports too
-    endpoint_events.handler(event("endpoint_state_change_failed"), None)
-    endpoint_events.handler(event("endpoint_state_change_failed"), None)
+    handlers.endpoint_events(event("endpoint_state_change_failed"), None)
+    handlers.endpoint_events(event("endpoint_state_change_failed"), None)
     item = store.get()
     assert item.state == State.STOPPED and item.endpoint_name is None
     assert "Unable to provision requested ML compute capacity" in item.last_error
@@ -107,23 +112,23 @@ def test_failed_while_in_service_tears_the_endpoint_down_at_once(starting, event
     assert len(notifier.sent) == texted  # nobody is waiting for a text any more
 
 
-def test_a_failing_scheduler_still_texts_and_leaves_teardown_to_the_reconciler(
+def test_a_failing_scheduler_still_texts_and_leaves_teardown_to_the_reconciler(handlers,
     starting, event, store, scheduler, notifier
 ) -> None:
     scheduler.fail = True
-    endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+    handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     assert store.get().state == State.IN_SERVICE
     assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
 
 
-def test_one_refused_and_one_unreachable_number_do_not_stop_the_others(
+def test_one_refused_and_one_unreachable_number_do_not_stop_the_others(handlers,
     store, adapters, event, notifier
 ) -> None:
     store.transition([State.STOPPED], State.STARTING, "start", endpoint_name=FIXTURE_ENDPOINT,
                      subscribers=["+15555550001", PHONE_A, "+15555550002"])
     notifier.refuse.add("+15555550001")
     notifier.unreachable.add("+15555550002")
-    result = endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+    result = handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     assert notifier.phones() == [PHONE_A]
     assert result["outcome"].endswith("texted 1 of 3")
 
@@ -144,20 +149,17 @@ def test_both_spellings_of_the_status_are_understood(raw: str, status: EndpointS
     assert parse_status(raw) == status
 
 
-def test_an_unknown_status_is_ignored(starting, event, store) -> None:
+def test_an_unknown_status_is_ignored(handlers, starting, event, store) -> None:
     odd = event("endpoint_state_change_in_service")
     odd["detail"]["EndpointStatus"] = "EXPLODED"
-    assert endpoint_events.handler(odd, None)["outcome"].startswith("ignored: unknown status")
+    assert handlers.endpoint_events(odd, None)["outcome"].startswith("ignored: unknown status")
     odd["detail"]["EndpointStatus"] = "SYSTEM_UPDATING"
-    assert endpoint_events.handler(odd, None)["outcome"] == "ignored: SystemUpdating changes nothing"
+    assert handlers.endpoint_events(odd, None)["outcome"] == "ignored: SystemUpdating changes nothing"
     assert store.get().state == State.STARTING
 
 
-def test_keep_alive_comes_from_settings(starting, event, store, monkeypatch) -> None:
-    from ondemand.settings import get_settings
-
-    monkeypatch.setenv("KEEP_ALIVE_MINUTES", "7")
-    get_settings.cache_clear()
-    endpoint_events.handler(event("endpoint_state_change_in_service"), None)
+def test_keep_alive_comes_from_settings(starting, adapters, settings, event, store) -> None:
+    seven_minutes = bootstrap(dataclasses.replace(settings, keep_alive_minutes=7), adapters)
+    endpoint_events.make_handler(seven_minutes)(event("endpoint_state_change_in_service"), None)
     item = store.get()
     assert item.expires_at - item.in_service_at == timedelta(minutes=7)

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
-from lifecycle_fakes import PHONE_A
+from ondemand.bootstrap import Handler
 from ondemand.domain import EndpointStatus
 from ondemand.handlers import api
 from openapi_spec_validator import validate
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCUMENT = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())
@@ -55,10 +57,10 @@ def test_the_template_exposes_exactly_the_documented_routes(template) -> None:
     assert deployed == documented
 
 
-def call(event: dict, body: object = ...) -> tuple[int, dict]:
+def call(handler: Handler, event: dict, body: object = ...) -> tuple[int, dict]:
     if body is not ...:
         event["body"] = json.dumps(body)
-    response = api.handler(event, None)
+    response = handler(event, None)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -72,22 +74,22 @@ def call(event: dict, body: object = ...) -> tuple[int, dict]:
         ("apigw_extend", ..., "/extend", 409),
     ],
 )
-def test_responses_match_their_documented_schema(adapters, event, fixture, body, path, expected) -> None:
+def test_responses_match_their_documented_schema(handlers, event, fixture, body, path, expected) -> None:
     fixture_event = event(fixture)
-    status, answer = call(fixture_event, body)
+    status, answer = call(handlers.api, fixture_event, body)
     assert status == expected
     method = fixture_event["httpMethod"].lower()
     Draft202012Validator(schema_for(str(status), path, method)).validate(answer)
 
 
-def test_a_prediction_and_an_in_service_start_match_their_schemas(adapters, event, endpoints) -> None:
-    status, started = call(event("apigw_start"))
-    api.lifecycle().on_endpoint_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
-    status, answer = call(event("apigw_predict_batch"))
+def test_a_prediction_and_an_in_service_start_match_their_schemas(handlers, service, event) -> None:
+    status, started = call(handlers.api, event("apigw_start"))
+    service.lifecycle.on_endpoint_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
+    status, answer = call(handlers.api, event("apigw_predict_batch"))
     assert status == 200
     Draft202012Validator(schema_for("200", "/predict", "post")).validate(answer)
-    status, answer = call(event("apigw_start"))
+    status, answer = call(handlers.api, event("apigw_start"))
     assert status == 200
     Draft202012Validator(schema_for("200", "/start", "post")).validate(answer)
-    status, answer = call(event("apigw_extend"))
+    status, answer = call(handlers.api, event("apigw_extend"))
     Draft202012Validator(schema_for("200", "/extend", "post")).validate(answer)

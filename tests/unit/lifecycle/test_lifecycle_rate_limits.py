@@ -3,85 +3,97 @@ cannot text a stream of phones, a refused call does not extend the window, and t
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 from jsonschema import Draft202012Validator
-from lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 from ondemand.adapters.rate_limit import DynamoRateLimiter
+from ondemand.bootstrap import Handler, Service, bootstrap
 from ondemand.domain import EndpointStatus
 from ondemand.handlers import api
 from ondemand.lifecycle import EndpointLifecycle
-from ondemand.settings import get_settings
-from test_lifecycle_openapi import schema_for
 
 from tests.conftest import create_table_from_template
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
+from tests.unit.lifecycle.test_lifecycle_openapi import schema_for
 
 RATE_TABLE = "test-ondemand-rate-limits"
 
 
 @pytest.fixture
-def rate_limits(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The RateLimitTable of template.yaml in moto, with the limits the stack deploys (3 per phone, 10 per client)."""
-    monkeypatch.setenv("RATE_LIMIT_TABLE_NAME", RATE_TABLE)
-    monkeypatch.setenv("START_LIMIT_PER_PHONE", "3")
-    monkeypatch.setenv("START_LIMIT_PER_CLIENT", "10")
-    monkeypatch.setenv("START_LIMIT_WINDOW_SECONDS", "3600")
-    get_settings.cache_clear()
+def rate_limits(aws: None) -> None:
+    """The RateLimitTable of template.yaml in moto."""
     create_table_from_template(boto3.client("dynamodb"), "RateLimitTable", RATE_TABLE)
 
 
-def start(event, phone: str | None = None, source_ip: str = "203.0.113.10") -> tuple[int, dict[str, Any], dict]:
+@pytest.fixture
+def limited(rate_limits: None, adapters, settings, clock) -> Callable[..., Service]:
+    """`limited(start_limit_per_client=2)`: the service with the limits the stack deploys (3 per phone, 10 per
+    client an hour), on the rate table, with any limit overridden."""
+
+    def build(**limits: int) -> Service:
+        deployed = {"start_limit_per_phone": 3, "start_limit_per_client": 10, "start_limit_window_seconds": 3600}
+        limited_settings = dataclasses.replace(settings, rate_limit_table_name=RATE_TABLE, **(deployed | limits))
+        limiter = DynamoRateLimiter(RATE_TABLE)
+        return bootstrap(limited_settings, dataclasses.replace(adapters, rate_limiter=limiter), now=clock)
+
+    return build
+
+
+def start(handler: Handler, event, phone: str | None = None, source_ip: str = "203.0.113.10",
+          ) -> tuple[int, dict[str, Any], dict]:
     request = event("apigw_start")
     request["body"] = json.dumps({} if phone is None else {"phone": phone})
     request["requestContext"]["identity"]["sourceIp"] = source_ip
-    response = api.handler(request, None)
+    response = handler(request, None)
     headers = {**(response.get("headers") or {})}
     headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()})
     return response["statusCode"], json.loads(response["body"]), headers
 
 
-def test_the_fourth_start_for_one_phone_in_the_hour_is_429_with_retry_after(rate_limits, adapters, event) -> None:
+def test_the_fourth_start_for_one_phone_in_the_hour_is_429_with_retry_after(limited, event) -> None:
+    handler = api.make_handler(limited())
     for _ in range(3):
-        status, _, _ = start(event, PHONE_A)
+        status, _, _ = start(handler, event, PHONE_A)
         assert status == 202
-    status, body, headers = start(event, PHONE_A, source_ip="198.51.100.7")  # another address does not help
+    status, body, headers = start(handler, event, PHONE_A, source_ip="198.51.100.7")  # another address does not help
     assert status == 429
     assert body["error"] == "rate_limited" and "phone number" in body["message"]
     assert 0 < int(headers["Retry-After"]) <= 3600
     Draft202012Validator(schema_for("429", "/start", "post")).validate(body)
-    assert start(event, PHONE_B)[0] == 202  # other people can still ask to be texted
+    assert start(handler, event, PHONE_B)[0] == 202  # other people can still ask to be texted
 
 
-def test_one_client_cannot_text_a_stream_of_phone_numbers(rate_limits, adapters, event, monkeypatch) -> None:
-    monkeypatch.setenv("START_LIMIT_PER_CLIENT", "2")
-    get_settings.cache_clear()
-    assert start(event, PHONE_A)[0] == 202
-    assert start(event, PHONE_B)[0] == 202
-    status, body, headers = start(event, PHONE_C)
+def test_one_client_cannot_text_a_stream_of_phone_numbers(limited, event) -> None:
+    handler = api.make_handler(limited(start_limit_per_client=2))
+    assert start(handler, event, PHONE_A)[0] == 202
+    assert start(handler, event, PHONE_B)[0] == 202
+    status, body, headers = start(handler, event, PHONE_C)
     assert (status, body["error"]) == (429, "rate_limited")
     assert "address" in body["message"] and int(headers["Retry-After"]) > 0
-    assert start(event, PHONE_C, source_ip="198.51.100.7")[0] == 202
+    assert start(handler, event, PHONE_C, source_ip="198.51.100.7")[0] == 202
 
 
-def test_starts_that_cost_nothing_are_not_counted_against_the_client(rate_limits, adapters, event, endpoints,
-                                                                      monkeypatch) -> None:
-    monkeypatch.setenv("START_LIMIT_PER_CLIENT", "1")
-    get_settings.cache_clear()
-    status, started, _ = start(event)
+def test_starts_that_cost_nothing_are_not_counted_against_the_client(limited, event, endpoints) -> None:
+    service = limited(start_limit_per_client=1)
+    handler = api.make_handler(service)
+    status, started, _ = start(handler, event)
     assert status == 202
     endpoints.set_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
-    api.lifecycle().on_endpoint_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
+    service.lifecycle.on_endpoint_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
     for _ in range(5):  # a page reloading and clicking Start while the model is up
-        assert start(event)[0] == 200
+        assert start(handler, event)[0] == 200
 
 
-def test_the_limit_is_off_without_a_rate_table(adapters, event) -> None:
-    assert get_settings().rate_limit_table_name is None
-    assert [start(event, PHONE_A)[0] for _ in range(5)] == [202] * 5
+def test_the_limit_is_off_without_a_rate_table(service, event) -> None:
+    assert service.adapters.rate_limiter is None
+    handler = api.make_handler(service)
+    assert [start(handler, event, PHONE_A)[0] for _ in range(5)] == [202] * 5
 
 
 def test_a_window_refuses_without_counting_then_resets_and_never_stores_the_number(rate_limits) -> None:
@@ -110,14 +122,14 @@ def test_the_template_expires_counters_on_the_attribute_the_code_writes(template
     assert stage["ThrottlingRateLimit"] <= 10 and stage["ThrottlingBurstLimit"] <= 20
 
 
-def test_texts_go_out_about_one_a_second(adapters, notifier, clock) -> None:
+def test_texts_go_out_about_one_a_second(adapters, settings, notifier, clock) -> None:
     pauses: list[float] = []
-    machine = EndpointLifecycle(adapters, get_settings(), now=clock, sleep=pauses.append)
+    machine = EndpointLifecycle(adapters, settings, now=clock, sleep=pauses.append)
     name = machine.start(PHONE_A).state.endpoint_name
     machine.start(PHONE_B)
     machine.start(PHONE_C)
     clock.advance(seconds=timedelta(minutes=5).total_seconds())
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     assert [phone for phone, _ in notifier.sent] == [PHONE_A, PHONE_B, PHONE_C]
-    assert pauses.count(get_settings().sms_min_interval_seconds) == 2
-    assert get_settings().sms_min_interval_seconds == 1.0
+    assert pauses.count(settings.sms_min_interval_seconds) == 2
+    assert settings.sms_min_interval_seconds == 1.0

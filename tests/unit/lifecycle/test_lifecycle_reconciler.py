@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from lifecycle_fakes import PHONE_A
 from ondemand.domain import EndpointStatus, State
-from ondemand.handlers import reconciler
-from ondemand.lifecycle import EndpointLifecycle, teardown_schedule_name
+from ondemand.lifecycle import EndpointLifecycle, Repair, RepairKind, teardown_schedule_name
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
+
+
+def kinds(repairs: list[Repair]) -> list[tuple[str, RepairKind]]:
+    return [(repair.endpoint_name, repair.kind) for repair in repairs]
 
 
 def start(machine: EndpointLifecycle, endpoints) -> str:
@@ -22,7 +26,9 @@ def test_an_endpoint_no_item_owns_is_deleted(machine, endpoints) -> None:
     endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.IN_SERVICE)
     endpoints.set_status("not-ours", EndpointStatus.IN_SERVICE)
     repairs = machine.reconcile()
-    assert repairs == ["deleted ondemand-sentiment-20250101t000000: no state item owns it"]
+    assert kinds(repairs) == [
+        ("ondemand-sentiment-20250101t000000", RepairKind.DELETED_ORPHAN)
+    ]
     assert endpoints.deleted == ["ondemand-sentiment-20250101t000000"]
     assert "not-ours" in endpoints.endpoints
 
@@ -41,7 +47,7 @@ def test_an_item_past_expires_at_is_torn_down(machine, endpoints, clock) -> None
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     clock.advance(minutes=36)  # the schedule never fired
     repairs = machine.reconcile()
-    assert repairs == [f"{name}: torn down"]
+    assert kinds(repairs) == [(name, RepairKind.TORE_DOWN_EXPIRED)]
     assert machine.store.get().state == State.STOPPED
     assert endpoints.deleted == [name]
 
@@ -50,7 +56,8 @@ def test_a_missed_in_service_event_is_promoted_and_subscribers_texted(machine, e
     name = start(machine, endpoints)
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
     repairs = machine.reconcile()
-    assert repairs[0].startswith(f"{name}: promoted")
+    assert (repairs[0].endpoint_name, repairs[0].kind) == (name, RepairKind.PROMOTED)
+    assert repairs[0].detail == "promoted to IN_SERVICE; texted 1 of 1"
     item = machine.store.get()
     assert item.state == State.IN_SERVICE
     assert teardown_schedule_name(name) in scheduler.schedules
@@ -65,7 +72,7 @@ def test_a_start_stuck_in_starting_past_the_limit_fails(machine, endpoints, cloc
     assert machine.reconcile() == []
     clock.advance(minutes=2)
     repairs = machine.reconcile()
-    assert repairs[0].startswith(f"{name}: FAILED")
+    assert kinds(repairs) == [(name, RepairKind.FAILED_START)]
     item = machine.store.get()
     assert item.state == State.FAILED
     assert "still STARTING" in item.last_error
@@ -86,7 +93,7 @@ def test_an_in_service_item_whose_endpoint_vanished_is_stopped(machine, endpoint
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     endpoints.endpoints.clear()
-    assert machine.reconcile() == [f"{name}: gone from SageMaker; item set to STOPPED"]
+    assert kinds(machine.reconcile()) == [(name, RepairKind.MARKED_GONE)]
     assert machine.store.get().state == State.STOPPED
 
 
@@ -95,15 +102,16 @@ def test_an_interrupted_teardown_is_finished(machine, endpoints, clock) -> None:
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     machine.store.transition([State.IN_SERVICE], State.STOPPING, "teardown crashed after this write")
-    assert machine.reconcile() == [f"{name}: finished an interrupted teardown"]
+    assert kinds(machine.reconcile()) == [(name, RepairKind.FINISHED_STOP)]
     assert machine.store.get().state == State.STOPPED
     assert name not in endpoints.endpoints
 
 
-def test_the_reconciler_handler_takes_the_scheduled_event(adapters, event, endpoints, store) -> None:
+def test_the_reconciler_handler_takes_the_scheduled_event(handlers, adapters, event, endpoints, store) -> None:
     endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.IN_SERVICE)
-    result = reconciler.handler(event("reconciler_scheduled"), None)
-    assert result == {"repairs": ["deleted ondemand-sentiment-20250101t000000: no state item owns it"]}
+    result = handlers.reconciler(event("reconciler_scheduled"), None)
+    assert result == {"repairs": [{"endpoint_name": "ondemand-sentiment-20250101t000000", "kind": "deleted_orphan",
+                                   "detail": "no state item owns it; deleted"}]}
 
 
 def test_a_deleting_endpoint_is_left_alone(machine, endpoints, clock) -> None:
@@ -119,7 +127,7 @@ def test_a_start_whose_endpoint_was_never_created_fails_after_a_minute(machine, 
     clock.advance(seconds=30)
     assert machine.reconcile() == []
     clock.advance(seconds=40)
-    assert machine.reconcile()[0].startswith(f"{name}: FAILED")
+    assert kinds(machine.reconcile()) == [(name, RepairKind.FAILED_START)]
     assert machine.store.get().last_error == "the endpoint was never created (the start was interrupted)"
     assert notifier.phones() == [PHONE_A]
 
@@ -135,7 +143,7 @@ def test_an_in_service_endpoint_being_deleted_elsewhere_stops_the_item(machine, 
     name = start(machine, endpoints)
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     endpoints.set_status(name, EndpointStatus.DELETING)
-    assert machine.reconcile() == [f"{name}: gone from SageMaker; item set to STOPPED"]
+    assert kinds(machine.reconcile()) == [(name, RepairKind.MARKED_GONE)]
     assert machine.store.get().state == State.STOPPED
 
 
@@ -143,7 +151,7 @@ def test_an_in_service_endpoint_that_broke_is_torn_down(machine, endpoints) -> N
     name = start(machine, endpoints)
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     endpoints.set_status(name, EndpointStatus.OUT_OF_SERVICE)
-    assert machine.reconcile() == [f"{name}: broken while in service; torn down"]
+    assert kinds(machine.reconcile()) == [(name, RepairKind.TORE_DOWN_BROKEN)]
     assert machine.store.get().state == State.STOPPED
     assert "OutOfService" in machine.store.get().last_error
     assert name in endpoints.deleted

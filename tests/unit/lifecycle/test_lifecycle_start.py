@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
+from ondemand.bootstrap import Service
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
 from ondemand.lifecycle import EndpointLifecycle
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 
 
 def test_the_first_start_creates_one_endpoint_named_with_the_prefix(machine: EndpointLifecycle, endpoints) -> None:
@@ -74,14 +76,14 @@ def test_a_failed_create_marks_failed_tells_subscribers_and_allows_a_new_start(
     assert len(endpoints.created) == 2 and endpoints.created[0] != endpoints.created[1]
 
 
-def test_eta_counts_down_from_the_typical_provisioning_time(machine: EndpointLifecycle, clock) -> None:
-    machine.start()
-    typical = machine.settings.typical_provisioning_seconds
-    assert machine.status()["eta_seconds"] == typical
+def test_eta_counts_down_from_the_typical_provisioning_time(service: Service, clock) -> None:
+    service.lifecycle.start()
+    typical = service.settings.typical_provisioning_seconds
+    assert service.status()["eta_seconds"] == typical
     clock.advance(seconds=100)
-    assert machine.status()["eta_seconds"] == typical - 100
+    assert service.status()["eta_seconds"] == typical - 100
     clock.advance(seconds=typical)
-    assert machine.status()["eta_seconds"] == 0
+    assert service.status()["eta_seconds"] == 0
 
 
 def test_a_stop_and_a_start_in_the_same_second_use_different_names(machine, endpoints) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from lifecycle_fakes import PHONE_A
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
-from ondemand.handlers import teardown
 from ondemand.lifecycle import EndpointLifecycle, teardown_schedule_name
+
+from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 
 @pytest.fixture
@@ -38,12 +38,12 @@ def test_teardown_when_the_endpoint_is_already_gone_still_stops(machine, in_serv
     assert machine.store.get().state == State.STOPPED
 
 
-def test_the_teardown_handler_reads_the_schedule_payload(in_service, adapters, event, store, monkeypatch) -> None:
+def test_the_teardown_handler_reads_the_schedule_payload(handlers, in_service, event, store) -> None:
     payload = event("teardown_schedule")
     payload["endpoint_name"] = in_service
-    # The handler runs on the real clock; make the item due now.
+    # Make the item due now.
     store.update([State.IN_SERVICE], "test", expires_at=store.get().since - timedelta(seconds=1))
-    assert teardown.handler(payload, None)["outcome"] == "torn down"
+    assert handlers.teardown(payload, None)["outcome"] == "torn down"
     assert store.get().state == State.STOPPED
 
 
@@ -113,13 +113,11 @@ def test_stop_tears_down_now_whatever_expires_at_says(machine, in_service, endpo
         machine.stop()
 
 
-def test_a_half_minute_keep_alive_extended_is_not_stopped_at_the_old_moment(adapters, endpoints, clock) -> None:
+def test_a_half_minute_keep_alive_extended_is_not_stopped_at_the_old_moment(adapters, settings, clock) -> None:
     """The local runtime demos short keep-alives; the extend-vs-teardown decision must hold at that scale too."""
     import dataclasses
 
-    from ondemand.settings import get_settings
-
-    settings = dataclasses.replace(get_settings(), keep_alive_minutes=0.5)
+    settings = dataclasses.replace(settings, keep_alive_minutes=0.5)
     quick = EndpointLifecycle(adapters, settings, now=clock, sleep=lambda _: None)
     name = quick.start().state.endpoint_name
     quick.on_endpoint_status(name, EndpointStatus.IN_SERVICE)

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ondemand.domain import EndpointStatus
+from ondemand.settings import Settings, required_variables
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,34 +26,55 @@ def test_every_handler_string_names_a_callable(template) -> None:
     assert template["Globals"]["Function"]["CodeUri"] == "functions/"
 
 
+class RecordingEnvironment(dict):
+    """An environment that remembers every variable asked for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, name, default=None):
+        self.asked.add(name)
+        return super().get(name, default)
+
+
 def test_every_setting_the_code_reads_is_declared_for_every_function_that_needs_it(template) -> None:
-    source = (ROOT / "functions" / "ondemand" / "settings.py").read_text()
-    read = set(re.findall(r'_(?:str|int|float)\("([A-Z_]+)"', source)) - {"AWS_REGION", "AWS_DEFAULT_REGION"}
+    """Each function's environment (Globals + its own) holds every variable Settings requires of it, and every
+    variable Settings reads is declared somewhere: a missing one would fail that function's cold start."""
     global_env = set(template["Globals"]["Function"]["Environment"]["Variables"])
-    scheduling = {"SCHEDULE_GROUP_NAME", "SCHEDULER_ROLE_ARN", "TEARDOWN_FUNCTION_ARN"}
-    assert read - scheduling <= global_env, sorted(read - scheduling - global_env)
+    read_anywhere: set[str] = set()
     for logical_id, function in functions(template).items():
-        if logical_id == "TeardownFunction":
-            continue  # it never schedules, and cannot name its own ARN
-        own = set(function["Properties"].get("Environment", {}).get("Variables", {}))
-        assert scheduling <= own, logical_id
+        properties = function["Properties"]
+        env = global_env | set(properties.get("Environment", {}).get("Variables", {}))
+        module, _, name = properties["Handler"].rpartition(".")
+        creates_schedules = getattr(importlib.import_module(module), name).creates_schedules
+        missing = set(required_variables(creates_schedules=creates_schedules)) - env
+        assert not missing, f"{logical_id} lacks {sorted(missing)}"
+        environment = RecordingEnvironment({v: "1" for v in env} | {"AWS_REGION": "us-east-1", "SMS_PROVIDER": "sns"})
+        Settings.from_environment(environment, creates_schedules=creates_schedules)  # what Lambda would read
+        read_anywhere |= environment.asked
+    declared = global_env | {v for f in functions(template).values()
+                             for v in f["Properties"].get("Environment", {}).get("Variables", {})}
+    lambda_sets = {"AWS_REGION", "AWS_DEFAULT_REGION"}
+    assert read_anywhere - lambda_sets <= declared, sorted(read_anywhere - lambda_sets - declared)
+    assert {"STATE_TABLE_NAME", "TEARDOWN_FUNCTION_ARN", "MAX_TEXT_CHARS"} <= read_anywhere  # the recorder works
 
 
 def test_the_rule_matches_only_this_stacks_endpoints(template) -> None:
     events = template["Resources"]["EndpointEventsFunction"]["Properties"]["Events"]
     pattern = events["EndpointStateChange"]["Properties"]["Pattern"]
     prefix = template["Globals"]["Function"]["Environment"]["Variables"]["ENDPOINT_NAME_PREFIX"]
+    assert prefix == {"Fn::GetAtt": ["EndpointNamePrefix", "Value"]}  # per stack: tests/unit/aws
     assert pattern["source"] == ["aws.sagemaker"]
     assert pattern["detail-type"] == ["SageMaker Endpoint State Change"]
-    assert pattern["detail"]["EndpointName"] == [{"prefix": f"{prefix}-"}]
+    assert pattern["detail"]["EndpointName"] == [{"prefix": {"Fn::Sub": "${EndpointNamePrefix.Value}-"}}]
 
 
 def test_iam_for_endpoints_is_scoped_to_the_prefix(template) -> None:
-    prefix = template["Globals"]["Function"]["Environment"]["Variables"]["ENDPOINT_NAME_PREFIX"]
     statements = template["Resources"]["EndpointControlPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     sagemaker = next(s for s in statements if "sagemaker:CreateEndpoint" in s["Action"])
     resources = [r["Fn::Sub"] for r in sagemaker["Resource"]]
-    assert all(r.endswith(f"/{prefix}-*") for r in resources)
+    assert all(r.endswith("/${EndpointNamePrefix.Value}-*") for r in resources)
 
 
 def test_defaults_the_issue_asks_for(template) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    from test_lifecycle_model import PROFILE, TOTALS
+    from tests.unit.lifecycle_model.test_lifecycle_model import PROFILE, TOTALS
 
     if not TOTALS:
         return

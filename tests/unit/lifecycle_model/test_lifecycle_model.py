@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, settings
@@ -24,9 +23,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, ModelNotReadyError, State
 from ondemand.lifecycle import CREATE_GRACE, LIVE_STATES, EndpointLifecycle
-from ondemand.settings import Settings
-from ondemand.wiring import Adapters
-from simulated_ports import (
+from ondemand.ports import Adapters
+
+from tests.settings_factory import make_settings
+from tests.unit.lifecycle_model.simulated_ports import (
     DELETE_TIME,
     FAULT_KINDS,
     FaultPlan,
@@ -39,8 +39,7 @@ from simulated_ports import (
 
 RECONCILER_PERIOD = timedelta(minutes=5)  # template.yaml: rate(5 minutes)
 RETRY_DELAY = timedelta(minutes=1)  # Lambda's async retry and Scheduler's retry policy, roughly
-SETTINGS = replace(
-    Settings.from_env(),
+SETTINGS = make_settings(
     endpoint_name_prefix="ondemand-sentiment",
     keep_alive_minutes=30,
     hard_cap_minutes=240,

@@ -9,8 +9,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from test_train_and_evaluate import channel_dirs, toy_reviews  # noqa: F401 (channel_dirs is a fixture)
 
+from tests.unit.pipeline.test_train_and_evaluate import channel_dirs, toy_reviews  # noqa: F401 (a fixture)
 from training import channels, evaluate, inference, instant_train, train
 
 
@@ -64,10 +64,15 @@ def test_a_combination_without_its_linear_model_is_a_clear_error(tiny_model_dir,
         inference.model_fn(str(folder), backend="torch")
 
 
+@pytest.mark.parametrize("from_channel", [False, True], ids=["trained-here", "from-the-instant-channel"])
 def test_training_with_combine_instant_writes_a_folder_that_serves_the_combination(
-    channel_dirs, tiny_model_dir, tmp_path, monkeypatch  # noqa: F811
+    channel_dirs, tiny_model_dir, tmp_path, monkeypatch, from_channel  # noqa: F811
 ):
     monkeypatch.setattr(train, "MIN_BAND_ROWS_PER_LABEL", 3)  # 30 toy rows held out instead of hundreds
+    channel = tmp_path / "instant_model"
+    if from_channel:  # the local pipeline trains the instant tier first and hands it over as SM_CHANNEL_INSTANT
+        instant_train.train_and_save(channels.read_channel(channel_dirs["train"]), channel)
+        monkeypatch.setenv("SM_CHANNEL_INSTANT", str(channel))
     model_dir = tmp_path / "model"
     hp, profile, paths = train.parse_args([
         "--profile", "tiny", "--base-model", str(tiny_model_dir), "--train-size", "0", "--train-sources", "imdb",
@@ -92,11 +97,14 @@ def test_training_with_combine_instant_writes_a_folder_that_serves_the_combinati
     assert test["model"]["behavioural"]["n"] == len(evaluate.read_behavioural())
     served = inference.model_fn(str(model_dir), backend="torch")
     assert served.instant is not None and served.combination == bands
+    if from_channel:
+        assert served.instant.name == instant_train.InstantModel.load(channel).name  # copied, not trained again
 
 
 def test_the_table_puts_every_model_in_a_row_with_the_three_test_sets_and_minutes():
     def scores(imdb, rt, behavioural):
-        return {"imdb": {"accuracy": imdb}, "rotten_tomatoes": {"accuracy": rt}, "behavioural": {"accuracy": behavioural}}
+        return {name: {"accuracy": accuracy} for name, accuracy in
+                (("imdb", imdb), ("rotten_tomatoes", rt), ("behavioural", behavioural))}
 
     metrics = {
         "train_seconds": 300, "build_seconds": 420, "pipeline_seconds": 720,

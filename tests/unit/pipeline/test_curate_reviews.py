@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import awswrangler as wr
 import boto3
 import pandas as pd
@@ -13,9 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "glue_jobs"))
-from curate_reviews import clean_text, curate, label_from_stars, label_from_values, run, split_for  # noqa: E402
-from seed_raw_reviews import seed  # noqa: E402
+from glue_jobs.curate_reviews import (
+    TABLE_DESCRIPTION,
+    clean_text,
+    curate,
+    label_from_stars,
+    label_from_values,
+    run,
+    split_for,
+)
+from glue_jobs.seed_raw_reviews import seed
 
 
 def test_html_line_breaks_tags_entities_and_whitespace_are_cleaned():
@@ -111,3 +115,4 @@ def test_the_job_curates_csv_and_json_lines_from_s3_into_split_parquet_and_a_cat
     table = boto3.client("glue").get_table(DatabaseName="reviews", Name="curated")["Table"]
     assert [key["Name"] for key in table["PartitionKeys"]] == ["split"]
     assert {c["Name"] for c in table["StorageDescriptor"]["Columns"]} == {"text", "label", "label_name", "source"}
+    assert table["Description"] == TABLE_DESCRIPTION

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS
 
+from tests.unit.pipeline.conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS
 from training import channels, evaluate, inference, train
 
 TRAINING_PACKAGE = Path(__file__).resolve().parents[3] / "training"

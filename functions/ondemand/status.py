@@ -1,0 +1,48 @@
+"""What GET /status answers, from the state item alone: shared by the API and the dashboard.
+
+Pure: no store, no clock of its own, so the dashboard can shape an item it read itself without any other port.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ondemand.domain import EndpointState, State
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 UTC with a Z, to the second: the one time format of the API and the schedule payload."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def eta_seconds(item: EndpointState, now: datetime, typical_provisioning_seconds: int) -> int | None:
+    """Seconds until a start is expected to finish; None unless STARTING."""
+    if item.state != State.STARTING:
+        return None
+    elapsed = (now - item.since).total_seconds()
+    return max(0, int(typical_provisioning_seconds - elapsed))
+
+
+def status_view(item: EndpointState, now: datetime, typical_provisioning_seconds: int) -> dict[str, Any]:
+    """The item as the API and the dashboard show it: never the phone numbers, only how many."""
+    seconds_left = None
+    if item.state == State.IN_SERVICE and item.expires_at is not None:
+        seconds_left = max(0, int((item.expires_at - now).total_seconds()))
+    return {
+        "state": item.state.value,
+        "endpoint_name": item.endpoint_name,
+        "since": iso(item.since),
+        "expires_at": iso(item.expires_at),
+        "seconds_left": seconds_left,
+        "eta_seconds": eta_seconds(item, now, typical_provisioning_seconds),
+        "version": item.version,
+        "subscribers_count": len(item.subscribers),
+        "last_error": item.last_error,
+        "history": [
+            {"at": iso(t.at), "from": t.from_state.value, "to": t.to_state.value, "reason": t.reason}
+            for t in item.history
+        ],
+    }

@@ -1,0 +1,65 @@
+"""Settings.from_environment: a stack missing a variable fails its cold start with a message naming every one."""
+
+from __future__ import annotations
+
+import pytest
+from ondemand.settings import ConfigurationError, Settings, required_variables
+
+COMPLETE = {
+    "AWS_REGION": "eu-west-1",
+    "STATE_TABLE_NAME": "stack-state",
+    "ENDPOINT_NAME_PREFIX": "ondemand-sentiment",
+    "INSTANCE_TYPE": "ml.g4dn.xlarge",
+    "APPROVED_MODEL_PARAMETER": "/stack/approved-model",
+    "SCHEDULE_GROUP_NAME": "stack-teardowns",
+    "SCHEDULER_ROLE_ARN": "arn:aws:iam::111122223333:role/stack-scheduler",
+    "TEARDOWN_FUNCTION_ARN": "arn:aws:lambda:eu-west-1:111122223333:function:stack-teardown",
+}
+
+
+def test_a_complete_environment_reads_into_typed_settings() -> None:
+    settings = Settings.from_environment({**COMPLETE, "KEEP_ALIVE_MINUTES": "0.5", "MAX_TEXT_CHARS": "100",
+                                          "DYNAMODB_ENDPOINT_URL": "", "SMS_PROVIDER": "SNS"})
+    assert settings.table_name == "stack-state" and settings.region == "eu-west-1"
+    assert settings.keep_alive_minutes == 0.5 and settings.max_text_chars == 100
+    assert settings.dynamodb_endpoint_url is None  # the template's "" means unset
+    assert settings.sms_provider == "sns"
+    assert settings.scheduler_role_arn == COMPLETE["SCHEDULER_ROLE_ARN"]
+
+
+def test_an_empty_environment_names_every_required_variable_in_one_error() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_environment({})
+    message = str(raised.value)
+    for name in required_variables():
+        assert name in message
+    assert "AWS_REGION" in message
+
+
+def test_a_blank_required_variable_counts_as_missing_and_nothing_else_is_blamed() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_environment({**COMPLETE, "STATE_TABLE_NAME": "  ", "SCHEDULER_ROLE_ARN": ""})
+    assert str(raised.value) == "missing environment variables: STATE_TABLE_NAME, SCHEDULER_ROLE_ARN"
+
+
+def test_bad_values_name_their_variable() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_environment({**COMPLETE, "MAX_TEXT_CHARS": "lots", "KEEP_ALIVE_MINUTES": "half an hour",
+                                   "SMS_PROVIDER": "pigeon"})
+    message = str(raised.value)
+    assert "MAX_TEXT_CHARS must be a whole number, not 'lots'" in message
+    assert "KEEP_ALIVE_MINUTES must be a number, not 'half an hour'" in message
+    assert "SMS_PROVIDER must be one of textbelt, sns, none, not 'pigeon'" in message
+
+
+def test_textbelt_needs_its_key_parameter() -> None:
+    with pytest.raises(ConfigurationError, match="TEXTBELT_KEY_PARAMETER"):
+        Settings.from_environment({**COMPLETE, "SMS_PROVIDER": "textbelt"})
+
+
+def test_a_function_that_creates_no_schedules_needs_no_schedule_target() -> None:
+    without_target = {k: v for k, v in COMPLETE.items() if k not in ("SCHEDULER_ROLE_ARN", "TEARDOWN_FUNCTION_ARN")}
+    settings = Settings.from_environment(without_target, creates_schedules=False)
+    assert settings.scheduler_role_arn is None and settings.teardown_function_arn is None
+    with pytest.raises(ConfigurationError, match="SCHEDULER_ROLE_ARN, TEARDOWN_FUNCTION_ARN"):
+        Settings.from_environment(without_target)
