@@ -224,13 +224,13 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table: it reads in a terminal and pastes into a README."""
     header = ["model", "IMDb test", "RT test", "behavioural", "minutes"]
 
-    def cell(value: Any) -> str:
-        return "-" if value is None else f"{value:.4f}" if isinstance(value, float) and value <= 1 else str(value)
+    def cell(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        values = [row["model"], *(row[c] for c in TABLE_COLUMNS), row["minutes"]]
-        lines.append("| " + " | ".join(cell(v) for v in values) + " |")
+        cells = [row["model"], *(cell(row[c], ".4f") for c in TABLE_COLUMNS), cell(row["minutes"], ".1f")]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
