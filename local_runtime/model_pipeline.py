@@ -115,7 +115,7 @@ def build_model(
         bar.set_postfix_str(stages[1])
         progress("train", done_after["instant"], f"Fine-tuning the transformer ({profile} profile); the instant "
                                                  "model answers meanwhile.")
-        train(profile, channels, building)
+        train(profile, channels, building, instant_model_dir(model_dir))
         bar.update(1)
         bar.set_postfix_str(stages[2])
         progress("export", done_after["train"], "Exporting and scoring the CPU copy of the transformer.")
@@ -128,11 +128,26 @@ def build_model(
         building.rename(model_dir)
         bar.update(1)
         progress("ready", 1.0, "The GPU model is ready: Start works.")
-    metrics = json.loads((model_dir / "metrics.json").read_text())
-    served = metrics["served_test"].get("imdb", metrics["served_test"]["all"])["accuracy"]
-    print(f"model ready in {model_dir} ({profile}, {time.perf_counter() - started:.0f} s); "
-          f"test accuracy {metrics.get('test_accuracy')} (fp32), {served} served on CPU (onnx-int8)", flush=True)
+    print_report(model_dir, pipeline_seconds=time.perf_counter() - started)
     return model_dir
+
+
+def print_report(model_dir: Path, pipeline_seconds: float | None = None) -> None:
+    """Record the pipeline's wall time in metrics.json and print the models side by side (training/evaluate.py)."""
+    from training.evaluate import format_table, results_table
+
+    metrics_file = model_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    if pipeline_seconds is not None:
+        metrics["pipeline_seconds"] = round(pipeline_seconds, 1)
+    metrics["table"] = results_table(metrics)
+    metrics_file.write_text(json.dumps(metrics, indent=2))
+    profile = metrics.get("profile")
+    print(f"\nmodel ready in {model_dir} ({profile}, {metrics.get('pipeline_seconds', '?')} s); test accuracy, "
+          f"n = {metrics['test']['model'].get('imdb', {}).get('n', '?')} IMDb / "
+          f"{metrics['test']['model'].get('rotten_tomatoes', {}).get('n', '?')} RT / "
+          f"{metrics['test']['model'].get('behavioural', {}).get('n', '?')} behavioural:\n"
+          f"{format_table(metrics['table'])}", flush=True)
 
 
 def curate_in_process(work_dir: Path) -> dict[str, Path]:
@@ -188,12 +203,14 @@ def curate_through_s3(work_dir: Path) -> dict[str, Path]:
         server.stop()
 
 
-def train(profile: str, channels: dict[str, Path], model_dir: Path) -> None:
-    """training/train.py as SageMaker would run it: hyperparameters as flags, data and output as SM_* variables."""
+def train(profile: str, channels: dict[str, Path], model_dir: Path, instant_dir: Path | None = None) -> None:
+    """training/train.py as SageMaker would run it: hyperparameters as flags, data and output as SM_* variables. The
+    instant model just trained is a channel too: a profile that combines it with the transformer copies it."""
     env = {
         **_child_env(),
         "SM_MODEL_DIR": str(model_dir),
         **{f"SM_CHANNEL_{split.upper()}": str(folder) for split, folder in channels.items()},
+        **({"SM_CHANNEL_INSTANT": str(instant_dir)} if instant_dir is not None else {}),
     }
     subprocess.run([sys.executable, "-m", "training.train", "--profile", profile], check=True, cwd=REPO_ROOT, env=env)
 
@@ -271,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
             if not instant_model_dir(model_dir).exists() and channels["train"].exists():  # made before the tier existed
                 train_instant_model(channels, instant_model_dir(model_dir))
             progress("ready", 1.0, "The GPU model is ready: Start works.")
+            if "test" in json.loads((model_dir / "metrics.json").read_text()):
+                print_report(model_dir)
             return
         build_model(args.profile, model_dir, progress=progress)
 

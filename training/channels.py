@@ -32,3 +32,33 @@ def balanced_sample(frame: pd.DataFrame, size: int, seed: int, sources: str = ""
     per_label = size // 2
     parts = [group.sample(min(per_label, len(group)), random_state=seed) for _, group in frame.groupby("label")]
     return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def source_counts(sources: str) -> dict[str, int | None]:
+    """`"rotten_tomatoes,imdb:800"` -> {"rotten_tomatoes": None, "imdb": 800}: a source's own row count after a colon,
+    None where it shares the overall size."""
+    counts: dict[str, int | None] = {}
+    for item in filter(None, (part.strip() for part in sources.split(","))):
+        name, _, rows = item.partition(":")
+        counts[name] = int(rows) if rows else None
+    return counts
+
+
+def sample_sources(frame: pd.DataFrame, sources: str, size: int, seed: int) -> pd.DataFrame:
+    """Training rows per source: `sources` as in `source_counts`; sources without a count of their own share `size`
+    (0 = all their rows), each part balanced by label; shuffled together. No sources: `size` rows from all."""
+    counts = source_counts(sources)
+    if not counts:
+        return balanced_sample(frame, size, seed)
+    shared = [name for name, rows in counts.items() if rows is None]
+    parts = [balanced_sample(frame, rows, seed, name) for name, rows in counts.items() if rows is not None]
+    if shared:
+        parts.append(balanced_sample(frame, size, seed, ",".join(shared)))
+    return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def per_source_sample(frame: pd.DataFrame, sources: str, size: int, seed: int) -> pd.DataFrame:
+    """`size` rows split evenly over the named sources (validation: each domain gets the same say)."""
+    names = list(source_counts(sources)) or [""]
+    each = max(1, size // len(names))
+    return pd.concat([balanced_sample(frame, each, seed, name) for name in names]).reset_index(drop=True)

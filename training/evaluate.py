@@ -1,6 +1,10 @@
 """Evaluation on the held-out test split: accuracy, F1 and the confusion matrix, next to a TF-IDF + logistic
 regression baseline trained and scored on the same splits, so a fine-tuned model that is no better shows up.
 
+Every model is also scored on the behavioural set (`behavioural_reviews.csv`: short reviews written for this check,
+with negation, "not bad", contrast, intensifiers, ratings in words, irony), and `results_table` puts the models side
+by side: IMDb, Rotten Tomatoes, behavioural set, minutes to build; `make model` prints it.
+
 Run on its own: `python -m training.evaluate --model-dir var/model --train-dir D/split=train --test-dir D/split=test
 [--backend torch|torch-int8|onnx-int8]`.
 """
@@ -21,10 +25,29 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from training.channels import read_channel
 
-if TYPE_CHECKING:  # imported where used: it loads torch, which the instant model's training does not need
+if TYPE_CHECKING:  # imported where used: it loads torch, which the report table and the instant model do not need
     from training import inference
 
 PREDICT_CHUNK = 64
+BEHAVIOURAL_FILE = Path(__file__).with_name("behavioural_reviews.csv")
+TABLE_COLUMNS = ("imdb", "rotten_tomatoes", "behavioural")
+
+
+def read_behavioural(path: Path = BEHAVIOURAL_FILE) -> pd.DataFrame:
+    """The behavioural set: text, label (1 = positive), capability."""
+    frame = pd.read_csv(path)
+    missing = {"text", "label", "capability"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path} lacks the column(s) {sorted(missing)}")
+    return frame.astype({"label": "int64"})
+
+
+def behavioural_scores(frame: pd.DataFrame, predicted: list[int]) -> dict[str, Any]:
+    """Metrics on the whole behavioural set, plus accuracy per capability."""
+    scores = classification_metrics(frame["label"].tolist(), predicted)
+    hits = pd.Series([p == y for p, y in zip(predicted, frame["label"], strict=True)], index=frame.index)
+    scores["by_capability"] = {str(k): round(float(v), 4) for k, v in hits.groupby(frame["capability"]).mean().items()}
+    return scores
 
 
 def classification_metrics(labels: list[int], predicted: list[int]) -> dict[str, Any]:
@@ -52,18 +75,36 @@ def tfidf_baseline_predictions(train: pd.DataFrame, texts: list[str], seed: int 
 
 def model_predictions(loaded: inference.LoadedModel, texts: list[str], progress: bool = True) -> list[int]:
     """Label ids through the serving code path (predict_fn), so the score is the endpoint's score."""
+    return model_predictions_by_part(loaded, texts, progress)["model"]
+
+
+def model_predictions_by_part(
+    loaded: inference.LoadedModel, texts: list[str], progress: bool = True
+) -> dict[str, list[int]]:
+    """Label ids of the model as served ("model") and, for a combined model, of its two parts alone ("transformer",
+    "instant"), from one pass of the transformer: the same functions predict_fn answers with."""
     from tqdm.auto import tqdm
 
     from training import inference
 
-    # Sort by length first so every chunk, like every micro-batch, holds texts of similar length.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    predicted = [0] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # chunks of similar length, like micro-batches
+    parts = ("model", "transformer", "instant") if loaded.instant is not None else ("model",)
+    predicted = {part: [0] * len(texts) for part in parts}
     for start in tqdm(range(0, len(order), PREDICT_CHUNK), desc="evaluate", unit="chunk", disable=not progress):
         chunk = order[start : start + PREDICT_CHUNK]
-        answer = inference.predict_fn([texts[i] for i in chunk], loaded)
-        for i, prediction in zip(chunk, answer["predictions"], strict=True):
-            predicted[i] = prediction["label_id"]
+        chunk_texts = [texts[i] for i in chunk]
+        logits, lengths = inference.transformer_logits(chunk_texts, loaded)
+        margins = {"transformer": logits[:, 1] - logits[:, 0]}
+        if loaded.instant is not None:
+            margins["instant"] = inference.instant_scores(loaded.instant, chunk_texts)
+            margins["model"] = inference.combined_margins(
+                margins["transformer"], margins["instant"], lengths, loaded.combination
+            )
+        else:
+            margins["model"] = margins["transformer"]
+        for part in parts:
+            for i, margin in zip(chunk, margins[part], strict=True):
+                predicted[part][i] = int(margin > 0)
     return predicted
 
 
@@ -80,30 +121,47 @@ def scores_by_source(test: pd.DataFrame, predicted: list[int]) -> dict[str, Any]
     return scores
 
 
+def scored_parts(frame: pd.DataFrame, behavioural: pd.DataFrame, predicted: list[int]) -> dict[str, Any]:
+    """Scores by source on the test rows (the first len(frame) predictions) and on the behavioural set (the rest)."""
+    scores = scores_by_source(frame, predicted[: len(frame)])
+    if len(behavioural):
+        scores["behavioural"] = behavioural_scores(behavioural, predicted[len(frame) :])
+    return scores
+
+
 def evaluate(
     loaded: inference.LoadedModel,
     test: pd.DataFrame,
     model_train: pd.DataFrame,
     baseline_train: pd.DataFrame | None = None,
     progress: bool = True,
+    behavioural: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Model and baselines on the test split, overall and per source (IMDb is the headline number).
+    """Model and baselines on the test split, overall and per source (IMDb is the headline number), and on the
+    behavioural set (default: behavioural_reviews.csv). A combined model also gets a row per part ("transformer",
+    "instant").
 
     The baseline is trained on the rows the model saw and, if given, on `baseline_train` (the whole train split):
     the first comparison is fair, the second says what more data alone would buy."""
+    behavioural = read_behavioural() if behavioural is None else behavioural
+    texts = test["text"].tolist() + behavioural["text"].tolist()
     started = time.perf_counter()
-    texts = test["text"].tolist()
-    model_predicted = model_predictions(loaded, texts, progress)
+    predicted = model_predictions_by_part(loaded, texts, progress)
     model_seconds = time.perf_counter() - started
-    baselines = {"tfidf_logreg_same_rows": tfidf_baseline_predictions(model_train, texts)}
+    baseline_rows = {"tfidf_logreg_same_rows": model_train}
     if baseline_train is not None and len(baseline_train) > len(model_train):
-        baselines["tfidf_logreg_full_train"] = tfidf_baseline_predictions(baseline_train, texts)
+        baseline_rows["tfidf_logreg_full_train"] = baseline_train
 
-    report = {
-        "model": scores_by_source(test, model_predicted),
-        "model_eval_seconds": round(model_seconds, 1),
-        **{name: scores_by_source(test, predicted) for name, predicted in baselines.items()},
-        "train_rows": {"model": len(model_train), "baseline": len(baseline_train) if baseline_train is not None else 0},
+    report: dict[str, Any] = {"model_eval_seconds": round(model_seconds, 1), "fit_seconds": {}}
+    for part, part_predicted in predicted.items():
+        report[part] = scored_parts(test, behavioural, part_predicted)
+    for name, rows in baseline_rows.items():
+        started = time.perf_counter()
+        baseline = tfidf_baseline(rows)
+        report["fit_seconds"][name] = round(time.perf_counter() - started, 1)
+        report[name] = scored_parts(test, behavioural, [int(label) for label in baseline.predict(texts)])
+    report["train_rows"] = {
+        "model": len(model_train), "baseline": len(baseline_train) if baseline_train is not None else 0
     }
     return report
 
@@ -113,10 +171,67 @@ def headline(report: dict[str, Any]) -> str:
     part = "imdb" if "imdb" in report["model"] else "all"
     model = report["model"][part]
     line = f"test[{part}] n={model['n']}: model accuracy {model['accuracy']:.4f} F1 {model['f1']:.4f}"
+    if "behavioural" in report["model"]:
+        line += f", behavioural {report['model']['behavioural']['accuracy']:.4f}"
     for name in ("tfidf_logreg_same_rows", "tfidf_logreg_full_train"):
         if name in report:
             line += f" | {name} accuracy {report[name][part]['accuracy']:.4f} F1 {report[name][part]['f1']:.4f}"
     return line
+
+
+def results_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows `make model` prints, from a model folder's metrics.json: the model as trained (fp32; for a combined
+    model its transformer alone too), as served on CPU, the TF-IDF baselines and the instant model.
+
+    Minutes: the transformer's fine-tune; the combined model adds the linear model and the combination fit; the
+    served model is the whole pipeline run when it is recorded (`pipeline_seconds`), else the build plus the export;
+    a baseline is its own fit."""
+    test = metrics.get("test", {})
+    combined = "transformer" in test
+    train_minutes = metrics.get("train_seconds", 0) / 60
+    build_minutes = metrics.get("build_seconds", metrics.get("train_seconds", 0)) / 60
+    rows = []
+
+    def add(name: str, scores: dict[str, Any] | None, minutes: float | None) -> None:
+        if scores:
+            rows.append({"model": name, **{c: scores.get(c, {}).get("accuracy") for c in TABLE_COLUMNS},
+                         "minutes": None if minutes is None else round(minutes, 1)})
+
+    if combined:
+        add("transformer alone, fp32", test.get("transformer"), train_minutes)
+        add("transformer + instant, fp32 (as trained)", test.get("model"), build_minutes)
+    else:
+        add("transformer, fp32 (as trained)", test.get("model"), train_minutes)
+    served = metrics.get("served_test")
+    if served:
+        export_seconds = served.get("export_seconds", 0)
+        served_minutes = metrics.get("pipeline_seconds", metrics.get("build_seconds", 0) + export_seconds)
+        add(f"as served on CPU ({served.get('backend', 'onnx-int8')}{' + instant' if combined else ''})",
+            served, served_minutes / 60)
+    fit = test.get("fit_seconds", {})
+    rows_seen = test.get("train_rows", {})
+    add(f"TF-IDF + LR, the model's {rows_seen.get('model', '?')} rows", test.get("tfidf_logreg_same_rows"),
+        fit.get("tfidf_logreg_same_rows", 0) / 60)
+    add(f"TF-IDF + LR, all {rows_seen.get('baseline', '?')} train rows", test.get("tfidf_logreg_full_train"),
+        fit.get("tfidf_logreg_full_train", 0) / 60)
+    if combined:
+        add("instant tier (NB bigram logistic), alone", test.get("instant"),
+            metrics.get("combination", {}).get("instant_seconds", 0) / 60)
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table: it reads in a terminal and pastes into a README."""
+    header = ["model", "IMDb test", "RT test", "behavioural", "minutes"]
+
+    def cell(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["model"], *(cell(row[c], ".4f") for c in TABLE_COLUMNS), cell(row["minutes"], ".1f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=inference.BACKENDS, default=None, help="default: the server's")
     args = parser.parse_args(argv)
     train = read_channel(args.train_dir)
-    loaded = inference.model_fn(args.model_dir, backend=args.backend)
+    loaded = inference.load_model(args.model_dir, backend=args.backend)
     report = evaluate(loaded, read_channel(args.test_dir), train, train)
     out = Path(args.out or Path(args.model_dir) / "evaluation.json")
     out.write_text(json.dumps(report, indent=2))

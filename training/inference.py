@@ -4,6 +4,12 @@ The toolkit (and our local model server) calls `model_fn` once, then `input_fn` 
 request. The launcher ships this file as `code/inference.py` inside `model.tar.gz`, so it imports nothing from this
 repository. Inputs are sorted by length and cut into micro-batches padded only to their own longest text: a batch of
 mixed lengths costs about what its texts cost one by one, without padding every short text to the longest.
+
+A model folder may also hold the instant tier's linear model (`instant/`, trained by training/train.py with
+`--combine-instant 1`) and, in its serving config, how to combine the two: the answer is then the logistic of
+`a * transformer margin + b * linear score + c`, with (a, b, c) fitted on held-out validation rows separately for
+short and long inputs (one-sentence reviews and full reviews trust the two models differently). The linear model's
+module ships beside this file as `code/instant_model.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 SERVING_CONFIG_FILE = "serving_config.json"
+INSTANT_DIR = "instant"  # the instant tier's artifact inside a combined model folder
 ONNX_FILE = "model.int8.onnx"  # written by training/onnx_export.py; what a CPU serves by default
 JSON_CONTENT_TYPE = "application/json"
 MAX_TEXTS = int(os.environ.get("MAX_TEXTS", "64"))
@@ -66,6 +73,8 @@ class LoadedModel:
     micro_batch: int = DEFAULT_MICRO_BATCH
     token_budget: int = DEFAULT_TOKEN_BUDGET
     pool: ThreadPoolExecutor | None = None  # runs micro-batches side by side when the backend releases the GIL
+    instant: Any | None = None  # the linear model combined with the transformer (instant_model.InstantModel)
+    combination: list[dict[str, float]] | None = None  # per length band: max_tokens, transformer, instant, bias
 
     def classify_all(self, batches: list[Batch]) -> Iterator[np.ndarray]:
         return self.pool.map(self.classify, batches) if self.pool else map(self.classify, batches)
@@ -149,12 +158,20 @@ def default_backend(folder: Path) -> str:
     return "torch-int8"
 
 
-def model_fn(model_dir: str, context: Any = None, backend: str | None = None) -> LoadedModel:
+def model_fn(model_dir: str, context: Any = None) -> LoadedModel:
+    """The SageMaker hook. The Hugging Face inference toolkit counts this function's parameters and refuses more than
+    two (`model_dir`, `context`): a third made every invocation answer 400 (tests/unit/sagemaker/)."""
+    return load_model(model_dir)
+
+
+def load_model(model_dir: str, backend: str | None = None, combine: bool = True) -> LoadedModel:
     """Load the fine-tuned model folder written by training/train.py.
 
     `backend` (one of BACKENDS) defaults to $INFERENCE_BACKEND, then "backend" in the folder's serving config, then
     `default_backend`. A CPU serves int8 weights: ~4x the throughput of fp32 for under half a point of accuracy
-    (training/README.md). Micro-batches run on `torch.get_num_threads()` cores side by side with onnx-int8."""
+    (training/README.md). Micro-batches run on `torch.get_num_threads()` cores side by side with onnx-int8.
+    A folder with a combination in its serving config answers with the combination unless `combine` is False (the
+    transformer alone, for comparing the two)."""
     folder = Path(model_dir)
     serving = {}
     if (folder / SERVING_CONFIG_FILE).exists():
@@ -181,7 +198,10 @@ def model_fn(model_dir: str, context: Any = None, backend: str | None = None) ->
         elif torch.cuda.is_available():  # the SageMaker endpoint's GPU
             model.to("cuda")
         classify = torch_classifier(model)
-    logger.info("model %s served by %s", folder, backend)
+    instant, combination = None, None
+    if combine and serving.get("combination"):
+        instant, combination = load_instant(folder / INSTANT_DIR), serving["combination"]
+    logger.info("model %s served by %s%s", folder, backend, " + the instant linear model" if instant else "")
     return LoadedModel(
         classify=classify,
         tokenizer=tokenizer,
@@ -193,7 +213,66 @@ def model_fn(model_dir: str, context: Any = None, backend: str | None = None) ->
         micro_batch=int(serving.get("micro_batch", DEFAULT_MICRO_BATCH)),
         token_budget=int(serving.get("token_budget", DEFAULT_TOKEN_BUDGET)),
         pool=pool,
+        instant=instant,
+        combination=combination,
     )
+
+
+def _instant_module() -> Any:
+    try:  # in the repository (functions/ on the path)
+        from ondemand import instant_model
+    except ImportError:  # in model.tar.gz: code/instant_model.py sits beside this file
+        import instant_model
+    return instant_model
+
+
+def load_instant(folder: Path) -> Any:
+    """The linear model a combined folder needs; its absence is an error, not a silent transformer-only answer."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"The serving config combines the instant model, but {folder} does not exist.")
+    return _instant_module().InstantModel.load(folder)
+
+
+def instant_scores(instant: Any, texts: list[str]) -> np.ndarray:
+    """The linear model's log-odds of POSITIVE for each text: its bias plus the weights of the text's buckets."""
+    feature_buckets = _instant_module().feature_buckets
+    weights, count = instant.weights, len(instant.weights)
+    return np.array([instant.bias + sum([weights[i] for i in feature_buckets(text, count)]) for text in texts])
+
+
+def combined_margins(
+    transformer: np.ndarray, instant: np.ndarray, lengths: list[int], combination: list[dict[str, float]]
+) -> np.ndarray:
+    """Log-odds of POSITIVE: per text, the first band whose `max_tokens` holds its token count (the last band takes
+    the rest) weighs the transformer's margin (logit POSITIVE - logit NEGATIVE) and the linear model's score."""
+    margins = np.empty(len(lengths))
+    for i, length in enumerate(lengths):
+        band = next((b for b in combination if length <= b["max_tokens"]), combination[-1])
+        margins[i] = band["transformer"] * transformer[i] + band["instant"] * instant[i] + band["bias"]
+    return margins
+
+
+def transformer_logits(texts: list[str], loaded: LoadedModel) -> tuple[np.ndarray, list[int]]:
+    """The transformer's logits per text (caller order) and each text's token count after head + tail truncation."""
+    ids = encode_head_tail(loaded.tokenizer, texts, loaded.max_length, loaded.head_tokens)
+    chunks = micro_batches([len(i) for i in ids], loaded.micro_batch, loaded.token_budget)
+    batches = [pad_batch(loaded.tokenizer, [ids[i] for i in chunk], return_tensors="np") for chunk in chunks]
+    logits = np.zeros((len(ids), len(loaded.id2label)))
+    for chunk, batch_logits in zip(chunks, loaded.classify_all(batches), strict=True):
+        logits[chunk] = batch_logits.astype(np.float64)
+    return logits, [len(i) for i in ids]
+
+
+def probabilities(texts: list[str], loaded: LoadedModel) -> np.ndarray:
+    """Per text, the probability of each label: the transformer's softmax, or the combination's logistic."""
+    logits, lengths = transformer_logits(texts, loaded)
+    if loaded.instant is None:
+        return softmax(logits)
+    margins = combined_margins(
+        logits[:, 1] - logits[:, 0], instant_scores(loaded.instant, texts), lengths, loaded.combination
+    )
+    positive = 1.0 / (1.0 + np.exp(-np.clip(margins, -50, 50)))
+    return np.stack([1.0 - positive, positive], axis=1)
 
 
 def input_fn(request_body: str | bytes, content_type: str = JSON_CONTENT_TYPE) -> list[str]:
@@ -252,15 +331,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def predict_fn(texts: list[str], loaded: LoadedModel) -> dict[str, Any]:
     """Label every text; micro-batches of similar length keep padding (wasted compute) small."""
     started = time.perf_counter()
-    ids = encode_head_tail(loaded.tokenizer, texts, loaded.max_length, loaded.head_tokens)
-    chunks = micro_batches([len(i) for i in ids], loaded.micro_batch, loaded.token_budget)
-    batches = [pad_batch(loaded.tokenizer, [ids[i] for i in chunk], return_tensors="np") for chunk in chunks]
-    probabilities: list[np.ndarray] = [np.empty(0)] * len(ids)
-    for chunk, logits in zip(chunks, loaded.classify_all(batches), strict=True):
-        for i, row in zip(chunk, softmax(logits.astype(np.float64)), strict=True):
-            probabilities[i] = row
     predictions = []
-    for row in probabilities:
+    for row in probabilities(texts, loaded):
         label_id = int(np.argmax(row))
         predictions.append(
             {"label": loaded.id2label[label_id], "label_id": label_id, "prob": round(float(row[label_id]), 4)}

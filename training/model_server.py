@@ -45,7 +45,7 @@ class InferenceApp:
             from training import inference
 
             torch.set_num_threads(self.threads)
-            self.loaded = inference.model_fn(self.model_dir, backend=self.backend)
+            self.loaded = inference.load_model(self.model_dir, backend=self.backend)
         except Exception as err:  # the server stays up to say why in /ping
             self.load_error = f"{type(err).__name__}: {err}"
             logger.exception("could not load the model from %s", self.model_dir)

@@ -55,16 +55,21 @@ def export_int8(model_dir: Path) -> Path:
     return target
 
 
-def score_served(model_dir: Path, test_dir: Path) -> dict[str, Any]:
-    """The onnx-int8 model on the test split, recorded in metrics.json as `served_test`."""
+def score_served(model_dir: Path, test_dir: Path, export_seconds: float = 0.0) -> dict[str, Any]:
+    """The model as a CPU serves it (onnx-int8, with the linear model if the folder combines one) on the test split
+    and the behavioural set, recorded in metrics.json as `served_test`."""
     from training import evaluate
     from training.channels import read_channel
 
-    test = read_channel(str(test_dir))
+    test, behavioural = read_channel(str(test_dir)), evaluate.read_behavioural()
     started = time.perf_counter()
-    loaded = inference.model_fn(str(model_dir), backend="onnx-int8")
-    scores = evaluate.scores_by_source(test, evaluate.model_predictions(loaded, test["text"].tolist()))
-    served = {"backend": "onnx-int8", **scores, "eval_seconds": round(time.perf_counter() - started, 1)}
+    loaded = inference.load_model(str(model_dir), backend="onnx-int8")
+    predicted = evaluate.model_predictions(loaded, test["text"].tolist() + behavioural["text"].tolist())
+    scores = evaluate.scored_parts(test, behavioural, predicted)
+    served = {
+        "backend": "onnx-int8", "combined": loaded.instant is not None, **scores,
+        "eval_seconds": round(time.perf_counter() - started, 1), "export_seconds": round(export_seconds, 1),
+    }
     metrics_file = Path(model_dir) / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     metrics["served_test"] = served
@@ -79,9 +84,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     target = export_int8(args.model_dir)
-    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s", flush=True)
+    export_seconds = time.perf_counter() - started
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) in {export_seconds:.1f} s", flush=True)
     if args.test_dir:
-        served = score_served(args.model_dir, args.test_dir)
+        served = score_served(args.model_dir, args.test_dir, export_seconds)
         part = "imdb" if "imdb" in served else "all"
         print(f"onnx-int8 test[{part}] n={served[part]['n']}: accuracy {served[part]['accuracy']:.4f} "
               f"F1 {served[part]['f1']:.4f}", flush=True)

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from transformers import (
@@ -32,9 +33,11 @@ from transformers import (
 )
 
 from training import evaluate, inference
-from training.channels import balanced_sample, read_channel
+from training.channels import balanced_sample, per_source_sample, read_channel, sample_sources
 
 LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
+LONGEST = 1_000_000  # a length band's max_tokens that every input fits
+MIN_BAND_ROWS_PER_LABEL = 40
 
 
 @dataclass
@@ -58,10 +61,15 @@ class Hyperparameters:
     seed: int = 42
     threads: int = 0
     head_lr_multiplier: float = 10.0
+    freeze_layers: int = 0
+    combine_instant: int = 0
+    combination_rows: int = 1000
+    short_tokens: int = 64
     model_name: str = "sentiment-minilm"
 
 
-# `quick` is sized for a few minutes on 2 CPU cores; `tiny` for about a minute (short Rotten Tomatoes sentences);
+# `quick` is sized for minutes on 2 CPU cores: both domains (every short Rotten Tomatoes sentence, 800 IMDb reviews),
+# combined with the instant linear model (training/README.md); `tiny` for about a minute (short RT sentences);
 # `full` for the best model the CPU can make: every IMDb train row, about 1.5 hours (0.91 IMDb test accuracy).
 PROFILES: dict[str, dict[str, Any]] = {
     "tiny": dict(
@@ -69,8 +77,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         test_size=200, epochs=1, learning_rate=3e-4, batch_size=16, eval_every=20, patience=10, baseline="none",
     ),
     "quick": dict(
-        max_length=256, head_tokens=64, train_size=2000, train_sources="imdb", validation_size=256,
-        test_size=0, epochs=1, learning_rate=1e-4, batch_size=16, eval_every=25, patience=4,
+        max_length=256, head_tokens=64, train_size=0, train_sources="rotten_tomatoes,imdb:800", validation_size=192,
+        test_size=0, epochs=1, learning_rate=1.5e-4, batch_size=32, eval_every=60, patience=4, combine_instant=1,
+        combination_rows=600,
     ),
     "full": dict(
         max_length=256, head_tokens=64, train_size=0, train_sources="imdb", validation_size=512,
@@ -153,6 +162,11 @@ def fine_tune(
     model = AutoModelForSequenceClassification.from_pretrained(
         hp.base_model, num_labels=2, id2label=LABELS, label2id={name: i for i, name in LABELS.items()}
     ).to(device)
+    if hp.freeze_layers:
+        # Layers below the first trained one need no backward pass: the step costs less by their share of it.
+        for layer in model.base_model.encoder.layer[: hp.freeze_layers]:
+            for parameter in layer.parameters():
+                parameter.requires_grad = False
     if hp.freeze_embeddings:
         # The word-embedding matrix is half of a small encoder's weights; leaving it as pre-trained halves the
         # optimizer's work on CPU and keeps a few thousand examples from pulling rare words around.
@@ -252,27 +266,96 @@ def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, dic
     parser.add_argument("--train-dir", default=os.environ.get("SM_CHANNEL_TRAIN"))
     parser.add_argument("--validation-dir", default=os.environ.get("SM_CHANNEL_VALIDATION"))
     parser.add_argument("--test-dir", default=os.environ.get("SM_CHANNEL_TEST"))
+    parser.add_argument("--instant-dir", default=os.environ.get("SM_CHANNEL_INSTANT"),
+                        help="a trained instant model to combine with (--combine-instant 1); default: train one")
     parser.add_argument("--no-progress", action="store_true")
     args = vars(parser.parse_args(argv))
     chosen = {name: args[name] for name in (f.name for f in fields(Hyperparameters)) if args[name] is not None}
     hp = Hyperparameters(**{**PROFILES[args["profile"]], **chosen})
     if not hp.base_model:
         hp.base_model = default_base_model()
-    paths = {key: args[key] for key in ("model_dir", "train_dir", "validation_dir", "test_dir")}
+    paths = {key: args[key] for key in ("model_dir", "train_dir", "validation_dir", "test_dir", "instant_dir")}
     paths["progress"] = None if args["no_progress"] else "on"
     return hp, args["profile"], paths
 
 
+def train_instant(full_train: pd.DataFrame, folder: Path) -> float:
+    """The instant tier's linear model (training/instant_train.py) on every train row into `folder`; seconds taken."""
+    from training import instant_train
+
+    started = time.perf_counter()
+    instant_train.train_and_save(full_train, folder, data_description="the train channel, every row")
+    return time.perf_counter() - started
+
+
+def fit_combination(
+    model_dir: Path, rows: pd.DataFrame, short_tokens: int, seed: int
+) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """How much to trust each model, fitted on held-out rows the transformer never chose a checkpoint on: a logistic
+    regression on (transformer margin, linear score) per length band, inputs of at most `short_tokens` tokens and
+    longer ones. A band with too few rows of either label takes the other band's weights."""
+    from sklearn.linear_model import LogisticRegression
+
+    loaded = inference.load_model(str(model_dir), backend="torch", combine=False)
+    texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    logits, lengths = inference.transformer_logits(texts, loaded)
+    features = np.column_stack([logits[:, 1] - logits[:, 0], inference.instant_scores(load_instant(model_dir), texts)])
+    short = np.array(lengths) <= short_tokens
+    bands, report = [], {}
+    for name, mask, max_tokens in (("short", short, short_tokens), ("long", ~short, LONGEST)):
+        if min(np.bincount(labels[mask], minlength=2)) < MIN_BAND_ROWS_PER_LABEL:
+            continue
+        fitted = LogisticRegression(C=1.0, random_state=seed).fit(features[mask], labels[mask])
+        (a, b), c = fitted.coef_[0], fitted.intercept_[0]
+        bands.append({"max_tokens": max_tokens, "transformer": round(float(a), 4), "instant": round(float(b), 4),
+                      "bias": round(float(c), 4)})
+        accuracy = fitted.score(features[mask], labels[mask])
+        report[name] = {"rows": int(mask.sum()), "accuracy": round(float(accuracy), 4)}
+    if not bands:
+        raise ValueError(f"Too few held-out rows to fit the combination: {len(rows)} (need "
+                         f"{MIN_BAND_ROWS_PER_LABEL} of each label in a length band); raise --combination-rows.")
+    bands[-1]["max_tokens"] = LONGEST  # the last band takes every longer input
+    return bands, report
+
+
+def load_instant(model_dir: Path) -> Any:
+    return inference.load_instant(Path(model_dir) / inference.INSTANT_DIR)
+
+
+def combine_with_instant(
+    model_dir: Path, full_train: pd.DataFrame, held_out: pd.DataFrame, hp: Hyperparameters,
+    instant_dir: str | None = None,
+) -> dict[str, Any]:
+    """Put the linear model into the folder (a copy of the `instant` channel's, which the local pipeline has already
+    trained on the same train split, else trained here), fit the combination, and make the folder serve it."""
+    target = model_dir / inference.INSTANT_DIR
+    if instant_dir:
+        shutil.copytree(instant_dir, target, dirs_exist_ok=True)
+        instant_seconds = float(load_instant(model_dir).metadata["training"]["seconds"])
+    else:
+        instant_seconds = train_instant(full_train, target)
+    started = time.perf_counter()
+    bands, report = fit_combination(model_dir, held_out, hp.short_tokens, hp.seed)
+    serving_file = model_dir / inference.SERVING_CONFIG_FILE
+    serving = json.loads(serving_file.read_text())
+    serving["combination"] = bands
+    serving_file.write_text(json.dumps(serving, indent=2))
+    shutil.copy(inference._instant_module().__file__, model_dir / "code" / "instant_model.py")
+    return {"bands": bands, "fit": report, "instant_seconds": round(instant_seconds, 1),
+            "fit_seconds": round(time.perf_counter() - started, 1)}
+
+
 def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict[str, Any]:
-    """Sample, fine-tune, save, evaluate on the test channel; returns (and writes) metrics.json."""
+    """Sample, fine-tune, save, (combine with the linear model,) evaluate on the test channel; returns (and writes)
+    metrics.json."""
     if not paths.get("train_dir"):
         raise SystemExit("No training data: set SM_CHANNEL_TRAIN or pass --train-dir.")
     progress = paths.get("progress") is not None
     started = time.perf_counter()
     full_train = read_channel(paths["train_dir"])
-    train = balanced_sample(full_train, hp.train_size, hp.seed, hp.train_sources)
+    train = sample_sources(full_train, hp.train_sources, hp.train_size, hp.seed)
     validation_all = read_channel(paths["validation_dir"]) if paths.get("validation_dir") else full_train.tail(0)
-    validation = balanced_sample(validation_all, hp.validation_size, hp.seed, hp.train_sources)
+    validation = per_source_sample(validation_all, hp.train_sources, hp.validation_size, hp.seed)
     model, tokenizer, training_report = fine_tune(hp, train, validation, progress)
     train_seconds = time.perf_counter() - started
     model_dir = Path(paths["model_dir"])
@@ -282,14 +365,21 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
         "profile": profile,
         "hyperparameters": asdict(hp),
         "train_rows": len(train),
+        "train_rows_by_source": {str(k): int(v) for k, v in train["source"].value_counts().sort_index().items()},
         "train_seconds": round(train_seconds, 1),
         **training_report,
     }
+    if hp.combine_instant:
+        # Rows neither the fine-tune nor its checkpoint choice saw, so the weights say how each model generalises.
+        unseen = validation_all[~validation_all["text"].isin(set(validation["text"]))]
+        held_out = per_source_sample(unseen, hp.train_sources, hp.combination_rows, hp.seed)
+        metrics["combination"] = combine_with_instant(model_dir, full_train, held_out, hp, paths.get("instant_dir"))
+    metrics["build_seconds"] = round(time.perf_counter() - started, 1)
     if paths.get("test_dir"):
         test = read_channel(paths["test_dir"])
         test = balanced_sample(test, hp.test_size, hp.seed) if hp.test_size else test
         # The weights as trained (fp32); the int8 copy a CPU serves is scored by training/onnx_export.py.
-        loaded = inference.model_fn(str(model_dir), backend="torch")
+        loaded = inference.load_model(str(model_dir), backend="torch")
         baseline_train = {"full": full_train, "subset": train}.get(hp.baseline)
         metrics["test"] = evaluate.evaluate(loaded, test, train, baseline_train, progress)
         part = "imdb" if "imdb" in metrics["test"]["model"] else "all"

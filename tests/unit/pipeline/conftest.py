@@ -49,4 +49,4 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_model(tiny_model_dir: Path):
     from training import inference
 
-    return inference.model_fn(str(tiny_model_dir))
+    return inference.load_model(str(tiny_model_dir))

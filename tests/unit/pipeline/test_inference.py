@@ -116,8 +116,8 @@ def test_micro_batches_hold_many_short_texts_but_few_long_ones_and_cover_every_t
 
 @pytest.mark.parametrize("backend", ["torch-int8", "onnx-int8"])
 def test_int8_backends_answer_like_the_float_model(tiny_model_dir, backend):
-    as_float = inference.predict_fn(MIXED, inference.model_fn(str(tiny_model_dir), backend="torch"))
-    loaded = inference.model_fn(str(tiny_model_dir), backend=backend)
+    as_float = inference.predict_fn(MIXED, inference.load_model(str(tiny_model_dir), backend="torch"))
+    loaded = inference.load_model(str(tiny_model_dir), backend=backend)
     as_int8 = inference.predict_fn(MIXED, loaded)
 
     assert loaded.backend == backend and as_int8["model"] == "tiny-test-bert"
@@ -134,7 +134,7 @@ def test_without_an_export_a_cpu_falls_back_to_torch_int8_and_says_how_to_make_o
         pytest.skip("a GPU serves the fp32 weights")
     folder = build_tiny_model(tmp_path / "model")
     with caplog.at_level("WARNING"):
-        loaded = inference.model_fn(str(folder))
+        loaded = inference.load_model(str(folder))
 
     assert loaded.backend == "torch-int8"
     assert "python -m training.onnx_export" in caplog.text
@@ -143,9 +143,9 @@ def test_without_an_export_a_cpu_falls_back_to_torch_int8_and_says_how_to_make_o
 def test_asking_for_onnx_without_the_export_is_a_clear_error(tmp_path):
     folder = build_tiny_model(tmp_path / "model")
     with pytest.raises(FileNotFoundError, match="python -m training.onnx_export"):
-        inference.model_fn(str(folder), backend="onnx-int8")
+        inference.load_model(str(folder), backend="onnx-int8")
 
 
 def test_an_unknown_backend_is_refused(tiny_model_dir):
     with pytest.raises(ValueError, match="onnx-int8"):
-        inference.model_fn(str(tiny_model_dir), backend="fp4")
+        inference.load_model(str(tiny_model_dir), backend="fp4")

@@ -65,7 +65,7 @@ def test_train_in_sagemaker_conventions_writes_a_servable_model_folder_that_lear
     assert metrics["test_accuracy"] >= 0.9, metrics["validation_history"]
     assert metrics["test"]["model"]["imdb"]["n"] == 60
     assert "tfidf_logreg_same_rows" in metrics["test"]
-    served = inference.predict_fn(["the movie was wonderful", "it was a waste"], inference.model_fn(str(model_dir)))
+    served = inference.predict_fn(["the movie was wonderful", "it was a waste"], inference.load_model(str(model_dir)))
     assert [p["label"] for p in served["predictions"]] == ["POSITIVE", "NEGATIVE"]
     assert served["model"] == "toy"
 

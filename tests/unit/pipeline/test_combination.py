@@ -1,0 +1,161 @@
+"""The transformer combined with the instant tier's linear model: trained into one folder, served by inference.py on
+every backend, scored by evaluate.py next to the baselines and the behavioural set."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.unit.pipeline.test_train_and_evaluate import channel_dirs, toy_reviews  # noqa: F401 (a fixture)
+from training import channels, evaluate, inference, instant_train, train
+
+
+def combined_folder(tiny_model_dir, tmp_path, bands):
+    """The tiny model (with its ONNX export) plus a linear model trained on toy reviews, combined by `bands`."""
+    folder = tmp_path / "combined"
+    shutil.copytree(tiny_model_dir, folder)
+    instant_train.train_and_save(toy_reviews(200, 1), folder / inference.INSTANT_DIR)
+    serving = json.loads((folder / inference.SERVING_CONFIG_FILE).read_text())
+    (folder / inference.SERVING_CONFIG_FILE).write_text(json.dumps({**serving, "combination": bands}))
+    return folder
+
+
+LINEAR_ONLY = [{"max_tokens": 1_000_000, "transformer": 0.0, "instant": 1.0, "bias": 0.0}]
+TEXTS = ["the movie was wonderful", "a dull and boring film", "it was a waste of time and the plot was awful",
+         "brilliant acting and a great plot"]
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_a_combined_folder_answers_with_the_combination_on_every_backend(tiny_model_dir, tmp_path, backend):
+    """All weight on the linear model: the answers are the (trained) linear model's, not the random transformer's."""
+    folder = combined_folder(tiny_model_dir, tmp_path, LINEAR_ONLY)
+    linear = instant_train.InstantModel.load(folder / inference.INSTANT_DIR)
+
+    combined = inference.predict_fn(TEXTS, inference.load_model(str(folder), backend=backend))["predictions"]
+    alone = inference.predict_fn(TEXTS, inference.load_model(str(folder), backend=backend, combine=False))
+
+    expected = linear.predict(TEXTS)
+    assert [p["label"] for p in combined] == [p["label"] for p in expected] == [
+        "POSITIVE", "NEGATIVE", "NEGATIVE", "POSITIVE"]
+    assert [p["prob"] for p in combined] == pytest.approx([p["prob"] for p in expected], abs=1e-3)
+    tiny_alone = inference.predict_fn(TEXTS, inference.load_model(str(tiny_model_dir), backend=backend))
+    assert alone["predictions"] == tiny_alone["predictions"]
+
+
+def test_each_length_band_weighs_the_two_models_its_own_way():
+    bands = [{"max_tokens": 10, "transformer": 1.0, "instant": 0.0, "bias": 0.0},
+             {"max_tokens": 1_000_000, "transformer": 0.0, "instant": 2.0, "bias": -1.0}]
+    transformer, linear = np.array([3.0, 3.0, -3.0]), np.array([-5.0, 4.0, 4.0])
+
+    margins = inference.combined_margins(transformer, linear, [10, 11, 400], bands)
+
+    assert margins.tolist() == [3.0, 7.0, 7.0]
+
+
+def test_a_combination_without_its_linear_model_is_a_clear_error(tiny_model_dir, tmp_path):
+    folder = combined_folder(tiny_model_dir, tmp_path, LINEAR_ONLY)
+    shutil.rmtree(folder / inference.INSTANT_DIR)
+
+    with pytest.raises(FileNotFoundError, match="combines the instant model"):
+        inference.load_model(str(folder), backend="torch")
+
+
+@pytest.mark.parametrize("from_channel", [False, True], ids=["trained-here", "from-the-instant-channel"])
+def test_training_with_combine_instant_writes_a_folder_that_serves_the_combination(
+    channel_dirs, tiny_model_dir, tmp_path, monkeypatch, from_channel  # noqa: F811
+):
+    monkeypatch.setattr(train, "MIN_BAND_ROWS_PER_LABEL", 3)  # 30 toy rows held out instead of hundreds
+    channel = tmp_path / "instant_model"
+    if from_channel:  # the local pipeline trains the instant tier first and hands it over as SM_CHANNEL_INSTANT
+        instant_train.train_and_save(channels.read_channel(channel_dirs["train"]), channel)
+        monkeypatch.setenv("SM_CHANNEL_INSTANT", str(channel))
+    model_dir = tmp_path / "model"
+    hp, profile, paths = train.parse_args([
+        "--profile", "tiny", "--base-model", str(tiny_model_dir), "--train-size", "0", "--train-sources", "imdb",
+        "--max-length", "24", "--epochs", "1", "--learning-rate", "3e-3", "--eval-every", "5", "--patience", "5",
+        "--validation-size", "10", "--combination-rows", "100", "--short-tokens", "9", "--combine-instant", "1",
+        "--freeze-embeddings", "0", "--warmup-ratio", "0", "--head-lr-multiplier", "1", "--model-name", "toy",
+        "--model-dir", str(model_dir), "--train-dir", str(channel_dirs["train"]),
+        "--validation-dir", str(channel_dirs["validation"]), "--test-dir", str(channel_dirs["test"]), "--no-progress",
+    ])
+
+    metrics = train.run(hp, profile, paths)
+
+    assert (model_dir / "code" / "instant_model.py").exists()
+    bands = json.loads((model_dir / inference.SERVING_CONFIG_FILE).read_text())["combination"]
+    # The toy rows are 5-15 tokens: both bands have rows; the last band takes every longer input.
+    assert [band["max_tokens"] for band in bands] == [9, train.LONGEST]
+    assert metrics["combination"]["fit"]["long"]["rows"] + metrics["combination"]["fit"]["short"]["rows"] == 30
+    assert bands[-1]["instant"] > 0  # the linear model learned the toy task: a positive weight
+    test = metrics["test"]
+    assert {"model", "transformer", "instant"} <= set(test)
+    assert test["instant"]["imdb"]["accuracy"] >= 0.9 and test["model"]["imdb"]["accuracy"] >= 0.9
+    assert test["model"]["behavioural"]["n"] == len(evaluate.read_behavioural())
+    served = inference.load_model(str(model_dir), backend="torch")
+    assert served.instant is not None and served.combination == bands
+    if from_channel:
+        assert served.instant.name == instant_train.InstantModel.load(channel).name  # copied, not trained again
+
+
+def test_the_table_puts_every_model_in_a_row_with_the_three_test_sets_and_minutes():
+    def scores(imdb, rt, behavioural):
+        return {name: {"accuracy": accuracy} for name, accuracy in
+                (("imdb", imdb), ("rotten_tomatoes", rt), ("behavioural", behavioural))}
+
+    metrics = {
+        "train_seconds": 300, "build_seconds": 420, "pipeline_seconds": 720,
+        "combination": {"instant_seconds": 60},
+        "test": {"model": scores(0.91, 0.84, 0.86), "transformer": scores(0.85, 0.82, 0.8),
+                 "instant": scores(0.9, 0.8, 0.7), "tfidf_logreg_same_rows": scores(0.85, 0.75, 0.6),
+                 "tfidf_logreg_full_train": scores(0.8976, 0.803, 0.65),
+                 "fit_seconds": {"tfidf_logreg_same_rows": 6, "tfidf_logreg_full_train": 48},
+                 "train_rows": {"model": 7651, "baseline": 26745}},
+        "served_test": {"backend": "onnx-int8", **scores(0.909, 0.838, 0.86)},
+    }
+
+    rows = evaluate.results_table(metrics)
+    table = evaluate.format_table(rows)
+
+    assert [row["model"] for row in rows] == [
+        "transformer alone, fp32", "transformer + instant, fp32 (as trained)", "as served on CPU (onnx-int8 + instant)",
+        "TF-IDF + LR, the model's 7651 rows", "TF-IDF + LR, all 26745 train rows",
+        "instant tier (NB bigram logistic), alone",
+    ]
+    assert [row["minutes"] for row in rows] == [5.0, 7.0, 12.0, 0.1, 0.8, 1.0]
+    assert "| as served on CPU (onnx-int8 + instant) | 0.9090 | 0.8380 | 0.8600 | 12.0 |" in table.splitlines()
+    assert "| TF-IDF + LR, the model's 7651 rows | 0.8500 | 0.7500 | 0.6000 | 0.1 |" in table.splitlines()
+
+
+def test_the_behavioural_set_is_over_100_short_labelled_reviews_covering_each_capability():
+    frame = evaluate.read_behavioural()
+
+    assert len(frame) >= 100 and frame["text"].is_unique
+    assert set(frame["label"]) == {0, 1}
+    assert {"negation", "not_bad", "contrast", "intensifier", "rating_words", "irony", "one_liner"} <= set(
+        frame["capability"])
+    assert frame.groupby("capability")["label"].nunique().min() == 2  # both labels in every capability
+    assert frame["text"].str.len().max() <= 200
+
+
+def test_behavioural_scores_count_per_capability():
+    frame = pd.DataFrame({"text": list("abcd"), "label": [1, 0, 1, 0], "capability": ["x", "x", "y", "y"]})
+
+    scores = evaluate.behavioural_scores(frame, [1, 0, 0, 0])
+
+    assert scores["accuracy"] == 0.75 and scores["by_capability"] == {"x": 1.0, "y": 0.5}
+
+
+def test_a_source_can_have_its_own_row_count_and_validation_splits_evenly_over_sources():
+    frame = pd.concat([toy_reviews(100, 1, "imdb"), toy_reviews(300, 2, "rotten_tomatoes")])
+
+    mixed = channels.sample_sources(frame, "rotten_tomatoes,imdb:20", 0, seed=0)
+    validation = channels.per_source_sample(frame, "rotten_tomatoes,imdb:20", 40, seed=0)
+
+    assert mixed["source"].value_counts().to_dict() == {"rotten_tomatoes": 300, "imdb": 20}
+    assert mixed.groupby("source")["label"].mean().to_dict() == {"imdb": 0.5, "rotten_tomatoes": 0.5}
+    assert validation["source"].value_counts().to_dict() == {"rotten_tomatoes": 20, "imdb": 20}
+    assert channels.source_counts("imdb") == {"imdb": None}
