@@ -35,7 +35,10 @@ class Service:
     def status(self) -> dict[str, Any]:
         """What GET /status answers."""
         return status_view(
-            self.adapters.store.get(), self.lifecycle.now(), self.settings.typical_provisioning_seconds
+            self.adapters.store.get(),
+            self.lifecycle.now(),
+            self.settings.typical_provisioning_seconds,
+            self.settings.gpu_minutes_per_day,
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ondemand.budget import budget_view
 from ondemand.domain import EndpointState, State
 
 
@@ -26,8 +27,11 @@ def eta_seconds(item: EndpointState, now: datetime, typical_provisioning_seconds
     return max(0, int(typical_provisioning_seconds - elapsed))
 
 
-def status_view(item: EndpointState, now: datetime, typical_provisioning_seconds: int) -> dict[str, Any]:
-    """The item as the API and the dashboard show it: never the phone numbers, only how many."""
+def status_view(
+    item: EndpointState, now: datetime, typical_provisioning_seconds: int, gpu_minutes_per_day: float | None = None
+) -> dict[str, Any]:
+    """The item as the API and the dashboard show it: never the phone numbers, only how many. With
+    `gpu_minutes_per_day`, also the day's GPU budget (`budget`)."""
     seconds_left = None
     if item.state == State.IN_SERVICE and item.expires_at is not None:
         seconds_left = max(0, int((item.expires_at - now).total_seconds()))
@@ -41,8 +45,11 @@ def status_view(item: EndpointState, now: datetime, typical_provisioning_seconds
         "version": item.version,
         "subscribers_count": len(item.subscribers),
         "last_error": item.last_error,
+        "last_error_code": item.last_error_code,
+        "cooldown_until": iso(item.cooldown_until) if item.cooldown_until and item.cooldown_until > now else None,
         "history": [
             {"at": iso(t.at), "from": t.from_state.value, "to": t.to_state.value, "reason": t.reason}
             for t in item.history
         ],
+        **({"budget": budget_view(item, now, gpu_minutes_per_day)} if gpu_minutes_per_day is not None else {}),
     }

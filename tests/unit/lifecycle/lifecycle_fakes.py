@@ -9,7 +9,7 @@ from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus, Notifie
 
 PHONE_A = "+15555550100"
 PHONE_B = "+15555550101"
-PHONE_C = "+447700900123"
+PHONE_C = "+15555550102"
 
 
 class FakeEndpoints:
@@ -46,7 +46,7 @@ class FakeEndpoints:
     def invoke(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         self.invocations.append((name, payload))
         if self.fail_invoke:
-            raise EndpointError(self.fail_invoke)
+            raise EndpointError(self.fail_invoke, "endpoint_error")
         predictions = [
             {"label": "NEGATIVE" if "never" in t else "POSITIVE", "label_id": 0 if "never" in t else 1, "prob": 0.9}
             for t in payload["texts"]
