@@ -85,6 +85,10 @@ class RuntimeConfig:
     fork_server: bool = True  # fork model servers from a warm interpreter (fast starts); False: a fresh one each time
     start_limit_per_phone: int = 3
     start_limit_per_client: int = 30
+    gpu_minutes_per_day: float = 240  # the owner's daily budget, as the stack's GpuMinutesPerDay
+    cooldown_seconds: float = 0.0  # the stack waits 5 minutes after a teardown; the demo may restart at once
+    idle_minutes: float = 15  # /extend needs a prediction this recent; the reconciler stops a model idle this long
+    sms_country_codes: tuple[str, ...] = ("+1",)
     lambda_log_level: str = "WARNING"  # the handlers' Powertools logger; the console says what matters
     extra_env: dict[str, str] = field(default_factory=dict)
     """Extra environment for the model-server processes."""
@@ -123,6 +127,10 @@ def local_settings(config: RuntimeConfig, dynamodb_url: str, page_url: str | Non
         instant_tier=config.instant_tier,
         notice_minutes=config.notice_seconds / 60,
         page_url=page_url,
+        gpu_minutes_per_day=config.gpu_minutes_per_day,
+        cooldown_minutes=config.cooldown_seconds / 60,
+        idle_minutes=config.idle_minutes,
+        sms_country_codes=config.sms_country_codes,
     )
 
 

@@ -40,6 +40,7 @@ class Service:
             self.settings.typical_provisioning_seconds,
             notice_minutes=self.settings.notice_minutes,
             instant_tier=self.settings.instant_tier,
+            gpu_minutes_per_day=self.settings.gpu_minutes_per_day,
         )
 
 

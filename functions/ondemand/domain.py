@@ -5,9 +5,11 @@ Pure Python: no boto3, no pynamodb. Adapters translate to and from these types.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class State(StrEnum):
@@ -58,6 +60,16 @@ class EndpointState:
     """When the current endpoint went InService; /extend never goes past this + the hard cap."""
     notice_sent_at: datetime | None = None
     """When this session's "stops soon" text went out (at most one per session); None until then."""
+    last_error_code: str | None = None
+    """The stable code of `last_error` (a key of PUBLIC_MESSAGES); `last_error` is its sentence for people."""
+    run_started_at: datetime | None = None
+    """When the current endpoint began to bill (its STARTING write); None while no endpoint exists."""
+    gpu_seconds_by_day: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    """GPU seconds of finished runs per UTC day ("YYYY-MM-DD"), the last few days only: the daily budget's ledger."""
+    last_used_at: datetime | None = None
+    """The last successful /predict on the current endpoint, written at most once a minute; /extend needs it recent."""
+    cooldown_until: datetime | None = None
+    """After a teardown, /start is refused until then."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +110,64 @@ class InstantModelError(LifecycleError):
     """The instant tier's published artifact could not be read or loaded (missing object, corrupted, incompatible)."""
 
 
+PUBLIC_MESSAGES = {
+    "no_approved_model": "No model has been approved yet: the owner has to run the training pipeline first.",
+    "no_capacity": "AWS has no GPU capacity for the model right now; try again in a few minutes.",
+    "quota_exceeded": "The AWS account's quota does not allow the GPU endpoint; the owner has to ask AWS for more.",
+    "access_denied": "The stack is not allowed to run the endpoint; the owner has to check its permissions.",
+    "create_failed": "The endpoint could not be created; try again in a few minutes.",
+    "endpoint_failed": "SageMaker could not run the endpoint; try again in a few minutes.",
+    "endpoint_error": "The model could not answer; try again in a moment.",
+    "start_timeout": "The model took too long to start; try again.",
+    "interrupted": "The start was interrupted; try again.",
+    "budget_exhausted": "Today's GPU budget ran out while the model was starting; it can start again tomorrow (UTC).",
+}
+"""Stable error codes and the sentence people see for each: what to do, never what is inside (no provider message,
+ARN or account id). The raw detail goes only to the log."""
+
+
+def public_message(code: str) -> str:
+    return PUBLIC_MESSAGES.get(code, PUBLIC_MESSAGES["endpoint_failed"])
+
+
 class EndpointError(LifecycleError):
-    """The endpoint control failed (capacity, throttling, an invocation error)."""
+    """The endpoint control failed (capacity, throttling, an invocation error).
+
+    `str(exc)` is the raw detail for the log; `code` (a key of PUBLIC_MESSAGES) and `public_message` are what a
+    caller may see."""
+
+    def __init__(self, detail: str, code: str = "endpoint_failed") -> None:
+        super().__init__(detail)
+        self.code = code
+
+    @property
+    def public_message(self) -> str:
+        return public_message(self.code)
+
+
+class BudgetExhaustedError(LifecycleError):
+    """The owner's daily GPU budget leaves too little for this start or extend (429 until `resets_at`)."""
+
+    def __init__(self, message: str, resets_at: datetime, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.resets_at = resets_at
+        self.retry_after_seconds = retry_after_seconds
+
+
+class CoolingDownError(LifecycleError):
+    """A /start right after a teardown (429 until `until`)."""
+
+    def __init__(self, until: datetime, retry_after_seconds: int) -> None:
+        super().__init__(f"The model just shut down; it can start again in {retry_after_seconds} seconds.")
+        self.until = until
+        self.retry_after_seconds = retry_after_seconds
+
+
+class NoRecentUseError(ConflictError):
+    """/extend while nobody has used the model recently (409): extends follow real use."""
+
+    def __init__(self) -> None:
+        super().__init__("Extend works while someone is using the model: make a prediction first.")
 
 
 class EndpointNotDeletableError(EndpointError):

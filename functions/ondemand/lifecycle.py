@@ -10,6 +10,7 @@ values, text only in their `detail`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -19,8 +20,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from ondemand.budget import charge, current_deadline, next_midnight, run_deadline
 from ondemand.domain import (
+    BudgetExhaustedError,
     ConflictError,
+    CoolingDownError,
     EndpointError,
     EndpointInfo,
     EndpointNotDeletableError,
@@ -29,10 +33,13 @@ from ondemand.domain import (
     InstantModelError,
     LifecycleError,
     ModelNotReadyError,
+    NoRecentUseError,
     NotifierError,
     SendResult,
     State,
+    public_message,
 )
+from ondemand.phones import is_allowed
 from ondemand.ports import Adapters
 from ondemand.settings import Settings
 from ondemand.status import eta_seconds, iso
@@ -44,6 +51,14 @@ MAX_WRITE_ATTEMPTS = 60
 # /start writes STARTING and calls CreateEndpoint in one invocation (Lambda timeout 30 s); an endpoint still not
 # listed after this was never created.
 CREATE_GRACE = timedelta(seconds=60)
+# A schedule for the end of the day's GPU budget may fire up to a minute early (Scheduler's precision).
+BUDGET_SLACK = timedelta(seconds=60)
+# A successful /predict records its time at most this often (one write a minute, however busy the model is).
+USE_RECORD_INTERVAL = timedelta(minutes=1)
+# /extend moves expires_at only by at least this much (or half the keep-alive, for the local demo's 30 s), so a
+# caller hammering /extend does not rewrite the item and the schedule on every call.
+MIN_EXTEND_STEP = timedelta(minutes=1)
+SMS_DAY_SECONDS = 86400  # the rate limiter's windows are aligned to the epoch, so this is the UTC day
 LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING)
 STALE_STARTING = "ignored: not STARTING this endpoint (duplicate or stale event)"
 STALE_IN_SERVICE = "ignored: not IN_SERVICE with this endpoint (duplicate or stale event)"
@@ -60,6 +75,11 @@ def utc_now() -> datetime:
 def _stopped_fields() -> dict[str, Any]:
     """What a STOPPED item holds: no endpoint, no expiry, nobody left to text."""
     return {"endpoint_name": None, "expires_at": None, "in_service_at": None, "subscribers": []}
+
+
+def failure_code(reason: str | None) -> str:
+    """The stable code of an endpoint failure SageMaker reported (its FailureReason stays in the log)."""
+    return "no_capacity" if reason and "capacity" in reason.lower() else "endpoint_failed"
 
 
 def teardown_schedule_name(endpoint_name: str) -> str:
@@ -102,6 +122,7 @@ class RepairKind(StrEnum):
     TORE_DOWN_BROKEN = "tore_down_broken"
     MARKED_GONE = "marked_gone"
     TORE_DOWN_EXPIRED = "tore_down_expired"
+    TORE_DOWN_IDLE = "tore_down_idle"
     FINISHED_STOP = "finished_stop"
     DELETE_DEFERRED = "delete_deferred"
     """SageMaker refused the delete while the endpoint is Creating or Updating: retried on the next run."""
@@ -149,6 +170,7 @@ class EndpointLifecycle:
         self.scheduler = adapters.scheduler
         self.notifier = adapters.notifier
         self.instant_model = adapters.instant_model
+        self.rate_limiter = adapters.rate_limiter
         self.settings = settings
         self.now = now
         self.sleep = sleep
@@ -160,6 +182,8 @@ class EndpointLifecycle:
         for attempt in range(MAX_WRITE_ATTEMPTS):
             current = self.store.get()
             if current.state in (State.STOPPED, State.FAILED):
+                now = self.now()
+                ledger = self._refuse_start_beyond_budget(current, now)
                 try:
                     started = self.store.transition(
                         [State.STOPPED, State.FAILED],
@@ -172,11 +196,16 @@ class EndpointLifecycle:
                         in_service_at=None,
                         last_error=None,
                         notice_sent_at=None,
+                        last_error_code=None,
+                        last_used_at=None,
+                        run_started_at=now,
+                        gpu_seconds_by_day=ledger,
                     )
                 except ConflictError:
                     self._backoff(attempt)
                     continue
-                self._create_endpoint(started)
+                self._schedule_budget_stop(started)
+                self._create_endpoint(started, phone)
                 return StartResult(started, created=True, subscribed=phone is not None)
             if current.state == State.STARTING:
                 if phone is None or phone in current.subscribers:
@@ -193,14 +222,45 @@ class EndpointLifecycle:
             raise ConflictError("The model is shutting down; start it again in a minute.")
         raise ConflictError("Too many people are starting the model at once; try again in a few seconds.")
 
+    def _refuse_start_beyond_budget(self, current: EndpointState, now: datetime) -> dict[str, float]:
+        """Raise CoolingDownError or BudgetExhaustedError unless a start now may run at least the minimum run;
+        otherwise return the ledger the STARTING write keeps (a run left open by a lost write charged up to now)."""
+        if current.cooldown_until is not None and now < current.cooldown_until:
+            raise CoolingDownError(current.cooldown_until, max(1, int((current.cooldown_until - now).total_seconds())))
+        ledger = dict(current.gpu_seconds_by_day)
+        if current.run_started_at is not None:
+            ledger = charge(ledger, current.run_started_at, now)
+        deadline = run_deadline(ledger, now, self.settings.gpu_minutes_per_day * 60)
+        if deadline - now < timedelta(minutes=self.settings.min_run_minutes):
+            resets_at = next_midnight(max(now, deadline))
+            raise BudgetExhaustedError(
+                f"Today's GPU budget ({self.settings.gpu_minutes_per_day:g} minutes) is spent; "
+                f"the model can start again at {iso(resets_at)}.",
+                resets_at,
+                max(1, int((resets_at - now).total_seconds())),
+            )
+        return ledger
+
+    def _budget_deadline(self, item: EndpointState) -> datetime | None:
+        return current_deadline(item, self.settings.gpu_minutes_per_day * 60)
+
+    def _schedule_budget_stop(self, started: EndpointState) -> None:
+        """A start that could still be STARTING when the budget runs out gets a teardown schedule at that moment
+        (promotion replaces it with expires_at), so a hung start cannot bill past the budget until the reconciler."""
+        deadline = self._budget_deadline(started)
+        timeout = timedelta(minutes=self.settings.starting_timeout_minutes)
+        if started.endpoint_name and deadline is not None and deadline < self.now() + timeout:
+            self._schedule_teardown(started.endpoint_name, deadline)
+
     def _new_endpoint_name(self, start_version: int) -> str:
         """`<prefix>-<UTC time>-<version>`: the version the STARTING write creates is unique per start, so a stop and
         a start in the same second never reuse a name SageMaker is still deleting."""
         return f"{self.settings.endpoint_name_prefix}-{self.now():%Y%m%dt%H%M%S}-{start_version}"
 
-    def _create_endpoint(self, started: EndpointState) -> None:
+    def _create_endpoint(self, started: EndpointState, caller: str | None) -> None:
         """Create the new endpoint, after deleting any other endpoint of ours (a failed start's whose cleanup was
-        throttled, one a crashed start left): the item now owns only the new name, so never two bill at once."""
+        throttled, one a crashed start left): the item now owns only the new name, so never two bill at once.
+        A failure here is the caller's own request's: it gets the error as the answer, not a text too."""
         name = started.endpoint_name or ""
         try:
             for leftover in self.endpoints.list(self.settings.endpoint_name_prefix + "-"):
@@ -209,13 +269,14 @@ class EndpointLifecycle:
             self.endpoints.create(name)
         except EndpointNotDeletableError as exc:
             # Creating ours next to it would bill two at once; the reconciler deletes the leftover once it settles.
-            self._fail(name, f"an earlier endpoint is still {exc.status} and cannot be deleted yet")
+            detail = f"an earlier endpoint is still {exc.status} and cannot be deleted yet"
+            self._fail(name, "create_failed", detail, spare=caller)
             raise ConflictError(
                 "An earlier model endpoint is still being set up, and SageMaker cannot delete it until that finishes "
                 "(usually a few minutes). Start again then."
             ) from exc
         except EndpointError as exc:
-            self._fail(name, f"could not create the endpoint: {exc}")
+            self._fail(name, exc.code, f"could not create the endpoint: {exc}", spare=caller)
             raise
 
     def predict(self, texts: list[str]) -> dict[str, Any]:
@@ -225,7 +286,7 @@ class EndpointLifecycle:
         item = self.store.get()
         if item.state == State.IN_SERVICE and item.endpoint_name:
             try:
-                return {**self._gpu_answer(item.endpoint_name, texts), "tier": "gpu"}
+                return {**self._gpu_answer(item, item.endpoint_name, texts), "tier": "gpu"}
             except EndpointError:
                 if self.settings.instant_tier == "off":
                     raise
@@ -240,11 +301,12 @@ class EndpointLifecycle:
                 return {**instant, "tier": "instant"}
         raise ModelNotReadyError(item.state, self._retry_after(item))
 
-    def _gpu_answer(self, endpoint_name: str, texts: list[str]) -> dict[str, Any]:
+    def _gpu_answer(self, item: EndpointState, endpoint_name: str, texts: list[str]) -> dict[str, Any]:
         answer = self.endpoints.invoke(endpoint_name, {"texts": texts})
         predictions = answer.get("predictions")
         if not isinstance(predictions, list) or len(predictions) != len(texts):
-            raise EndpointError("The model server answered without one prediction per text.")
+            raise EndpointError("The model server answered without one prediction per text.", "endpoint_error")
+        self._record_use(item)
         return answer
 
     def _instant_tier_allowed(self, state: State) -> bool:
@@ -266,6 +328,14 @@ class EndpointLifecycle:
             return None
         return answer
 
+    def _record_use(self, item: EndpointState) -> None:
+        """Note a successful prediction for /extend and the idle teardown: one conditional write a minute at most."""
+        now = self.now()
+        if not item.endpoint_name or (item.last_used_at and now - item.last_used_at < USE_RECORD_INTERVAL):
+            return
+        with contextlib.suppress(ConflictError):  # another prediction recorded it first, or the endpoint changed
+            self.store.record_use(item.endpoint_name, now, USE_RECORD_INTERVAL)
+
     def _retry_after(self, item: EndpointState) -> int:
         if item.state == State.STARTING:
             return max(5, eta_seconds(item, self.now(), self.settings.typical_provisioning_seconds) or 0)
@@ -274,17 +344,31 @@ class EndpointLifecycle:
         return self.settings.typical_provisioning_seconds
 
     def extend(self) -> ExtendResult:
-        """Keep the endpoint alive for the keep-alive from now, never past InService + the hard cap."""
+        """Keep the endpoint alive for the keep-alive from now, never past InService + the hard cap or the day's
+        GPU budget, and only while someone used it recently; steps under a minute change nothing."""
         keep_alive = timedelta(minutes=self.settings.keep_alive_minutes)
         hard_cap = timedelta(minutes=self.settings.hard_cap_minutes)
+        min_step = min(MIN_EXTEND_STEP, keep_alive / 2)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             current = self.store.get()
             if current.state != State.IN_SERVICE or not current.endpoint_name:
                 raise ConflictError(f"The model is {current.state.value}; only a model in service can be extended.")
-            wanted = self.now() + keep_alive
+            now = self.now()
+            if not self._recently_used(current, now):
+                raise NoRecentUseError()
+            wanted = now + keep_alive
             cap = (current.in_service_at or current.since) + hard_cap
-            new_expiry = min(wanted, cap)
-            if current.expires_at is not None and new_expiry <= current.expires_at:
+            budget_end = self._budget_deadline(current) or wanted
+            new_expiry = min(wanted, cap, budget_end)
+            if current.expires_at is not None and new_expiry < current.expires_at + min_step:
+                if budget_end < min(wanted, cap):
+                    resets_at = next_midnight(budget_end)
+                    raise BudgetExhaustedError(
+                        f"Today's GPU budget ends this run at {iso(current.expires_at)}; "
+                        f"the model can run longer after {iso(resets_at)}.",
+                        resets_at,
+                        max(1, int((resets_at - now).total_seconds())),
+                    )
                 return ExtendResult(current, capped=wanted > cap)
             try:
                 extended = self.store.update(
@@ -298,6 +382,10 @@ class EndpointLifecycle:
                 self._schedule_notice(current.endpoint_name, new_expiry)  # replaces the old one: never two
             return ExtendResult(extended, capped=wanted > cap)
         raise ConflictError("The model's state keeps changing; try again in a few seconds.")
+
+    def _recently_used(self, item: EndpointState, now: datetime) -> bool:
+        idle = timedelta(minutes=self.settings.idle_minutes)
+        return item.last_used_at is not None and now - item.last_used_at <= idle
 
     def stop(self, reason: str = "stopped by an administrator") -> StopResult:
         """Tear down now, whatever expires_at says (the dashboard's Stop button). While SageMaker refuses to delete
@@ -336,14 +424,14 @@ class EndpointLifecycle:
         if status == EndpointStatus.IN_SERVICE:
             return self._promote_if_answering(name, "endpoint InService")
         if status == EndpointStatus.FAILED:
-            reason = failure_reason or "SageMaker reported the endpoint Failed"
+            detail = f"SageMaker reported the endpoint Failed: {failure_reason or 'no reason given'}"
             if item.state == State.IN_SERVICE:
                 # Only believe it if the endpoint says so too: a Failed event after InService may be a stale one.
                 info = self.endpoints.describe(name)
                 if info is not None and info.status not in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
                     return f"ignored: a Failed event, but the endpoint reports {info.status.value}"
-                return self._tear_down_broken(name, reason) or STALE_IN_SERVICE
-            return self._fail(name, reason) or STALE_STARTING
+                return self._tear_down_broken(name, detail) or STALE_IN_SERVICE
+            return self._fail(name, failure_code(failure_reason), detail) or STALE_STARTING
         return f"ignored: {status.value} changes nothing"
 
     def _promote_if_answering(self, name: str, reason: str) -> str:
@@ -373,7 +461,7 @@ class EndpointLifecycle:
         """STARTING -> IN_SERVICE, schedule the teardown, text the subscribers. None if the item is not STARTING
         this endpoint (a duplicate or stale event); otherwise what was done."""
         now = self.now()
-        expires_at = now + timedelta(minutes=self.settings.keep_alive_minutes)
+        keep_alive_end = now + timedelta(minutes=self.settings.keep_alive_minutes)
         # Only the caller whose promoting write wins texts, from the item as it was just before: a retry or a crash
         # can lose a text but never send one twice. The numbers stay on the item for the stop notice until STOPPED.
         promoted = self._transition_if(
@@ -381,48 +469,59 @@ class EndpointLifecycle:
             State.IN_SERVICE,
             reason,
             guard=lambda item: item.endpoint_name == name,
-            expires_at=expires_at,
+            derive=lambda item: {"expires_at": min(keep_alive_end, self._budget_deadline(item) or keep_alive_end)},
             in_service_at=now,
             notice_sent_at=None,
         )
         if promoted is None:
             return None
-        before, _ = promoted
+        before, after = promoted
+        expires_at = after.expires_at or keep_alive_end
         self._schedule_teardown(name, expires_at)
         self._schedule_notice(name, expires_at)
         message = f"Your sentiment model is ready. It shuts down at {expires_at:%H:%M} UTC unless extended."
         sent = self._notify(before.subscribers, message)
         return f"promoted to IN_SERVICE; texted {sum(r.ok for r in sent)} of {len(sent)}"
 
-    def _fail(self, name: str, reason: str) -> str | None:
-        """STARTING -> FAILED, delete the endpoint, tell the subscribers. None if not STARTING this endpoint."""
+    def _fail(self, name: str, code: str, detail: str | None = None, spare: str | None = None) -> str | None:
+        """STARTING -> FAILED, delete the endpoint, tell the subscribers but `spare` (the caller whose own request
+        failed: it gets the error as its answer). Item, history and texts carry the code's sentence; `detail` (a
+        provider's message) only the log. None if not STARTING this endpoint."""
+        sentence = public_message(code)
         failed = self._transition_if(
             [State.STARTING],
             State.FAILED,
-            reason,
+            sentence,
             guard=lambda item: item.endpoint_name == name,
-            last_error=reason,
+            derive=lambda item: self._closing_fields(item, cooldown=False),
+            last_error=sentence,
+            last_error_code=code,
             subscribers=[],
         )
         if failed is None:
             return None
+        logger.warning("start of %s failed (%s): %s", name, code, detail or sentence)
         before, _ = failed
         self._delete_quietly(name)
-        sent = self._notify(before.subscribers, f"Your sentiment model could not start ({reason[:100]}). Try again.")
-        return f"FAILED; texted {sum(r.ok for r in sent)} of {len(sent)}"
+        to_text = [phone for phone in before.subscribers if phone != spare]
+        sent = self._notify(to_text, f"Your sentiment model could not start. {sentence}")
+        return f"FAILED ({code}); texted {sum(r.ok for r in sent)} of {len(sent)}"
 
-    def _tear_down_broken(self, name: str, reason: str) -> str | None:
-        """An endpoint that broke while in service bills without answering: stop it now, keeping the reason.
-        None if the item is not IN_SERVICE with this endpoint."""
+    def _tear_down_broken(self, name: str, detail: str) -> str | None:
+        """An endpoint that broke while in service bills without answering: stop it now, keeping why (the code's
+        sentence on the item; `detail` in the log). None if the item is not IN_SERVICE with this endpoint."""
+        sentence = public_message("endpoint_failed")
         broken = self._transition_if(
             [State.IN_SERVICE],
             State.STOPPING,
-            reason,
+            sentence,
             guard=lambda item: item.endpoint_name == name,
-            last_error=reason,
+            last_error=sentence,
+            last_error_code="endpoint_failed",
         )
         if broken is None:
             return None
+        logger.warning("endpoint %s broke while in service: %s", name, detail)
         waiting = self._finish_stop_when_deletable(name).waiting
         return f"broken while in service; STOPPING: {waiting}" if waiting else "broken while in service; torn down"
 
@@ -470,6 +569,8 @@ class EndpointLifecycle:
         if current.state == State.STOPPING and current.endpoint_name == name:
             waiting = self._finish_stop_when_deletable(name).waiting
             return f"still STOPPING: {waiting}" if waiting else "finished an interrupted teardown"
+        if current.state == State.STARTING and current.endpoint_name == name and self._past_budget(current):
+            return self._fail(name, "budget_exhausted") or STALE_STARTING
         if current.state != State.IN_SERVICE or current.endpoint_name != name:
             return f"skipped: the item is {current.state.value} with {current.endpoint_name or 'no endpoint'}"
         if not self._is_due(current, name, scheduled_for):
@@ -478,6 +579,12 @@ class EndpointLifecycle:
         if stopped is None:
             return "skipped: the item changed (extended or already stopping)"
         return f"STOPPING: {stopped.waiting}" if stopped.waiting else "torn down"
+
+    def _past_budget(self, item: EndpointState) -> bool:
+        """The day's budget ends within BUDGET_SLACK: Scheduler fires anywhere in a minute, so a schedule for the
+        budget's end may come a little early; stopping then keeps the day under its budget."""
+        deadline = self._budget_deadline(item)
+        return deadline is not None and deadline <= self.now() + BUDGET_SLACK
 
     def _is_due(self, item: EndpointState, name: str, scheduled_for: datetime | None = None) -> bool:
         """The item holds `name` and either is past its expires_at or still has the one `scheduled_for` names (an
@@ -518,9 +625,21 @@ class EndpointLifecycle:
             State.STOPPED,
             "endpoint deleted",
             guard=lambda item: item.endpoint_name == name,
+            derive=lambda item: self._closing_fields(item, cooldown=True),
             **_stopped_fields(),
         )
         return stopped[1] if stopped else self.store.get()
+
+    def _closing_fields(self, item: EndpointState, *, cooldown: bool) -> dict[str, Any]:
+        """What the write that ends a run sets: its GPU time charged to the ledger, and after a teardown the
+        cooldown before the next start."""
+        now = self.now()
+        fields: dict[str, Any] = {"run_started_at": None}
+        if item.run_started_at is not None:
+            fields["gpu_seconds_by_day"] = charge(item.gpu_seconds_by_day, item.run_started_at, now)
+        if cooldown and self.settings.cooldown_minutes > 0:
+            fields["cooldown_until"] = now + timedelta(minutes=self.settings.cooldown_minutes)
+        return fields
 
     def reconcile(self) -> list[Repair]:
         """Repair drift between the item and SageMaker. Returns the repairs made (none: nothing drifted)."""
@@ -565,32 +684,35 @@ class EndpointLifecycle:
             if self.now() - item.since <= timedelta(minutes=timeout):
                 logger.warning("%s is InService but not answering yet: %s", owned, failure)
                 return None
-            failed = self._fail(owned, f"InService but no prediction succeeded within {timeout:g} minutes: {failure}")
+            detail = f"InService but no prediction succeeded within {timeout:g} minutes: {failure}"
+            failed = self._fail(owned, "start_timeout", detail)
             return Repair(owned, RepairKind.FAILED_START, failed) if failed else None
-        reason = self._why_start_failed(item, info)
-        if reason is None:
+        why = self._why_start_failed(item, info)
+        if why is None:
             return None
-        failed = self._fail(owned, reason)
+        failed = self._fail(owned, *why)
         return Repair(owned, RepairKind.FAILED_START, failed) if failed else None
 
-    def _why_start_failed(self, item: EndpointState, info: EndpointInfo | None) -> str | None:
-        """Why a STARTING item cannot succeed any more, or None while it still may."""
+    def _why_start_failed(self, item: EndpointState, info: EndpointInfo | None) -> tuple[str, str] | None:
+        """(code, detail for the log) of why a STARTING item cannot succeed any more, or None while it still may."""
         since_start = self.now() - item.since
         if info is not None and info.status == EndpointStatus.FAILED:
-            return info.failure_reason or "SageMaker reported the endpoint Failed"
+            return failure_code(info.failure_reason), f"SageMaker reports Failed: {info.failure_reason}"
         if info is None and since_start > CREATE_GRACE:
-            return "the endpoint was never created (the start was interrupted)"
+            return "interrupted", "the endpoint was never created (the start was interrupted)"
         if info is not None and info.status in (EndpointStatus.DELETING, EndpointStatus.OUT_OF_SERVICE):
-            return f"SageMaker reports the endpoint {info.status.value} while starting"
+            return "endpoint_failed", f"SageMaker reports the endpoint {info.status.value} while starting"
+        if self._past_budget(item):
+            return "budget_exhausted", "the day's GPU budget ran out while starting"
         if since_start > timedelta(minutes=self.settings.starting_timeout_minutes):
-            return f"still STARTING after {self.settings.starting_timeout_minutes:g} minutes"
+            return "start_timeout", f"still STARTING after {self.settings.starting_timeout_minutes:g} minutes"
         return None
 
     def _repair_in_service(self, item: EndpointState, owned: str, info: EndpointInfo | None) -> Repair | None:
         """An endpoint in service that broke, vanished, or outlived its expires_at (a lost schedule)."""
         if info is not None and info.status in (EndpointStatus.FAILED, EndpointStatus.OUT_OF_SERVICE):
-            reason = f"reconciler: SageMaker reports the endpoint {info.status.value}"
-            torn_down = self._tear_down_broken(owned, reason)
+            detail = f"reconciler: SageMaker reports the endpoint {info.status.value}: {info.failure_reason}"
+            torn_down = self._tear_down_broken(owned, detail)
             return Repair(owned, RepairKind.TORE_DOWN_BROKEN, torn_down) if torn_down else None
         if info is None or info.status == EndpointStatus.DELETING:
             vanished = self._transition_if(
@@ -598,6 +720,7 @@ class EndpointLifecycle:
                 State.STOPPED,
                 "reconciler: the endpoint is gone or being deleted outside this stack",
                 guard=lambda current: current.endpoint_name == owned,
+                derive=lambda current: self._closing_fields(current, cooldown=True),
                 **_stopped_fields(),
             )
             if vanished is None:
@@ -605,11 +728,26 @@ class EndpointLifecycle:
             return Repair(owned, RepairKind.MARKED_GONE, "gone from SageMaker; item set to STOPPED")
         expired = item.expires_at is not None and item.expires_at < self.now()
         stopped = self._stop_if_due(owned, "reconciler: past expires_at") if expired else None
-        if stopped is None:
-            return None
-        if stopped.waiting:
-            return Repair(owned, RepairKind.DELETE_DEFERRED, f"past expires_at; STOPPING: {stopped.waiting}")
-        return Repair(owned, RepairKind.TORE_DOWN_EXPIRED, "past expires_at; torn down")
+        if stopped is not None:
+            if stopped.waiting:
+                return Repair(owned, RepairKind.DELETE_DEFERRED, f"past expires_at; STOPPING: {stopped.waiting}")
+            return Repair(owned, RepairKind.TORE_DOWN_EXPIRED, "past expires_at; torn down")
+        idle = f"nobody used it for {self.settings.idle_minutes:g} minutes"
+        if self._is_idle(item, owned) and self._stop_if(owned, idle, lambda current: self._is_idle(current, owned)):
+            return Repair(owned, RepairKind.TORE_DOWN_IDLE, f"{idle}; torn down")
+        return None
+
+    def _is_idle(self, item: EndpointState, name: str) -> bool:
+        """IN_SERVICE with `name`, and no successful prediction (or promotion) within IDLE_MINUTES."""
+        active = max(moment for moment in (item.in_service_at, item.last_used_at, item.since) if moment is not None)
+        return item.endpoint_name == name and self.now() - active > timedelta(minutes=self.settings.idle_minutes)
+
+    def _stop_if(self, name: str, reason: str, guard: Callable[[EndpointState], bool]) -> bool:
+        stopping = self._transition_if([State.IN_SERVICE], State.STOPPING, reason, guard=guard)
+        if stopping is None:
+            return False
+        self._finish_stop_when_deletable(name)
+        return True
 
     def _finish_interrupted_stop(self, owned: str) -> Repair:
         """A STOPPING item: the teardown died between its STOPPING write and deleting the endpoint, or SageMaker
@@ -630,18 +768,21 @@ class EndpointLifecycle:
         to: State,
         reason: str,
         guard: Callable[[EndpointState], bool],
+        derive: Callable[[EndpointState], dict[str, Any]] | None = None,
         **changes: Any,
     ) -> tuple[EndpointState, EndpointState] | None:
         """Make the transition if the item is (still) in `expected` and passes `guard`: (item before, item after),
         or None if it is not. A write lost to a concurrent writer is retried on a fresh read, so exactly one caller
-        wins, and "before" is exactly what that caller's write replaced."""
+        wins, and "before" is exactly what that caller's write replaced. `derive` computes more changes from the
+        item read (the budget's ledger), so they are as fresh as the write's condition."""
         expected = tuple(expected)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             current = self.store.get()
             if current.state not in expected or not guard(current):
                 return None
+            fields = {**changes, **(derive(current) if derive else {})}
             try:
-                after = self.store.transition(expected, to, reason, expected_version=current.version, **changes)
+                after = self.store.transition(expected, to, reason, expected_version=current.version, **fields)
             except ConflictError:
                 self._backoff(attempt)
                 continue
@@ -674,9 +815,15 @@ class EndpointLifecycle:
             logger.warning("could not delete %s; the reconciler will", name, exc_info=True)
 
     def _notify(self, phones: Iterable[str], message: str) -> list[SendResult]:
-        results = []
-        for position, phone in enumerate(phones):
-            if position:
+        """Text each phone in the allowlist within the daily caps (a refused one is logged, not texted)."""
+        results: list[SendResult] = []
+        for phone in phones:
+            refusal = self._text_refusal(phone)
+            if refusal:
+                logger.warning("SMS to %s*** not sent: %s", phone[:5], refusal)
+                results.append(SendResult(ok=False, detail=refusal))
+                continue
+            if results:
                 self.sleep(self.settings.sms_min_interval_seconds)  # SMS providers throttle bursts
             try:
                 result = self.notifier.send(phone, message)
@@ -686,6 +833,19 @@ class EndpointLifecycle:
                 logger.warning("SMS to %s*** failed: %s", phone[:5], result.detail)
             results.append(result)
         return results
+
+    def _text_refusal(self, phone: str) -> str | None:
+        """Why `phone` may not be texted now (outside the allowlist, a daily cap reached), or None. Each cap is one
+        conditional counter in the rate table, so concurrent handlers cannot overshoot it."""
+        if not is_allowed(phone, self.settings.sms_country_codes):
+            return "country not in SMS_COUNTRY_CODES"
+        if self.rate_limiter is None:
+            return None
+        if self.rate_limiter.acquire(f"sms#phone#{phone}", self.settings.sms_per_number_per_day, SMS_DAY_SECONDS):
+            return "SMS_PER_NUMBER_PER_DAY reached"
+        if self.rate_limiter.acquire("sms#all", self.settings.sms_per_day, SMS_DAY_SECONDS):
+            return "SMS_PER_DAY reached"
+        return None
 
     def _backoff(self, attempt: int) -> None:
         self.sleep(min(0.5, 0.01 * (attempt + 1)) * random.random())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ondemand.domain import EndpointInfo, EndpointState, SendResult, State
@@ -40,6 +40,13 @@ class StateStore(Protocol):
         than `limit`; bumps the version like any write. Raises ConflictError (and changes nothing) otherwise.
 
         Atomic rather than read-modify-write, so a crowd clicking Start at once does not collide on the version."""
+        ...
+
+    def record_use(self, endpoint_name: str, at: datetime, min_interval: timedelta) -> EndpointState:
+        """Set `last_used_at` to `at` in one atomic write if the item is IN_SERVICE with `endpoint_name` and its
+        `last_used_at` is unset or at least `min_interval` older; bumps the version. Raises ConflictError otherwise.
+
+        A successful /predict calls it, so at most one write a minute however many predictions there are."""
         ...
 
 
@@ -132,7 +139,7 @@ class Adapters:
     scheduler: Scheduler
     notifier: Notifier
     rate_limiter: RateLimiter | None = None
-    """The /start limits; None: no limits (RATE_LIMIT_TABLE_NAME unset)."""
+    """The /start limits and the daily text caps; None: no limits (RATE_LIMIT_TABLE_NAME unset, no SMS provider)."""
     admin_api_key: SecretSource = no_secret
     """The x-api-key POST /stop requires; None turns /stop off."""
     instant_model: InstantModel = NoInstantModel()

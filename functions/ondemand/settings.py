@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ondemand.phones import parse_country_codes
+
 SMS_PROVIDERS = ("textbelt", "sns", "none")
 INSTANT_TIERS = ("off", "while-starting", "always")
 """When /predict may answer from the instant CPU model: never; while a GPU start is under way (and when an endpoint
@@ -113,6 +115,20 @@ class Settings:
     """NOTICE_MINUTES: the "stops soon" text goes out this long before expires_at; 0 turns it off."""
     page_url: str | None = None
     """PAGE_URL: the web page's address, linked from the "stops soon" text (unset: the text has no link)."""
+    gpu_minutes_per_day: float = 240
+    """GPU_MINUTES_PER_DAY: endpoint minutes (creation to deletion) allowed per UTC day, whoever asks."""
+    min_run_minutes: float = 15
+    """MIN_RUN_MINUTES: a start needs at least this much of today's budget left (provisioning included)."""
+    cooldown_minutes: float = 5
+    """COOLDOWN_MINUTES: after a teardown, /start is refused (429 cooling_down) for this long."""
+    idle_minutes: float = 15
+    """IDLE_MINUTES: /extend needs a successful /predict within this; an endpoint unused this long is torn down."""
+    sms_country_codes: tuple[str, ...] = ("+1",)
+    """SMS_COUNTRY_CODES: comma-separated calling codes ("+1,+44") that /start accepts and the notifier texts."""
+    sms_per_day: int = 100
+    """SMS_PER_DAY: texts per UTC day, all numbers together (needs RATE_LIMIT_TABLE_NAME)."""
+    sms_per_number_per_day: int = 5
+    """SMS_PER_NUMBER_PER_DAY: texts per UTC day to one number."""
 
     @classmethod
     def from_environment(
@@ -171,6 +187,13 @@ class Settings:
             instant_model_parameter=reader.text("INSTANT_MODEL_PARAMETER"),
             notice_minutes=reader.number("NOTICE_MINUTES", float, cls.notice_minutes),
             page_url=reader.text("PAGE_URL"),
+            gpu_minutes_per_day=reader.number("GPU_MINUTES_PER_DAY", float, cls.gpu_minutes_per_day),
+            min_run_minutes=reader.number("MIN_RUN_MINUTES", float, cls.min_run_minutes),
+            cooldown_minutes=reader.number("COOLDOWN_MINUTES", float, cls.cooldown_minutes),
+            idle_minutes=reader.number("IDLE_MINUTES", float, cls.idle_minutes),
+            sms_country_codes=reader.country_codes("SMS_COUNTRY_CODES", cls.sms_country_codes),
+            sms_per_day=reader.number("SMS_PER_DAY", int, cls.sms_per_day),
+            sms_per_number_per_day=reader.number("SMS_PER_NUMBER_PER_DAY", int, cls.sms_per_number_per_day),
         )
         if settings.instant_tier not in INSTANT_TIERS:
             reader.malformed.append(
@@ -178,6 +201,8 @@ class Settings:
             )
         if settings.notice_minutes < 0:
             reader.malformed.append(f"NOTICE_MINUTES must be 0 (off) or more, not {settings.notice_minutes:g}")
+        if provider != "none" and settings.rate_limit_table_name is None:
+            reader.missing.append(f"RATE_LIMIT_TABLE_NAME (SMS_PROVIDER is {provider}: the daily text caps need it)")
         reader.raise_if_wrong()
         return settings
 
@@ -210,6 +235,16 @@ class _Reader:
         except ValueError:
             wanted = "a whole number" if kind is int else "a number"
             self.malformed.append(f"{name} must be {wanted}, not {raw!r}")
+            return default
+
+    def country_codes(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return parse_country_codes(raw)
+        except ValueError as exc:
+            self.malformed.append(f"{name}: {exc}")
             return default
 
     def raise_if_wrong(self) -> None:

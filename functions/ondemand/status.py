@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ondemand.budget import budget_view
 from ondemand.domain import EndpointState, State
 
 
@@ -41,8 +42,10 @@ def status_view(
     *,
     notice_minutes: float = 0,
     instant_tier: str = "off",
+    gpu_minutes_per_day: float | None = None,
 ) -> dict[str, Any]:
-    """The item as the API and the dashboard show it: never the phone numbers, only how many."""
+    """The item as the API and the dashboard show it: never the phone numbers, only how many. With
+    `gpu_minutes_per_day`, also the day's GPU budget (`budget`)."""
     seconds_left = None
     if item.state == State.IN_SERVICE and item.expires_at is not None:
         seconds_left = max(0, int((item.expires_at - now).total_seconds()))
@@ -58,8 +61,11 @@ def status_view(
         "last_error": item.last_error,
         "notice_at": iso(notice_at(item, notice_minutes)),
         "instant_tier": instant_tier,
+        "last_error_code": item.last_error_code,
+        "cooldown_until": iso(item.cooldown_until) if item.cooldown_until and item.cooldown_until > now else None,
         "history": [
             {"at": iso(t.at), "from": t.from_state.value, "to": t.to_state.value, "reason": t.reason}
             for t in item.history
         ],
+        **({"budget": budget_view(item, now, gpu_minutes_per_day)} if gpu_minutes_per_day is not None else {}),
     }

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.models import Model
@@ -23,7 +30,19 @@ from ondemand.domain import ConflictError, EndpointState, State, Transition
 ITEM_KEY = "endpoint"
 EPOCH = datetime.fromtimestamp(0, UTC)
 CHANGEABLE_FIELDS = frozenset(
-    {"endpoint_name", "expires_at", "in_service_at", "subscribers", "last_error", "notice_sent_at"}
+    {
+        "endpoint_name",
+        "expires_at",
+        "in_service_at",
+        "subscribers",
+        "last_error",
+        "last_error_code",
+        "run_started_at",
+        "gpu_seconds_by_day",
+        "last_used_at",
+        "cooldown_until",
+        "notice_sent_at",
+    }
 )
 
 
@@ -32,6 +51,13 @@ class HistoryEntry(MapAttribute):
     from_state = UnicodeAttribute(attr_name="from")
     to_state = UnicodeAttribute(attr_name="to")
     reason = UnicodeAttribute()
+
+
+class DayUsage(MapAttribute):
+    """One UTC day of the GPU budget's ledger."""
+
+    day = UnicodeAttribute()
+    seconds = NumberAttribute()
 
 
 class StateItemBase(Model):
@@ -47,6 +73,11 @@ class StateItemBase(Model):
     last_error = UnicodeAttribute(null=True)
     notice_sent_at = UTCDateTimeAttribute(null=True)
     history = ListAttribute(of=HistoryEntry, default=list)
+    last_error_code = UnicodeAttribute(null=True)
+    run_started_at = UTCDateTimeAttribute(null=True)
+    gpu_usage = ListAttribute(of=DayUsage, default=list)
+    last_used_at = UTCDateTimeAttribute(null=True)
+    cooldown_until = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -130,6 +161,26 @@ class DynamoStateStore:
             raise
         return self._to_domain(model.from_raw_data(answer["Attributes"]))
 
+    def record_use(self, endpoint_name: str, at: datetime, min_interval: timedelta) -> EndpointState:
+        model = self.model
+        condition = (
+            (model.state == State.IN_SERVICE.value)
+            & (model.endpoint_name == endpoint_name)
+            & (model.last_used_at.does_not_exist() | (model.last_used_at <= at - min_interval))
+        )
+        try:
+            answer = model._get_connection().update_item(
+                ITEM_KEY,
+                actions=[model.last_used_at.set(at), model.version.add(1)],
+                condition=condition,
+                return_values="ALL_NEW",
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise ConflictError("use recorded less than a minute ago, or the endpoint changed") from exc
+            raise
+        return self._to_domain(model.from_raw_data(answer["Attributes"]))
+
     def _load(self) -> StateItemBase:
         try:
             return self.model.get(ITEM_KEY, consistent_read=True)
@@ -154,7 +205,10 @@ class DynamoStateStore:
         if current_state not in expected:
             raise ConflictError(f"the item is {current_state.value}, not {'|'.join(s.value for s in expected)}")
         for name, value in changes.items():
-            setattr(item, name, list(value) if name == "subscribers" else value)
+            if name == "gpu_seconds_by_day":
+                item.gpu_usage = [DayUsage(day=day, seconds=seconds) for day, seconds in sorted(value.items())]
+            else:
+                setattr(item, name, list(value) if name == "subscribers" else value)
         if to is not None:
             now = self.now()
             entry = HistoryEntry(at=now, from_state=current_state.value, to_state=to.value, reason=reason[:300])
@@ -187,4 +241,9 @@ class DynamoStateStore:
             ),
             in_service_at=item.in_service_at,
             notice_sent_at=item.notice_sent_at,
+            last_error_code=item.last_error_code,
+            run_started_at=item.run_started_at,
+            gpu_seconds_by_day={usage.day: float(usage.seconds) for usage in item.gpu_usage or ()},
+            last_used_at=item.last_used_at,
+            cooldown_until=item.cooldown_until,
         )

@@ -26,6 +26,24 @@ def _is_missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ValidationException" and "Could not find" in message
 
 
+ERROR_CODES = {
+    "AccessDenied": "access_denied",
+    "AccessDeniedException": "access_denied",
+    "UnauthorizedOperation": "access_denied",
+    "ResourceLimitExceeded": "quota_exceeded",
+    "InsufficientCapacity": "no_capacity",
+    "InsufficientCapacityError": "no_capacity",
+    "CapacityError": "no_capacity",
+}
+"""AWS error codes -> the stable codes callers see (ondemand.domain.PUBLIC_MESSAGES); the message stays in the log."""
+
+
+def _code(exc: ClientError | BotoCoreError, default: str) -> str:
+    if isinstance(exc, ClientError):
+        return ERROR_CODES.get(exc.response.get("Error", {}).get("Code", ""), default)
+    return default
+
+
 def _status(raw: str) -> EndpointStatus:
     """A status SageMaker adds in the future reads as Updating: alive, billing, and not ours to promote or fail."""
     try:
@@ -61,12 +79,14 @@ class SageMakerEndpoints:
         except ClientError as exc:
             raise EndpointError(
                 f"No approved model: SSM parameter {self.approved_model_parameter} could not be read "
-                f"({exc.response['Error']['Code']}). Run the training pipeline first."
+                f"({exc.response['Error']['Code']}). Run the training pipeline first.",
+                _code(exc, "no_approved_model"),
             ) from exc
         if model_name == NO_MODEL_YET:
             raise EndpointError(
                 f"No approved model yet: SSM parameter {self.approved_model_parameter} says '{NO_MODEL_YET}'. "
-                "Run the training pipeline first."
+                "Run the training pipeline first.",
+                "no_approved_model",
             )
         return model_name
 
@@ -86,7 +106,7 @@ class SageMakerEndpoints:
                 Tags=[{"Key": "project", "Value": self.prefix}, {"Key": "model", "Value": model_name[:256]}],
             )
         except (ClientError, BotoCoreError) as exc:
-            raise EndpointError(f"CreateEndpoint {name} failed: {exc}") from exc
+            raise EndpointError(f"CreateEndpoint {name} failed: {exc}", _code(exc, "create_failed")) from exc
 
     def _ensure_config(self, config_name: str, model_name: str) -> None:
         try:
@@ -119,7 +139,7 @@ class SageMakerEndpoints:
         except ClientError as exc:
             if _is_missing(exc):
                 return None
-            raise EndpointError(f"DescribeEndpoint {name} failed: {exc}") from exc
+            raise EndpointError(f"DescribeEndpoint {name} failed: {exc}", _code(exc, "endpoint_failed")) from exc
         return EndpointInfo(name, _status(answer["EndpointStatus"]), answer.get("FailureReason"))
 
     def delete(self, name: str) -> None:
@@ -131,9 +151,9 @@ class SageMakerEndpoints:
                 return  # already gone counts as deleted
             if exc.response.get("Error", {}).get("Code") == "ValidationException":
                 self._raise_if_not_deletable_yet(name, exc)
-            raise EndpointError(f"DeleteEndpoint {name} failed: {exc}") from exc
+            raise EndpointError(f"DeleteEndpoint {name} failed: {exc}", _code(exc, "endpoint_failed")) from exc
         except BotoCoreError as exc:
-            raise EndpointError(f"DeleteEndpoint {name} failed: {exc}") from exc
+            raise EndpointError(f"DeleteEndpoint {name} failed: {exc}", _code(exc, "endpoint_failed")) from exc
 
     def _raise_if_not_deletable_yet(self, name: str, refusal: ClientError) -> None:
         """The refusal's wording is not a contract, the endpoint's status is: describe it to tell "not yet" apart
@@ -152,7 +172,7 @@ class SageMakerEndpoints:
                     if summary["EndpointName"].startswith(prefix):
                         found.append(EndpointInfo(summary["EndpointName"], _status(summary["EndpointStatus"])))
         except (ClientError, BotoCoreError) as exc:
-            raise EndpointError(f"ListEndpoints failed: {exc}") from exc
+            raise EndpointError(f"ListEndpoints failed: {exc}", _code(exc, "endpoint_failed")) from exc
         # The list has no FailureReason; describe the failed ones so the reconciler can report why.
         return [self.describe(e.name) or e if e.status == EndpointStatus.FAILED else e for e in found]
 
@@ -166,9 +186,9 @@ class SageMakerEndpoints:
             )
             decoded = json.loads(answer["Body"].read())
         except (ClientError, BotoCoreError) as exc:
-            raise EndpointError(f"InvokeEndpoint {name} failed: {exc}") from exc
+            raise EndpointError(f"InvokeEndpoint {name} failed: {exc}", _code(exc, "endpoint_error")) from exc
         except ValueError as exc:
-            raise EndpointError(f"The endpoint {name} answered something that is not JSON") from exc
+            raise EndpointError(f"The endpoint {name} answered something that is not JSON", "endpoint_error") from exc
         if not isinstance(decoded, dict):  # the caller reads fields of it; a list would be an AttributeError (500)
-            raise EndpointError(f"The endpoint {name} answered JSON that is not an object")
+            raise EndpointError(f"The endpoint {name} answered JSON that is not an object", "endpoint_error")
         return decoded

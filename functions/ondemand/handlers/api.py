@@ -1,8 +1,10 @@
 """The REST API: GET /status, POST /start, /predict, /extend, /stop (API Gateway REST proxy events).
 
 Parsing and HTTP shaping live here; decisions live in EndpointLifecycle. Each error class maps to one response
-with the body {"error": <code>, "message": <sentence>}. The routes are registered on the module-level resolver;
-the handler `make_handler(service)` makes hands them its service in a context variable for the length of one event.
+with the body {"error": <code>, "message": <sentence>, "request_id": <id>}: the sentence says what to do, never
+what is inside (a provider's message, an ARN); the raw detail goes to the log beside the same request id.
+The routes are registered on the module-level resolver; the handler `make_handler(service)` makes hands them
+its service in a context variable for the length of one event.
 Not the resolver's own `append_context`: that is one dict on the shared resolver, cleared after every event, so
 two events resolved at once on different threads (the local gateway, the concurrency tests) would clear each
 other's service.
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -23,17 +24,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
 from ondemand.domain import (
+    BudgetExhaustedError,
     ConflictError,
+    CoolingDownError,
     EndpointError,
     InstantModelError,
     LifecycleError,
     ModelNotReadyError,
+    NoRecentUseError,
     State,
 )
 from ondemand.observability import logger, record_metric, tracer
+from ondemand.phones import InvalidPhoneError, is_allowed, normalize_phone
+from ondemand.status import iso
 
-# Used with fullmatch ("$" would let a trailing newline through); [0-9], not \d, which matches every script's digits.
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# A start that failed for want of something only time or the owner can fix is 503 (try later); the rest 502.
+UNAVAILABLE_CODES = frozenset({"no_approved_model", "no_capacity", "quota_exceeded"})
 
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=["x-api-key"], max_age=300))
 _current_service: ContextVar[Service] = ContextVar("service")
@@ -73,15 +79,46 @@ def service() -> Service:
     return _current_service.get()
 
 
+def request_id() -> str:
+    """API Gateway's id of this request (in its access log too); Lambda's when the event has none."""
+    try:
+        found = app.current_event.request_context.request_id
+    except (AttributeError, KeyError, TypeError):
+        found = None
+    if not found:
+        context = getattr(app, "lambda_context", None)
+        found = getattr(context, "aws_request_id", None)
+    return str(found or "unknown")
+
+
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": code, "message": message, **extra}),
+        body=json.dumps({"error": code, "message": message, "request_id": request_id(), **extra}),
         headers=headers,
     )
+
+
+def phone_from(body: dict[str, Any]) -> str | None:
+    """The caller's phone in canonical E.164, if given and in the owner's allowlist of countries."""
+    raw = body.get("phone")
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise InvalidRequestError("invalid_phone", "\"phone\" must be a string such as \"+15555550100\".")
+    try:
+        phone = normalize_phone(raw)
+    except InvalidPhoneError as exc:
+        raise InvalidRequestError("invalid_phone", str(exc)) from None
+    codes = service().settings.sms_country_codes
+    if not is_allowed(phone, codes):
+        raise InvalidRequestError(
+            "phone_not_allowed", f"Texts go only to numbers starting with {', '.join(codes)}; leave \"phone\" out."
+        )
+    return phone
 
 
 def json_body(required: bool) -> dict[str, Any]:
@@ -166,10 +203,7 @@ def get_status() -> dict[str, Any]:
 
 @app.post("/start")
 def post_start() -> tuple[dict[str, Any], int]:
-    body = json_body(required=False)
-    phone = body.get("phone")
-    if phone is not None and (not isinstance(phone, str) or not E164.fullmatch(phone)):
-        raise InvalidRequestError("invalid_phone", "\"phone\" must be an E.164 number such as +15555550100.")
+    phone = phone_from(json_body(required=False))
     current = service()
     limit_starts(phone, current)
     result = current.lifecycle.start(phone)
@@ -247,6 +281,33 @@ def on_rate_limited(exc: RateLimitedError) -> Response:
     return error_response(429, "rate_limited", str(exc), headers={"Retry-After": str(exc.retry_after_seconds)})
 
 
+@app.exception_handler(BudgetExhaustedError)
+def on_budget_exhausted(exc: BudgetExhaustedError) -> Response:
+    return error_response(
+        429,
+        "budget_exhausted",
+        str(exc),
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+        resets_at=iso(exc.resets_at),
+    )
+
+
+@app.exception_handler(CoolingDownError)
+def on_cooling_down(exc: CoolingDownError) -> Response:
+    return error_response(
+        429,
+        "cooling_down",
+        str(exc),
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+        retry_after_seconds=exc.retry_after_seconds,
+    )
+
+
+@app.exception_handler(NoRecentUseError)
+def on_no_recent_use(exc: NoRecentUseError) -> Response:
+    return error_response(409, "no_recent_use", str(exc))
+
+
 @app.exception_handler(ConflictError)
 def on_conflict(exc: ConflictError) -> Response:
     return error_response(409, "conflict", str(exc))
@@ -279,14 +340,20 @@ def on_instant_model_error(exc: InstantModelError) -> Response:
 
 @app.exception_handler(EndpointError)
 def on_endpoint_error(exc: EndpointError) -> Response:
-    logger.exception("endpoint error")
-    return error_response(502, "endpoint_error", str(exc))
+    logger.exception("endpoint error", extra={"request_id": request_id(), "error_code": exc.code})
+    return error_response(503 if exc.code in UNAVAILABLE_CODES else 502, exc.code, exc.public_message)
 
 
 @app.exception_handler(LifecycleError)
 def on_lifecycle_error(exc: LifecycleError) -> Response:
-    logger.exception("lifecycle error")
-    return error_response(500, "internal_error", str(exc))
+    logger.exception("lifecycle error", extra={"request_id": request_id()})
+    return error_response(500, "internal_error", "Something went wrong on our side; try again in a minute.")
+
+
+@app.exception_handler(Exception)
+def on_unexpected_error(exc: Exception) -> Response:
+    logger.exception("unexpected error", extra={"request_id": request_id()})
+    return error_response(500, "internal_error", "Something went wrong on our side; try again in a minute.")
 
 
 @app.not_found

@@ -17,7 +17,7 @@ from ondemand.domain import (
 
 PHONE_A = "+15555550100"
 PHONE_B = "+15555550101"
-PHONE_C = "+447700900123"
+PHONE_C = "+15555550102"
 
 
 class FakeEndpoints:
@@ -61,7 +61,7 @@ class FakeEndpoints:
     def invoke(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         self.invocations.append((name, payload))
         if self.fail_invoke:
-            raise EndpointError(self.fail_invoke)
+            raise EndpointError(self.fail_invoke, "endpoint_error")
         if self.not_answering_for > 0:
             self.not_answering_for -= 1
             raise EndpointError("ModelError: Received server error (503) from primary: the model is still loading")

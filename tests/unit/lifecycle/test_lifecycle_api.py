@@ -113,18 +113,21 @@ def test_predict_while_starting_is_503_and_says_wait(call, adapters, event) -> N
 def test_an_endpoint_failure_is_502(call, in_service, event, endpoints) -> None:
     endpoints.fail_invoke = "ModelError: CUDA out of memory"
     status, body, _ = call(event("apigw_predict"))
-    assert status == 502 and body["error"] == "endpoint_error" and "CUDA out of memory" in body["message"]
+    assert status == 502 and body["error"] == "endpoint_error" and "CUDA" not in body["message"]
+    assert body["message"] == "The model could not answer; try again in a moment." and body["request_id"]
 
 
 def test_a_failed_start_is_502_and_the_item_failed(call, adapters, event, endpoints, store) -> None:
-    endpoints.fail_create = "ResourceLimitExceeded"
+    endpoints.fail_create = "CreateEndpoint failed: ValidationException: config ondemand-cfg-1 not found"
     status, body, _ = call(event("apigw_start"))
-    assert status == 502 and "ResourceLimitExceeded" in body["message"]
-    assert store.get().state == State.FAILED
+    assert status == 502 and body["error"] == "endpoint_failed" and "ValidationException" not in body["message"]
+    assert store.get().state == State.FAILED and store.get().last_error_code == "endpoint_failed"
 
 
-def test_extend_pushes_expires_at(call, in_service, event, store) -> None:
+def test_extend_pushes_expires_at(call, in_service, event, store, clock) -> None:
     before = store.get().expires_at
+    assert call(event("apigw_predict"))[0] == 200
+    clock.advance(minutes=2)
     status, body, _ = call(event("apigw_extend"))
     assert status == 200 and body["state"] == "IN_SERVICE" and body["capped"] is False
     assert store.get().expires_at >= before
@@ -140,8 +143,11 @@ LONG = "x" * 2001
         ("apigw_start", ..., " ", "invalid_json", "not valid JSON"),
         ("apigw_predict", ..., " \n", "missing_body", "JSON object"),
         ("apigw_start", ["+15555550100"], None, "invalid_json", "JSON object"),
-        ("apigw_start", {"phone": "555-0100"}, None, "invalid_phone", "E.164"),
-        ("apigw_start", {"phone": 15555550100}, None, "invalid_phone", "E.164"),
+        ("apigw_start", {"phone": "555-0100"}, None, "invalid_phone", "with its country code"),
+        ("apigw_start", {"phone": "+1 555 555 0100 ext 7"}, None, "invalid_phone", "with its country code"),
+        ("apigw_start", {"phone": "+١٥٥٥٥٥٥٠١٠٠"}, None, "invalid_phone", "with its country code"),
+        ("apigw_start", {"phone": "+1555555010012345"}, None, "invalid_phone", "with its country code"),
+        ("apigw_start", {"phone": 15555550100}, None, "invalid_phone", "must be a string"),
         ("apigw_predict", None, None, "missing_body", "JSON object"),
         ("apigw_predict", {}, None, "missing_text", "either \"text\""),
         ("apigw_predict", {"text": "a", "texts": ["b"]}, None, "missing_text", "either \"text\""),
@@ -182,7 +188,8 @@ def test_an_unknown_route_is_404_in_the_error_shape(call, adapters, event) -> No
     unknown = event("apigw_status")
     unknown["path"] = unknown["resource"] = "/nope"
     status, body, _ = call(unknown)
-    assert status == 404 and body == {"error": "not_found", "message": "There is no GET /nope."}
+    assert status == 404 and body == {"error": "not_found", "message": "There is no GET /nope.",
+                                      "request_id": unknown["requestContext"]["requestId"]}
 
 
 def test_stop_needs_the_admin_key(call, in_service, event, store, endpoints) -> None:
@@ -206,9 +213,17 @@ def test_stop_is_off_without_an_admin_key(store, endpoints, scheduler, notifier,
     assert status == 403 and body["error"] == "stop_disabled"
 
 
-def test_a_phone_with_a_trailing_newline_is_refused(call, adapters, event) -> None:
-    status, body, _ = call(event("apigw_start"), {"phone": "+15555550100\n"})
-    assert status == 400 and body["error"] == "invalid_phone"
+def test_a_phone_is_kept_in_its_one_canonical_form(call, adapters, event, store) -> None:
+    status, body, _ = call(event("apigw_start"), {"phone": "+1 (555) 555-0100\n"})
+    assert status == 202 and store.get().subscribers == ("+15555550100",)
+    status, body, _ = call(event("apigw_start"), {"phone": "００１ ５５５ ５５５ ０１００"})  # fullwidth, 00 prefix
+    assert status == 202 and store.get().subscribers == ("+15555550100",)  # the same number, not a second one
+
+
+def test_a_phone_outside_the_allowed_countries_is_refused_before_anything_happens(call, adapters, event, store):
+    status, body, _ = call(event("apigw_start"), {"phone": "+447700900123"})
+    assert status == 400 and body["error"] == "phone_not_allowed" and "+1" in body["message"]
+    assert store.get().state == State.STOPPED
 
 
 def test_a_body_that_is_not_utf8_is_invalid_json(call, adapters, event) -> None:

@@ -21,6 +21,7 @@ from ondemand.bootstrap import service_from_environment
 from ondemand.domain import EndpointError, EndpointNotDeletableError, EndpointStatus, NotifierError, SchedulerError
 from ondemand.handlers import api, endpoint_events  # at collection: X-Ray's SDK opens a UDP socket on import
 
+from tests.conftest import create_table_from_template
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 MODEL_PARAMETER = "/ondemand-sentiment/approved-model"
@@ -352,9 +353,11 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
         "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/ondemand-scheduler",
         "TEARDOWN_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:ondemand-teardown",
         "SMS_PROVIDER": "sns",
+        "RATE_LIMIT_TABLE_NAME": "aws-wiring-rates",
     }.items():
         monkeypatch.setenv(name, value)
     state_table(boto3.client("dynamodb"), "aws-wiring-state")
+    create_table_from_template(boto3.client("dynamodb"), "RateLimitTable", "aws-wiring-rates")
     approve_model()
     boto3.client("scheduler").create_schedule_group(Name="ondemand-teardown")
     service = service_from_environment()

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from ondemand.bootstrap import bootstrap
-from ondemand.domain import EndpointStatus, State
+from ondemand.domain import EndpointStatus, State, public_message
 from ondemand.handlers import endpoint_events
 from ondemand.handlers.endpoint_events import parse_status
 from ondemand.lifecycle import teardown_schedule_name
@@ -90,9 +90,10 @@ def test_failed_marks_failed_with_the_reason_tells_subscribers_once_and_deletes(
     handlers.endpoint_events(event("endpoint_state_change_failed"), None)
     item = store.get()
     assert item.state == State.FAILED
-    assert "Unable to provision requested ML compute capacity" in item.last_error
+    assert item.last_error_code == "no_capacity" and "Unable to provision" not in item.last_error
+    assert item.history[-1].reason == item.last_error == public_message("no_capacity")
     assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
-    assert "could not start" in notifier.sent[0][1]
+    assert "could not start" in notifier.sent[0][1] and "Unable to provision" not in notifier.sent[0][1]
     assert FIXTURE_ENDPOINT in endpoints.deleted
 
 
@@ -107,7 +108,7 @@ def test_failed_while_in_service_tears_the_endpoint_down_at_once(
     handlers.endpoint_events(event("endpoint_state_change_failed"), None)
     item = store.get()
     assert item.state == State.STOPPED and item.endpoint_name is None
-    assert "Unable to provision requested ML compute capacity" in item.last_error
+    assert item.last_error_code == "endpoint_failed" and "Unable to provision" not in item.last_error
     assert FIXTURE_ENDPOINT in endpoints.deleted
     assert len(notifier.sent) == texted  # nobody is waiting for a text any more
 

@@ -19,12 +19,25 @@ COMPLETE = {
 
 def test_a_complete_environment_reads_into_typed_settings() -> None:
     settings = Settings.from_environment({**COMPLETE, "KEEP_ALIVE_MINUTES": "0.5", "MAX_TEXT_CHARS": "100",
-                                          "DYNAMODB_ENDPOINT_URL": "", "SMS_PROVIDER": "SNS"})
+                                          "DYNAMODB_ENDPOINT_URL": "", "SMS_PROVIDER": "SNS",
+                                          "RATE_LIMIT_TABLE_NAME": "stack-rates", "GPU_MINUTES_PER_DAY": "90",
+                                          "SMS_COUNTRY_CODES": "+1, +44"})
     assert settings.table_name == "stack-state" and settings.region == "eu-west-1"
     assert settings.keep_alive_minutes == 0.5 and settings.max_text_chars == 100
     assert settings.dynamodb_endpoint_url is None  # the template's "" means unset
     assert settings.sms_provider == "sns"
     assert settings.scheduler_role_arn == COMPLETE["SCHEDULER_ROLE_ARN"]
+    assert settings.gpu_minutes_per_day == 90 and settings.sms_country_codes == ("+1", "+44")
+
+
+def test_texting_needs_the_rate_table_for_its_daily_caps() -> None:
+    with pytest.raises(ConfigurationError, match="RATE_LIMIT_TABLE_NAME"):
+        Settings.from_environment({**COMPLETE, "SMS_PROVIDER": "sns"})
+
+
+def test_a_country_code_list_that_is_not_calling_codes_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="SMS_COUNTRY_CODES: '44' is not a country calling code"):
+        Settings.from_environment({**COMPLETE, "SMS_COUNTRY_CODES": "+1,44"})
 
 
 def test_an_empty_environment_names_every_required_variable_in_one_error() -> None:

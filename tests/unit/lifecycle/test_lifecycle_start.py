@@ -56,17 +56,27 @@ def test_start_while_stopping_is_a_conflict(machine: EndpointLifecycle) -> None:
         machine.start(PHONE_A)
 
 
-def test_a_failed_create_marks_failed_tells_subscribers_and_allows_a_new_start(
+def test_a_failed_create_marks_failed_texts_the_others_not_the_caller_and_allows_a_new_start(
     machine: EndpointLifecycle, endpoints, notifier, clock
 ) -> None:
+    """The caller whose own request failed gets the error as its answer, not a text as well (else any failure
+    path texts whatever number it is given); someone who subscribed meanwhile is told."""
+    fake_create = endpoints.create
+
+    def another_caller_subscribes_then_create_fails(name: str) -> None:
+        machine.store.add_subscriber([State.STARTING], PHONE_B, 20)
+        fake_create(name)
+
+    endpoints.create = another_caller_subscribes_then_create_fails
     endpoints.fail_create = "ResourceLimitExceeded: no ml.g4dn.xlarge capacity"
     with pytest.raises(EndpointError):
         machine.start(PHONE_A)
     failed = machine.store.get()
     assert failed.state == State.FAILED
-    assert "ResourceLimitExceeded" in failed.last_error
-    assert notifier.phones() == [PHONE_A]
+    assert failed.last_error_code == "endpoint_failed" and "ResourceLimitExceeded" not in failed.last_error
+    assert notifier.phones() == [PHONE_B]
     assert "could not start" in notifier.sent[0][1]
+    endpoints.create = fake_create
 
     endpoints.fail_create = None
     clock.advance(seconds=5)
@@ -87,6 +97,7 @@ def test_eta_counts_down_from_the_typical_provisioning_time(service: Service, cl
 
 
 def test_a_stop_and_a_start_in_the_same_second_use_different_names(machine, endpoints) -> None:
+    machine.settings = dataclasses.replace(machine.settings, cooldown_minutes=0)
     first = machine.start().state.endpoint_name
     machine.stop()
     second = machine.start().state.endpoint_name

@@ -49,6 +49,7 @@ def test_the_teardown_handler_reads_the_schedule_payload(handlers, in_service, e
 
 def test_extend_then_teardown_does_not_stop_early(machine, in_service, clock, endpoints, scheduler) -> None:
     clock.advance(minutes=25)
+    machine.predict(["someone is using it"])
     extended = machine.extend()
     assert extended.state.expires_at == clock() + timedelta(minutes=30)
     assert scheduler.schedules[teardown_schedule_name(in_service)][0] == extended.state.expires_at
@@ -66,6 +67,7 @@ def test_extend_then_teardown_does_not_stop_early(machine, in_service, clock, en
 
 def test_extend_is_measured_from_now_not_added_to_the_old_expiry(machine, in_service, clock) -> None:
     clock.advance(minutes=1)
+    machine.predict(["someone is using it"])
     first = machine.extend().state.expires_at
     second = machine.extend().state.expires_at
     assert first == second == clock() + timedelta(minutes=30)
@@ -75,6 +77,7 @@ def test_extend_stops_at_the_hard_cap(machine, in_service, clock) -> None:
     in_service_at = machine.store.get().in_service_at
     cap = in_service_at + timedelta(minutes=machine.settings.hard_cap_minutes)
     clock.current = cap - timedelta(minutes=10)
+    machine.predict(["someone is using it"])
     result = machine.extend()
     assert result.capped
     assert result.state.expires_at == cap
@@ -122,6 +125,7 @@ def test_a_half_minute_keep_alive_extended_is_not_stopped_at_the_old_moment(adap
     name = quick.start().state.endpoint_name
     quick.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     clock.advance(seconds=20)
+    quick.predict(["someone is using it"])
     quick.extend()  # now expires 30 s from here
     clock.advance(seconds=10)  # the first schedule's moment
     assert quick.teardown(name).startswith("skipped: extended")

@@ -51,7 +51,8 @@ def test_every_setting_the_code_reads_is_declared_for_every_function_that_needs_
         missing = set(required_variables(creates_schedules=creates_schedules)) - env
         assert not missing, f"{logical_id} lacks {sorted(missing)}"
         environment = RecordingEnvironment(
-            {v: "1" for v in env} | {"AWS_REGION": "us-east-1", "SMS_PROVIDER": "sns", "INSTANT_TIER": "always"}
+            {v: "1" for v in env}
+            | {"AWS_REGION": "us-east-1", "SMS_PROVIDER": "sns", "INSTANT_TIER": "always", "SMS_COUNTRY_CODES": "+1"}
         )
         Settings.from_environment(environment, creates_schedules=creates_schedules)  # what Lambda would read
         read_anywhere |= environment.asked

@@ -118,6 +118,15 @@ class InMemoryStateStore:
         self.faults.after_call("add subscriber")
         return self.item
 
+    def record_use(self, endpoint_name: str, at: datetime, min_interval: timedelta) -> EndpointState:
+        current = self.item
+        recent = current.last_used_at is not None and current.last_used_at > at - min_interval
+        if current.state != State.IN_SERVICE or current.endpoint_name != endpoint_name or recent:
+            raise ConflictError("use recorded less than a minute ago, or the endpoint changed")
+        self.item = replace(current, version=current.version + 1, last_used_at=at)
+        self.faults.after_call("record use")
+        return self.item
+
     def _write(
         self,
         expected: tuple[State, ...],

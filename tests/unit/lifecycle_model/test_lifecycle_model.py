@@ -61,6 +61,12 @@ SETTINGS = make_settings(
     max_subscribers=20,
     history_limit=50,
     notice_minutes=5,
+    # The budget, cooldown and idle teardown have their own tests (tests/unit/lifecycle, tests/unit/attacker); here
+    # they are out of the way, so this model keeps checking exactly-once under faults.
+    gpu_minutes_per_day=1440,
+    cooldown_minutes=0,
+    idle_minutes=240,
+    sms_country_codes=("+1", "+44"),
 )
 STARTING_TIMEOUT = timedelta(minutes=SETTINGS.starting_timeout_minutes)
 READY_PREFIX = "Your sentiment model is ready"
