@@ -20,14 +20,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench_model_server import percentile
+from machine import describe_machine
+from ondemand import instant_model
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "functions"))
-sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
-
-from ondemand import instant_model  # noqa: E402
-
-from benchmarks.bench_model_server import percentile  # noqa: E402
 
 COLD_START = """
 import sys, time
@@ -39,13 +36,6 @@ print(time.perf_counter() - started)
 """
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
 def cold_starts(model_dir: Path, runs: int) -> tuple[list[float], list[float]]:
     """Seconds to import + load inside a fresh `python -I` (what the handler pays), and the process's whole wall time
     (interpreter start included, which a Lambda runtime has already paid)."""
@@ -54,7 +44,9 @@ def cold_starts(model_dir: Path, runs: int) -> tuple[list[float], list[float]]:
         started = time.perf_counter()
         completed = subprocess.run(
             [sys.executable, "-I", "-c", COLD_START, str(REPO_ROOT / "functions"), str(model_dir)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         whole.append(time.perf_counter() - started)
         inside.append(float(completed.stdout.strip()))
@@ -95,20 +87,24 @@ def main(argv: list[str] | None = None) -> None:
     cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})  # one core, for us and for scikit-learn's BLAS threads alike
     os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    print(f"CPU: {cpu_model()} (pinned to core {cpu}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
+    print(f"{describe_machine()}; pinned to core {cpu}")
 
     inside, whole = cold_starts(args.model_dir, args.cold_starts)
-    print(f"import + load in a fresh interpreter: median {statistics.median(inside) * 1000:.0f} ms, "
-          f"max {max(inside) * 1000:.0f} ms over {len(inside)} runs (whole process incl. interpreter start: "
-          f"median {statistics.median(whole) * 1000:.0f} ms)   goal <= 1000 ms")
+    print(
+        f"import + load in a fresh interpreter: median {statistics.median(inside) * 1000:.0f} ms, "
+        f"max {max(inside) * 1000:.0f} ms over {len(inside)} runs (whole process incl. interpreter start: "
+        f"median {statistics.median(whole) * 1000:.0f} ms)   goal <= 1000 ms"
+    )
 
     artifact = sum(p.stat().st_size for p in args.model_dir.iterdir() if p.is_file())
     code = Path(instant_model.__file__).stat().st_size
-    print(f"artifact {artifact / 1e6:.2f} MB + code {code / 1e3:.1f} kB = {(artifact + code) / 1e6:.2f} MB   "
-          "goal <= 50 MB")
+    print(
+        f"artifact {artifact / 1e6:.2f} MB + code {code / 1e3:.1f} kB = {(artifact + code) / 1e6:.2f} MB   "
+        "goal <= 50 MB"
+    )
 
-    from curate_reviews import curate
-    from seed_raw_reviews import load_movie_reviews
+    from glue_jobs.curate_reviews import curate
+    from glue_jobs.seed_raw_reviews import load_movie_reviews
 
     curated, _ = curate(load_movie_reviews())
     test = curated[curated["split"] == "test"]

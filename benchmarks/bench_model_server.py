@@ -99,9 +99,23 @@ def model_server(model_dir: Path, threads: int, backend: str | None) -> Iterator
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "training.model_server", "--model-dir", str(model_dir), "--port", str(port),
-         "--threads", str(threads), "--log-level", "WARNING", *(["--backend", backend] if backend else [])],
-        cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "training.model_server",
+            "--model-dir",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "WARNING",
+            *(["--backend", backend] if backend else []),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -150,9 +164,11 @@ def main() -> None:
     threads = args.threads or free_cores()
     texts = workload(args.texts, args.seed)
     lengths = [len(t) for t in texts]
-    print(f"model {model_dir} ({serving.get('profile')}), {len(texts)} texts, chars min/median/max "
-          f"{min(lengths)}/{int(statistics.median(lengths))}/{max(lengths)}, torch threads {threads}, "
-          f"max_length {serving['max_length']}")
+    print(
+        f"model {model_dir} ({serving.get('profile')}), {len(texts)} texts, chars min/median/max "
+        f"{min(lengths)}/{int(statistics.median(lengths))}/{max(lengths)}, torch threads {threads}, "
+        f"max_length {serving['max_length']}"
+    )
     print(describe_machine(), flush=True)
     baseline = baseline_classifier(model_dir, threads, serving["max_length"])
     rounds: list[tuple[dict[str, float], dict[str, float]]] = []
@@ -163,14 +179,20 @@ def main() -> None:
             rounds.append((timed_pass(baseline, texts, 1), timed_pass(served, texts, args.batch)))
     print(f"{'round':6} {'':38} {'texts/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'requests':>9}")
     for number, (naive, server) in enumerate(rounds, 1):
-        for name, result in (("baseline: HF pipeline, 1 text/call", naive),
-                             (f"model server: {backend}, {args.batch} texts/req", server)):
-            print(f"{number:<6} {name:38} {result['throughput']:8.1f} {result['p50_ms']:9.1f} {result['p95_ms']:9.1f} "
-                  f"{result['requests']:9d}")
+        for name, result in (
+            ("baseline: HF pipeline, 1 text/call", naive),
+            (f"model server: {backend}, {args.batch} texts/req", server),
+        ):
+            print(
+                f"{number:<6} {name:38} {result['throughput']:8.1f} {result['p50_ms']:9.1f} {result['p95_ms']:9.1f} "
+                f"{result['requests']:9d}"
+            )
     ratios = [server["throughput"] / naive["throughput"] for naive, server in rounds]
     ratio = statistics.median(ratios)
-    print(f"throughput ratio (server / baseline) by round: {', '.join(f'{r:.2f}x' for r in ratios)}; "
-          f"median {ratio:.2f}x  (goal >= 4x: {'met' if ratio >= 4 else 'NOT met'})")
+    print(
+        f"throughput ratio (server / baseline) by round: {', '.join(f'{r:.2f}x' for r in ratios)}; "
+        f"median {ratio:.2f}x  (goal >= 4x: {'met' if ratio >= 4 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

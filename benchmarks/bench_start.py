@@ -28,8 +28,13 @@ def model_server_cold_start(model_dir: Path) -> float:
     """Seconds from spawning the model server to its first prediction: the baseline."""
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen(model_server_command(model_dir)(port), cwd=REPO_ROOT,  # noqa: S603
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        model_server_command(model_dir)(port),
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         while True:
             if process.poll() is not None:
@@ -63,8 +68,12 @@ def start_to_in_service(model_dir: Path, var_dir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--profile", choices=["tiny", "quick"], default="tiny",
-                        help="tiny: the tests' cached model; quick: the demo's model (made if missing)")
+    parser.add_argument(
+        "--profile",
+        choices=["tiny", "quick"],
+        default="tiny",
+        help="tiny: the tests' cached model; quick: the demo's model (made if missing)",
+    )
     args = parser.parse_args()
     if args.profile == "tiny":
         model_dir = ensure_test_model()
@@ -78,15 +87,23 @@ def main() -> None:
         for run in range(args.runs):  # interleaved, so machine load hits both alike
             baseline.append(model_server_cold_start(model_dir))
             local.append(start_to_in_service(model_dir, Path(scratch) / f"run-{run}"))
-            print(f"run {run + 1}: model server cold start {baseline[-1]:.2f} s, "
-                  f"/start -> IN_SERVICE {local[-1]:.2f} s", flush=True)
+            print(
+                f"run {run + 1}: model server cold start {baseline[-1]:.2f} s, /start -> IN_SERVICE {local[-1]:.2f} s",
+                flush=True,
+            )
     base, ours = statistics.median(baseline), statistics.median(local)
     print(f"\nmodel: {model_dir}")
     print(describe_machine())
-    print(f"baseline  model server spawn -> first prediction   median {base:.2f} s  (runs: "
-          + ", ".join(f"{x:.2f}" for x in baseline) + ")")
-    print(f"measured  POST /start -> /status IN_SERVICE         median {ours:.2f} s  (runs: "
-          + ", ".join(f"{x:.2f}" for x in local) + ")")
+    print(
+        f"baseline  model server spawn -> first prediction   median {base:.2f} s  (runs: "
+        + ", ".join(f"{x:.2f}" for x in baseline)
+        + ")"
+    )
+    print(
+        f"measured  POST /start -> /status IN_SERVICE         median {ours:.2f} s  (runs: "
+        + ", ".join(f"{x:.2f}" for x in local)
+        + ")"
+    )
     print(f"ratio     {ours / base:.2f}x the baseline ({base - ours:+.2f} s: the fork server has the imports done)")
     print(f"goal      <= {GOAL_SECONDS:.0f} s: {'met' if ours <= GOAL_SECONDS else 'NOT met'}")
 

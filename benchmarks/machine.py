@@ -21,5 +21,7 @@ def cpu_model() -> str:
 def describe_machine() -> str:
     """One line: CPU model, cores this process may use, and the load average when the run started."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"machine: {cpu_model()}, {usable} usable cores of {os.cpu_count()}, "
-            f"load average {os.getloadavg()[0]:.1f}, Python {platform.python_version()}")
+    return (
+        f"machine: {cpu_model()}, {usable} usable cores of {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"
+    )

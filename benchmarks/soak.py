@@ -50,8 +50,9 @@ def wait_for(runtime: RunningRuntime, state: str, timeout: float = 180) -> None:
 def one_cycle(runtime: RunningRuntime, admin_key: str) -> None:
     requests.post(runtime.base_url + "/start", json={"phone": "+15555550100"}, timeout=30).raise_for_status()
     wait_for(runtime, "IN_SERVICE")
-    answer = requests.post(runtime.base_url + "/predict", json={"texts": ["a wonderful film", "dull and long"]},
-                           timeout=120)
+    answer = requests.post(
+        runtime.base_url + "/predict", json={"texts": ["a wonderful film", "dull and long"]}, timeout=120
+    )
     answer.raise_for_status()
     assert len(answer.json()["predictions"]) == 2
     requests.post(runtime.base_url + "/stop", headers={"x-api-key": admin_key}, timeout=120).raise_for_status()
@@ -66,8 +67,15 @@ def sample(runtime: RunningRuntime, cycle: int, seconds: float) -> Sample:
         with contextlib.suppress(psutil.NoSuchProcess):
             rss_children += psutil.Process(pid).memory_info().rss
     rss = process.memory_info().rss
-    return Sample(cycle, len(children), len(runtime.model_server_pids()), process.num_fds(), rss / 2**20,
-                  (rss + rss_children) / 2**20, seconds)
+    return Sample(
+        cycle,
+        len(children),
+        len(runtime.model_server_pids()),
+        process.num_fds(),
+        rss / 2**20,
+        (rss + rss_children) / 2**20,
+        seconds,
+    )
 
 
 def main() -> None:
@@ -86,30 +94,38 @@ def main() -> None:
     # One phone from one address starts N times: the soak measures leaks, so it lifts the /start rate limits
     # (the runtime inherits these; the defaults would answer 429 from the 4th cycle on).
     os.environ["START_LIMIT_PER_PHONE"] = os.environ["START_LIMIT_PER_CLIENT"] = str(args.cycles + 1)
-    with tempfile.TemporaryDirectory(prefix="soak-") as scratch, \
-            run_local_runtime(Path(scratch), model_dir, keep_alive="10m") as runtime:
+    with (
+        tempfile.TemporaryDirectory(prefix="soak-") as scratch,
+        run_local_runtime(Path(scratch), model_dir, keep_alive="10m") as runtime,
+    ):
         admin_key = json.loads((Path(scratch) / RUNTIME_FILE).read_text())["admin_key"]
         before = sample(runtime, 0, 0.0)
         print(describe_machine())
-        print(f"start: {before.children} children, {before.open_files} fds, {before.rss_mib:.0f} MiB "
-              f"({before.rss_with_children_mib:.0f} MiB with children)")
+        print(
+            f"start: {before.children} children, {before.open_files} fds, {before.rss_mib:.0f} MiB "
+            f"({before.rss_with_children_mib:.0f} MiB with children)"
+        )
         for cycle in range(1, args.cycles + 1):
             started = time.perf_counter()
             one_cycle(runtime, admin_key)
             time.sleep(0.5)  # let a stopped model server be reaped
             samples.append(sample(runtime, cycle, time.perf_counter() - started))
             s = samples[-1]
-            print(f"cycle {cycle:3d}: {s.seconds:5.1f} s, model servers left {s.model_servers}, children "
-                  f"{s.children}, fds {s.open_files}, rss {s.rss_mib:.0f} MiB ({s.rss_with_children_mib:.0f} "
-                  "MiB with children)")
+            print(
+                f"cycle {cycle:3d}: {s.seconds:5.1f} s, model servers left {s.model_servers}, children "
+                f"{s.children}, fds {s.open_files}, rss {s.rss_mib:.0f} MiB ({s.rss_with_children_mib:.0f} "
+                "MiB with children)"
+            )
 
     first, last = samples[0], samples[-1]
     leaked = max(s.model_servers for s in samples)
-    print(f"\n{args.cycles} cycles: model servers left after a stop (max) {leaked}; "
-          f"children {first.children} -> {last.children}; open files {first.open_files} -> {last.open_files} "
-          f"({last.open_files - first.open_files:+d}); runtime rss {first.rss_mib:.0f} -> {last.rss_mib:.0f} MiB "
-          f"({last.rss_mib - first.rss_mib:+.1f}); with children {first.rss_with_children_mib:.0f} -> "
-          f"{last.rss_with_children_mib:.0f} MiB; cycle time {first.seconds:.1f} -> {last.seconds:.1f} s")
+    print(
+        f"\n{args.cycles} cycles: model servers left after a stop (max) {leaked}; "
+        f"children {first.children} -> {last.children}; open files {first.open_files} -> {last.open_files} "
+        f"({last.open_files - first.open_files:+d}); runtime rss {first.rss_mib:.0f} -> {last.rss_mib:.0f} MiB "
+        f"({last.rss_mib - first.rss_mib:+.1f}); with children {first.rss_with_children_mib:.0f} -> "
+        f"{last.rss_with_children_mib:.0f} MiB; cycle time {first.seconds:.1f} -> {last.seconds:.1f} s"
+    )
     if leaked or last.children > first.children:
         sys.exit("leaked processes")
 

@@ -39,29 +39,60 @@ def duration(text: str) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_runtime", description=__doc__)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)),
-                        help="gateway port (web page + API); 0 picks a free one (default 8000, env PORT)")
-    parser.add_argument("--keep-alive", type=duration, default=os.environ.get("KEEP_ALIVE", "30m"),
-                        help="how long the model stays up after it is ready or extended, e.g. 2m (env KEEP_ALIVE)")
-    parser.add_argument("--provisioning-delay", type=duration,
-                        default=os.environ.get("PROVISIONING_DELAY", "0"),
-                        help="extra wait before the model server starts, to mimic SageMaker, e.g. 30s")
-    parser.add_argument("--profile", default=os.environ.get("PROFILE", "quick"),
-                        help="model pipeline profile trained in the background when no model is cached "
-                             "(tiny|quick|full); GET /pipeline shows its progress")
-    parser.add_argument("--instant-tier", choices=INSTANT_TIERS, default=os.environ.get("INSTANT_TIER", "always"),
-                        help="when /predict may answer from the instant CPU model (env INSTANT_TIER, default always)")
-    parser.add_argument("--notice", type=duration, default=os.environ.get("NOTICE", "5m"),
-                        help="the 'stops soon' text goes out this long before the model stops; 0 turns it off "
-                             "(env NOTICE, default 5m)")
-    parser.add_argument("--model-dir", type=Path, default=None,
-                        help="model folder (default: the pipeline's cache for the profile)")
-    parser.add_argument("--var-dir", type=Path, default=REPO_ROOT / "var" / "local_runtime",
-                        help="outbox, logs and runtime.json go here")
-    parser.add_argument("--reconcile-every", type=duration, default=None,
-                        help="reconciler period (default: the template's rate())")
-    parser.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=True,
-                        help="also start the Streamlit dashboard if it is installed")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", 8000)),
+        help="gateway port (web page + API); 0 picks a free one (default 8000, env PORT)",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        type=duration,
+        default=os.environ.get("KEEP_ALIVE", "30m"),
+        help="how long the model stays up after it is ready or extended, e.g. 2m (env KEEP_ALIVE)",
+    )
+    parser.add_argument(
+        "--provisioning-delay",
+        type=duration,
+        default=os.environ.get("PROVISIONING_DELAY", "0"),
+        help="extra wait before the model server starts, to mimic SageMaker, e.g. 30s",
+    )
+    parser.add_argument(
+        "--profile",
+        default=os.environ.get("PROFILE", "quick"),
+        help="model pipeline profile trained in the background when no model is cached "
+        "(tiny|quick|full); GET /pipeline shows its progress",
+    )
+    parser.add_argument(
+        "--instant-tier",
+        choices=INSTANT_TIERS,
+        default=os.environ.get("INSTANT_TIER", "always"),
+        help="when /predict may answer from the instant CPU model (env INSTANT_TIER, default always)",
+    )
+    parser.add_argument(
+        "--notice",
+        type=duration,
+        default=os.environ.get("NOTICE", "5m"),
+        help="the 'stops soon' text goes out this long before the model stops; 0 turns it off (env NOTICE, default 5m)",
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, default=None, help="model folder (default: the pipeline's cache for the profile)"
+    )
+    parser.add_argument(
+        "--var-dir",
+        type=Path,
+        default=REPO_ROOT / "var" / "local_runtime",
+        help="outbox, logs and runtime.json go here",
+    )
+    parser.add_argument(
+        "--reconcile-every", type=duration, default=None, help="reconciler period (default: the template's rate())"
+    )
+    parser.add_argument(
+        "--dashboard",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also start the Streamlit dashboard if it is installed",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request and handler")
     return parser.parse_args(argv)
 
@@ -81,22 +112,42 @@ def start_dashboard(api_url: str, admin_key: str | None) -> tuple[subprocess.Pop
     if not DASHBOARD_SCRIPT.exists() or importlib.util.find_spec("streamlit") is None:
         return None
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SCRIPT), "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-               "--client.toolbarMode", "viewer"]
-    process = subprocess.Popen(  # noqa: S603
-        command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_SCRIPT),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "ONDEMAND_API_URL": api_url, "ONDEMAND_ADMIN_KEY": admin_key or ""},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     return process, f"http://127.0.0.1:{port}/"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -112,26 +163,36 @@ def main(argv: list[str] | None = None) -> int:
     dashboard: tuple[subprocess.Popen[bytes], str] | None = None
     try:
         model_dir, pipeline_profile = model_source(args.profile, args.model_dir)
-        config = RuntimeConfig(model_dir=model_dir, var_dir=args.var_dir, port=args.port,
-                               pipeline_profile=pipeline_profile, instant_tier=args.instant_tier,
-                               notice_seconds=args.notice,
-                               keep_alive_seconds=args.keep_alive, provisioning_delay=args.provisioning_delay,
-                               reconcile_every=args.reconcile_every, textbelt_key=os.environ.get("TEXTBELT_KEY"),
-                               admin_key=os.environ.get("ONDEMAND_ADMIN_KEY") or secrets.token_urlsafe(18),
-                               # The parent's word for this process (benchmarks/soak.py raises the limits).
-                               start_limit_per_phone=int(os.environ.get("START_LIMIT_PER_PHONE", 3)),
-                               start_limit_per_client=int(os.environ.get("START_LIMIT_PER_CLIENT", 30)),
-                               lambda_log_level="INFO" if args.verbose
-                               else os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+        config = RuntimeConfig(
+            model_dir=model_dir,
+            var_dir=args.var_dir,
+            port=args.port,
+            pipeline_profile=pipeline_profile,
+            instant_tier=args.instant_tier,
+            notice_seconds=args.notice,
+            keep_alive_seconds=args.keep_alive,
+            provisioning_delay=args.provisioning_delay,
+            reconcile_every=args.reconcile_every,
+            textbelt_key=os.environ.get("TEXTBELT_KEY"),
+            admin_key=os.environ.get("ONDEMAND_ADMIN_KEY") or secrets.token_urlsafe(18),
+            # The parent's word for this process (benchmarks/soak.py raises the limits).
+            start_limit_per_phone=int(os.environ.get("START_LIMIT_PER_PHONE", 3)),
+            start_limit_per_client=int(os.environ.get("START_LIMIT_PER_CLIENT", 30)),
+            lambda_log_level="INFO" if args.verbose else os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        )
         runtime = LocalRuntime(config, say=lambda line: print(line, flush=True))
         try:
             runtime.start()
         except OSError as error:
-            print(f"Cannot start the gateway on port {args.port}: {error}. "
-                  "Try --port 0 (make demo PORT=0) for a free port.", file=sys.stderr)
+            print(
+                f"Cannot start the gateway on port {args.port}: {error}. "
+                "Try --port 0 (make demo PORT=0) for a free port.",
+                file=sys.stderr,
+            )
             return 2
         dashboard = start_dashboard(runtime.base_url, config.admin_key) if args.dashboard else None
-        print(f"""
+        print(
+            f"""
 Local runtime ready (no AWS account needed). Model: {model_dir}
   web page     {runtime.base_url}/
   API          {runtime.base_url}/status   (POST /start, /predict, /extend)
@@ -141,7 +202,9 @@ Local runtime ready (no AWS account needed). Model: {model_dir}
   pipeline     {runtime.base_url + "/pipeline" if runtime.pipeline else "not running (--model-dir given)"}
 Keep-alive {format_duration(args.keep_alive)}, provisioning delay {format_duration(args.provisioning_delay)}, notice \
 {format_duration(args.notice)}, instant tier {args.instant_tier}.
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C stops everything.""",
+            flush=True,
+        )
         stopping.wait()
     except Shutdown as reason:
         print(f"\n{reason}: stopping ...", flush=True)

@@ -69,7 +69,7 @@ class BackgroundPipeline:
         ]
         command = [*command, "--progress-file", str(self.progress_file)]
         with open(self.log_path, "ab") as log_file:
-            self._process = subprocess.Popen(  # noqa: S603
+            self._process = subprocess.Popen(
                 command,
                 cwd=REPO_ROOT,
                 env=_child_env(),
@@ -77,7 +77,7 @@ class BackgroundPipeline:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509
+                preexec_fn=die_with_parent,
             )
         self._thread = threading.Thread(target=self._wait, name="model-pipeline", daemon=True)
         self._thread.start()

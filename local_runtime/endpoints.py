@@ -82,10 +82,15 @@ class SubprocessSpawner:
     def spawn(self, port: int, log_path: Path) -> ProcessHandle:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         with log_path.open("wb") as log_file:
-            return subprocess.Popen(  # noqa: S603 - a command we were configured with
-                self._command(port), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl; the spawning thread outlives it
+            return subprocess.Popen(
+                self._command(port),
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
 
     def warm_up(self, timeout: float) -> None:
@@ -120,8 +125,9 @@ class ModelServerSpawner:
             self._fork_server.close()
 
 
-def endpoint_state_change_event(name: str, status: EndpointStatus, region: str, created: datetime,
-                                failure_reason: str | None = None) -> dict[str, Any]:
+def endpoint_state_change_event(
+    name: str, status: EndpointStatus, region: str, created: datetime, failure_reason: str | None = None
+) -> dict[str, Any]:
     """A "SageMaker Endpoint State Change" event of the shape EventBridge delivers."""
     now = datetime.now(UTC)
     arn = f"arn:aws:sagemaker:{region}:{ACCOUNT}:endpoint/{name.lower()}"
@@ -129,8 +135,15 @@ def endpoint_state_change_event(name: str, status: EndpointStatus, region: str, 
         "EndpointName": name,
         "EndpointArn": arn,
         "EndpointConfigName": name,
-        "ProductionVariants": [{"VariantName": "AllTraffic", "CurrentInstanceCount": 1,
-                                "DesiredInstanceCount": 1, "CurrentWeight": 1.0, "DesiredWeight": 1.0}],
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "CurrentInstanceCount": 1,
+                "DesiredInstanceCount": 1,
+                "CurrentWeight": 1.0,
+                "DesiredWeight": 1.0,
+            }
+        ],
         "EndpointStatus": EVENT_STATUS[status],
         "CreationTime": int(created.timestamp() * 1000),
         "LastModifiedTime": int(now.timestamp() * 1000),
@@ -222,8 +235,10 @@ class SpawnerWhenModelReady:
             self._spawner.close()
 
 
-NO_MODEL_YET = ("No approved model yet: the local model pipeline is still training the GPU model (GET /pipeline "
-                "shows its progress). The instant model answers /predict meanwhile; Start works once it is done.")
+NO_MODEL_YET = (
+    "No approved model yet: the local model pipeline is still training the GPU model (GET /pipeline "
+    "shows its progress). The instant model answers /predict meanwhile; Start works once it is done."
+)
 
 
 class LocalEndpointControl:
@@ -266,10 +281,10 @@ class LocalEndpointControl:
             existing = self._endpoints.get(name)
             if existing and existing.status != EndpointStatus.FAILED:
                 raise EndpointError(f"Cannot create already existing endpoint {name!r} ({existing.status.value}).")
-            endpoint = LocalEndpoint(name=name, status=EndpointStatus.CREATING, created=datetime.now(UTC),
-                                     created_monotonic=time.monotonic())
-            endpoint.thread = threading.Thread(target=self._run, args=(endpoint,), name=f"endpoint-{name}",
-                                               daemon=True)
+            endpoint = LocalEndpoint(
+                name=name, status=EndpointStatus.CREATING, created=datetime.now(UTC), created_monotonic=time.monotonic()
+            )
+            endpoint.thread = threading.Thread(target=self._run, args=(endpoint,), name=f"endpoint-{name}", daemon=True)
             self._endpoints[name] = endpoint
         if existing:
             self._stop(existing)

@@ -90,10 +90,14 @@ class ForkServerSpawner:
         self._lock = threading.Lock()
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log_file:
-            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self._process = subprocess.Popen(
                 [sys.executable, "-m", "local_runtime.fork_server", "--model-dir", str(model_dir)],
-                cwd=repo_root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
-                start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl
+                cwd=repo_root,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         self._reader = threading.Thread(target=self._read_replies, name="fork-server-replies", daemon=True)
         self._reader.start()
@@ -253,10 +257,10 @@ class _ForkServer:
 
 def _preload(model_dir: str) -> None:
     """Import everything a model server imports, and the model class its folder names, without loading weights."""
-    from training import inference, model_server  # noqa: F401 - the import is the point
+    from training import inference, model_server  # noqa: F401  # the import is the point
 
     with contextlib.suppress(ImportError):
-        import onnxruntime  # noqa: F401 - imported only: sessions (and their threads) start in the forked child
+        import onnxruntime  # noqa: F401  # imported only: sessions (and their threads) start in the forked child
     with contextlib.suppress(Exception):
         from transformers import AutoConfig
         from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING

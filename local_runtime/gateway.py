@@ -101,7 +101,8 @@ class Gateway(ThreadingHTTPServer):
         names = {*LOOPBACK_NAMES, host.lower()} - {"0.0.0.0", "::", ""}
         # The Host header a browser sends for this server: name:port (the port is omitted only for 80).
         self.allowed_hosts = frozenset(f"{name}:{bound_port}" for name in names) | (
-            frozenset(names) if bound_port == 80 else frozenset())
+            frozenset(names) if bound_port == 80 else frozenset()
+        )
         self.own_origins = frozenset(f"http://{allowed}" for allowed in self.allowed_hosts)
 
     @property
@@ -127,8 +128,7 @@ class Gateway(ThreadingHTTPServer):
         candidate = (self.static_dir / relative).resolve()
         if candidate.is_dir():
             candidate = candidate / "index.html"
-        if (candidate.is_file() and candidate.is_relative_to(self.static_dir)
-                and candidate.suffix in PAGE_FILE_SUFFIXES):
+        if candidate.is_file() and candidate.is_relative_to(self.static_dir) and candidate.suffix in PAGE_FILE_SUFFIXES:
             return candidate
         return None
 
@@ -147,22 +147,34 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").strip().lower()
         if host not in self.server.allowed_hosts:
             # A page on another name that resolves here (DNS rebinding) sends its own name.
-            self._refuse(HTTPStatus.FORBIDDEN, "host_not_allowed",
-                         "This local runtime answers only requests addressed to "
-                         f"http://127.0.0.1:{self.server.server_address[1]} (or localhost).")
+            self._refuse(
+                HTTPStatus.FORBIDDEN,
+                "host_not_allowed",
+                "This local runtime answers only requests addressed to "
+                f"http://127.0.0.1:{self.server.server_address[1]} (or localhost).",
+            )
             return False
         origin = self.headers.get("Origin")
         path = urlsplit(self.path).path
-        if origin is not None and origin not in self.server.own_origins and (
-                self.command not in SAFE_CROSS_ORIGIN_METHODS or path in self.server.extra_routes):
+        if (
+            origin is not None
+            and origin not in self.server.own_origins
+            and (self.command not in SAFE_CROSS_ORIGIN_METHODS or path in self.server.extra_routes)
+        ):
             # Refusing the preflight (OPTIONS) is what stops a foreign page's JSON POST: the browser never sends it.
             # Origin "null" (a file: page, a sandboxed frame on any site) is foreign too.
-            self._refuse(HTTPStatus.FORBIDDEN, "cross_origin_refused",
-                         "Another web page may not use this local runtime; open the page it serves instead.")
+            self._refuse(
+                HTTPStatus.FORBIDDEN,
+                "cross_origin_refused",
+                "Another web page may not use this local runtime; open the page it serves instead.",
+            )
             return False
         if self.command == "POST" and not self._json_or_no_body():
-            self._refuse(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                         "A POST body must be JSON sent with Content-Type: application/json.")
+            self._refuse(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "A POST body must be JSON sent with Content-Type: application/json.",
+            )
             return False
         return True
 
@@ -176,12 +188,16 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             return False
         lengths = {value.strip(" \t") for value in self.headers.get_all("Content-Length") or ()}
         if len(lengths) > 1 or any(not (length.isascii() and length.isdigit()) for length in lengths):
-            self._refuse(HTTPStatus.BAD_REQUEST, "invalid_content_length",
-                         "Content-Length must be one whole number of bytes.")
+            self._refuse(
+                HTTPStatus.BAD_REQUEST, "invalid_content_length", "Content-Length must be one whole number of bytes."
+            )
             return False
         if self.headers.get("Transfer-Encoding"):
-            self._refuse(HTTPStatus.LENGTH_REQUIRED, "length_required",
-                         "Send the body with a Content-Length; chunked transfer coding is not accepted here.")
+            self._refuse(
+                HTTPStatus.LENGTH_REQUIRED,
+                "length_required",
+                "Send the body with a Content-Length; chunked transfer coding is not accepted here.",
+            )
             return False
         return True
 
@@ -196,8 +212,11 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             self.request_version = "HTTP/1.0"
         self.close_connection = True
         error = status.phrase.lower().replace(" ", "_").replace("-", "_")
-        self._send(status, {"Content-Type": "application/json", "Connection": "close"},
-                   json.dumps({"error": error, "message": message or status.description}).encode())
+        self._send(
+            status,
+            {"Content-Type": "application/json", "Connection": "close"},
+            json.dumps({"error": error, "message": message or status.description}).encode(),
+        )
 
     def _json_or_no_body(self) -> bool:
         if len(set(self.headers.get_all("Content-Type") or ())) > 1:
@@ -205,7 +224,8 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type")
         if content_type is None:
             return self.headers.get("Content-Length", "0").strip() in ("", "0") and not self.headers.get(
-                "Transfer-Encoding")
+                "Transfer-Encoding"
+            )
         return content_type.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE
 
     def _refuse(self, status: HTTPStatus, code: str, message: str) -> None:
@@ -215,15 +235,21 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length", "")
         if length.isascii() and length.isdigit() and int(length) <= DRAIN_BODY_BYTES:
             self.rfile.read(int(length))
-        self._send(status, {"Content-Type": "application/json", "Connection": "close"},
-                   json.dumps({"error": code, "message": message}).encode())
+        self._send(
+            status,
+            {"Content-Type": "application/json", "Connection": "close"},
+            json.dumps({"error": code, "message": message}).encode(),
+        )
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path in self.server.extra_routes:
             # No CORS headers: only the page this gateway serves (same origin) reads the outbox.
-            self._send(HTTPStatus.OK, {"Content-Type": "application/json", "Cache-Control": "no-store"},
-                       json.dumps(self.server.extra_routes[path]()).encode())
+            self._send(
+                HTTPStatus.OK,
+                {"Content-Type": "application/json", "Cache-Control": "no-store"},
+                json.dumps(self.server.extra_routes[path]()).encode(),
+            )
             return
         static = self.server.static_file(unquote(path))
         if static is not None:
@@ -232,11 +258,11 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             return
         self._proxy()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._proxy()
 
-    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST  # noqa: N815
-    do_HEAD = do_GET  # noqa: N815
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
+    do_HEAD = do_GET
 
     def __getattr__(self, name: str) -> Any:
         """Any other method (TRACE, QUERY, ...) goes to the API too, which answers 404 as API Gateway would refuse
@@ -251,8 +277,9 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         if length > MAX_BODY_BYTES:
             self.close_connection = True
             error = {"error": "payload_too_large", "message": "The request body is larger than 10 MB."}
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"Content-Type": "application/json"},
-                       json.dumps(error).encode())
+            self._send(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"Content-Type": "application/json"}, json.dumps(error).encode()
+            )
             return
         body = self.rfile.read(length) if length else b""
         headers: dict[str, list[str]] = {}
@@ -267,8 +294,13 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.BAD_GATEWAY, {"Content-Type": "application/json"}, json.dumps(error).encode())
             return
         self._send_proxy_response(response)
-        log.info("%s %s -> %s in %.0f ms", self.command, self.path, response.get("statusCode"),
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "%s %s -> %s in %.0f ms",
+            self.command,
+            self.path,
+            response.get("statusCode"),
+            (time.perf_counter() - started) * 1000,
+        )
 
     def _send_proxy_response(self, response: dict[str, Any]) -> None:
         raw = response.get("body") or ""
@@ -291,5 +323,5 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)

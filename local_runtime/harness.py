@@ -49,7 +49,7 @@ def descendants(pid: int) -> dict[int, str]:
             commands[int(entry.name)] = f"[{name}] {arguments}"
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if fields[0] != "Z":  # a zombie is already gone, only not yet reaped
             parents[int(entry.name)] = int(fields[1])
     found: dict[int, str] = {}
@@ -109,12 +109,26 @@ def run_local_runtime(
     var_dir.mkdir(parents=True, exist_ok=True)
     runtime_file = var_dir / RUNTIME_FILE
     runtime_file.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "local_runtime", "--port", "0", "--no-dashboard", "--model-dir", str(model_dir),
-               "--var-dir", str(var_dir), "--keep-alive", keep_alive, "--provisioning-delay", provisioning_delay,
-               *extra_args]
+    command = [
+        sys.executable,
+        "-m",
+        "local_runtime",
+        "--port",
+        "0",
+        "--no-dashboard",
+        "--model-dir",
+        str(model_dir),
+        "--var-dir",
+        str(var_dir),
+        "--keep-alive",
+        keep_alive,
+        "--provisioning-delay",
+        provisioning_delay,
+        *extra_args,
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with (var_dir / "console.log").open("wb") as console:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=console, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=console, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + start_timeout
         while not runtime_file.exists():
@@ -123,8 +137,9 @@ def run_local_runtime(
                 raise RuntimeError(f"the local runtime did not start (exit code {process.poll()}):\n{tail}")
             time.sleep(0.1)
         info = json.loads(runtime_file.read_text())
-        yield RunningRuntime(base_url=info["base_url"], outbox_path=Path(info["outbox"]), var_dir=var_dir,
-                             process=process)
+        yield RunningRuntime(
+            base_url=info["base_url"], outbox_path=Path(info["outbox"]), var_dir=var_dir, process=process
+        )
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

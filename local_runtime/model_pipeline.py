@@ -90,9 +90,7 @@ def ensure_model(profile: str = "quick", model_dir: Path = DEFAULT_MODEL_DIR, fo
     return model_dir
 
 
-def build_model(
-    profile: str, model_dir: Path, work_dir: Path | None = None, progress: Progress = no_progress
-) -> Path:
+def build_model(profile: str, model_dir: Path, work_dir: Path | None = None, progress: Progress = no_progress) -> Path:
     """Run every stage in this process and publish the model folder atomically (a crash leaves no half model)."""
     from tqdm.auto import tqdm
 
@@ -113,8 +111,11 @@ def build_model(
         train_instant_model(channels, instant_model_dir(model_dir))  # published now: the instant tier needs no GPU
         bar.update(1)
         bar.set_postfix_str(stages[1])
-        progress("train", done_after["instant"], f"Fine-tuning the transformer ({profile} profile); the instant "
-                                                 "model answers meanwhile.")
+        progress(
+            "train",
+            done_after["instant"],
+            f"Fine-tuning the transformer ({profile} profile); the instant model answers meanwhile.",
+        )
         train(profile, channels, building, instant_model_dir(model_dir))
         bar.update(1)
         bar.set_postfix_str(stages[2])
@@ -143,11 +144,14 @@ def print_report(model_dir: Path, pipeline_seconds: float | None = None) -> None
     metrics["table"] = results_table(metrics)
     metrics_file.write_text(json.dumps(metrics, indent=2))
     profile = metrics.get("profile")
-    print(f"\nmodel ready in {model_dir} ({profile}, {metrics.get('pipeline_seconds', '?')} s); test accuracy, "
-          f"n = {metrics['test']['model'].get('imdb', {}).get('n', '?')} IMDb / "
-          f"{metrics['test']['model'].get('rotten_tomatoes', {}).get('n', '?')} RT / "
-          f"{metrics['test']['model'].get('behavioural', {}).get('n', '?')} behavioural:\n"
-          f"{format_table(metrics['table'])}", flush=True)
+    print(
+        f"\nmodel ready in {model_dir} ({profile}, {metrics.get('pipeline_seconds', '?')} s); test accuracy, "
+        f"n = {metrics['test']['model'].get('imdb', {}).get('n', '?')} IMDb / "
+        f"{metrics['test']['model'].get('rotten_tomatoes', {}).get('n', '?')} RT / "
+        f"{metrics['test']['model'].get('behavioural', {}).get('n', '?')} behavioural:\n"
+        f"{format_table(metrics['table'])}",
+        flush=True,
+    )
 
 
 def curate_in_process(work_dir: Path) -> dict[str, Path]:
@@ -176,22 +180,32 @@ def curate_through_s3(work_dir: Path) -> dict[str, Path]:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         s3 = boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
         for bucket in (RAW_BUCKET, CURATED_BUCKET):
             s3.create_bucket(Bucket=bucket)
         seed(f"s3://{RAW_BUCKET}/reviews/", s3)
         job = [
-            sys.executable, str(REPO_ROOT / "glue_jobs" / "curate_reviews.py"),
-            "--JOB_NAME", "local-curate-reviews",
-            "--raw_path", f"s3://{RAW_BUCKET}/reviews/",
-            "--curated_path", f"s3://{CURATED_BUCKET}/reviews/",
-            "--database", GLUE_DATABASE,
-            "--table", GLUE_TABLE,
+            sys.executable,
+            str(REPO_ROOT / "glue_jobs" / "curate_reviews.py"),
+            "--JOB_NAME",
+            "local-curate-reviews",
+            "--raw_path",
+            f"s3://{RAW_BUCKET}/reviews/",
+            "--curated_path",
+            f"s3://{CURATED_BUCKET}/reviews/",
+            "--database",
+            GLUE_DATABASE,
+            "--table",
+            GLUE_TABLE,
         ]
-        subprocess.run(job, check=True, cwd=REPO_ROOT, env={**_child_env(), **LOCAL_CREDENTIALS,
-                                                             "AWS_ENDPOINT_URL": endpoint})
+        subprocess.run(
+            job, check=True, cwd=REPO_ROOT, env={**_child_env(), **LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+        )
         channels = _channel_dirs(work_dir)
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=CURATED_BUCKET, Prefix="reviews/"):
             for item in page.get("Contents", []):
@@ -273,8 +287,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", choices=sorted(PROFILE_RANK, key=PROFILE_RANK.get), default="quick")
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="the model folder (default var/model)")
     parser.add_argument("--force", action="store_true", help="rebuild even if a good enough model is cached")
-    parser.add_argument("--progress-file", type=Path, default=None,
-                        help="write {stage, progress, message} JSON here at each stage (the local runtime reads it)")
+    parser.add_argument(
+        "--progress-file",
+        type=Path,
+        default=None,
+        help="write {stage, progress, message} JSON here at each stage (the local runtime reads it)",
+    )
     args = parser.parse_args(argv)
     progress = progress_file_writer(args.progress_file) if args.progress_file else no_progress
     model_dir = args.out.resolve()

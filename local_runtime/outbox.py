@@ -65,8 +65,10 @@ class OutboxNotifier:
             "ok": result.ok,
             "detail": result.detail,
         }
-        with self._lock, open(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE),
-                                  "a") as outbox:
+        with (
+            self._lock,
+            open(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE), "a") as outbox,
+        ):
             outbox.write(json.dumps(entry) + "\n")
         if self._on_send:
             self._on_send(entry)

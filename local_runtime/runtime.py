@@ -143,7 +143,8 @@ def local_pepper(var_dir: Path) -> str:
     except FileExistsError:
         if path.stat().st_mode & 0o077:
             raise PermissionError(
-                f"{path} is readable by other users; delete it (a new one is made) or chmod 600 it") from None
+                f"{path} is readable by other users; delete it (a new one is made) or chmod 600 it"
+            ) from None
         return path.read_text().strip()
     pepper = secrets.token_hex(32)
     with open(created, "w") as private:
@@ -194,49 +195,79 @@ class LocalRuntime:
         config.var_dir.mkdir(parents=True, exist_ok=True)
         log_dir = config.var_dir / "logs"
         # First, so the fork server imports torch while the rest starts (once there is a GPU model to preload).
-        self.spawner = spawner = (SubprocessSpawner(config.model_command) if config.model_command
-                                  else SpawnerWhenModelReady(
-                                      lambda: ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server)))
+        self.spawner = spawner = (
+            SubprocessSpawner(config.model_command)
+            if config.model_command
+            else SpawnerWhenModelReady(lambda: ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server))
+        )
         if isinstance(spawner, SpawnerWhenModelReady) and gpu_model_ready(config.model_dir):
             spawner.activate()
         os.environ.update({**CHILD_ENVIRONMENT, **config.extra_env})  # for the model servers, not for this process
         lambda_logger.setLevel(config.lambda_log_level)
         # Bound now (served below, once the handlers exist), so the notice text can link to the page.
-        self.gateway = Gateway(api=lambda event: self.invoke(API_HANDLER, event), static_dir=config.static_dir,
-                               extra_routes={"/outbox": lambda: read_outbox(self.outbox_path)},
-                               host=config.host, port=config.port)
+        self.gateway = Gateway(
+            api=lambda event: self.invoke(API_HANDLER, event),
+            static_dir=config.static_dir,
+            extra_routes={"/outbox": lambda: read_outbox(self.outbox_path)},
+            host=config.host,
+            port=config.port,
+        )
         self.state_server = LocalStateServer(table_name=STATE_TABLE)
         settings = local_settings(config, self.state_server.start(), page_url=self.gateway.base_url + "/")
         if config.pipeline_profile is not None:
-            self.pipeline = BackgroundPipeline(config.pipeline_profile, config.model_dir, config.var_dir,
-                                               on_ready=self._gpu_model_ready, command=config.pipeline_command)
+            self.pipeline = BackgroundPipeline(
+                config.pipeline_profile,
+                config.model_dir,
+                config.var_dir,
+                on_ready=self._gpu_model_ready,
+                command=config.pipeline_command,
+            )
             self.gateway.extra_routes["/pipeline"] = self.pipeline.status
 
         template = load_template()
         rules = [Rule(pattern, ENDPOINT_EVENTS_HANDLER) for pattern in rule_patterns(template, ENDPOINT_EVENTS_HANDLER)]
         self.bus = LocalEventBus(rules, self.invoke, on_delivered=self._delivered)
-        self.endpoints = LocalEndpointControl(spawner, emit=self.bus.put, log_dir=log_dir,
-                                              provisioning_delay=config.provisioning_delay,
-                                              model_ready=self._model_ready)
+        self.endpoints = LocalEndpointControl(
+            spawner,
+            emit=self.bus.put,
+            log_dir=log_dir,
+            provisioning_delay=config.provisioning_delay,
+            model_ready=self._model_ready,
+        )
         self.scheduler = LocalScheduler(fire=self._teardown)
         self.outbox_path.write_text("")  # a fresh state store each run, so a fresh outbox: old texts name old endpoints
         pepper = local_pepper(config.var_dir)
-        notifier = OutboxNotifier(self.outbox_path, provider=self._sms_provider(settings), provider_name="textbelt",
-                                  on_send=self._sent)
+        notifier = OutboxNotifier(
+            self.outbox_path, provider=self._sms_provider(settings), provider_name="textbelt", on_send=self._sent
+        )
         adapters = Adapters(
-            store=DynamoStateStore(settings.table_name, settings.dynamodb_endpoint_url, settings.region,
-                                   settings.history_limit, credentials=LOCAL_CREDENTIALS),
+            store=DynamoStateStore(
+                settings.table_name,
+                settings.dynamodb_endpoint_url,
+                settings.region,
+                settings.history_limit,
+                credentials=LOCAL_CREDENTIALS,
+            ),
             endpoints=self.endpoints,
             scheduler=self.scheduler,
             notifier=notifier,
-            rate_limiter=DynamoRateLimiter(RATE_LIMIT_TABLE, lambda: pepper, settings.dynamodb_endpoint_url,
-                                           settings.region, credentials=LOCAL_CREDENTIALS),
+            rate_limiter=DynamoRateLimiter(
+                RATE_LIMIT_TABLE,
+                lambda: pepper,
+                settings.dynamodb_endpoint_url,
+                settings.region,
+                credentials=LOCAL_CREDENTIALS,
+            ),
             admin_api_key=lambda: self.config.admin_key,
             instant_model=FolderInstantModel(config.instant_model_dir or instant_model_dir(config.model_dir)),
         )
         self.service = service = bootstrap(settings, adapters)
-        for name, module in ((API_HANDLER, api), (ENDPOINT_EVENTS_HANDLER, endpoint_events),
-                             (TEARDOWN_HANDLER, teardown), (RECONCILER_HANDLER, reconciler)):
+        for name, module in (
+            (API_HANDLER, api),
+            (ENDPOINT_EVENTS_HANDLER, endpoint_events),
+            (TEARDOWN_HANDLER, teardown),
+            (RECONCILER_HANDLER, reconciler),
+        ):
             self.invoke.register(name, module.make_handler(service))
 
         # One request through the API at start, like a health check: the first /start then finds pynamodb's and
@@ -249,15 +280,18 @@ class LocalRuntime:
             log.warning("the instant model could not be loaded", exc_info=True)
 
         interval = config.reconcile_every or schedule_rate(template, RECONCILER_HANDLER)
-        self.reconciler = RateLoop(interval, lambda: self.invoke(RECONCILER_HANDLER, scheduled_event("reconciler")),
-                                   name="reconciler")
+        self.reconciler = RateLoop(
+            interval, lambda: self.invoke(RECONCILER_HANDLER, scheduled_event("reconciler")), name="reconciler"
+        )
         self.reconciler.start()
         self.gateway.start()
         if self.pipeline is not None:
             self.pipeline.start()
             if self.pipeline.running:
-                self._say("Training the models in the background (GET /pipeline): the instant CPU model answers "
-                          "/predict within a minute or two, Start works once the GPU model is trained.")
+                self._say(
+                    "Training the models in the background (GET /pipeline): the instant CPU model answers "
+                    "/predict within a minute or two, Start works once the GPU model is trained."
+                )
         if self._model_ready():
             self._say("Warming up the model server's libraries (torch, transformers), so a start takes seconds ...")
             spawner.warm_up(timeout=300)
@@ -265,8 +299,16 @@ class LocalRuntime:
 
     def close(self) -> None:
         """Stop accepting requests, cancel timers, stop every model server, then the state store."""
-        for part in (self.gateway, self.pipeline, self.reconciler, self.scheduler, self.endpoints, self.spawner,
-                     self.bus, self.state_server):
+        for part in (
+            self.gateway,
+            self.pipeline,
+            self.reconciler,
+            self.scheduler,
+            self.endpoints,
+            self.spawner,
+            self.bus,
+            self.state_server,
+        ):
             if part is not None:
                 started = time.monotonic()
                 try:
@@ -330,8 +372,14 @@ class LocalRuntime:
     def _write_runtime_file(self) -> None:
         """Where everything listens, for tests, the benchmark and the dashboard."""
         assert self.gateway is not None and self.state_server is not None
-        info = {"base_url": self.base_url, "outbox": str(self.outbox_path), "state_store_url": self.state_server.url,
-                "pid": os.getpid(), "model_dir": str(self.config.model_dir), "admin_key": self.config.admin_key}
+        info = {
+            "base_url": self.base_url,
+            "outbox": str(self.outbox_path),
+            "state_store_url": self.state_server.url,
+            "pid": os.getpid(),
+            "model_dir": str(self.config.model_dir),
+            "admin_key": self.config.admin_key,
+        }
         path = self.config.var_dir / RUNTIME_FILE
         tmp = path.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)  # O_EXCL below: never write the admin key into a file someone else made

@@ -42,10 +42,15 @@ class LoopbackOnly:
         if "HTTP_ORIGIN" in environ or host not in self._allowed_hosts():
             # An SDK sends no Origin; a browser always does on a cross-origin request, and DNS rebinding sends
             # its own Host. Neither gets an answer it may read (no CORS headers).
-            body = json.dumps({"__type": "AccessDeniedException",
-                               "message": "The local state store answers only SDK clients on this machine."}).encode()
-            start_response("403 Forbidden", [("Content-Type", "application/x-amz-json-1.0"),
-                                             ("Content-Length", str(len(body)))])
+            body = json.dumps(
+                {
+                    "__type": "AccessDeniedException",
+                    "message": "The local state store answers only SDK clients on this machine.",
+                }
+            ).encode()
+            start_response(
+                "403 Forbidden", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))]
+            )
             return [body]
 
         def without_cors(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
@@ -93,8 +98,14 @@ class LoopbackMotoServer:
 class LocalStateServer:
     """Starts the loopback moto server in a thread (no child process to leak) and creates the tables."""
 
-    def __init__(self, table_name: str, region: str = "us-east-1", host: str = "127.0.0.1", port: int = 0,
-                 rate_limit_table_name: str = "ondemand-sentiment-rate-limits") -> None:
+    def __init__(
+        self,
+        table_name: str,
+        region: str = "us-east-1",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit_table_name: str = "ondemand-sentiment-rate-limits",
+    ) -> None:
         self.table_name = table_name
         self.rate_limit_table_name = rate_limit_table_name
         self.region = region
@@ -107,15 +118,21 @@ class LocalStateServer:
         self.url = self._server.start()
         template = load_template()
         for logical_id, name in (("StateTable", self.table_name), ("RateLimitTable", self.rate_limit_table_name)):
-            self.client().create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                                       **table_definition(template, logical_id))
+            self.client().create_table(
+                TableName=name, BillingMode="PAY_PER_REQUEST", **table_definition(template, logical_id)
+            )
         log.info("state store: tables %s, %s on %s", self.table_name, self.rate_limit_table_name, self.url)
         return self.url
 
     def client(self) -> Any:
         """A boto3 DynamoDB client for this server (local credentials, never AWS)."""
-        return boto3.client("dynamodb", endpoint_url=self.url, region_name=self.region,
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     def close(self) -> None:
         self._server.stop()

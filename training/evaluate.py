@@ -161,7 +161,8 @@ def evaluate(
         report["fit_seconds"][name] = round(time.perf_counter() - started, 1)
         report[name] = scored_parts(test, behavioural, [int(label) for label in baseline.predict(texts)])
     report["train_rows"] = {
-        "model": len(model_train), "baseline": len(baseline_train) if baseline_train is not None else 0
+        "model": len(model_train),
+        "baseline": len(baseline_train) if baseline_train is not None else 0,
     }
     return report
 
@@ -194,8 +195,13 @@ def results_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
     def add(name: str, scores: dict[str, Any] | None, minutes: float | None) -> None:
         if scores:
-            rows.append({"model": name, **{c: scores.get(c, {}).get("accuracy") for c in TABLE_COLUMNS},
-                         "minutes": None if minutes is None else round(minutes, 1)})
+            rows.append(
+                {
+                    "model": name,
+                    **{c: scores.get(c, {}).get("accuracy") for c in TABLE_COLUMNS},
+                    "minutes": None if minutes is None else round(minutes, 1),
+                }
+            )
 
     if combined:
         add("transformer alone, fp32", test.get("transformer"), train_minutes)
@@ -206,17 +212,29 @@ def results_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     if served:
         export_seconds = served.get("export_seconds", 0)
         served_minutes = metrics.get("pipeline_seconds", metrics.get("build_seconds", 0) + export_seconds)
-        add(f"as served on CPU ({served.get('backend', 'onnx-int8')}{' + instant' if combined else ''})",
-            served, served_minutes / 60)
+        add(
+            f"as served on CPU ({served.get('backend', 'onnx-int8')}{' + instant' if combined else ''})",
+            served,
+            served_minutes / 60,
+        )
     fit = test.get("fit_seconds", {})
     rows_seen = test.get("train_rows", {})
-    add(f"TF-IDF + LR, the model's {rows_seen.get('model', '?')} rows", test.get("tfidf_logreg_same_rows"),
-        fit.get("tfidf_logreg_same_rows", 0) / 60)
-    add(f"TF-IDF + LR, all {rows_seen.get('baseline', '?')} train rows", test.get("tfidf_logreg_full_train"),
-        fit.get("tfidf_logreg_full_train", 0) / 60)
+    add(
+        f"TF-IDF + LR, the model's {rows_seen.get('model', '?')} rows",
+        test.get("tfidf_logreg_same_rows"),
+        fit.get("tfidf_logreg_same_rows", 0) / 60,
+    )
+    add(
+        f"TF-IDF + LR, all {rows_seen.get('baseline', '?')} train rows",
+        test.get("tfidf_logreg_full_train"),
+        fit.get("tfidf_logreg_full_train", 0) / 60,
+    )
     if combined:
-        add("instant tier (NB bigram logistic), alone", test.get("instant"),
-            metrics.get("combination", {}).get("instant_seconds", 0) / 60)
+        add(
+            "instant tier (NB bigram logistic), alone",
+            test.get("instant"),
+            metrics.get("combination", {}).get("instant_seconds", 0) / 60,
+        )
     return rows
 
 

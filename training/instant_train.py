@@ -104,8 +104,12 @@ def save(out: Path, weights: np.ndarray, bias: float, metadata: dict[str, Any]) 
     full = {
         "format": instant_model.ARTIFACT_FORMAT,
         "featurizer": instant_model.featurizer_description(bucket_count),
-        "weights": {"file": WEIGHTS_FILE, "dtype": "float32-le", "count": bucket_count,
-                    "sha256": hashlib.sha256(raw).hexdigest()},
+        "weights": {
+            "file": WEIGHTS_FILE,
+            "dtype": "float32-le",
+            "count": bucket_count,
+            "sha256": hashlib.sha256(raw).hexdigest(),
+        },
         "bias": bias,
         **metadata,
     }

@@ -66,8 +66,10 @@ class InferenceApp:
             texts = inference.input_fn(body, content_type)
             for index, text in enumerate(texts):
                 if not _encodes(text):  # "\ud800" is legal JSON, but no tokenizer takes a lone surrogate
-                    return HTTPStatus.BAD_REQUEST, {"error": "invalid_text", "message": f"Text {index} holds a lone "
-                                                    "surrogate, which is not text."}
+                    return HTTPStatus.BAD_REQUEST, {
+                        "error": "invalid_text",
+                        "message": f"Text {index} holds a lone surrogate, which is not text.",
+                    }
             with self._predict_lock:
                 prediction = inference.predict_fn(texts, self.loaded)
             return HTTPStatus.OK, json.loads(inference.output_fn(prediction, accept))
@@ -89,13 +91,13 @@ def make_handler(app: InferenceApp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             if self.path.split("?")[0] == "/ping":
                 self._send(*app.ping())
             else:
                 self._send(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": f"No route {self.path}."})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             if self.path.split("?")[0] != "/invocations":
                 self._send(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": f"No route {self.path}."})
                 return
@@ -146,7 +148,7 @@ def make_handler(app: InferenceApp) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             logger.debug(format, *args)
 
     return Handler
@@ -179,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--threads", type=int, default=2, help="cores to use (torch threads / parallel passes)")
     parser.add_argument(
-        "--backend", default=None,
+        "--backend",
+        default=None,
         help="torch, torch-int8 or onnx-int8 (default: $INFERENCE_BACKEND, then the model's serving config, then the "
         "fastest this machine can run); a wrong name is reported by /ping",
     )

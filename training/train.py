@@ -73,17 +73,46 @@ class Hyperparameters:
 # `full` for the best model the CPU can make: every IMDb train row, about 1.5 hours (0.91 IMDb test accuracy).
 PROFILES: dict[str, dict[str, Any]] = {
     "tiny": dict(
-        max_length=64, head_tokens=16, train_size=960, train_sources="rotten_tomatoes", validation_size=128,
-        test_size=200, epochs=1, learning_rate=3e-4, batch_size=16, eval_every=20, patience=10, baseline="none",
+        max_length=64,
+        head_tokens=16,
+        train_size=960,
+        train_sources="rotten_tomatoes",
+        validation_size=128,
+        test_size=200,
+        epochs=1,
+        learning_rate=3e-4,
+        batch_size=16,
+        eval_every=20,
+        patience=10,
+        baseline="none",
     ),
     "quick": dict(
-        max_length=256, head_tokens=64, train_size=0, train_sources="rotten_tomatoes,imdb:800", validation_size=192,
-        test_size=0, epochs=1, learning_rate=1.5e-4, batch_size=32, eval_every=60, patience=4, combine_instant=1,
+        max_length=256,
+        head_tokens=64,
+        train_size=0,
+        train_sources="rotten_tomatoes,imdb:800",
+        validation_size=192,
+        test_size=0,
+        epochs=1,
+        learning_rate=1.5e-4,
+        batch_size=32,
+        eval_every=60,
+        patience=4,
+        combine_instant=1,
         combination_rows=600,
     ),
     "full": dict(
-        max_length=256, head_tokens=64, train_size=0, train_sources="imdb", validation_size=512,
-        test_size=0, epochs=1, learning_rate=8e-5, batch_size=16, eval_every=200, patience=4,
+        max_length=256,
+        head_tokens=64,
+        train_size=0,
+        train_sources="imdb",
+        validation_size=512,
+        test_size=0,
+        epochs=1,
+        learning_rate=8e-5,
+        batch_size=16,
+        eval_every=200,
+        patience=4,
     ),
 }
 
@@ -266,8 +295,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, dic
     parser.add_argument("--train-dir", default=os.environ.get("SM_CHANNEL_TRAIN"))
     parser.add_argument("--validation-dir", default=os.environ.get("SM_CHANNEL_VALIDATION"))
     parser.add_argument("--test-dir", default=os.environ.get("SM_CHANNEL_TEST"))
-    parser.add_argument("--instant-dir", default=os.environ.get("SM_CHANNEL_INSTANT"),
-                        help="a trained instant model to combine with (--combine-instant 1); default: train one")
+    parser.add_argument(
+        "--instant-dir",
+        default=os.environ.get("SM_CHANNEL_INSTANT"),
+        help="a trained instant model to combine with (--combine-instant 1); default: train one",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = vars(parser.parse_args(argv))
     chosen = {name: args[name] for name in (f.name for f in fields(Hyperparameters)) if args[name] is not None}
@@ -307,13 +339,21 @@ def fit_combination(
             continue
         fitted = LogisticRegression(C=1.0, random_state=seed).fit(features[mask], labels[mask])
         (a, b), c = fitted.coef_[0], fitted.intercept_[0]
-        bands.append({"max_tokens": max_tokens, "transformer": round(float(a), 4), "instant": round(float(b), 4),
-                      "bias": round(float(c), 4)})
+        bands.append(
+            {
+                "max_tokens": max_tokens,
+                "transformer": round(float(a), 4),
+                "instant": round(float(b), 4),
+                "bias": round(float(c), 4),
+            }
+        )
         accuracy = fitted.score(features[mask], labels[mask])
         report[name] = {"rows": int(mask.sum()), "accuracy": round(float(accuracy), 4)}
     if not bands:
-        raise ValueError(f"Too few held-out rows to fit the combination: {len(rows)} (need "
-                         f"{MIN_BAND_ROWS_PER_LABEL} of each label in a length band); raise --combination-rows.")
+        raise ValueError(
+            f"Too few held-out rows to fit the combination: {len(rows)} (need "
+            f"{MIN_BAND_ROWS_PER_LABEL} of each label in a length band); raise --combination-rows."
+        )
     bands[-1]["max_tokens"] = LONGEST  # the last band takes every longer input
     return bands, report
 
@@ -323,7 +363,10 @@ def load_instant(model_dir: Path) -> Any:
 
 
 def combine_with_instant(
-    model_dir: Path, full_train: pd.DataFrame, held_out: pd.DataFrame, hp: Hyperparameters,
+    model_dir: Path,
+    full_train: pd.DataFrame,
+    held_out: pd.DataFrame,
+    hp: Hyperparameters,
     instant_dir: str | None = None,
 ) -> dict[str, Any]:
     """Put the linear model into the folder (a copy of the `instant` channel's, which the local pipeline has already
@@ -341,8 +384,12 @@ def combine_with_instant(
     serving["combination"] = bands
     serving_file.write_text(json.dumps(serving, indent=2))
     shutil.copy(inference._instant_module().__file__, model_dir / "code" / "instant_model.py")
-    return {"bands": bands, "fit": report, "instant_seconds": round(instant_seconds, 1),
-            "fit_seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "bands": bands,
+        "fit": report,
+        "instant_seconds": round(instant_seconds, 1),
+        "fit_seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict[str, Any]:

@@ -24,8 +24,9 @@ def take_screenshot(url: str, out: Path, width: int = 1440, height: int = 900, s
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
             page.goto(url, wait_until="domcontentloaded")
-            page.wait_for_selector('[data-testid="stMetricValue"], [data-testid="stAlert"], '
-                                   '[data-testid="stDataFrame"]', timeout=60_000)
+            page.wait_for_selector(
+                '[data-testid="stMetricValue"], [data-testid="stAlert"], [data-testid="stDataFrame"]', timeout=60_000
+            )
             page.wait_for_timeout(settle_ms)  # charts and fonts finish drawing after the first element
             page.screenshot(path=str(out), full_page=True)
         finally:

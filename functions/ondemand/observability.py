@@ -21,7 +21,6 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ondemand-sentiment")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OnDemandSentiment")
 
 
-
 class PassThroughTracer:
     """The two Tracer decorators the handlers use, doing nothing (local runs and tests)."""
 

@@ -27,14 +27,12 @@ def normalize_phone(raw: str) -> str:
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if not compact.isascii() or not CANONICAL.fullmatch(compact):
-        raise InvalidPhoneError(
-            "\"phone\" must be an international number with its country code, such as +15555550100."
-        )
+        raise InvalidPhoneError('"phone" must be an international number with its country code, such as +15555550100.')
     return compact
 
 
 def parse_country_codes(spec: str) -> tuple[str, ...]:
-    """"+1, +44" -> ("+1", "+44"); ValueError names an entry that is not a calling code."""
+    """ "+1, +44" -> ("+1", "+44"); ValueError names an entry that is not a calling code."""
     codes = tuple(part.strip() for part in spec.split(",") if part.strip())
     for code in codes:
         if not COUNTRY_CODE.fullmatch(code):

@@ -92,8 +92,7 @@ class Scheduler(Protocol):
 class Notifier(Protocol):
     """SMS: Textbelt, SNS, or a local outbox."""
 
-    def send(self, phone: str, message: str) -> SendResult:
-        ...
+    def send(self, phone: str, message: str) -> SendResult: ...
 
 
 class RateLimiter(Protocol):

@@ -131,9 +131,7 @@ class Settings:
     """SMS_PER_NUMBER_PER_DAY: texts per UTC day to one number."""
 
     @classmethod
-    def from_environment(
-        cls, environ: Mapping[str, str] = os.environ, *, creates_schedules: bool = True
-    ) -> Settings:
+    def from_environment(cls, environ: Mapping[str, str] = os.environ, *, creates_schedules: bool = True) -> Settings:
         """Read every variable; raise one ConfigurationError naming each one missing or malformed."""
         reader = _Reader(environ)
         required = {name: reader.required(name) for name in required_variables(creates_schedules=creates_schedules)}
@@ -179,9 +177,7 @@ class Settings:
             rate_limit_pepper_secret=rate_limit_pepper_secret,
             start_limit_per_phone=reader.number("START_LIMIT_PER_PHONE", int, cls.start_limit_per_phone),
             start_limit_per_client=reader.number("START_LIMIT_PER_CLIENT", int, cls.start_limit_per_client),
-            start_limit_window_seconds=reader.number(
-                "START_LIMIT_WINDOW_SECONDS", int, cls.start_limit_window_seconds
-            ),
+            start_limit_window_seconds=reader.number("START_LIMIT_WINDOW_SECONDS", int, cls.start_limit_window_seconds),
             sms_min_interval_seconds=reader.number("SMS_MIN_INTERVAL_SECONDS", float, cls.sms_min_interval_seconds),
             instant_tier=(reader.text("INSTANT_TIER") or cls.instant_tier).strip().lower(),
             instant_model_parameter=reader.text("INSTANT_MODEL_PARAMETER"),

@@ -65,8 +65,16 @@ class FakeModel:
             self._move("IN_SERVICE", "endpoint InService")
             self.expires_at = now + timedelta(seconds=self.keep_alive_seconds)
             for phone in self.subscribers:
-                self.outbox.append({"at": _iso(now), "phone": phone, "message": "Your model is ready.",
-                                    "provider": "outbox", "ok": True, "detail": "fake-1"})
+                self.outbox.append(
+                    {
+                        "at": _iso(now),
+                        "phone": phone,
+                        "message": "Your model is ready.",
+                        "provider": "outbox",
+                        "ok": True,
+                        "detail": "fake-1",
+                    }
+                )
             self.subscribers.clear()
         if self.state == "IN_SERVICE" and self.expires_at and now >= self.expires_at:
             self._move("STOPPED", "keep-alive expired")
@@ -78,9 +86,12 @@ class FakeModel:
         if self.gpu_minutes_per_day is None:
             return None
         tomorrow = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        return {"gpu_minutes_per_day": self.gpu_minutes_per_day, "gpu_minutes_used_today": self.gpu_minutes_used_today,
-                "gpu_minutes_left_today": max(0.0, self.gpu_minutes_per_day - self.gpu_minutes_used_today),
-                "resets_at": _iso(tomorrow)}
+        return {
+            "gpu_minutes_per_day": self.gpu_minutes_per_day,
+            "gpu_minutes_used_today": self.gpu_minutes_used_today,
+            "gpu_minutes_left_today": max(0.0, self.gpu_minutes_per_day - self.gpu_minutes_used_today),
+            "resets_at": _iso(tomorrow),
+        }
 
     def budget_spent(self) -> bool:
         budget = self.budget()
@@ -92,16 +103,28 @@ class FakeModel:
         now = datetime.now(UTC)
         seconds_left = int((self.expires_at - now).total_seconds()) if self.expires_at else None
         eta = max(0, int(self.start_seconds - (now - self.since).total_seconds())) if self.state == "STARTING" else None
-        notice_at = (self.expires_at - timedelta(seconds=self.notice_seconds)
-                     if self.state == "IN_SERVICE" and self.expires_at and self.notice_seconds else None)
+        notice_at = (
+            self.expires_at - timedelta(seconds=self.notice_seconds)
+            if self.state == "IN_SERVICE" and self.expires_at and self.notice_seconds
+            else None
+        )
         cooling = self.cooldown_until if self.cooldown_until and self.cooldown_until > now else None
-        status = {"state": self.state, "endpoint_name": "sentiment-fake" if self.state != "STOPPED" else None,
-                  "since": _iso(self.since), "expires_at": _iso(self.expires_at) if self.expires_at else None,
-                  "seconds_left": seconds_left, "eta_seconds": eta, "version": self.version,
-                  "subscribers_count": len(self.subscribers), "last_error": self.last_error,
-                  "last_error_code": self.last_error_code, "history": self.history[-20:],
-                  "notice_at": _iso(notice_at) if notice_at else None, "instant_tier": self.instant_tier,
-                  "cooldown_until": _iso(cooling) if cooling else None}
+        status = {
+            "state": self.state,
+            "endpoint_name": "sentiment-fake" if self.state != "STOPPED" else None,
+            "since": _iso(self.since),
+            "expires_at": _iso(self.expires_at) if self.expires_at else None,
+            "seconds_left": seconds_left,
+            "eta_seconds": eta,
+            "version": self.version,
+            "subscribers_count": len(self.subscribers),
+            "last_error": self.last_error,
+            "last_error_code": self.last_error_code,
+            "history": self.history[-20:],
+            "notice_at": _iso(notice_at) if notice_at else None,
+            "instant_tier": self.instant_tier,
+            "cooldown_until": _iso(cooling) if cooling else None,
+        }
         if (budget := self.budget()) is not None:
             status["budget"] = budget
         return status
@@ -127,7 +150,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, directory=str(FRONTEND_DIR), **kwargs)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class names it so
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -144,7 +167,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_OPTIONS(self) -> None:  # noqa: N802 - the CORS preflight, answered as API Gateway's CORS config would
+    def do_OPTIONS(self) -> None:
         self.send_response(204 if self.cors else 405)
         if self.cors:
             self.send_header("Access-Control-Allow-Origin", "*")
@@ -156,7 +179,7 @@ class _Handler(SimpleHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}")
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path == "/status":
             with self.model.lock:
                 self._json(200, self.model.status())
@@ -171,7 +194,7 @@ class _Handler(SimpleHTTPRequestHandler):
         else:
             super().do_GET()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._body()
         model = self.model
         if self.path == "/start":
@@ -181,13 +204,27 @@ class _Handler(SimpleHTTPRequestHandler):
                     self._json(200, {**status, "subscribed": False})
                     return
                 if status["state"] in ("STOPPED", "FAILED") and model.budget_spent():
-                    self._json(429, {"error": "budget_exhausted", "message": "Today's GPU budget is spent.",
-                                     "resets_at": model.budget()["resets_at"]}, {"Retry-After": "3600"})
+                    self._json(
+                        429,
+                        {
+                            "error": "budget_exhausted",
+                            "message": "Today's GPU budget is spent.",
+                            "resets_at": model.budget()["resets_at"],
+                        },
+                        {"Retry-After": "3600"},
+                    )
                     return
                 if status["state"] in ("STOPPED", "FAILED") and status["cooldown_until"]:
                     wait = int((model.cooldown_until - datetime.now(UTC)).total_seconds()) + 1
-                    self._json(429, {"error": "cooling_down", "message": "The model stopped moments ago.",
-                                     "retry_after_seconds": wait}, {"Retry-After": str(wait)})
+                    self._json(
+                        429,
+                        {
+                            "error": "cooling_down",
+                            "message": "The model stopped moments ago.",
+                            "retry_after_seconds": wait,
+                        },
+                        {"Retry-After": str(wait)},
+                    )
                     return
                 if body.get("phone"):
                     model.subscribers.append(body["phone"])
@@ -198,12 +235,24 @@ class _Handler(SimpleHTTPRequestHandler):
         elif self.path == "/extend":
             with model.lock:
                 if model.budget_spent():
-                    self._json(429, {"error": "budget_exhausted", "message": "Today's GPU budget is spent.",
-                                     "resets_at": model.budget()["resets_at"]}, {"Retry-After": "3600"})
+                    self._json(
+                        429,
+                        {
+                            "error": "budget_exhausted",
+                            "message": "Today's GPU budget is spent.",
+                            "resets_at": model.budget()["resets_at"],
+                        },
+                        {"Retry-After": "3600"},
+                    )
                     return
                 if model.extend_needs_recent_use and model.predicted_at is None:
-                    self._json(409, {"error": "no_recent_use", "message": "Extend works while someone is using the "
-                                                                          "model: make a prediction first."})
+                    self._json(
+                        409,
+                        {
+                            "error": "no_recent_use",
+                            "message": "Extend works while someone is using the model: make a prediction first.",
+                        },
+                    )
                     return
                 model.expires_at = datetime.now(UTC) + timedelta(seconds=model.keep_alive_seconds)
                 self._json(200, {**model.status(), "capped": False})
@@ -216,16 +265,23 @@ class _Handler(SimpleHTTPRequestHandler):
             elif model.predict_status == 500:
                 self._json(500, {"error": "internal", "message": "Something broke."})
             elif model.predict_status == 503 or (status["state"] != "IN_SERVICE" and not model.instant_may_answer()):
-                self._json(503, {"error": "model_not_ready", "message": "The model is not in service.",
-                                 "state": status["state"]}, {"Retry-After": "30"})
+                self._json(
+                    503,
+                    {"error": "model_not_ready", "message": "The model is not in service.", "state": status["state"]},
+                    {"Retry-After": "30"},
+                )
             else:
                 texts = body.get("texts") or [body.get("text", "")]
                 answer = {"predictions": [_classify(t) for t in texts]}
                 if status["state"] == "IN_SERVICE" and not model.gpu_fails:
                     answer |= {"latency_ms": 12, "model": "fake-gpu", "tier": "gpu"}
                 else:  # not in service, or the GPU call failed: the instant CPU model answers
-                    answer |= {"latency_ms": 2, "model": "fake-instant", "tier": "instant",
-                               "degraded": status["state"] == "IN_SERVICE"}
+                    answer |= {
+                        "latency_ms": 2,
+                        "model": "fake-instant",
+                        "tier": "instant",
+                        "degraded": status["state"] == "IN_SERVICE",
+                    }
                 with model.lock:
                     model.predicted_at = datetime.now(UTC)
                 self._json(200, answer)

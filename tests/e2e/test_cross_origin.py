@@ -29,8 +29,12 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 PHONE = "+15555550100"
 REBIND_NAME = "rebind.test"
-BROWSER_LOCAL_NETWORK_GUARDS = ("LocalNetworkAccessChecks", "PrivateNetworkAccessSendPreflights",
-                                "PrivateNetworkAccessRespectPreflightResults", "BlockInsecurePrivateNetworkRequests")
+BROWSER_LOCAL_NETWORK_GUARDS = (
+    "LocalNetworkAccessChecks",
+    "PrivateNetworkAccessSendPreflights",
+    "PrivateNetworkAccessRespectPreflightResults",
+    "BlockInsecurePrivateNetworkRequests",
+)
 
 # Every attack records what the page could see; "blocked: ..." is what a browser says when it refuses to show it.
 ATTACK_PAGE = """<!doctype html><meta charset="utf-8"><title>any site</title><body><script>
@@ -118,8 +122,11 @@ def tiny_api() -> TinyApi:
 @pytest.fixture
 def gateway(site: Path, tiny_api: TinyApi) -> Iterator[Gateway]:
     """The gateway serves the attack page too, as its own page, for the runs that must succeed."""
-    gateway = Gateway(api=tiny_api, static_dir=site,
-                      extra_routes={"/outbox": lambda: [{"phone": PHONE, "message": "Your model is ready."}]})
+    gateway = Gateway(
+        api=tiny_api,
+        static_dir=site,
+        extra_routes={"/outbox": lambda: [{"phone": PHONE, "message": "Your model is ready."}]},
+    )
     gateway.start()
     try:
         yield gateway
@@ -140,7 +147,7 @@ def other_site(site: Path) -> Iterator[str]:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -158,7 +165,8 @@ def test_a_page_from_another_origin_can_neither_read_the_outbox_nor_start_the_mo
     assert results["json_post"].startswith("blocked"), results  # the preflight was refused
     assert tiny_api.starts == [] and tiny_api.state == "STOPPED", results
     assert json.loads(page.evaluate(f"fetch('{gateway.base_url}/status').then(r => r.text())")) == {
-        "state": "STOPPED"}  # the state stays public, as on AWS
+        "state": "STOPPED"
+    }  # the state stays public, as on AWS
 
     # The same script from the gateway's own page reads the outbox and starts the model, with JSON or no body;
     # a text/plain or form body is refused there too.
@@ -175,16 +183,23 @@ def test_a_page_after_dns_rebinding_gets_nothing(browser: Browser, gateway: Gate
     only the gateway's Host check stands in the way."""
     port = gateway.server_address[1]
     rebinding = browser.browser_type.launch(
-        executable_path=str(CHROMIUM), headless=True,
-        args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1",
-              # Chromium's own guard (a page from a public address may not call loopback) would stop this attack
-              # too; other browsers and older Chromiums have none. It is off here to test the gateway's.
-              f"--disable-features={','.join(BROWSER_LOCAL_NETWORK_GUARDS)}"])
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1",
+            # Chromium's own guard (a page from a public address may not call loopback) would stop this attack
+            # too; other browsers and older Chromiums have none. It is off here to test the gateway's.
+            f"--disable-features={','.join(BROWSER_LOCAL_NETWORK_GUARDS)}",
+        ],
+    )
     try:
         page = rebinding.new_page()
         # The attacker's server served this page under the name before the name was pointed at 127.0.0.1.
-        page.route(f"http://{REBIND_NAME}:{port}/attack.html",
-                   lambda route: route.fulfill(status=200, content_type="text/html", body=ATTACK_PAGE))
+        page.route(
+            f"http://{REBIND_NAME}:{port}/attack.html",
+            lambda route: route.fulfill(status=200, content_type="text/html", body=ATTACK_PAGE),
+        )
         url = f"http://{REBIND_NAME}:{port}/attack.html"
 
         results = run_attack(page, url)

@@ -83,9 +83,16 @@ def test_a_drifted_answer_would_be_caught(api: tuple[str, FakeModel]) -> None:
 def test_the_tiers_notice_budget_and_refusals_the_page_reads_are_documented() -> None:
     """The wave-2 answers: the instant tier while starting, a GPU and a degraded answer, the stop notice and the
     budget in the status, the 429s and 409 no_recent_use, each error with its request id."""
-    model = FakeModel(start_seconds=30, instant_tier="while-starting", notice_seconds=300, gpu_minutes_per_day=240,
-                      gpu_minutes_used_today=38, extend_needs_recent_use=True)
+    model = FakeModel(
+        start_seconds=30,
+        instant_tier="while-starting",
+        notice_seconds=300,
+        gpu_minutes_per_day=240,
+        gpu_minutes_used_today=38,
+        extend_needs_recent_use=True,
+    )
     with serve_fake_api(model) as base_url:
+
         def post(path: str, body: dict[str, Any]) -> requests.Response:
             return requests.post(f"{base_url}{path}", json=body, timeout=10)
 
@@ -116,14 +123,24 @@ def test_the_tiers_notice_budget_and_refusals_the_page_reads_are_documented() ->
             assert answer.json()["request_id"]
     assert (instant.json()["tier"], gpu.json()["tier"], degraded.json()["degraded"]) == ("instant", "gpu", True)
     assert status.json()["notice_at"] and status.json()["budget"]["gpu_minutes_left_today"] == 202
-    assert [answers[i][1].json()["error"] for i in (3, 7, 8, 9)] == ["no_recent_use", "budget_exhausted",
-                                                                     "budget_exhausted", "cooling_down"]
+    assert [answers[i][1].json()["error"] for i in (3, 7, 8, 9)] == [
+        "no_recent_use",
+        "budget_exhausted",
+        "budget_exhausted",
+        "cooling_down",
+    ]
 
 
 def test_the_pipeline_answer_is_documented_and_a_drifted_one_caught() -> None:
     schema = {**DOCUMENT["components"]["schemas"]["PipelineStatus"], "components": DOCUMENT["components"]}
-    pipeline = {"state": "training", "stage": "training the transformer", "progress": 0.42,
-                "message": "Epoch 1 of 2.", "instant_model": True, "gpu_model": False}
+    pipeline = {
+        "state": "training",
+        "stage": "training the transformer",
+        "progress": 0.42,
+        "message": "Epoch 1 of 2.",
+        "instant_model": True,
+        "gpu_model": False,
+    }
     with serve_fake_api(FakeModel(pipeline=pipeline)) as base_url:
         answer = requests.get(f"{base_url}/pipeline", timeout=10)
     OAS30Validator(schema).validate(answer.json())

@@ -10,8 +10,9 @@ from playwright.sync_api import Page, expect
 from tests.e2e.fake_api import FakeModel, serve_fake_api
 
 
-def test_start_with_phone_shows_progress_then_ready_and_the_text_message(page: Page, fake_api: str,
-                                                                         fake_model: FakeModel) -> None:
+def test_start_with_phone_shows_progress_then_ready_and_the_text_message(
+    page: Page, fake_api: str, fake_model: FakeModel
+) -> None:
     fake_model.start_seconds = 5
     page.goto(fake_api)
     expect(page.locator("#state")).to_have_attribute("data-state", "STOPPED")

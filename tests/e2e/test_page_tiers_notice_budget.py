@@ -16,8 +16,14 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.fake_api import FakeModel, serve_fake_api
 
-TRAINING = {"state": "training", "stage": "training the transformer", "progress": 0.42, "message": "Epoch 1 of 2.",
-            "instant_model": True, "gpu_model": False}
+TRAINING = {
+    "state": "training",
+    "stage": "training the transformer",
+    "progress": 0.42,
+    "message": "Epoch 1 of 2.",
+    "instant_model": True,
+    "gpu_model": False,
+}
 
 
 @pytest.fixture
@@ -36,8 +42,9 @@ def classify(page: Page, text: str) -> None:
     page.click("#predict")
 
 
-def test_while_the_gpu_model_starts_the_instant_model_answers_and_says_so(page: Page, fake_api: str,
-                                                                          fake_model: FakeModel) -> None:
+def test_while_the_gpu_model_starts_the_instant_model_answers_and_says_so(
+    page: Page, fake_api: str, fake_model: FakeModel
+) -> None:
     fake_model.start_seconds = 120
     fake_model.instant_tier = "while-starting"
     page.goto(fake_api)
@@ -46,7 +53,8 @@ def test_while_the_gpu_model_starts_the_instant_model_answers_and_says_so(page: 
     page.click("#start")
     expect(page.locator("#state")).to_have_attribute("data-state", "STARTING")
     expect(page.locator("#tier-note")).to_have_text(
-        "The GPU model is on its way. Meanwhile, the instant CPU model answers your reviews.")
+        "The GPU model is on its way. Meanwhile, the instant CPU model answers your reviews."
+    )
     classify(page, "A wonderful, superb film.\nA dull and boring mess.")
 
     expect(page.locator("#results li.result")).to_have_count(2)
@@ -55,8 +63,9 @@ def test_while_the_gpu_model_starts_the_instant_model_answers_and_says_so(page: 
     expect(page.locator("#results-meta")).to_contain_text("model fake-instant")
 
 
-def test_in_service_the_gpu_model_answers_and_a_failed_gpu_call_is_marked(page: Page, fake_api: str,
-                                                                          fake_model: FakeModel) -> None:
+def test_in_service_the_gpu_model_answers_and_a_failed_gpu_call_is_marked(
+    page: Page, fake_api: str, fake_model: FakeModel
+) -> None:
     fake_model.start_seconds = 0
     fake_model.instant_tier = "always"
     page.goto(fake_api)
@@ -76,8 +85,9 @@ def test_in_service_the_gpu_model_answers_and_a_failed_gpu_call_is_marked(page: 
     expect(page.locator("#results li.result .label")).to_have_text(["POSITIVE"])
 
 
-def test_the_stop_notice_shows_from_notice_at_and_its_extend_keeps_the_model(kolkata_page: Page, fake_api: str,
-                                                                             fake_model: FakeModel) -> None:
+def test_the_stop_notice_shows_from_notice_at_and_its_extend_keeps_the_model(
+    kolkata_page: Page, fake_api: str, fake_model: FakeModel
+) -> None:
     page = kolkata_page
     fake_model.start_seconds = 0
     fake_model.keep_alive_seconds = 45
@@ -115,14 +125,16 @@ def test_no_notice_when_the_owner_turned_it_off(page: Page, fake_api: str, fake_
     expect(page.locator("#notice-banner")).to_be_hidden()
 
 
-def test_a_spent_budget_is_shown_and_start_refused_with_when_it_resets(kolkata_page: Page, fake_api: str,
-                                                                       fake_model: FakeModel) -> None:
+def test_a_spent_budget_is_shown_and_start_refused_with_when_it_resets(
+    kolkata_page: Page, fake_api: str, fake_model: FakeModel
+) -> None:
     page = kolkata_page
     fake_model.gpu_minutes_per_day = 240
     fake_model.gpu_minutes_used_today = 38
     page.goto(fake_api)
     expect(page.locator("#budget")).to_have_text(
-        "GPU time left today: 3 h 22 min of 4 h. Resets at 05:30 your time (00:00 UTC).")
+        "GPU time left today: 3 h 22 min of 4 h. Resets at 05:30 your time (00:00 UTC)."
+    )
 
     fake_model.gpu_minutes_used_today = 240
     expect(page.locator("#budget")).to_contain_text("GPU time left today: none of 4 h.")
@@ -130,12 +142,14 @@ def test_a_spent_budget_is_shown_and_start_refused_with_when_it_resets(kolkata_p
 
     expect(page.locator("#start-message")).to_have_text(
         "Today's GPU time is used up, so the GPU model cannot run any longer today. "
-        "It resets at 05:30 your time (00:00 UTC).")
+        "It resets at 05:30 your time (00:00 UTC)."
+    )
     assert fake_model.state == "STOPPED"
 
 
-def test_a_start_right_after_a_teardown_says_when_it_may_start_again(page: Page, fake_api: str,
-                                                                     fake_model: FakeModel) -> None:
+def test_a_start_right_after_a_teardown_says_when_it_may_start_again(
+    page: Page, fake_api: str, fake_model: FakeModel
+) -> None:
     fake_model.start_seconds = 0
     fake_model.keep_alive_seconds = 2
     fake_model.cooldown_seconds = 300
@@ -145,17 +159,22 @@ def test_a_start_right_after_a_teardown_says_when_it_may_start_again(page: Page,
     expect(page.locator("#cooldown")).to_contain_text("it can start again at")
 
     page.click("#start")
-    expect(page.locator("#start-message")).to_have_text(re.compile(
-        r"^The GPU model has just shut down and needs a short pause\. You can start it again in about [45] min"))
+    expect(page.locator("#start-message")).to_have_text(
+        re.compile(
+            r"^The GPU model has just shut down and needs a short pause\. You can start it again in about [45] min"
+        )
+    )
 
 
-def test_training_progress_shows_and_start_waits_for_an_approved_gpu_model(page: Page, fake_api: str,
-                                                                           fake_model: FakeModel) -> None:
+def test_training_progress_shows_and_start_waits_for_an_approved_gpu_model(
+    page: Page, fake_api: str, fake_model: FakeModel
+) -> None:
     fake_model.pipeline = dict(TRAINING)
     page.goto(fake_api)
 
     expect(page.locator("#pipeline-text")).to_have_text(
-        "Training the GPU model: training the transformer (42% done). Epoch 1 of 2.")
+        "Training the GPU model: training the transformer (42% done). Epoch 1 of 2."
+    )
     expect(page.locator("#pipeline-progress")).to_have_attribute("aria-valuenow", "42")
     expect(page.locator("#start")).to_be_disabled()
     expect(page.locator("#start-blocked")).to_contain_text("once the GPU model is trained and approved")

@@ -55,7 +55,9 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def stack(moto_server: str, state_table) -> dict[str, Any]:
     """The stack's resources on the moto server, and the handlers on the AWS adapters with a CreateEndpoint counter."""
     settings = make_settings(
-        table_name="concurrent-start-state", dynamodb_endpoint_url=moto_server, sms_provider="sns",
+        table_name="concurrent-start-state",
+        dynamodb_endpoint_url=moto_server,
+        sms_provider="sns",
         schedule_group_name=GROUP,
     )
     state_table(boto3.client("dynamodb"), settings.table_name)  # key schema from template.yaml
@@ -77,12 +79,20 @@ def stack(moto_server: str, state_table) -> dict[str, Any]:
 
     adapters.endpoints.sagemaker.meta.events.register("before-call.sagemaker.CreateEndpoint", count)
     service = bootstrap(settings, adapters)
-    return {"url": moto_server, "calls": calls, "api": api.make_handler(service),
-            "endpoint_events": endpoint_events.make_handler(service)}
+    return {
+        "url": moto_server,
+        "calls": calls,
+        "api": api.make_handler(service),
+        "endpoint_events": endpoint_events.make_handler(service),
+    }
 
 
-def click_start(handler: Handler, request: dict[str, Any], phone: str | None, barrier: threading.Barrier,
-                ) -> tuple[int, dict[str, Any]]:
+def click_start(
+    handler: Handler,
+    request: dict[str, Any],
+    phone: str | None,
+    barrier: threading.Barrier,
+) -> tuple[int, dict[str, Any]]:
     request["body"] = json.dumps({"phone": phone} if phone else {})
     barrier.wait()
     response = handler(request, None)
@@ -117,8 +127,11 @@ def test_fifty_concurrent_starts_make_one_endpoint_one_schedule_and_one_text_eac
     # SageMaker says InService; EventBridge may deliver it more than once, and at the same time. Each delivery first
     # invokes the endpoint once (the canary): moto answers what its results queue holds, the model's answer here.
     canary_answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": MODEL}
-    requests.post(f"{stack['url']}/moto-api/static/sagemaker/endpoint-results", timeout=10,
-                  json={"results": [{"Body": json.dumps(canary_answer), "ContentType": "application/json"}]})
+    requests.post(
+        f"{stack['url']}/moto-api/static/sagemaker/endpoint-results",
+        timeout=10,
+        json={"results": [{"Body": json.dumps(canary_answer), "ContentType": "application/json"}]},
+    )
     in_service = event("endpoint_state_change_in_service")
     in_service["detail"]["EndpointName"] = name
     with ThreadPoolExecutor(max_workers=4) as pool:

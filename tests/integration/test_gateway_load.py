@@ -44,7 +44,7 @@ def burst(host: str, port: int, connections: int, request: Request) -> Counter[A
             response = connection.getresponse()
             response.read()
             outcome: Any = response.status
-        except Exception as error:  # noqa: BLE001 - every failure is an outcome to count
+        except Exception as error:
             outcome = type(error).__name__
         finally:
             connection.close()
@@ -60,8 +60,9 @@ def burst(host: str, port: int, connections: int, request: Request) -> Counter[A
 
 
 def post_start(connection: http.client.HTTPConnection) -> None:
-    connection.request("POST", "/start", body=json.dumps({"phone": "+15555550100"}),
-                       headers={"Content-Type": "application/json"})
+    connection.request(
+        "POST", "/start", body=json.dumps({"phone": "+15555550100"}), headers={"Content-Type": "application/json"}
+    )
 
 
 @pytest.fixture
@@ -70,8 +71,12 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
 
     def api(event: dict[str, Any]) -> dict[str, Any]:
         time.sleep(0.005)
-        return {"statusCode": 202, "headers": {"Content-Type": "application/json"},
-                "body": json.dumps({"state": "STARTING"}), "isBase64Encoded": False}
+        return {
+            "statusCode": 202,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"state": "STARTING"}),
+            "isBase64Encoded": False,
+        }
 
     gateway = Gateway(api=api, static_dir=tmp_path)
     gateway.start()
@@ -99,8 +104,14 @@ def test_a_burst_of_starts_against_a_freshly_started_runtime_gets_only_answers(
     monkeypatch.setenv("START_LIMIT_PER_CLIENT", "100000")  # every caller is 127.0.0.1; the limit is not under test
     with run_local_runtime(tmp_path / "runtime", tiny_model_dir, keep_alive="1m") as runtime:
         host, port = _address(runtime)
-        outcomes = burst(host, port, 60, lambda connection: connection.request(
-            "POST", "/start", body="{}", headers={"Content-Type": "application/json"}))
+        outcomes = burst(
+            host,
+            port,
+            60,
+            lambda connection: connection.request(
+                "POST", "/start", body="{}", headers={"Content-Type": "application/json"}
+            ),
+        )
     assert all(isinstance(outcome, int) and outcome < 500 for outcome in outcomes), outcomes
     assert sum(outcomes.values()) == 60
 

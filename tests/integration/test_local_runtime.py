@@ -49,8 +49,9 @@ def test_start_text_predict_and_shut_down_over_http(
 ) -> None:
     # The reconciler runs every 2 s alongside: it must never take the endpoint in use for an orphan or a lost one.
     # (It may finish a teardown in progress, which it takes for an interrupted one; that is harmless.)
-    with runtime_factory(keep_alive="25s",
-                         extra_args=("--reconcile-every", "2s", "--instant-tier", "while-starting")) as runtime:
+    with runtime_factory(
+        keep_alive="25s", extra_args=("--reconcile-every", "2s", "--instant-tier", "while-starting")
+    ) as runtime:
         assert status(runtime)["state"] == "STOPPED"
         page = requests.get(runtime.base_url + "/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()

@@ -36,7 +36,7 @@ from local_runtime.state_server import LocalStateServer
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
 # A model server that keeps the SageMaker container contract, answers by keyword, and can be told to crash.
-STAND_IN_SERVER = textwrap.dedent('''
+STAND_IN_SERVER = textwrap.dedent("""
     import json, sys
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -61,7 +61,7 @@ STAND_IN_SERVER = textwrap.dedent('''
             pass
 
     ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-''')
+""")
 
 
 class Events:
@@ -95,8 +95,9 @@ def stand_in(tmp_path: Path) -> Path:
 
 
 def control(tmp_path: Path, command: Any, events: Events, **kwargs: Any) -> LocalEndpointControl:
-    return LocalEndpointControl(SubprocessSpawner(command), emit=events, log_dir=tmp_path / "logs", ready_timeout=30,
-                                **kwargs)
+    return LocalEndpointControl(
+        SubprocessSpawner(command), emit=events, log_dir=tmp_path / "logs", ready_timeout=30, **kwargs
+    )
 
 
 def test_endpoint_is_creating_until_the_model_answers_then_in_service_and_delete_stops_the_process(
@@ -161,8 +162,9 @@ def test_the_provisioning_delay_keeps_the_endpoint_creating_and_delete_cancels_i
     tmp_path: Path, stand_in: Path
 ) -> None:
     events = Events()
-    endpoints = control(tmp_path, lambda port: [sys.executable, str(stand_in), str(port)], events,
-                        provisioning_delay=30)
+    endpoints = control(
+        tmp_path, lambda port: [sys.executable, str(stand_in), str(port)], events, provisioning_delay=30
+    )
     endpoints.create("ondemand-sentiment-d")
     time.sleep(0.5)
     assert endpoints.describe("ondemand-sentiment-d").status == EndpointStatus.CREATING
@@ -175,16 +177,18 @@ def test_the_provisioning_delay_keeps_the_endpoint_creating_and_delete_cancels_i
 
 def test_state_change_events_have_the_fixture_shape_and_match_the_template_rule() -> None:
     fixture = json.loads((EVENTS_DIR / "endpoint_state_change_in_service.json").read_text())
-    event = endpoint_state_change_event("ondemand-sentiment-x", EndpointStatus.IN_SERVICE, "us-east-1",
-                                        datetime.now(UTC))
+    event = endpoint_state_change_event(
+        "ondemand-sentiment-x", EndpointStatus.IN_SERVICE, "us-east-1", datetime.now(UTC)
+    )
     assert set(event) == set(fixture)
     assert set(fixture["detail"]) <= set(event["detail"])
     assert event["detail"]["EndpointStatus"] == fixture["detail"]["EndpointStatus"]
 
     rules = [Rule(p, ENDPOINT_EVENTS_HANDLER) for p in rule_patterns(load_template(), ENDPOINT_EVENTS_HANDLER)]
     assert rules and all(rule.matches(event) for rule in rules)
-    other = endpoint_state_change_event("someone-elses-endpoint", EndpointStatus.IN_SERVICE, "us-east-1",
-                                        datetime.now(UTC))
+    other = endpoint_state_change_event(
+        "someone-elses-endpoint", EndpointStatus.IN_SERVICE, "us-east-1", datetime.now(UTC)
+    )
     assert not any(rule.matches(other) for rule in rules)
 
 
@@ -230,8 +234,12 @@ def test_the_gateway_turns_requests_into_proxy_events_and_serves_the_page(tmp_pa
 
     def api(event: dict[str, Any]) -> dict[str, Any]:
         seen.append(event)
-        return {"statusCode": 503, "headers": {"Content-Type": "application/json", "Retry-After": "7"},
-                "body": json.dumps({"error": "model_not_ready", "state": "STOPPED"}), "isBase64Encoded": False}
+        return {
+            "statusCode": 503,
+            "headers": {"Content-Type": "application/json", "Retry-After": "7"},
+            "body": json.dumps({"error": "model_not_ready", "state": "STOPPED"}),
+            "isBase64Encoded": False,
+        }
 
     gateway = Gateway(api=api, static_dir=tmp_path, extra_routes={"/outbox": lambda: [{"phone": "+15555550100"}]})
     gateway.start()
@@ -248,14 +256,21 @@ def test_the_gateway_turns_requests_into_proxy_events_and_serves_the_page(tmp_pa
         assert answer.status_code == 503 and answer.headers["Retry-After"] == "7"
         assert answer.json() == {"error": "model_not_ready", "state": "STOPPED"}
         event = seen[-1]
-        assert (event["httpMethod"], event["path"], event["queryStringParameters"]) == ("POST", "/predict",
-                                                                                      {"debug": "1"})
+        assert (event["httpMethod"], event["path"], event["queryStringParameters"]) == (
+            "POST",
+            "/predict",
+            {"debug": "1"},
+        )
         assert json.loads(event["body"]) == {"text": "hello"} and event["isBase64Encoded"] is False
         assert event["headers"]["Content-Type"] == "application/json"
         assert requests.get(gateway.base_url + "/../../etc/passwd", timeout=5).status_code == 503  # to the API
 
-        too_big = requests.post(gateway.base_url + "/predict", data=b"x" * (11 * 1024 * 1024),
-                                headers={"Content-Type": "application/json"}, timeout=30)
+        too_big = requests.post(
+            gateway.base_url + "/predict",
+            data=b"x" * (11 * 1024 * 1024),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
         assert too_big.status_code == 413 and too_big.json()["error"] == "payload_too_large"
     finally:
         gateway.close()
@@ -306,7 +321,6 @@ def test_the_console_line_for_a_text_masks_the_number(tmp_path: Path) -> None:
     assert said == ["SMS to +1555***0100 via outbox sent: Your model is ready."]
 
 
-
 def test_with_a_textbelt_key_the_sms_goes_to_textbelt_and_the_outbox_records_its_answer(tmp_path: Path) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs
@@ -316,7 +330,7 @@ def test_with_a_textbelt_key_the_sms_goes_to_textbelt_and_the_outbox_records_its
     received: list[dict[str, list[str]]] = []
 
     class FakeTextbelt(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             received.append(parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()))
             body = json.dumps({"success": True, "textId": "42", "quotaRemaining": 9}).encode()
             self.send_response(200)
@@ -331,8 +345,9 @@ def test_with_a_textbelt_key_the_sms_goes_to_textbelt_and_the_outbox_records_its
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/text"
-        notifier = OutboxNotifier(tmp_path / "outbox.jsonl", provider=TextbeltNotifier(lambda: "secret-key", url),
-                                  provider_name="textbelt")
+        notifier = OutboxNotifier(
+            tmp_path / "outbox.jsonl", provider=TextbeltNotifier(lambda: "secret-key", url), provider_name="textbelt"
+        )
         assert notifier.send("+15555550100", "Your model is ready.").ok
     finally:
         server.shutdown()
@@ -379,8 +394,12 @@ def recording_gateway(tmp_path: Path) -> Iterator[tuple[Gateway, list[dict[str, 
 
     def api(event: dict[str, Any]) -> dict[str, Any]:
         reached.append(event)
-        return {"statusCode": 202, "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
-                "body": json.dumps({"state": "STARTING"}), "isBase64Encoded": False}
+        return {
+            "statusCode": 202,
+            "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
+            "body": json.dumps({"state": "STARTING"}),
+            "isBase64Encoded": False,
+        }
 
     gateway = Gateway(api=api, static_dir=tmp_path, extra_routes={"/outbox": lambda: [{"phone": "+1555***0100"}]})
     gateway.start()
@@ -397,17 +416,29 @@ def assert_refused(response: requests.Response, status: int, code: str) -> None:
 
 
 def test_the_gateway_answers_only_its_own_loopback_names(
-        recording_gateway: tuple[Gateway, list[dict[str, Any]]]) -> None:
+    recording_gateway: tuple[Gateway, list[dict[str, Any]]],
+) -> None:
     gateway, reached = recording_gateway
     port = gateway.server_address[1]
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
         answer = requests.post(gateway.base_url + "/start", json={}, headers={"Host": host}, timeout=5)
         assert answer.status_code == 202, (host, answer.text)
-    for host in (f"attacker.example:{port}", "127.0.0.1", f"127.0.0.1:{port + 1}", f"localhost.:{port}",
-                 f"127.0.0.1.nip.io:{port}", ""):
+    for host in (
+        f"attacker.example:{port}",
+        "127.0.0.1",
+        f"127.0.0.1:{port + 1}",
+        f"localhost.:{port}",
+        f"127.0.0.1.nip.io:{port}",
+        "",
+    ):
         for method, path in (("POST", "/start"), ("GET", "/status"), ("GET", "/outbox"), ("GET", "/")):
-            answer = requests.request(method, gateway.base_url + path, json={} if method == "POST" else None,
-                                      headers={"Host": host}, timeout=5)
+            answer = requests.request(
+                method,
+                gateway.base_url + path,
+                json={} if method == "POST" else None,
+                headers={"Host": host},
+                timeout=5,
+            )
             assert_refused(answer, 403, "host_not_allowed")
     assert len(reached) == 4
 
@@ -415,10 +446,20 @@ def test_the_gateway_answers_only_its_own_loopback_names(
 def test_a_post_body_must_be_json(recording_gateway: tuple[Gateway, list[dict[str, Any]]]) -> None:
     """What a cross-site form or a `no-cors` fetch can send without a preflight never reaches /start."""
     gateway, reached = recording_gateway
-    for content_type in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
-                         "multipart/form-data; boundary=x", "application/jsonp", "application/octet-stream"):
-        answer = requests.post(gateway.base_url + "/start", data=b'{"phone": "+15555550100"}',
-                               headers={"Content-Type": content_type}, timeout=5)
+    for content_type in (
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonp",
+        "application/octet-stream",
+    ):
+        answer = requests.post(
+            gateway.base_url + "/start",
+            data=b'{"phone": "+15555550100"}',
+            headers={"Content-Type": content_type},
+            timeout=5,
+        )
         assert_refused(answer, 415, "unsupported_media_type")
     no_type = requests.post(gateway.base_url + "/start", data=b"{}", timeout=5)  # bytes: requests names no type
     assert "Content-Type" not in no_type.request.headers
@@ -426,20 +467,28 @@ def test_a_post_body_must_be_json(recording_gateway: tuple[Gateway, list[dict[st
     assert reached == []
 
     assert requests.post(gateway.base_url + "/start", json={}, timeout=5).status_code == 202
-    charset = requests.post(gateway.base_url + "/start", data=b"{}", timeout=5,
-                            headers={"Content-Type": "Application/JSON; charset=utf-8"})
+    charset = requests.post(
+        gateway.base_url + "/start", data=b"{}", timeout=5, headers={"Content-Type": "Application/JSON; charset=utf-8"}
+    )
     assert charset.status_code == 202
     assert requests.post(gateway.base_url + "/extend", timeout=5).status_code == 202  # no body, nothing to read
     assert len(reached) == 3
 
 
 def test_another_origin_can_neither_preflight_post_nor_read_the_outbox(
-        recording_gateway: tuple[Gateway, list[dict[str, Any]]]) -> None:
+    recording_gateway: tuple[Gateway, list[dict[str, Any]]],
+) -> None:
     gateway, reached = recording_gateway
     for origin in ("https://attacker.example", "null", "http://127.0.0.1:1"):
-        preflight = requests.options(gateway.base_url + "/start", timeout=5, headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type"})
+        preflight = requests.options(
+            gateway.base_url + "/start",
+            timeout=5,
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         assert_refused(preflight, 403, "cross_origin_refused")
         post = requests.post(gateway.base_url + "/start", json={}, headers={"Origin": origin}, timeout=5)
         assert_refused(post, 403, "cross_origin_refused")
@@ -464,13 +513,19 @@ def test_the_state_store_refuses_browsers_and_other_hosts_and_sends_no_cors(monk
     server.start()
     try:
         list_tables = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables"}
-        for extra in ({"Origin": "https://attacker.example"}, {"Origin": "null"},
-                      {"Host": "attacker.example:" + server.url.rsplit(":", 1)[1]}):
+        for extra in (
+            {"Origin": "https://attacker.example"},
+            {"Origin": "null"},
+            {"Host": "attacker.example:" + server.url.rsplit(":", 1)[1]},
+        ):
             answer = requests.post(server.url, data="{}", headers={**list_tables, **extra}, timeout=5)
             assert answer.status_code == 403, answer.text
             assert not any(name.lower().startswith("access-control-") for name in answer.headers)
-        preflight = requests.options(server.url, timeout=5, headers={
-            "Origin": "https://attacker.example", "Access-Control-Request-Method": "POST"})
+        preflight = requests.options(
+            server.url,
+            timeout=5,
+            headers={"Origin": "https://attacker.example", "Access-Control-Request-Method": "POST"},
+        )
         assert preflight.status_code == 403 and "Access-Control-Allow-Origin" not in preflight.headers
 
         assert server.table_name in server.client().list_tables()["TableNames"]  # an SDK client is served

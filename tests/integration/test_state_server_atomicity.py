@@ -45,8 +45,14 @@ def state_server() -> Iterator[LocalStateServer]:
 
 def sdk_client(server: LocalStateServer) -> Any:
     """A DynamoDB client with a connection per writer, so every write of a round is in flight at once."""
-    return boto3.client("dynamodb", endpoint_url=server.url, region_name=server.region, aws_access_key_id="local",
-                        aws_secret_access_key="local", config=Config(max_pool_connections=WRITERS))
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=server.url,
+        region_name=server.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(max_pool_connections=WRITERS),
+    )
 
 
 def race(writers: int, write: Callable[[], bool]) -> int:
@@ -70,14 +76,20 @@ def test_identical_subscribe_writes_add_each_phone_exactly_once(state_server: Lo
         def write() -> bool:
             try:
                 dynamodb.update_item(
-                    TableName=table, Key=KEY,
+                    TableName=table,
+                    Key=KEY,
                     UpdateExpression="SET subscribers = list_append(subscribers, :phones) ADD version :one",
                     ConditionExpression="NOT contains(subscribers, :phone)",
-                    ExpressionAttributeValues={":phones": {"L": [{"S": phone}]}, ":phone": {"S": phone},
-                                               ":one": {"N": "1"}})
+                    ExpressionAttributeValues={
+                        ":phones": {"L": [{"S": phone}]},
+                        ":phone": {"S": phone},
+                        ":one": {"N": "1"},
+                    },
+                )
             except dynamodb.exceptions.ConditionalCheckFailedException:
                 return False
             return True
+
         return write
 
     winners = [race(WRITERS, subscribe(f"+1555555{n:04d}")) for n in range(ROUNDS)]
@@ -92,21 +104,28 @@ def test_identical_subscribe_writes_add_each_phone_exactly_once(state_server: Lo
 def test_writes_that_expect_one_version_let_exactly_one_through(state_server: LocalStateServer) -> None:
     """The optimistic lock every transition uses (pynamodb's VersionAttribute): only one writer of a version wins."""
     dynamodb, table = sdk_client(state_server), state_server.table_name
-    dynamodb.put_item(TableName=table, Item={**KEY, "state": {"S": "STOPPED"}, "version": {"N": "0"},
-                                             "starts": {"N": "0"}})
+    dynamodb.put_item(
+        TableName=table, Item={**KEY, "state": {"S": "STOPPED"}, "version": {"N": "0"}, "starts": {"N": "0"}}
+    )
 
     def transition(version: int) -> Callable[[], bool]:
         def write() -> bool:
             try:
                 dynamodb.update_item(
-                    TableName=table, Key=KEY,
+                    TableName=table,
+                    Key=KEY,
                     UpdateExpression="SET version = :next ADD starts :one",
                     ConditionExpression="version = :expected",
-                    ExpressionAttributeValues={":expected": {"N": str(version)}, ":next": {"N": str(version + 1)},
-                                               ":one": {"N": "1"}})
+                    ExpressionAttributeValues={
+                        ":expected": {"N": str(version)},
+                        ":next": {"N": str(version + 1)},
+                        ":one": {"N": "1"},
+                    },
+                )
             except dynamodb.exceptions.ConditionalCheckFailedException:
                 return False
             return True
+
         return write
 
     winners = [race(WRITERS, transition(version)) for version in range(ROUNDS)]

@@ -20,8 +20,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # Where each import root lives: the Lambda code is importable from functions/ (its CodeUri), the rest from the root.
 SOURCE_ROOTS = {"functions": ROOT / "functions", "local_runtime": ROOT, "training": ROOT, "glue_jobs": ROOT}
-SCANNED = {"functions": ROOT / "functions", "local_runtime": ROOT / "local_runtime", "training": ROOT / "training",
-           "glue_jobs": ROOT / "glue_jobs"}
+SCANNED = {
+    "functions": ROOT / "functions",
+    "local_runtime": ROOT / "local_runtime",
+    "training": ROOT / "training",
+    "glue_jobs": ROOT / "glue_jobs",
+}
 # The Lambda package has to stay small and start fast; none of these belong in it.
 FORBIDDEN_IN_FUNCTIONS = ("local_runtime", "training", "torch", "transformers", "onnxruntime")
 
@@ -133,12 +137,14 @@ def _one_cycle(graph: dict[str, set[str]], component: set[str]) -> list[str]:
 
 
 def forbidden_imports(imports: list[Import], forbidden: tuple[str, ...]) -> list[str]:
-    return sorted({
-        f"{found.path.relative_to(ROOT) if found.path.is_relative_to(ROOT) else found.path}:{found.line} "
-        f"imports {found.imported}"
-        for found in imports
-        if found.imported.split(".")[0] in forbidden
-    })
+    return sorted(
+        {
+            f"{found.path.relative_to(ROOT) if found.path.is_relative_to(ROOT) else found.path}:{found.line} "
+            f"imports {found.imported}"
+            for found in imports
+            if found.imported.split(".")[0] in forbidden
+        }
+    )
 
 
 def describe(cycle: list[str]) -> str:
@@ -154,7 +160,8 @@ def test_no_import_cycles_among_our_modules() -> None:
     assert {"ondemand.lifecycle", "local_runtime.runtime", "training.train", "glue_jobs.curate_reviews"} <= modules
     cycles = import_cycles(import_graph(modules, imports))
     assert not cycles, "import cycles (break each by moving the shared part into a module both import):\n" + "\n".join(
-        describe(cycle) for cycle in cycles)
+        describe(cycle) for cycle in cycles
+    )
 
 
 def test_lambda_code_never_imports_the_model_stack_or_the_local_runtime() -> None:
@@ -179,10 +186,12 @@ def test_every_package_imports_by_name_from_any_directory(tmp_path: Path) -> Non
         "print(json.dumps(where))\n"
     )
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, f"not importable outside the checkout (is the project installed? make venv):\n" \
-        f"{done.stderr[-2000:]}"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, (
+        f"not importable outside the checkout (is the project installed? make venv):\n{done.stderr[-2000:]}"
+    )
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found == {
         "ondemand": [str(ROOT / "functions" / "ondemand")],
@@ -208,19 +217,49 @@ def plant(tmp_path: Path, files: dict[str, str]) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
-        pytest.param({"pkg/__init__.py": "", "pkg/a.py": "from pkg import b\n", "pkg/b.py": "import pkg.a\n"},
-                     [["pkg.a", "pkg.b", "pkg.a"]], id="module level"),
-        pytest.param({"pkg/__init__.py": "", "pkg/a.py": "from pkg.b import helper\n",
-                      "pkg/b.py": "def helper():\n    from . import a\n    return a\n"},
-                     [["pkg.a", "pkg.b", "pkg.a"]], id="inside a function, relative"),
-        pytest.param({"pkg/__init__.py": "", "pkg/a.py": "from pkg import b\n", "pkg/b.py": "from pkg import c\n",
-                      "pkg/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\n"},
-                     [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]], id="three modules, type-checking import"),
-        pytest.param({"pkg/__init__.py": "", "pkg/sub/__init__.py": "from .x import X\n",
-                      "pkg/sub/x.py": "from ..y import Y\nX = 1\n", "pkg/y.py": "from pkg.sub import X\nY = 2\n"},
-                     [["pkg.sub", "pkg.sub.x", "pkg.y", "pkg.sub"]], id="through a package's __init__"),
-        pytest.param({"pkg/__init__.py": "", "pkg/a.py": "import json\nfrom pkg import b\n",
-                      "pkg/b.py": "import os\nimport requests\n"}, [], id="no cycle"),
+        pytest.param(
+            {"pkg/__init__.py": "", "pkg/a.py": "from pkg import b\n", "pkg/b.py": "import pkg.a\n"},
+            [["pkg.a", "pkg.b", "pkg.a"]],
+            id="module level",
+        ),
+        pytest.param(
+            {
+                "pkg/__init__.py": "",
+                "pkg/a.py": "from pkg.b import helper\n",
+                "pkg/b.py": "def helper():\n    from . import a\n    return a\n",
+            },
+            [["pkg.a", "pkg.b", "pkg.a"]],
+            id="inside a function, relative",
+        ),
+        pytest.param(
+            {
+                "pkg/__init__.py": "",
+                "pkg/a.py": "from pkg import b\n",
+                "pkg/b.py": "from pkg import c\n",
+                "pkg/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\n",
+            },
+            [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]],
+            id="three modules, type-checking import",
+        ),
+        pytest.param(
+            {
+                "pkg/__init__.py": "",
+                "pkg/sub/__init__.py": "from .x import X\n",
+                "pkg/sub/x.py": "from ..y import Y\nX = 1\n",
+                "pkg/y.py": "from pkg.sub import X\nY = 2\n",
+            },
+            [["pkg.sub", "pkg.sub.x", "pkg.y", "pkg.sub"]],
+            id="through a package's __init__",
+        ),
+        pytest.param(
+            {
+                "pkg/__init__.py": "",
+                "pkg/a.py": "import json\nfrom pkg import b\n",
+                "pkg/b.py": "import os\nimport requests\n",
+            },
+            [],
+            id="no cycle",
+        ),
     ],
 )
 def test_the_cycle_check_finds_planted_cycles(tmp_path: Path, files: dict[str, str], expected: list[list[str]]) -> None:
@@ -229,12 +268,16 @@ def test_the_cycle_check_finds_planted_cycles(tmp_path: Path, files: dict[str, s
 
 
 def test_the_lambda_check_finds_a_planted_heavy_import(tmp_path: Path) -> None:
-    folders = plant(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/light.py": "import json\nfrom pkg import heavy\n",
-        "pkg/heavy.py": ("def load():\n    from transformers import AutoModel\n    import torch.nn\n"
-                         "    return AutoModel\n"),
-    })
+    folders = plant(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/light.py": "import json\nfrom pkg import heavy\n",
+            "pkg/heavy.py": (
+                "def load():\n    from transformers import AutoModel\n    import torch.nn\n    return AutoModel\n"
+            ),
+        },
+    )
     _, imports = scan(folders, {"pkg": tmp_path})
     found = forbidden_imports(imports, FORBIDDEN_IN_FUNCTIONS)
     assert [line.split(" imports ")[1] for line in found] == ["transformers", "transformers.AutoModel", "torch.nn"]

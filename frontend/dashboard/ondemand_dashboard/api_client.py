@@ -70,11 +70,13 @@ class OndemandApiClient:
             return self._call("POST", "/stop", json={}, headers={"x-api-key": admin_key})
         except ApiError as error:
             if error.status == 404:
-                raise ApiError("This API has no POST /stop (the admin stop is not deployed here).", 404,
-                               error.code) from error
+                raise ApiError(
+                    "This API has no POST /stop (the admin stop is not deployed here).", 404, error.code
+                ) from error
             if error.status in (401, 403):
-                raise ApiError(f"The API refused the admin key ({error.status}): {error.message}", error.status,
-                               error.code) from error
+                raise ApiError(
+                    f"The API refused the admin key ({error.status}): {error.message}", error.status, error.code
+                ) from error
             raise
 
     def predict(self, texts: list[str]) -> dict[str, Any]:
@@ -88,8 +90,17 @@ class OndemandApiClient:
         latency = answer.get("latency_ms")
         model_ms = float(latency) if isinstance(latency, int | float) else None
         tier = answer.get("tier") if answer.get("tier") in ("gpu", "instant") else None
-        self._remember(PredictionCall(datetime.now(UTC), len(texts), model_ms, _ms_since(started), ok=True, tier=tier,
-                                      degraded=answer.get("degraded") is True))
+        self._remember(
+            PredictionCall(
+                datetime.now(UTC),
+                len(texts),
+                model_ms,
+                _ms_since(started),
+                ok=True,
+                tier=tier,
+                degraded=answer.get("degraded") is True,
+            )
+        )
         return answer
 
     def outbox(self) -> list[dict[str, Any]]:
@@ -128,22 +139,33 @@ class OndemandApiClient:
         try:
             response = self._session.request(method, url, timeout=self.timeout_seconds, **kwargs)
         except requests.Timeout as error:
-            raise ApiError(f"{method} {path} got no answer from {self.base_url} within "
-                           f"{self.timeout_seconds:g} s.", None, "timeout") from error
+            raise ApiError(
+                f"{method} {path} got no answer from {self.base_url} within {self.timeout_seconds:g} s.",
+                None,
+                "timeout",
+            ) from error
         except requests.RequestException as error:
-            raise ApiError(f"Cannot reach the API at {self.base_url} ({_reason(error)}). Is it running, and is "
-                           "ONDEMAND_API_URL right?", None, "unreachable") from error
+            raise ApiError(
+                f"Cannot reach the API at {self.base_url} ({_reason(error)}). Is it running, and is "
+                "ONDEMAND_API_URL right?",
+                None,
+                "unreachable",
+            ) from error
         body = _json_or_none(response)
         if response.status_code >= 400:
             code, message = "http_error", response.reason or "error"
             if isinstance(body, dict):
                 code = str(body.get("error") or body.get("code") or code)
                 message = str(body.get("message") or body.get("Message") or message)
-            raise ApiError(f"{method} {path} failed with {response.status_code} ({code}): {message}",
-                           response.status_code, code)
+            raise ApiError(
+                f"{method} {path} failed with {response.status_code} ({code}): {message}", response.status_code, code
+            )
         if body is None:
-            raise ApiError(f"{method} {path} answered {response.status_code} without a JSON body.",
-                           response.status_code, "bad_response")
+            raise ApiError(
+                f"{method} {path} answered {response.status_code} without a JSON body.",
+                response.status_code,
+                "bad_response",
+            )
         return body
 
 

@@ -50,6 +50,9 @@ class DashboardConfig:
             state_table=os.environ.get("ONDEMAND_STATE_TABLE", "").strip() or None,
             dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
             history_limit=int(_float("HISTORY_LIMIT", 50)),
-            region=(os.environ.get("AWS_REGION", "").strip() or os.environ.get("AWS_DEFAULT_REGION", "").strip()
-                    or "us-east-1"),
+            region=(
+                os.environ.get("AWS_REGION", "").strip()
+                or os.environ.get("AWS_DEFAULT_REGION", "").strip()
+                or "us-east-1"
+            ),
         )

@@ -68,8 +68,9 @@ def billed_minutes(spans: list[StateSpan], period_start: datetime, period_end: d
     return seconds / 60
 
 
-def cost_summary(spans: list[StateSpan], period_start: datetime, period_end: datetime,
-                 hourly_price_usd: float) -> CostSummary:
+def cost_summary(
+    spans: list[StateSpan], period_start: datetime, period_end: datetime, hourly_price_usd: float
+) -> CostSummary:
     """The cost of the endpoint over the period, at the instance's hourly price."""
     if hourly_price_usd < 0:
         raise ValueError("the hourly price cannot be negative")

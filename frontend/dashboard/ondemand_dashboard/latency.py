@@ -41,6 +41,9 @@ def latency_by_tier(calls: list[PredictionCall]) -> list[TierLatency]:
         answered = by_tier[tier]
         model_ms = [call.model_latency_ms for call in answered if call.model_latency_ms is not None]
         round_trips = [call.round_trip_ms for call in answered]
-        rows.append(TierLatency(tier, len(answered), median(model_ms) if model_ms else None, median(round_trips),
-                                max(round_trips)))
+        rows.append(
+            TierLatency(
+                tier, len(answered), median(model_ms) if model_ms else None, median(round_trips), max(round_trips)
+            )
+        )
     return rows

@@ -16,8 +16,9 @@ from ondemand_dashboard.api_client import ApiError
 class StateStoreReader:
     """GET /status without the API: `status()` answers what the API's /status answers."""
 
-    def __init__(self, table_name: str, endpoint_url: str | None, region: str, *,
-                 typical_provisioning_seconds: int | None = None) -> None:
+    def __init__(
+        self, table_name: str, endpoint_url: str | None, region: str, *, typical_provisioning_seconds: int | None = None
+    ) -> None:
         from ondemand.adapters.dynamodb import DynamoStateStore
         from ondemand.settings import DEFAULT_TYPICAL_PROVISIONING_SECONDS
 
@@ -31,8 +32,9 @@ class StateStoreReader:
 
         try:
             item = self._store.get()
-        except Exception as error:  # noqa: BLE001 - pynamodb and botocore raise many kinds; all mean "cannot read"
+        except Exception as error:  # pynamodb and botocore raise many kinds; all mean "cannot read"
             where = f" at {self.endpoint_url}" if self.endpoint_url else ""
-            raise ApiError(f"Cannot read the state table {self.table_name}{where}: {error}", None,
-                           "state_store") from error
+            raise ApiError(
+                f"Cannot read the state table {self.table_name}{where}: {error}", None, "state_store"
+            ) from error
         return status_view(item, datetime.now(UTC), self.typical_provisioning_seconds)

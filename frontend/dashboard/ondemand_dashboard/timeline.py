@@ -55,15 +55,17 @@ def item_since(status: Mapping[str, Any]) -> datetime | None:
 def parse_history(entries: Iterable[Mapping[str, Any]] | None) -> list[Transition]:
     """The history as transitions, oldest first, whatever order the API sent them in."""
     transitions = [
-        Transition(parse_time(entry["at"]), str(entry.get("from") or ""), str(entry["to"]),
-                   str(entry.get("reason") or ""))
+        Transition(
+            parse_time(entry["at"]), str(entry.get("from") or ""), str(entry["to"]), str(entry.get("reason") or "")
+        )
         for entry in entries or ()
     ]
     return sorted(transitions, key=lambda transition: transition.at)
 
 
-def state_spans(transitions: list[Transition], current_state: str, since: datetime | None,
-                now: datetime) -> list[StateSpan]:
+def state_spans(
+    transitions: list[Transition], current_state: str, since: datetime | None, now: datetime
+) -> list[StateSpan]:
     """Consecutive spans from the first transition to `now`.
 
     The time before the first transition is not in the (bounded) history, so no span covers it. When the history

@@ -102,7 +102,7 @@ def show_errors(render: Callable[[], None]) -> None:
     """Run a page (or the sidebar); a bug or an unexpected answer becomes a message, never a traceback."""
     try:
         render()
-    except Exception as error:  # noqa: BLE001 - st.stop/st.rerun are BaseExceptions and pass through
+    except Exception as error:  # st.stop/st.rerun are BaseExceptions and pass through
         st.error(f"This page failed: {type(error).__name__}: {error}", icon=":material/bug_report:")
 
 
@@ -134,10 +134,15 @@ def state_badge(state: str) -> None:
 def sidebar() -> None:
     """Connection settings, and a live state badge that reruns the whole page when the state moves on."""
     with st.sidebar:
-        st.caption(f"API: `{api_url()}`. Set by ONDEMAND_API_URL where the dashboard runs, and not editable here: "
-                   "the admin key goes only to this API.")
-        st.caption("Admin key: set (ONDEMAND_ADMIN_KEY); it stays on the dashboard's server." if config().admin_key
-                   else "Admin key: not set, so Stop is off. Set ONDEMAND_ADMIN_KEY where the dashboard runs.")
+        st.caption(
+            f"API: `{api_url()}`. Set by ONDEMAND_API_URL where the dashboard runs, and not editable here: "
+            "the admin key goes only to this API."
+        )
+        st.caption(
+            "Admin key: set (ONDEMAND_ADMIN_KEY); it stays on the dashboard's server."
+            if config().admin_key
+            else "Admin key: not set, so Stop is off. Set ONDEMAND_ADMIN_KEY where the dashboard runs."
+        )
         if config().state_table:
             st.caption(f"State read from the table {config().state_table}; actions go to the API.")
         _live_state()
@@ -167,11 +172,22 @@ def _live_state() -> None:
 
 def transitions_table(transitions: list[Transition]) -> None:
     """Transitions newest first, as History and Overview show them."""
-    st.dataframe(pd.DataFrame([
-        {"at (UTC)": f"{transition.at:%Y-%m-%d %H:%M:%S}", "from": transition.from_state, "to": transition.to_state,
-         "reason": transition.reason}
-        for transition in reversed(transitions)
-    ], columns=["at (UTC)", "from", "to", "reason"]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "at (UTC)": f"{transition.at:%Y-%m-%d %H:%M:%S}",
+                    "from": transition.from_state,
+                    "to": transition.to_state,
+                    "reason": transition.reason,
+                }
+                for transition in reversed(transitions)
+            ],
+            columns=["at (UTC)", "from", "to", "reason"],
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def seconds_until(moment: str | None, now: datetime) -> float | None:

@@ -24,13 +24,22 @@ def render() -> None:
     since = item_since(status)
     spans = state_spans(transitions, str(status.get("state")), since, now)
 
-    st.caption(f"{len(transitions)} transitions since {transitions[0].at:%Y-%m-%d %H:%M:%S} UTC "
-               "(the item keeps a bounded history; older ones are dropped).")
-    timeline = pd.DataFrame([
-        {"state": span.state, "start": naive_utc(span.start), "end": naive_utc(span.end),
-         "duration": ui.format_duration(span.seconds), "reason": span.reason}
-        for span in spans
-    ])
+    st.caption(
+        f"{len(transitions)} transitions since {transitions[0].at:%Y-%m-%d %H:%M:%S} UTC "
+        "(the item keeps a bounded history; older ones are dropped)."
+    )
+    timeline = pd.DataFrame(
+        [
+            {
+                "state": span.state,
+                "start": naive_utc(span.start),
+                "end": naive_utc(span.end),
+                "duration": ui.format_duration(span.seconds),
+                "reason": span.reason,
+            }
+            for span in spans
+        ]
+    )
     chart = (
         alt.Chart(timeline)
         .mark_bar(height=18)
@@ -38,8 +47,13 @@ def render() -> None:
             x=alt.X("start:T", title="time (UTC)", axis=alt.Axis(format="%H:%M")),
             x2="end:T",
             y=alt.Y("state:N", title=None, sort=list(ui.STATE_BADGES)),
-            color=alt.Color("state:N", legend=None, scale=alt.Scale(
-                domain=list(ui.STATE_BADGES), range=["#9e9e9e", "#ff9800", "#2e7d32", "#ffb74d", "#c62828"])),
+            color=alt.Color(
+                "state:N",
+                legend=None,
+                scale=alt.Scale(
+                    domain=list(ui.STATE_BADGES), range=["#9e9e9e", "#ff9800", "#2e7d32", "#ffb74d", "#c62828"]
+                ),
+            ),
             tooltip=["state", "start:T", "end:T", "duration", "reason"],
         )
         .properties(height=220)

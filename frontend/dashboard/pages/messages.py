@@ -24,9 +24,11 @@ def render() -> None:
         outbox = None
 
     if outbox is None:
-        st.info("This API has no SMS outbox: a deployed stack sends SMS straight to the provider (SNS or Textbelt), "
-                "whose delivery logs are in CloudWatch. The state item still tells how many people wait for the SMS.",
-                icon=":material/info:")
+        st.info(
+            "This API has no SMS outbox: a deployed stack sends SMS straight to the provider (SNS or Textbelt), "
+            "whose delivery logs are in CloudWatch. The state item still tells how many people wait for the SMS.",
+            icon=":material/info:",
+        )
         status = ui.status()
         if status is not None:
             waiting_col, error_col = st.columns([1, 3])
@@ -44,13 +46,19 @@ def render() -> None:
         st.info("No SMS sent yet. Start the model with a phone number and one arrives here when it is ready.")
         return
 
-    table = pd.DataFrame([
-        {"at (UTC)": f"{parse_time(message['at']):%Y-%m-%d %H:%M:%S}" if message.get("at") else "",
-         "phone": masked(str(message.get("phone", ""))),
-         "provider": message.get("provider", ""), "result": "delivered" if message.get("ok") else "FAILED",
-         "detail": message.get("detail", ""), "message": message.get("message", "")}
-        for message in reversed(outbox)
-    ])
+    table = pd.DataFrame(
+        [
+            {
+                "at (UTC)": f"{parse_time(message['at']):%Y-%m-%d %H:%M:%S}" if message.get("at") else "",
+                "phone": masked(str(message.get("phone", ""))),
+                "provider": message.get("provider", ""),
+                "result": "delivered" if message.get("ok") else "FAILED",
+                "detail": message.get("detail", ""),
+                "message": message.get("message", ""),
+            }
+            for message in reversed(outbox)
+        ]
+    )
     st.dataframe(table, hide_index=True, width="stretch")
 
 

@@ -15,7 +15,7 @@ INSTANT_TIER_WORDS = {
 }
 
 
-def act(label: str, action) -> None:  # noqa: ANN001 - a zero-argument API call
+def act(label: str, action) -> None:
     """Run one action; on success show what it did after a rerun with fresh data, on failure say why."""
     answer = ui.attempt(action)
     if answer is not None:
@@ -65,8 +65,10 @@ def state_panel() -> None:
         when = f"in {ui.format_duration(to_go)}" if to_go and to_go > 0 else "sent"
         st.caption(f"Stop notice (the SMS and the page's Extend banner) at {notice:%Y-%m-%d %H:%M:%S} UTC ({when}).")
     if status.get("cooldown_until") and (ui.seconds_until(status["cooldown_until"], now) or 0) > 0:
-        st.caption(f"Start is refused until {parse_time(status['cooldown_until']):%H:%M:%S} UTC (the cooldown after "
-                   "a teardown).")
+        st.caption(
+            f"Start is refused until {parse_time(status['cooldown_until']):%H:%M:%S} UTC (the cooldown after "
+            "a teardown)."
+        )
     if status.get("instant_tier") in INSTANT_TIER_WORDS:
         st.caption(f"Instant tier: {INSTANT_TIER_WORDS[status['instant_tier']]}.")
     if state in ui.CHANGING_STATES:
@@ -97,8 +99,10 @@ def budget_panel(budget: object, now: datetime) -> None:
     day_col.metric("Daily GPU budget", minutes_text(budget.get("gpu_minutes_per_day")))
     reset_col.metric("Budget resets in", ui.format_duration(ui.seconds_until(budget.get("resets_at"), now)))
     if budget.get("gpu_minutes_left_today") == 0:
-        st.warning("Today's GPU budget is spent: /start and /extend answer 429 budget_exhausted until it resets.",
-                   icon=":material/money_off:")
+        st.warning(
+            "Today's GPU budget is spent: /start and /extend answer 429 budget_exhausted until it resets.",
+            icon=":material/money_off:",
+        )
 
 
 def pipeline_panel() -> None:
@@ -120,8 +124,10 @@ def pipeline_panel() -> None:
         st.markdown(f"**{text}**")
     if pipeline.get("message"):
         st.caption(str(pipeline["message"]))
-    models = (f"Instant CPU model: {'ready' if pipeline.get('instant_model') else 'not yet'}. "
-              f"GPU model: {'approved' if pipeline.get('gpu_model') else 'not approved yet, so Start cannot work'}.")
+    models = (
+        f"Instant CPU model: {'ready' if pipeline.get('instant_model') else 'not yet'}. "
+        f"GPU model: {'approved' if pipeline.get('gpu_model') else 'not approved yet, so Start cannot work'}."
+    )
     (st.error if state == "failed" else st.caption)(models)
 
 
@@ -143,8 +149,9 @@ def render() -> None:
     st.subheader("Actions")
     start_col, extend_col, stop_col = st.columns(3)
     with start_col:
-        phone = st.text_input("Phone for the ready SMS (optional, E.164)", placeholder="+15555550100",
-                              key="start_phone")
+        phone = st.text_input(
+            "Phone for the ready SMS (optional, E.164)", placeholder="+15555550100", key="start_phone"
+        )
         if st.button("Start model", type="primary", icon=":material/play_arrow:"):
             act("Start requested", lambda: ui.api().start(phone.strip() or None))
     with extend_col:
@@ -152,15 +159,19 @@ def render() -> None:
         if st.button("Extend", icon=":material/more_time:", disabled=state != "IN_SERVICE"):
             act("Extended", ui.api().extend)
     with stop_col:
-        st.caption("Delete the endpoint now. Needs the admin key, which the dashboard reads from ONDEMAND_ADMIN_KEY "
-                   "on its server and never shows.")
+        st.caption(
+            "Delete the endpoint now. Needs the admin key, which the dashboard reads from ONDEMAND_ADMIN_KEY "
+            "on its server and never shows."
+        )
         if st.button("Stop", icon=":material/stop:", disabled=state in ("STOPPED", "STOPPING")):
             key = ui.admin_key()
             if key:
                 act("Stop requested", lambda: ui.api().stop(key))
             else:
-                st.error("Stop needs the admin key: set ONDEMAND_ADMIN_KEY where the dashboard runs, then restart it.",
-                         icon=":material/key:")
+                st.error(
+                    "Stop needs the admin key: set ONDEMAND_ADMIN_KEY where the dashboard runs, then restart it.",
+                    icon=":material/key:",
+                )
 
     transitions = parse_history(status.get("history"))[-5:]
     if transitions:

@@ -13,8 +13,11 @@ def render() -> None:
     st.title("Predictions")
 
     with st.form("predict"):
-        raw = st.text_area("Texts, one per line", height=120,
-                           value="A warm, funny film with a terrific cast.\nTwo hours I will never get back.")
+        raw = st.text_area(
+            "Texts, one per line",
+            height=120,
+            value="A warm, funny film with a terrific cast.\nTwo hours I will never get back.",
+        )
         submitted = st.form_submit_button("Predict", type="primary", icon=":material/send:")
 
     if submitted:
@@ -28,15 +31,25 @@ def render() -> None:
             tier_col.metric("Answered by", tier_label(answer.get("tier"), answer.get("degraded") is True))
             latency_col.metric("Model latency", f"{answer.get('latency_ms', '–')} ms")
             if answer.get("degraded") is True:
-                st.warning("The GPU endpoint failed or timed out on this call, so the instant CPU model answered.",
-                           icon=":material/warning:")
-            st.dataframe(pd.DataFrame([
-                {"text": text, "label": prediction.get("label"), "probability": prediction.get("prob")}
-                for text, prediction in zip(texts, predictions, strict=False)
-            ]), hide_index=True, width="stretch", column_config={
-                "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
-                                                               format="%.2f"),
-            })
+                st.warning(
+                    "The GPU endpoint failed or timed out on this call, so the instant CPU model answered.",
+                    icon=":material/warning:",
+                )
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {"text": text, "label": prediction.get("label"), "probability": prediction.get("prob")}
+                        for text, prediction in zip(texts, predictions, strict=False)
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "probability": st.column_config.ProgressColumn(
+                        "probability", min_value=0.0, max_value=1.0, format="%.2f"
+                    ),
+                },
+            )
 
     st.subheader("Recent /predict latencies")
     calls = ui.api().recent_predictions()
@@ -45,26 +58,55 @@ def render() -> None:
         return
 
     ok_calls = [call for call in calls if call.ok]
-    rows = [{"at": naive_utc(call.at), "tier": tier_label(call.tier, call.degraded), "measure": "model (latency_ms)",
-             "ms": call.model_latency_ms} for call in ok_calls if call.model_latency_ms is not None]
-    rows += [{"at": naive_utc(call.at), "tier": tier_label(call.tier, call.degraded) if call.ok else "failed call",
-              "measure": "round trip", "ms": call.round_trip_ms} for call in calls]
+    rows = [
+        {
+            "at": naive_utc(call.at),
+            "tier": tier_label(call.tier, call.degraded),
+            "measure": "model (latency_ms)",
+            "ms": call.model_latency_ms,
+        }
+        for call in ok_calls
+        if call.model_latency_ms is not None
+    ]
+    rows += [
+        {
+            "at": naive_utc(call.at),
+            "tier": tier_label(call.tier, call.degraded) if call.ok else "failed call",
+            "measure": "round trip",
+            "ms": call.round_trip_ms,
+        }
+        for call in calls
+    ]
     st.altair_chart(
-        alt.Chart(pd.DataFrame(rows)).mark_point(filled=True, size=60).encode(
+        alt.Chart(pd.DataFrame(rows))
+        .mark_point(filled=True, size=60)
+        .encode(
             x=alt.X("at:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S")),
             y=alt.Y("ms:Q", title="milliseconds"),
             color=alt.Color("tier:N", sort=[*TIER_ORDER, "failed call"]),
             shape=alt.Shape("measure:N"),
             tooltip=["at:T", "tier", "measure", "ms"],
-        ).properties(height=260),
+        )
+        .properties(height=260),
         width="stretch",
     )
-    st.dataframe(pd.DataFrame([
-        {"tier": row.tier, "calls": row.calls, "median model ms": row.median_model_ms,
-         "median round trip ms": row.median_round_trip_ms, "slowest round trip ms": row.max_round_trip_ms}
-        for row in latency_by_tier(calls)
-    ], columns=["tier", "calls", "median model ms", "median round trip ms", "slowest round trip ms"]),
-        hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "tier": row.tier,
+                    "calls": row.calls,
+                    "median model ms": row.median_model_ms,
+                    "median round trip ms": row.median_round_trip_ms,
+                    "slowest round trip ms": row.max_round_trip_ms,
+                }
+                for row in latency_by_tier(calls)
+            ],
+            columns=["tier", "calls", "median model ms", "median round trip ms", "slowest round trip ms"],
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     model_ms = sorted(call.model_latency_ms for call in ok_calls if call.model_latency_ms is not None)
     calls_col, median_col, failed_col = st.columns(3)
     calls_col.metric("Calls", len(calls))

@@ -62,8 +62,9 @@ def required(secret: SecretsManagerSecret) -> Callable[[], str]:
 
 def build_notifier(settings: Settings, session: boto3.Session, config: Config | None = None) -> Notifier:
     if settings.sms_provider == "textbelt":
-        key = SecretsManagerSecret(session.client("secretsmanager", config=config), settings.textbelt_key_secret,
-                                   "Textbelt key", NotifierError)
+        key = SecretsManagerSecret(
+            session.client("secretsmanager", config=config), settings.textbelt_key_secret, "Textbelt key", NotifierError
+        )
         return TextbeltNotifier(required(key), settings.textbelt_url)
     if settings.sms_provider == "sns":
         return SnsNotifier(session.client("sns", config=config))

@@ -45,8 +45,13 @@ class DynamoRateLimiter:
     """`acquire(key, limit, window)` counts one use, or returns the seconds until the caller may try again."""
 
     def __init__(
-        self, table_name: str, pepper: Callable[[], str | None], host: str | None = None, region: str = "us-east-1",
-        now: Callable[[], float] = time.time, credentials: StaticCredentials | None = None,
+        self,
+        table_name: str,
+        pepper: Callable[[], str | None],
+        host: str | None = None,
+        region: str = "us-east-1",
+        now: Callable[[], float] = time.time,
+        credentials: StaticCredentials | None = None,
     ) -> None:
         """`pepper` is read on the first use (a Secrets Manager read that only /start needs), then kept."""
         self.model = bound_model(RateCounterBase, table_name, host, region, credentials)

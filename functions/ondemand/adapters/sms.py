@@ -30,7 +30,7 @@ def post_form(url: str, fields: dict[str, str], timeout: float = 10.0) -> tuple[
     """POST a urlencoded form; returns the status and body, HTTP errors included (Textbelt explains them in JSON)."""
     request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode(), method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (the URL is configuration)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()

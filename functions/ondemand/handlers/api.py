@@ -108,7 +108,7 @@ def phone_from(body: dict[str, Any]) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str):
-        raise InvalidRequestError("invalid_phone", "\"phone\" must be a string such as \"+15555550100\".")
+        raise InvalidRequestError("invalid_phone", '"phone" must be a string such as "+15555550100".')
     try:
         phone = normalize_phone(raw)
     except InvalidPhoneError as exc:
@@ -116,7 +116,7 @@ def phone_from(body: dict[str, Any]) -> str | None:
     codes = service().settings.sms_country_codes
     if not is_allowed(phone, codes):
         raise InvalidRequestError(
-            "phone_not_allowed", f"Texts go only to numbers starting with {', '.join(codes)}; leave \"phone\" out."
+            "phone_not_allowed", f'Texts go only to numbers starting with {", ".join(codes)}; leave "phone" out.'
         )
     return phone
 
@@ -131,7 +131,7 @@ def json_body(required: bool) -> dict[str, Any]:
     if len(raw.encode()) > limit:
         raise PayloadTooLargeError(f"The body is larger than {limit} bytes.")
     if required and not raw.strip():
-        raise InvalidRequestError("missing_body", "Send a JSON object, for example {\"text\": \"Great film!\"}.")
+        raise InvalidRequestError("missing_body", 'Send a JSON object, for example {"text": "Great film!"}.')
     if not raw:  # no body at all; whitespace alone is a body that is not JSON
         return {}
     try:
@@ -149,17 +149,17 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     """`text` (one) or `texts` (a list), within the configured limits."""
     settings = service().settings
     if ("text" in body) == ("texts" in body):
-        raise InvalidRequestError("missing_text", "Send either \"text\" (a string) or \"texts\" (a list of strings).")
+        raise InvalidRequestError("missing_text", 'Send either "text" (a string) or "texts" (a list of strings).')
     if "text" in body:
         texts = [body["text"]]
         if not isinstance(body["text"], str):
-            raise InvalidRequestError("invalid_type", "\"text\" must be a string.")
+            raise InvalidRequestError("invalid_type", '"text" must be a string.')
     else:
         texts = body["texts"]
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise InvalidRequestError("invalid_type", "\"texts\" must be a list of strings.")
+            raise InvalidRequestError("invalid_type", '"texts" must be a list of strings.')
         if not texts:
-            raise InvalidRequestError("empty_text", "\"texts\" is empty; send at least one text.")
+            raise InvalidRequestError("empty_text", '"texts" is empty; send at least one text.')
         if len(texts) > settings.max_texts_per_call:
             raise InvalidRequestError(
                 "too_many_texts", f"Send at most {settings.max_texts_per_call} texts per call, not {len(texts)}."

@@ -60,8 +60,13 @@ SETTINGS = make_settings(  # what template.yaml deploys
     sms_per_number_per_day=5,
     sms_provider="sns",
 )
-VICTIM_SPELLINGS = ["+15555550100", "+1 555 555 0100", "001-555-555-0100", "+1 (555) 555-0100",
-                    "\uff0b\uff11\uff15\uff15\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10"]
+VICTIM_SPELLINGS = [
+    "+15555550100",
+    "+1 555 555 0100",
+    "001-555-555-0100",
+    "+1 (555) 555-0100",
+    "\uff0b\uff11\uff15\uff15\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10",
+]
 COUNTRY_CODES = ["1", "1", "44", "7", "234", "225", "881", "882", "960", "1876"]
 WORST: dict[str, float] = {}
 """The worst simulated month: GPU hours and dollars (the conftest prints it)."""
@@ -117,8 +122,9 @@ class SimulatedSageMaker:
         assert self.plan is not None
         mode = self.plan.create_fails
         if mode == "at_once" or (mode == "sometimes" and self.rng.random() < 0.5):
-            raise EndpointError(f"CreateEndpoint {name}: AccessDeniedException: User arn:aws:sts::210987654321:x",
-                                "access_denied")
+            raise EndpointError(
+                f"CreateEndpoint {name}: AccessDeniedException: User arn:aws:sts::210987654321:x", "access_denied"
+            )
         self.endpoints[name] = EndpointInfo(name, EndpointStatus.CREATING)
         outcome = EndpointStatus.FAILED if mode == "after_provisioning" else EndpointStatus.IN_SERVICE
         self.ready_at[name] = (self.clock() + timedelta(minutes=self.plan.provisioning_minutes), outcome)
@@ -141,8 +147,10 @@ class SimulatedSageMaker:
     def invoke(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         if self.endpoints.get(name, EndpointInfo(name, EndpointStatus.FAILED)).status != EndpointStatus.IN_SERVICE:
             raise EndpointError(f"{name} is not in service", "endpoint_error")
-        return {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9} for _ in payload["texts"]],
-                "model": "fake"}
+        return {
+            "predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9} for _ in payload["texts"]],
+            "model": "fake",
+        }
 
 
 @dataclass
@@ -229,8 +237,9 @@ class Simulation:
                 self.lifecycle.reconcile()
             elif kind == "ready":
                 _, status = self.sagemaker.ready_at.pop(what)
-                self.sagemaker.endpoints[what] = EndpointInfo(what, status, "CapacityError: arn:aws:x" if status ==
-                                                              EndpointStatus.FAILED else None)
+                self.sagemaker.endpoints[what] = EndpointInfo(
+                    what, status, "CapacityError: arn:aws:x" if status == EndpointStatus.FAILED else None
+                )
                 self.lifecycle.on_endpoint_status(what, status, self.sagemaker.endpoints[what].failure_reason)
             else:
                 _, payload = self.scheduler.schedules.pop(what)  # ActionAfterCompletion: DELETE
@@ -332,10 +341,12 @@ class Simulation:
 
 
 # A month takes about a minute here, so `make test` plays a few; ATTACKER_EXAMPLES=50 plays more.
-@settings(max_examples=int(os.environ.get("ATTACKER_EXAMPLES", "2")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(plans=st.lists(day_plans, min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1),
-       start_hour=st.integers(0, 23))
+@settings(
+    max_examples=int(os.environ.get("ATTACKER_EXAMPLES", "2")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(plans=st.lists(day_plans, min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1), start_hour=st.integers(0, 23))
 def test_an_attacker_cannot_spend_more_than_the_owners_budget(plans: list[DayPlan], seed: int, start_hour: int):
     start = datetime(2026, 3, 1, start_hour, tzinfo=UTC)
     simulation = Simulation(start, random.Random(seed), on_moto=False)
@@ -349,8 +360,15 @@ def test_an_attacker_cannot_spend_more_than_the_owners_budget(plans: list[DayPla
 def test_the_same_attack_on_the_dynamodb_adapters_keeps_the_budget() -> None:
     """The most expensive plan hypothesis tends to find, on the real DynamoDB adapters (moto) across a midnight:
     starts every minute in bursts with phones, predicting and extending every minute."""
-    plan = DayPlan(start_every_minutes=1, burst=4, phone_mix="mixed", predict_every_minutes=1,
-                   extend_every_minutes=1, create_fails="sometimes", provisioning_minutes=7)
+    plan = DayPlan(
+        start_every_minutes=1,
+        burst=4,
+        phone_mix="mixed",
+        predict_every_minutes=1,
+        extend_every_minutes=1,
+        create_fails="sometimes",
+        provisioning_minutes=7,
+    )
     start = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
     with mock_aws():
         simulation = Simulation(start, random.Random(7), on_moto=True)

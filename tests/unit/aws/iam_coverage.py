@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def sam_policy_templates() -> dict[str, Any]:
-    found = sorted(ROOT.glob(".venv-sam/lib/python3*/site-packages/samtranslator/policy_templates_data/"
-                             "policy_templates.json"))
+    found = sorted(
+        ROOT.glob(".venv-sam/lib/python3*/site-packages/samtranslator/policy_templates_data/policy_templates.json")
+    )
     if not found:
         raise RuntimeError("SAM's policy_templates.json not found: the IAM check needs the SAM CLI venv (.venv-sam)")
     return json.loads(found[-1].read_text())["Templates"]
@@ -88,8 +89,9 @@ def conditions_hold(condition: dict[str, Any], request: dict[str, list[str]], pa
     return True
 
 
-def allows(template: dict[str, Any], function_id: str, action: str, request: dict[str, list[str]],
-           parameters: dict[str, Any]) -> bool:
+def allows(
+    template: dict[str, Any], function_id: str, action: str, request: dict[str, list[str]], parameters: dict[str, Any]
+) -> bool:
     """Whether some Allow statement of the function grants `action` for a request with these condition keys."""
     return any(
         any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in _as_list(statement["Action"]))

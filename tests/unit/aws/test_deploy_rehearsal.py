@@ -62,20 +62,38 @@ def runtime_python() -> Path:
     if not marker.exists():
         shutil.rmtree(RUNTIME_VENV, ignore_errors=True)
         subprocess.run([python_313(), "-m", "venv", str(RUNTIME_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"boto3=={version}",
-                        f"botocore=={pinned('botocore')}"], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", f"boto3=={version}", f"botocore=={pinned('botocore')}"],
+            check=True,
+        )
         marker.touch()
     return python
 
 
 def sam_build(build_dir: Path) -> dict:
     """`sam build` (no container) into build_dir; the built template, as JSON-able data."""
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0",
-           "PATH": f"{Path(python_313()).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "PATH": f"{Path(python_313()).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     result = subprocess.run(
-        [str(SAM), "build", "--cached", "--cache-dir", str(ROOT / "var" / "sam-cache"), "--build-dir", str(build_dir),
-         "--template", str(ROOT / "template.yaml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        [
+            str(SAM),
+            "build",
+            "--cached",
+            "--cache-dir",
+            str(ROOT / "var" / "sam-cache"),
+            "--build-dir",
+            str(build_dir),
+            "--template",
+            str(ROOT / "template.yaml"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     from cfnlint.decode import cfn_yaml
@@ -88,8 +106,11 @@ def sam_build(build_dir: Path) -> dict:
 def test_every_handler_imports_from_the_built_artifact_on_the_lambda_runtime(tmp_path: Path) -> None:
     python = runtime_python()
     built = sam_build(tmp_path / "build")
-    functions = {logical_id: resource["Properties"] for logical_id, resource in built["Resources"].items()
-                 if resource["Type"] == "AWS::Serverless::Function"}
+    functions = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in built["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
     assert set(functions) == {"ApiFunction", "EndpointEventsFunction", "TeardownFunction", "ReconcilerFunction"}
     runtime = built["Globals"]["Function"]["Runtime"]
     assert runtime == "python3.13", runtime
@@ -99,7 +120,9 @@ def test_every_handler_imports_from_the_built_artifact_on_the_lambda_runtime(tmp
         result = subprocess.run(
             [str(python), "-I", "-c", IMPORT_HANDLERS, str(code_dir), json.dumps([properties["Handler"]])],
             env={"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"},
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, f"{logical_id} ({properties['Handler']}):\n{result.stderr[-3000:]}"
         # The package ships boto3 with the botocore that pynamodb and the X-Ray SDK pull in: both come from it.

@@ -25,14 +25,21 @@ INSTANCE_TYPE = "ml.g4dn.xlarge"
 
 def handler_functions(template: dict[str, Any]) -> dict[str, str]:
     """Handler string -> the logical id of the function that runs it."""
-    return {resource["Properties"]["Handler"]: logical_id for logical_id, resource in template["Resources"].items()
-            if resource["Type"] == "AWS::Serverless::Function"}
+    return {
+        resource["Properties"]["Handler"]: logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
 
 
 def create_table(template: dict[str, Any], logical_id: str, name: str) -> None:
     properties = template["Resources"][logical_id]["Properties"]
-    boto3.client("dynamodb").create_table(TableName=name, AttributeDefinitions=properties["AttributeDefinitions"],
-                                          KeySchema=properties["KeySchema"], BillingMode=properties["BillingMode"])
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        BillingMode=properties["BillingMode"],
+    )
 
 
 def fresh_entry_point(handler: str) -> Callable[[Any, Any], dict[str, Any]]:
@@ -47,14 +54,23 @@ def fresh_entry_point(handler: str) -> Callable[[Any, Any], dict[str, Any]]:
 def stack(monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]) -> Iterator[CallRecorder]:
     """The AWS adapters against moto, with what the stack would have created, and a recorder of every call."""
     env = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "STATE_TABLE_NAME": "test-state",
-        "RATE_LIMIT_TABLE_NAME": "test-rate-limits", "SMS_PROVIDER": "sns", "SCHEDULE_GROUP_NAME": GROUP,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "STATE_TABLE_NAME": "test-state",
+        "RATE_LIMIT_TABLE_NAME": "test-rate-limits",
+        "SMS_PROVIDER": "sns",
+        "SCHEDULE_GROUP_NAME": GROUP,
         "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
         "TEARDOWN_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:teardown",
-        "APPROVED_MODEL_PARAMETER": MODEL_PARAMETER, "ENDPOINT_NAME_PREFIX": "ondemand-sentiment-51af3dc0",
+        "APPROVED_MODEL_PARAMETER": MODEL_PARAMETER,
+        "ENDPOINT_NAME_PREFIX": "ondemand-sentiment-51af3dc0",
         "INSTANCE_TYPE": INSTANCE_TYPE,
-        "POWERTOOLS_METRICS_DISABLED": "true", "KEEP_ALIVE_MINUTES": f"{KEEP_ALIVE_SECONDS / 60:g}",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "KEEP_ALIVE_MINUTES": f"{KEEP_ALIVE_SECONDS / 60:g}",
+        "COOLDOWN_MINUTES": "0",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -64,8 +80,10 @@ def stack(monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]) -> Iterator
         create_table(template, "StateTable", "test-state")
         create_table(template, "RateLimitTable", "test-rate-limits")
         boto3.client("sagemaker").create_model(
-            ModelName="sentiment-v1", ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
-            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/hf:latest"})
+            ModelName="sentiment-v1",
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/hf:latest"},
+        )
         boto3.client("ssm").put_parameter(Name=MODEL_PARAMETER, Value="sentiment-v1", Type="String")
         boto3.client("scheduler").create_schedule_group(Name=GROUP)
         secret = boto3.client("secretsmanager").create_secret(Name="admin-key", SecretString=ADMIN_KEY)
@@ -75,8 +93,11 @@ def stack(monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]) -> Iterator
         # moto's InvokeEndpoint answers each new endpoint with the next of its moto-api results (else a plain "body"):
         # the model's answer, for /predict and for a canary prediction before texting.
         answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": "sentiment-v1"}
-        requests.post("http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results", timeout=5,
-                      json={"results": [{"Body": json.dumps(answer), "ContentType": "application/json"}] * 4})
+        requests.post(
+            "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+            timeout=5,
+            json={"results": [{"Body": json.dumps(answer), "ContentType": "application/json"}] * 4},
+        )
         recorder = CallRecorder()
         with recorder.installed(monkeypatch):  # the handlers build their AWS clients on first use, recorded
             yield recorder
@@ -130,8 +151,10 @@ def test_every_call_a_function_makes_is_granted_by_its_role(stack: CallRecorder,
     assert "sagemaker:InvokeEndpoint" in called["ApiFunction"]
     assert "sns:Publish" in called["EndpointEventsFunction"]
     assert "sagemaker:DeleteEndpoint" in called["TeardownFunction"]
-    missing = {logical_id: sorted(a for a in actions if not is_granted(a, granted_actions(template, logical_id)))
-               for logical_id, actions in called.items()}
+    missing = {
+        logical_id: sorted(a for a in actions if not is_granted(a, granted_actions(template, logical_id)))
+        for logical_id, actions in called.items()
+    }
     assert not any(missing.values()), f"calls the role does not grant: {missing}"
     # And the other way for DynamoDB: the roles grant no action on the tables that no function makes.
     called_dynamodb = {a for actions in called.values() for a in actions if a.startswith("dynamodb:")}

@@ -37,7 +37,7 @@ def _evaluate(value: Any, stack_id: str) -> Any:
         return value
     if isinstance(value, list):
         return [_evaluate(item, stack_id) for item in value]
-    (function, argument), = value.items()
+    ((function, argument),) = value.items()
     if function == "Ref":
         assert argument == "AWS::StackId", argument
         return stack_id
@@ -60,8 +60,11 @@ def stack_prefix(template: dict[str, Any], stack_name: str, stack_uuid: str) -> 
 
 def test_functions_run_on_python_3_13_supported_to_2029(template) -> None:
     assert template["Globals"]["Function"]["Runtime"] == "python3.13"
-    overrides = {logical_id: resource["Properties"]["Runtime"] for logical_id, resource in template["Resources"].items()
-                 if resource["Type"] == "AWS::Serverless::Function" and "Runtime" in resource["Properties"]}
+    overrides = {
+        logical_id: resource["Properties"]["Runtime"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function" and "Runtime" in resource["Properties"]
+    }
     assert overrides == {}
 
 
@@ -79,7 +82,10 @@ def test_sams_translation_of_the_api_makes_only_the_prod_stage() -> None:
     """Without OpenApiVersion, SAM's deployment also carries StageName "Stage": a second, unthrottled stage."""
     result = subprocess.run(
         [str(ROOT / ".venv-sam" / "bin" / "python"), "-c", TRANSLATE, str(ROOT / "template.yaml")],
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     deployments = json.loads(result.stdout.strip().splitlines()[-1])

@@ -85,8 +85,11 @@ class FakePlatformApi:
             "last_error": self.last_error,
             "last_error_code": self.last_error_code,
             "history": list(self.history),
-            "notice_at": (iso(self.expires_at - timedelta(minutes=self.notice_minutes))
-                          if self.state == "IN_SERVICE" and self.expires_at and self.notice_minutes else None),
+            "notice_at": (
+                iso(self.expires_at - timedelta(minutes=self.notice_minutes))
+                if self.state == "IN_SERVICE" and self.expires_at and self.notice_minutes
+                else None
+            ),
             **({"instant_tier": self.instant_tier} if self.instant_tier else {}),
             **({"budget": self.budget} if self.budget is not None else {}),
         }
@@ -123,8 +126,10 @@ class FakePlatformApi:
             return (200 if self.state == "IN_SERVICE" else 202), self.status_body()
         if (method, path) == ("POST", "/extend"):
             if self.state != "IN_SERVICE":
-                return 409, {"error": "conflict", "message": f"The model is {self.state}; only a model in service "
-                                                            "can be extended."}
+                return 409, {
+                    "error": "conflict",
+                    "message": f"The model is {self.state}; only a model in service can be extended.",
+                }
             if not self.extend_capped:
                 self.expires_at = datetime.now(UTC) + timedelta(minutes=30)
             self.version += 1
@@ -135,22 +140,33 @@ class FakePlatformApi:
             self.move("STOPPING", "stopped by an admin")
             return 202, self.status_body()
         if (method, path) == ("POST", "/predict"):
-            instant = self.instant_tier == "always" or (self.instant_tier == "while-starting"
-                                                        and self.state == "STARTING")
+            instant = self.instant_tier == "always" or (
+                self.instant_tier == "while-starting" and self.state == "STARTING"
+            )
             if self.state != "IN_SERVICE" and not instant:
                 return 503, {"error": "model_not_ready", "message": f"The model is {self.state}; start it first."}
             predictions = [
-                {"label": "NEGATIVE", "label_id": 0, "prob": 0.91} if "never" in text or "bad" in text
+                {"label": "NEGATIVE", "label_id": 0, "prob": 0.91}
+                if "never" in text or "bad" in text
                 else {"label": "POSITIVE", "label_id": 1, "prob": 0.97}
                 for text in body.get("texts", [])
             ]
             if self.instant_tier is None:  # an API from before the instant tier
                 return 200, {"predictions": predictions, "latency_ms": 38, "model": "minilm-sentiment-test"}
             if self.state == "IN_SERVICE" and not self.gpu_fails:
-                return 200, {"predictions": predictions, "latency_ms": 38, "model": "minilm-sentiment-test",
-                             "tier": "gpu"}
-            return 200, {"predictions": predictions, "latency_ms": 3, "model": "instant-nbsvm", "tier": "instant",
-                         "degraded": self.state == "IN_SERVICE"}
+                return 200, {
+                    "predictions": predictions,
+                    "latency_ms": 38,
+                    "model": "minilm-sentiment-test",
+                    "tier": "gpu",
+                }
+            return 200, {
+                "predictions": predictions,
+                "latency_ms": 3,
+                "model": "instant-nbsvm",
+                "tier": "instant",
+                "degraded": self.state == "IN_SERVICE",
+            }
         if (method, path) == ("GET", "/pipeline") and self.pipeline is not None:
             return 200, self.pipeline
         if (method, path) == ("GET", "/outbox") and self.outbox is not None:

@@ -51,11 +51,20 @@ def test_a_timeout_says_how_long_it_waited(http: requests_mock.Mocker) -> None:
 
 def test_predict_remembers_model_latency_and_round_trip_even_on_failure(http: requests_mock.Mocker) -> None:
     client = OndemandApiClient(URL, keep_predictions=2)
-    http.post(f"{URL}/predict", [
-        {"json": {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "latency_ms": 41, "model": "m"}},
-        {"status_code": 503, "json": {"error": "model_not_ready", "message": "The model is STOPPED."}},
-        {"json": {"predictions": [], "latency_ms": 12.5, "model": "m"}},
-    ])
+    http.post(
+        f"{URL}/predict",
+        [
+            {
+                "json": {
+                    "predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}],
+                    "latency_ms": 41,
+                    "model": "m",
+                }
+            },
+            {"status_code": 503, "json": {"error": "model_not_ready", "message": "The model is STOPPED."}},
+            {"json": {"predictions": [], "latency_ms": 12.5, "model": "m"}},
+        ],
+    )
     client.predict(["good"])
     with pytest.raises(ApiError):
         client.predict(["good", "bad"])

@@ -23,7 +23,7 @@ ONE_RUN = [
 ]
 
 
-def spans_at(history: list[dict[str, str]], now_minutes: float, state: str | None = None):  # noqa: ANN201
+def spans_at(history: list[dict[str, str]], now_minutes: float, state: str | None = None):
     transitions = parse_history(history)
     current = state or transitions[-1].to_state
     return state_spans(transitions, current, transitions[-1].at, T0 + timedelta(minutes=now_minutes))
@@ -43,7 +43,11 @@ def test_history_is_ordered_oldest_first_whatever_the_api_order() -> None:
 def test_spans_run_from_one_transition_to_the_next_and_the_last_to_now() -> None:
     spans = spans_at(ONE_RUN, now_minutes=100)
     assert [(span.state, span.seconds / 60) for span in spans] == [
-        ("STARTING", 7), ("IN_SERVICE", 30), ("STOPPING", 3), ("STOPPED", 60)]
+        ("STARTING", 7),
+        ("IN_SERVICE", 30),
+        ("STOPPING", 3),
+        ("STOPPED", 60),
+    ]
 
 
 def test_the_items_own_state_extends_a_history_that_lags_it() -> None:
@@ -80,9 +84,15 @@ def test_billing_is_clipped_to_the_period() -> None:
 
 
 def test_two_runs_are_two_lifetimes() -> None:
-    second = [entry(m + 60, f, t, r) for m, f, t, r in
-              [(0, "STOPPED", "STARTING", ""), (5, "STARTING", "IN_SERVICE", ""), (35, "IN_SERVICE", "STOPPING", ""),
-               (36, "STOPPING", "STOPPED", "")]]
+    second = [
+        entry(m + 60, f, t, r)
+        for m, f, t, r in [
+            (0, "STOPPED", "STARTING", ""),
+            (5, "STARTING", "IN_SERVICE", ""),
+            (35, "IN_SERVICE", "STOPPING", ""),
+            (36, "STOPPING", "STOPPED", ""),
+        ]
+    ]
     spans = spans_at(ONE_RUN + second, now_minutes=120)
     assert len(billed_intervals(spans)) == 2
     assert billed_minutes(spans, T0, T0 + timedelta(minutes=120)) == 40 + 36

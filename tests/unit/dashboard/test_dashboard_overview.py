@@ -16,7 +16,7 @@ def metric(app: AppTest, label: str) -> str:
     return next(item.value for item in app.metric if item.label == label)
 
 
-def button(app: AppTest, label: str):  # noqa: ANN201 - streamlit's Button element
+def button(app: AppTest, label: str):
     return next(item for item in app.button if item.label == label)
 
 
@@ -106,8 +106,9 @@ def test_stop_without_an_admin_key_says_so_and_calls_nothing(fake_api: FakePlatf
     assert "needs the admin key" in app.error[0].value
 
 
-def test_stop_sends_the_admin_key_from_the_environment(fake_api: FakePlatformApi,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_sends_the_admin_key_from_the_environment(
+    fake_api: FakePlatformApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ONDEMAND_ADMIN_KEY", "admin-secret")
     in_service(fake_api)
     app = open_page()
@@ -129,8 +130,9 @@ def test_stop_with_a_wrong_key_shows_the_refusal(fake_api: FakePlatformApi, monk
     assert metric(app, "State") == "IN_SERVICE"
 
 
-def test_stop_on_an_api_without_stop_says_it_is_not_deployed(fake_api: FakePlatformApi,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_on_an_api_without_stop_says_it_is_not_deployed(
+    fake_api: FakePlatformApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ONDEMAND_ADMIN_KEY", "admin-secret")
     fake_api.admin_key = None
     in_service(fake_api)
@@ -173,13 +175,14 @@ def element_protos(node: object) -> Iterator[str]:
 
 
 def test_the_admin_key_never_reaches_a_browser_widget_and_the_api_url_is_not_editable(
-        fake_api: FakePlatformApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_api: FakePlatformApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ONDEMAND_ADMIN_KEY", "admin-secret")
     app = open_page()
 
     assert not app.exception
     assert [field.label for field in app.text_input] == ["Phone for the ready SMS (optional, E.164)"]
-    assert not any("admin-secret" in proto for proto in element_protos(app._tree))  # noqa: SLF001
+    assert not any("admin-secret" in proto for proto in element_protos(app._tree))
     sidebar = [caption.value for caption in app.sidebar.caption]
     assert any("Admin key: set" in text for text in sidebar)
     assert any("`http://fake-api.test`" in text and "not editable" in text for text in sidebar)
@@ -203,8 +206,9 @@ def test_in_service_shows_when_the_stop_notice_goes_out_and_the_instant_tier(fak
 
     notice = (fake_api.expires_at - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")
     captions = [caption.value for caption in app.caption]
-    assert any(f"Stop notice (the SMS and the page's Extend banner) at {notice} UTC (in 7 min" in text
-               for text in captions), captions
+    assert any(
+        f"Stop notice (the SMS and the page's Extend banner) at {notice} UTC (in 7 min" in text for text in captions
+    ), captions
     assert any(text.startswith("Instant tier: always") for text in captions)
 
 
@@ -218,8 +222,12 @@ def test_no_notice_line_when_the_owner_turned_the_notice_off(fake_api: FakePlatf
 
 def budget(used: float) -> dict[str, object]:
     resets = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    return {"gpu_minutes_per_day": 240, "gpu_minutes_used_today": used, "gpu_minutes_left_today": max(0, 240 - used),
-            "resets_at": resets.isoformat()}
+    return {
+        "gpu_minutes_per_day": 240,
+        "gpu_minutes_used_today": used,
+        "gpu_minutes_left_today": max(0, 240 - used),
+        "resets_at": resets.isoformat(),
+    }
 
 
 def test_the_daily_gpu_budget_is_shown(fake_api: FakePlatformApi) -> None:
@@ -259,8 +267,14 @@ def progress_bars(app: AppTest) -> list[tuple[int, str]]:
 
 
 def test_training_progress_is_shown_while_the_transformer_trains(fake_api: FakePlatformApi) -> None:
-    fake_api.pipeline = {"state": "training", "stage": "training the transformer", "progress": 0.42,
-                         "message": "Epoch 1 of 2.", "instant_model": True, "gpu_model": False}
+    fake_api.pipeline = {
+        "state": "training",
+        "stage": "training the transformer",
+        "progress": 0.42,
+        "message": "Epoch 1 of 2.",
+        "instant_model": True,
+        "gpu_model": False,
+    }
 
     app = open_page()
 

@@ -18,10 +18,12 @@ def metric(app: AppTest, label: str) -> str:
 def one_run(api: FakePlatformApi, started_hours_ago: float, minutes: tuple[int, int, int]) -> None:
     """STOPPED -> STARTING -> IN_SERVICE -> STOPPING -> STOPPED; `minutes` are the three middle states' lengths."""
     at = datetime.now(UTC) - timedelta(hours=started_hours_ago)
-    for to, reason, length in (("STARTING", "start requested", minutes[0]),
-                               ("IN_SERVICE", "endpoint InService", minutes[1]),
-                               ("STOPPING", "keep-alive expired", minutes[2]),
-                               ("STOPPED", "endpoint deleted", 0)):
+    for to, reason, length in (
+        ("STARTING", "start requested", minutes[0]),
+        ("IN_SERVICE", "endpoint InService", minutes[1]),
+        ("STOPPING", "keep-alive expired", minutes[2]),
+        ("STOPPED", "endpoint deleted", 0),
+    ):
         api.move(to, reason, at=at)
         at += timedelta(minutes=length)
 
@@ -72,10 +74,22 @@ def test_history_api_error_is_a_message(fake_api: FakePlatformApi) -> None:
 
 def test_messages_lists_the_outbox_with_delivery_results(fake_api: FakePlatformApi) -> None:
     fake_api.outbox = [
-        {"at": "2026-11-23T09:20:00+00:00", "phone": "+15555550100", "message": "Your model is ready.",
-         "provider": "outbox", "ok": True, "detail": "saved to the local outbox"},
-        {"at": "2026-11-23T09:20:01+00:00", "phone": "+15555550199", "message": "Your model is ready.",
-         "provider": "textbelt", "ok": False, "detail": "Out of quota"},
+        {
+            "at": "2026-11-23T09:20:00+00:00",
+            "phone": "+15555550100",
+            "message": "Your model is ready.",
+            "provider": "outbox",
+            "ok": True,
+            "detail": "saved to the local outbox",
+        },
+        {
+            "at": "2026-11-23T09:20:01+00:00",
+            "phone": "+15555550199",
+            "message": "Your model is ready.",
+            "provider": "textbelt",
+            "ok": False,
+            "detail": "Out of quota",
+        },
     ]
 
     app = open_page("messages")
@@ -120,8 +134,9 @@ def test_predict_sends_each_line_and_shows_labels_latency_and_the_latency_chart(
     app.text_area[0].input("Loved every minute.\nA bad, boring film.\n\n")
     app.button[0].click().run()
 
-    assert [call.body for call in fake_api.posts("/predict")] == [{"texts": ["Loved every minute.",
-                                                                             "A bad, boring film."]}]
+    assert [call.body for call in fake_api.posts("/predict")] == [
+        {"texts": ["Loved every minute.", "A bad, boring film."]}
+    ]
     results = app.dataframe[0].value
     assert list(results["label"]) == ["POSITIVE", "NEGATIVE"]
     assert list(results["probability"]) == [0.97, 0.91]
@@ -205,8 +220,9 @@ def test_a_short_history_is_complete_so_the_whole_period_counts(fake_api: FakePl
     assert not any("dropped" in caption.value for caption in app.caption)
 
 
-def test_a_full_history_prices_only_the_time_it_covers(fake_api: FakePlatformApi,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_history_prices_only_the_time_it_covers(
+    fake_api: FakePlatformApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HISTORY_LIMIT", "4")
     one_run(fake_api, started_hours_ago=2, minutes=(7, 30, 5))
 
@@ -231,7 +247,10 @@ def test_cost_of_a_never_started_platform_is_nothing(fake_api: FakePlatformApi) 
     app.selectbox[0].select("Whole history").run()
 
     assert (metric(app, "Endpoint minutes"), metric(app, "On-demand cost"), metric(app, "Always-on cost")) == (
-        "0.0", "$0.00", "$0.00")
+        "0.0",
+        "$0.00",
+        "$0.00",
+    )
     assert "No endpoint ran" in app.info[0].value
 
 

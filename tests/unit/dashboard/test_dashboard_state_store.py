@@ -19,9 +19,14 @@ TABLE = "dashboard-state"
 
 @pytest.fixture
 def table_store(fake_api: FakePlatformApi, monkeypatch: pytest.MonkeyPatch, state_table) -> Iterator[DynamoStateStore]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-                        "ONDEMAND_STATE_TABLE": TABLE}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "ONDEMAND_STATE_TABLE": TABLE,
+    }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "DYNAMODB_ENDPOINT_URL", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -31,9 +36,15 @@ def table_store(fake_api: FakePlatformApi, monkeypatch: pytest.MonkeyPatch, stat
 
 
 def test_state_and_history_come_from_the_table_and_actions_from_the_api(
-        fake_api: FakePlatformApi, table_store: DynamoStateStore) -> None:
-    table_store.transition([State.STOPPED], State.STARTING, "start requested", endpoint_name="ondemand-sentiment-t1",
-                           subscribers=["+15555550100"])
+    fake_api: FakePlatformApi, table_store: DynamoStateStore
+) -> None:
+    table_store.transition(
+        [State.STOPPED],
+        State.STARTING,
+        "start requested",
+        endpoint_name="ondemand-sentiment-t1",
+        subscribers=["+15555550100"],
+    )
     table_store.transition([State.STARTING], State.IN_SERVICE, "endpoint InService")
     fake_api.failures["/status"] = (500, {"error": "internal_error", "message": "the API is down"})
 
@@ -52,8 +63,9 @@ def test_state_and_history_come_from_the_table_and_actions_from_the_api(
     assert list(app.dataframe[0].value["to"]) == ["IN_SERVICE", "STARTING"]
 
 
-def test_an_unreadable_table_is_a_message(fake_api: FakePlatformApi, table_store: DynamoStateStore,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_table_is_a_message(
+    fake_api: FakePlatformApi, table_store: DynamoStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ONDEMAND_STATE_TABLE", "no-such-table")
 
     app = open_page()

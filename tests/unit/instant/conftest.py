@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "glue_jobs"))
-from seed_raw_reviews import load_movie_reviews  # noqa: E402
-
-from training import instant_train  # noqa: E402
+from glue_jobs.seed_raw_reviews import load_movie_reviews
+from training import instant_train
 
 TINY_ROWS_PER_LABEL = 300
 TINY_HYPERPARAMETERS = instant_train.InstantHyperparameters(bucket_bits=16)

@@ -13,15 +13,49 @@ REVIEW = "This movie wasn't good at all!! 7/10 <br /><br />Don\u2019t watch it :
 
 def test_tokens_keep_negations_ratings_exclamations_and_emoticons() -> None:
     assert tokenize(REVIEW) == [
-        "this", "movie", "wasn't", "good", "at", "all", "!", "!", "7/10", "don't", "watch", "it", ":(",
+        "this",
+        "movie",
+        "wasn't",
+        "good",
+        "at",
+        "all",
+        "!",
+        "!",
+        "7/10",
+        "don't",
+        "watch",
+        "it",
+        ":(",
     ]
 
 
 def test_a_fixed_text_lands_in_fixed_buckets() -> None:
     # Recorded once; a change here means every trained instant model must be retrained (bump FEATURIZER).
     assert feature_buckets(REVIEW, 1 << 20) == [
-        950823, 979567, 601151, 282258, 523580, 553437, 786387, 862663, 73903, 739878, 948020, 353404,
-        466762, 921992, 795140, 670065, 212130, 59363, 246073, 700143, 432240, 423655, 1031740, 845193,
+        950823,
+        979567,
+        601151,
+        282258,
+        523580,
+        553437,
+        786387,
+        862663,
+        73903,
+        739878,
+        948020,
+        353404,
+        466762,
+        921992,
+        795140,
+        670065,
+        212130,
+        59363,
+        246073,
+        700143,
+        432240,
+        423655,
+        1031740,
+        845193,
     ]
     assert feature_buckets("Great film", 1 << 16) == [53855, 48674, 29775]
 

@@ -48,8 +48,12 @@ def test_train_save_load_gives_the_trained_classifiers_probabilities(
 ) -> None:
     texts = tiny_reviews["text"].tolist()
     fitted = instant_train.fit(texts, tiny_reviews["label"].tolist(), TINY_HYPERPARAMETERS)
-    instant_train.save(tmp_path / "m", fitted.weights, fitted.bias, {"model_name": "m", "version": "1",
-                                                                       "labels": ["NEGATIVE", "POSITIVE"]})
+    instant_train.save(
+        tmp_path / "m",
+        fitted.weights,
+        fitted.bias,
+        {"model_name": "m", "version": "1", "labels": ["NEGATIVE", "POSITIVE"]},
+    )
     loaded = InstantModel.load(tmp_path / "m")
     held_out = list(OBVIOUS) + texts[:50]
     features = instant_train.bucket_matrix(held_out, 1 << TINY_HYPERPARAMETERS.bucket_bits)
@@ -137,6 +141,9 @@ def test_serving_imports_no_numpy_torch_or_sklearn(tiny_model_dir: Path) -> None
     )
     completed = subprocess.run(
         [sys.executable, "-I", "-c", script, str(REPO_ROOT / "functions"), str(tiny_model_dir)],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert completed.stdout.split("\n")[:2] == ["POSITIVE", "[]"]

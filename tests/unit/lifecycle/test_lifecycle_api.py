@@ -17,7 +17,10 @@ from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 
 
 def invoke(
-    handler: Handler, event: dict[str, Any], body: Any = ..., headers: dict[str, str] | None = None,
+    handler: Handler,
+    event: dict[str, Any],
+    body: Any = ...,
+    headers: dict[str, str] | None = None,
     raw: str | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
     """Invoke the API handler; returns (status, JSON body, headers)."""
@@ -53,8 +56,17 @@ def test_status_of_a_fresh_stack_is_stopped(call, adapters, event) -> None:
     status, body, _ = call(event("apigw_status"))
     assert status == 200
     assert body["state"] == "STOPPED"
-    for key in ("endpoint_name", "since", "expires_at", "seconds_left", "eta_seconds", "version",
-                "subscribers_count", "last_error", "history"):
+    for key in (
+        "endpoint_name",
+        "since",
+        "expires_at",
+        "seconds_left",
+        "eta_seconds",
+        "version",
+        "subscribers_count",
+        "last_error",
+        "history",
+    ):
         assert key in body
     assert body["eta_seconds"] is None and body["history"] == []
 
@@ -68,8 +80,7 @@ def test_start_answers_202_with_an_eta_and_status_never_shows_phone_numbers(call
     assert status == 202 and body["subscribers_count"] == 2
     status, body, _ = call(event("apigw_status"))
     assert PHONE_A not in json.dumps(body) and PHONE_B not in json.dumps(body)
-    assert body["history"][0] == {"at": body["since"], "from": "STOPPED", "to": "STARTING",
-                                  "reason": "start requested"}
+    assert body["history"][0] == {"at": body["since"], "from": "STOPPED", "to": "STARTING", "reason": "start requested"}
     assert len(endpoints.created) == 1
 
 
@@ -89,8 +100,10 @@ def test_predict_returns_labels_probabilities_latency_and_model(call, in_service
     assert [p["label"] for p in body["predictions"]] == ["POSITIVE", "NEGATIVE"]
     assert body["model"] == "fake-minilm"
     assert isinstance(body["latency_ms"], float | int) and body["latency_ms"] >= 0
-    assert endpoints.invocations[-1] == (in_service, {"texts": [
-        "A warm, funny and beautifully acted film.", "Two hours I will never get back."]})
+    assert endpoints.invocations[-1] == (
+        in_service,
+        {"texts": ["A warm, funny and beautifully acted film.", "Two hours I will never get back."]},
+    )
     status, body, _ = call(event("apigw_predict"))
     assert status == 200 and len(body["predictions"]) == 1
 
@@ -149,8 +162,8 @@ LONG = "x" * 2001
         ("apigw_start", {"phone": "+1555555010012345"}, None, "invalid_phone", "with its country code"),
         ("apigw_start", {"phone": 15555550100}, None, "invalid_phone", "must be a string"),
         ("apigw_predict", None, None, "missing_body", "JSON object"),
-        ("apigw_predict", {}, None, "missing_text", "either \"text\""),
-        ("apigw_predict", {"text": "a", "texts": ["b"]}, None, "missing_text", "either \"text\""),
+        ("apigw_predict", {}, None, "missing_text", 'either "text"'),
+        ("apigw_predict", {"text": "a", "texts": ["b"]}, None, "missing_text", 'either "text"'),
         ("apigw_predict", {"text": 5}, None, "invalid_type", "must be a string"),
         ("apigw_predict", {"texts": "one"}, None, "invalid_type", "list of strings"),
         ("apigw_predict", {"texts": ["ok", 3]}, None, "invalid_type", "list of strings"),
@@ -188,8 +201,11 @@ def test_an_unknown_route_is_404_in_the_error_shape(call, adapters, event) -> No
     unknown = event("apigw_status")
     unknown["path"] = unknown["resource"] = "/nope"
     status, body, _ = call(unknown)
-    assert status == 404 and body == {"error": "not_found", "message": "There is no GET /nope.",
-                                      "request_id": unknown["requestContext"]["requestId"]}
+    assert status == 404 and body == {
+        "error": "not_found",
+        "message": "There is no GET /nope.",
+        "request_id": unknown["requestContext"]["requestId"],
+    }
 
 
 def test_stop_needs_the_admin_key(call, in_service, event, store, endpoints) -> None:
@@ -230,7 +246,7 @@ def test_a_body_that_is_not_utf8_is_invalid_json(call, adapters, event) -> None:
     import base64
 
     request = event("apigw_predict")
-    request["body"] = base64.b64encode(b"\xff\xfe{\"text\": 1}").decode()
+    request["body"] = base64.b64encode(b'\xff\xfe{"text": 1}').decode()
     request["isBase64Encoded"] = True
     status, body, _ = call(request)
     assert status == 400 and body["error"] == "invalid_json"

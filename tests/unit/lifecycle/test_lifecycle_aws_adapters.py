@@ -179,8 +179,12 @@ def test_invoke_posts_json_and_returns_the_answer(aws) -> None:
         stub.add_response(
             "invoke_endpoint",
             {"Body": io.BytesIO(json.dumps(answer).encode()), "ContentType": "application/json"},
-            {"EndpointName": "ondemand-sentiment-x", "ContentType": "application/json",
-             "Accept": "application/json", "Body": json.dumps({"texts": ["great"]}).encode()},
+            {
+                "EndpointName": "ondemand-sentiment-x",
+                "ContentType": "application/json",
+                "Accept": "application/json",
+                "Body": json.dumps({"texts": ["great"]}).encode(),
+            },
         )
         assert control.invoke("ondemand-sentiment-x", {"texts": ["great"]}) == answer
 

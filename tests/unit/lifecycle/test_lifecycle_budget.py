@@ -52,8 +52,12 @@ def test_a_spent_day_answers_429_with_when_it_resets(handlers, machine, endpoint
     assert int(headers["Retry-After"]) == int(timedelta(hours=1, minutes=10).total_seconds())
     assert machine.store.get().state == State.STOPPED and len(endpoints.created) == 1
     status_body = invoke(handlers.api, event("apigw_status"))[1]
-    assert status_body["budget"] == {"gpu_minutes_per_day": 60, "gpu_minutes_used_today": 50.0,
-                                     "gpu_minutes_left_today": 10.0, "resets_at": "2026-03-11T00:00:00Z"}
+    assert status_body["budget"] == {
+        "gpu_minutes_per_day": 60,
+        "gpu_minutes_used_today": 50.0,
+        "gpu_minutes_left_today": 10.0,
+        "resets_at": "2026-03-11T00:00:00Z",
+    }
     clock.current = datetime(2026, 3, 11, 0, 0, 1, tzinfo=UTC)
     assert invoke(handlers.api, event("apigw_start"))[0] == 202
 
@@ -163,13 +167,15 @@ def capped(aws, adapters: Adapters, settings, clock) -> EndpointLifecycle:
     create_table_from_template(boto3.client("dynamodb"), "RateLimitTable", "caps")
     limiter = DynamoRateLimiter("caps", lambda: "test-pepper", now=lambda: clock().timestamp())
     limited = dataclasses.replace(adapters, rate_limiter=limiter)
-    tight = dataclasses.replace(settings, sms_per_day=3, sms_per_number_per_day=2, cooldown_minutes=0,
-                                sms_country_codes=("+1",))
+    tight = dataclasses.replace(
+        settings, sms_per_day=3, sms_per_number_per_day=2, cooldown_minutes=0, sms_country_codes=("+1",)
+    )
     return EndpointLifecycle(limited, tight, now=clock, sleep=lambda _: None)
 
 
-def test_texts_stop_at_the_per_number_and_daily_caps_and_never_leave_the_allowlist(capped, endpoints, notifier,
-                                                                                    clock) -> None:
+def test_texts_stop_at_the_per_number_and_daily_caps_and_never_leave_the_allowlist(
+    capped, endpoints, notifier, clock
+) -> None:
     clock.current = LATE_EVENING - timedelta(hours=12)
     for _ in range(3):
         name = capped.start(PHONE_A).state.endpoint_name

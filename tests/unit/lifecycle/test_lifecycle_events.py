@@ -30,8 +30,8 @@ def starting(store, adapters, endpoints):
     )
 
 
-def test_in_service_promotes_schedules_teardown_and_texts_each_subscriber(handlers,
-    starting, event, store, scheduler, notifier
+def test_in_service_promotes_schedules_teardown_and_texts_each_subscriber(
+    handlers, starting, event, store, scheduler, notifier
 ) -> None:
     result = handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     item = store.get()
@@ -46,8 +46,8 @@ def test_in_service_promotes_schedules_teardown_and_texts_each_subscriber(handle
     assert result["outcome"].startswith("promoted")
 
 
-def test_duplicate_in_service_events_change_nothing_and_text_nobody_twice(handlers,
-    starting, event, store, scheduler, notifier
+def test_duplicate_in_service_events_change_nothing_and_text_nobody_twice(
+    handlers, starting, event, store, scheduler, notifier
 ) -> None:
     handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     after_first = store.get()
@@ -83,8 +83,8 @@ def test_events_for_other_stacks_endpoints_are_ignored(handlers, starting, event
     assert store.get().state == State.STARTING
 
 
-def test_failed_marks_failed_with_the_reason_tells_subscribers_once_and_deletes(handlers,
-    starting, event, store, notifier, endpoints
+def test_failed_marks_failed_with_the_reason_tells_subscribers_once_and_deletes(
+    handlers, starting, event, store, notifier, endpoints
 ) -> None:
     handlers.endpoint_events(event("endpoint_state_change_failed"), None)
     handlers.endpoint_events(event("endpoint_state_change_failed"), None)
@@ -113,8 +113,8 @@ def test_failed_while_in_service_tears_the_endpoint_down_at_once(
     assert len(notifier.sent) == texted  # nobody is waiting for a text any more
 
 
-def test_a_failing_scheduler_still_texts_and_leaves_teardown_to_the_reconciler(handlers,
-    starting, event, store, scheduler, notifier
+def test_a_failing_scheduler_still_texts_and_leaves_teardown_to_the_reconciler(
+    handlers, starting, event, store, scheduler, notifier
 ) -> None:
     scheduler.fail = True
     handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
@@ -122,11 +122,16 @@ def test_a_failing_scheduler_still_texts_and_leaves_teardown_to_the_reconciler(h
     assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
 
 
-def test_one_refused_and_one_unreachable_number_do_not_stop_the_others(handlers,
-    store, adapters, event, notifier
+def test_one_refused_and_one_unreachable_number_do_not_stop_the_others(
+    handlers, store, adapters, event, notifier
 ) -> None:
-    store.transition([State.STOPPED], State.STARTING, "start", endpoint_name=FIXTURE_ENDPOINT,
-                     subscribers=["+15555550001", PHONE_A, "+15555550002"])
+    store.transition(
+        [State.STOPPED],
+        State.STARTING,
+        "start",
+        endpoint_name=FIXTURE_ENDPOINT,
+        subscribers=["+15555550001", PHONE_A, "+15555550002"],
+    )
     notifier.refuse.add("+15555550001")
     notifier.unreachable.add("+15555550002")
     result = handlers.endpoint_events(event("endpoint_state_change_in_service"), None)

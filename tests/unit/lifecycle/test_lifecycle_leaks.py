@@ -27,8 +27,10 @@ SECRETS = (ACCOUNT, "arn:aws", "ondemand-ApiFunctionRole", "not authorized", "Ac
 
 def access_denied(**_: object) -> None:
     raise ClientError(
-        {"Error": {"Code": "AccessDeniedException", "Message": DENIED},
-         "ResponseMetadata": {"RequestId": "4d3c-sagemaker", "HTTPStatusCode": 400}},
+        {
+            "Error": {"Code": "AccessDeniedException", "Message": DENIED},
+            "ResponseMetadata": {"RequestId": "4d3c-sagemaker", "HTTPStatusCode": 400},
+        },
         "CreateEndpoint",
     )
 
@@ -69,8 +71,10 @@ def test_an_access_denied_start_leaks_nothing_anywhere(aws, adapters, settings, 
 
 def test_a_failure_reason_from_sagemaker_stays_in_the_log(handlers, machine, endpoints, notifier, event) -> None:
     name = machine.start(PHONE_A).state.endpoint_name
-    reason = (f"ModelError: see https://us-east-1.console.aws.amazon.com/cloudwatch/home#logEventViewer:group="
-              f"/aws/sagemaker/Endpoints/{name};account={ACCOUNT}; role {ROLE}")
+    reason = (
+        f"ModelError: see https://us-east-1.console.aws.amazon.com/cloudwatch/home#logEventViewer:group="
+        f"/aws/sagemaker/Endpoints/{name};account={ACCOUNT}; role {ROLE}"
+    )
     endpoints.set_status(name, EndpointStatus.FAILED, reason)
     machine.on_endpoint_status(name, EndpointStatus.FAILED, reason)
     status = invoke(handlers.api, event("apigw_status"))[1]

@@ -45,8 +45,12 @@ def limited(rate_limits: None, adapters, settings, clock) -> Callable[..., Servi
     return build
 
 
-def start(handler: Handler, event, phone: str | None = None, source_ip: str = "203.0.113.10",
-          ) -> tuple[int, dict[str, Any], dict]:
+def start(
+    handler: Handler,
+    event,
+    phone: str | None = None,
+    source_ip: str = "203.0.113.10",
+) -> tuple[int, dict[str, Any], dict]:
     request = event("apigw_start")
     request["body"] = json.dumps({} if phone is None else {"phone": phone})
     request["requestContext"]["identity"]["sourceIp"] = source_ip

@@ -26,9 +26,7 @@ def test_an_endpoint_no_item_owns_is_deleted(machine, endpoints) -> None:
     endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.IN_SERVICE)
     endpoints.set_status("not-ours", EndpointStatus.IN_SERVICE)
     repairs = machine.reconcile()
-    assert kinds(repairs) == [
-        ("ondemand-sentiment-20250101t000000", RepairKind.DELETED_ORPHAN)
-    ]
+    assert kinds(repairs) == [("ondemand-sentiment-20250101t000000", RepairKind.DELETED_ORPHAN)]
     assert endpoints.deleted == ["ondemand-sentiment-20250101t000000"]
     assert "not-ours" in endpoints.endpoints
 
@@ -110,8 +108,15 @@ def test_an_interrupted_teardown_is_finished(machine, endpoints, clock) -> None:
 def test_the_reconciler_handler_takes_the_scheduled_event(handlers, adapters, event, endpoints, store) -> None:
     endpoints.set_status("ondemand-sentiment-20250101t000000", EndpointStatus.IN_SERVICE)
     result = handlers.reconciler(event("reconciler_scheduled"), None)
-    assert result == {"repairs": [{"endpoint_name": "ondemand-sentiment-20250101t000000", "kind": "deleted_orphan",
-                                   "detail": "no state item owns it; deleted"}]}
+    assert result == {
+        "repairs": [
+            {
+                "endpoint_name": "ondemand-sentiment-20250101t000000",
+                "kind": "deleted_orphan",
+                "detail": "no state item owns it; deleted",
+            }
+        ]
+    }
 
 
 def test_a_deleting_endpoint_is_left_alone(machine, endpoints, clock) -> None:

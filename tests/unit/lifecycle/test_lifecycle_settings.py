@@ -18,10 +18,18 @@ COMPLETE = {
 
 
 def test_a_complete_environment_reads_into_typed_settings() -> None:
-    settings = Settings.from_environment({**COMPLETE, "KEEP_ALIVE_MINUTES": "0.5", "MAX_TEXT_CHARS": "100",
-                                          "DYNAMODB_ENDPOINT_URL": "", "SMS_PROVIDER": "SNS",
-                                          "RATE_LIMIT_TABLE_NAME": "stack-rates", "GPU_MINUTES_PER_DAY": "90",
-                                          "SMS_COUNTRY_CODES": "+1, +44"})
+    settings = Settings.from_environment(
+        {
+            **COMPLETE,
+            "KEEP_ALIVE_MINUTES": "0.5",
+            "MAX_TEXT_CHARS": "100",
+            "DYNAMODB_ENDPOINT_URL": "",
+            "SMS_PROVIDER": "SNS",
+            "RATE_LIMIT_TABLE_NAME": "stack-rates",
+            "GPU_MINUTES_PER_DAY": "90",
+            "SMS_COUNTRY_CODES": "+1, +44",
+        }
+    )
     assert settings.table_name == "stack-state" and settings.region == "eu-west-1"
     assert settings.keep_alive_minutes == 0.5 and settings.max_text_chars == 100
     assert settings.dynamodb_endpoint_url is None  # the template's "" means unset
@@ -57,8 +65,9 @@ def test_a_blank_required_variable_counts_as_missing_and_nothing_else_is_blamed(
 
 def test_bad_values_name_their_variable() -> None:
     with pytest.raises(ConfigurationError) as raised:
-        Settings.from_environment({**COMPLETE, "MAX_TEXT_CHARS": "lots", "KEEP_ALIVE_MINUTES": "half an hour",
-                                   "SMS_PROVIDER": "pigeon"})
+        Settings.from_environment(
+            {**COMPLETE, "MAX_TEXT_CHARS": "lots", "KEEP_ALIVE_MINUTES": "half an hour", "SMS_PROVIDER": "pigeon"}
+        )
     message = str(raised.value)
     assert "MAX_TEXT_CHARS must be a whole number, not 'lots'" in message
     assert "KEEP_ALIVE_MINUTES must be a number, not 'half an hour'" in message

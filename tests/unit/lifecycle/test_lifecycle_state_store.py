@@ -13,8 +13,13 @@ def test_a_missing_item_reads_as_stopped_at_version_0(store: DynamoStateStore) -
 
 
 def test_a_transition_writes_fields_and_a_history_entry(store: DynamoStateStore, clock) -> None:
-    store.transition([State.STOPPED], State.STARTING, "start requested", endpoint_name="ondemand-sentiment-x",
-                     subscribers=["+15555550100"])
+    store.transition(
+        [State.STOPPED],
+        State.STARTING,
+        "start requested",
+        endpoint_name="ondemand-sentiment-x",
+        subscribers=["+15555550100"],
+    )
     item = store.get()
     assert item.state == State.STARTING
     assert item.version == 1
@@ -30,8 +35,12 @@ def test_history_keeps_only_the_latest_entries(aws, state_table, clock) -> None:
 
     state_table(boto3.client("dynamodb"), "bounded")
     bounded = DynamoStateStore("bounded", history_limit=3, now=clock)
-    cycle = [(State.STOPPED, State.STARTING), (State.STARTING, State.IN_SERVICE),
-             (State.IN_SERVICE, State.STOPPING), (State.STOPPING, State.STOPPED)]
+    cycle = [
+        (State.STOPPED, State.STARTING),
+        (State.STARTING, State.IN_SERVICE),
+        (State.IN_SERVICE, State.STOPPING),
+        (State.STOPPING, State.STOPPED),
+    ]
     for number, (source, target) in enumerate(cycle * 2):
         bounded.transition([source], target, f"step {number}")
     assert [h.reason for h in bounded.get().history] == ["step 5", "step 6", "step 7"]

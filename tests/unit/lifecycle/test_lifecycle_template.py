@@ -56,8 +56,9 @@ def test_every_setting_the_code_reads_is_declared_for_every_function_that_needs_
         )
         Settings.from_environment(environment, creates_schedules=creates_schedules)  # what Lambda would read
         read_anywhere |= environment.asked
-    declared = global_env | {v for f in functions(template).values()
-                             for v in f["Properties"].get("Environment", {}).get("Variables", {})}
+    declared = global_env | {
+        v for f in functions(template).values() for v in f["Properties"].get("Environment", {}).get("Variables", {})
+    }
     lambda_sets = {"AWS_REGION", "AWS_DEFAULT_REGION"}
     assert read_anywhere - lambda_sets <= declared, sorted(read_anywhere - lambda_sets - declared)
     assert {"STATE_TABLE_NAME", "TEARDOWN_FUNCTION_ARN", "MAX_TEXT_CHARS"} <= read_anywhere  # the recorder works
@@ -115,8 +116,11 @@ def test_every_start_reads_the_model_the_pipeline_approved(template) -> None:
 
 def test_every_skipped_security_check_says_why(template) -> None:
     """make security (checkov) fails on any finding not skipped; a skip must carry its reason in the template."""
-    skips = [(logical_id, skip) for logical_id, resource in template["Resources"].items()
-             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    skips = [
+        (logical_id, skip)
+        for logical_id, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
     assert skips
     for logical_id, skip in skips:
         assert skip["id"].startswith("CKV_"), logical_id

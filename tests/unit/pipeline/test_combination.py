@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.unit.pipeline.test_train_and_evaluate import channel_dirs, toy_reviews  # noqa: F401 (a fixture)
+from tests.unit.pipeline.test_train_and_evaluate import channel_dirs, toy_reviews  # noqa: F401  # a fixture
 from training import channels, evaluate, inference, instant_train, train
 
 
@@ -25,8 +25,12 @@ def combined_folder(tiny_model_dir, tmp_path, bands):
 
 
 LINEAR_ONLY = [{"max_tokens": 1_000_000, "transformer": 0.0, "instant": 1.0, "bias": 0.0}]
-TEXTS = ["the movie was wonderful", "a dull and boring film", "it was a waste of time and the plot was awful",
-         "brilliant acting and a great plot"]
+TEXTS = [
+    "the movie was wonderful",
+    "a dull and boring film",
+    "it was a waste of time and the plot was awful",
+    "brilliant acting and a great plot",
+]
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
@@ -39,16 +43,21 @@ def test_a_combined_folder_answers_with_the_combination_on_every_backend(tiny_mo
     alone = inference.predict_fn(TEXTS, inference.load_model(str(folder), backend=backend, combine=False))
 
     expected = linear.predict(TEXTS)
-    assert [p["label"] for p in combined] == [p["label"] for p in expected] == [
-        "POSITIVE", "NEGATIVE", "NEGATIVE", "POSITIVE"]
+    assert (
+        [p["label"] for p in combined]
+        == [p["label"] for p in expected]
+        == ["POSITIVE", "NEGATIVE", "NEGATIVE", "POSITIVE"]
+    )
     assert [p["prob"] for p in combined] == pytest.approx([p["prob"] for p in expected], abs=1e-3)
     tiny_alone = inference.predict_fn(TEXTS, inference.load_model(str(tiny_model_dir), backend=backend))
     assert alone["predictions"] == tiny_alone["predictions"]
 
 
 def test_each_length_band_weighs_the_two_models_its_own_way():
-    bands = [{"max_tokens": 10, "transformer": 1.0, "instant": 0.0, "bias": 0.0},
-             {"max_tokens": 1_000_000, "transformer": 0.0, "instant": 2.0, "bias": -1.0}]
+    bands = [
+        {"max_tokens": 10, "transformer": 1.0, "instant": 0.0, "bias": 0.0},
+        {"max_tokens": 1_000_000, "transformer": 0.0, "instant": 2.0, "bias": -1.0},
+    ]
     transformer, linear = np.array([3.0, 3.0, -3.0]), np.array([-5.0, 4.0, 4.0])
 
     margins = inference.combined_margins(transformer, linear, [10, 11, 400], bands)
@@ -66,7 +75,11 @@ def test_a_combination_without_its_linear_model_is_a_clear_error(tiny_model_dir,
 
 @pytest.mark.parametrize("from_channel", [False, True], ids=["trained-here", "from-the-instant-channel"])
 def test_training_with_combine_instant_writes_a_folder_that_serves_the_combination(
-    channel_dirs, tiny_model_dir, tmp_path, monkeypatch, from_channel  # noqa: F811
+    channel_dirs,  # noqa: F811  # the fixture imported above
+    tiny_model_dir,
+    tmp_path,
+    monkeypatch,
+    from_channel,
 ):
     monkeypatch.setattr(train, "MIN_BAND_ROWS_PER_LABEL", 3)  # 30 toy rows held out instead of hundreds
     channel = tmp_path / "instant_model"
@@ -74,14 +87,53 @@ def test_training_with_combine_instant_writes_a_folder_that_serves_the_combinati
         instant_train.train_and_save(channels.read_channel(channel_dirs["train"]), channel)
         monkeypatch.setenv("SM_CHANNEL_INSTANT", str(channel))
     model_dir = tmp_path / "model"
-    hp, profile, paths = train.parse_args([
-        "--profile", "tiny", "--base-model", str(tiny_model_dir), "--train-size", "0", "--train-sources", "imdb",
-        "--max-length", "24", "--epochs", "1", "--learning-rate", "3e-3", "--eval-every", "5", "--patience", "5",
-        "--validation-size", "10", "--combination-rows", "100", "--short-tokens", "9", "--combine-instant", "1",
-        "--freeze-embeddings", "0", "--warmup-ratio", "0", "--head-lr-multiplier", "1", "--model-name", "toy",
-        "--model-dir", str(model_dir), "--train-dir", str(channel_dirs["train"]),
-        "--validation-dir", str(channel_dirs["validation"]), "--test-dir", str(channel_dirs["test"]), "--no-progress",
-    ])
+    hp, profile, paths = train.parse_args(
+        [
+            "--profile",
+            "tiny",
+            "--base-model",
+            str(tiny_model_dir),
+            "--train-size",
+            "0",
+            "--train-sources",
+            "imdb",
+            "--max-length",
+            "24",
+            "--epochs",
+            "1",
+            "--learning-rate",
+            "3e-3",
+            "--eval-every",
+            "5",
+            "--patience",
+            "5",
+            "--validation-size",
+            "10",
+            "--combination-rows",
+            "100",
+            "--short-tokens",
+            "9",
+            "--combine-instant",
+            "1",
+            "--freeze-embeddings",
+            "0",
+            "--warmup-ratio",
+            "0",
+            "--head-lr-multiplier",
+            "1",
+            "--model-name",
+            "toy",
+            "--model-dir",
+            str(model_dir),
+            "--train-dir",
+            str(channel_dirs["train"]),
+            "--validation-dir",
+            str(channel_dirs["validation"]),
+            "--test-dir",
+            str(channel_dirs["test"]),
+            "--no-progress",
+        ]
+    )
 
     metrics = train.run(hp, profile, paths)
 
@@ -103,17 +155,25 @@ def test_training_with_combine_instant_writes_a_folder_that_serves_the_combinati
 
 def test_the_table_puts_every_model_in_a_row_with_the_three_test_sets_and_minutes():
     def scores(imdb, rt, behavioural):
-        return {name: {"accuracy": accuracy} for name, accuracy in
-                (("imdb", imdb), ("rotten_tomatoes", rt), ("behavioural", behavioural))}
+        return {
+            name: {"accuracy": accuracy}
+            for name, accuracy in (("imdb", imdb), ("rotten_tomatoes", rt), ("behavioural", behavioural))
+        }
 
     metrics = {
-        "train_seconds": 300, "build_seconds": 420, "pipeline_seconds": 720,
+        "train_seconds": 300,
+        "build_seconds": 420,
+        "pipeline_seconds": 720,
         "combination": {"instant_seconds": 60},
-        "test": {"model": scores(0.91, 0.84, 0.86), "transformer": scores(0.85, 0.82, 0.8),
-                 "instant": scores(0.9, 0.8, 0.7), "tfidf_logreg_same_rows": scores(0.85, 0.75, 0.6),
-                 "tfidf_logreg_full_train": scores(0.8976, 0.803, 0.65),
-                 "fit_seconds": {"tfidf_logreg_same_rows": 6, "tfidf_logreg_full_train": 48},
-                 "train_rows": {"model": 7651, "baseline": 26745}},
+        "test": {
+            "model": scores(0.91, 0.84, 0.86),
+            "transformer": scores(0.85, 0.82, 0.8),
+            "instant": scores(0.9, 0.8, 0.7),
+            "tfidf_logreg_same_rows": scores(0.85, 0.75, 0.6),
+            "tfidf_logreg_full_train": scores(0.8976, 0.803, 0.65),
+            "fit_seconds": {"tfidf_logreg_same_rows": 6, "tfidf_logreg_full_train": 48},
+            "train_rows": {"model": 7651, "baseline": 26745},
+        },
         "served_test": {"backend": "onnx-int8", **scores(0.909, 0.838, 0.86)},
     }
 
@@ -121,8 +181,11 @@ def test_the_table_puts_every_model_in_a_row_with_the_three_test_sets_and_minute
     table = evaluate.format_table(rows)
 
     assert [row["model"] for row in rows] == [
-        "transformer alone, fp32", "transformer + instant, fp32 (as trained)", "as served on CPU (onnx-int8 + instant)",
-        "TF-IDF + LR, the model's 7651 rows", "TF-IDF + LR, all 26745 train rows",
+        "transformer alone, fp32",
+        "transformer + instant, fp32 (as trained)",
+        "as served on CPU (onnx-int8 + instant)",
+        "TF-IDF + LR, the model's 7651 rows",
+        "TF-IDF + LR, all 26745 train rows",
         "instant tier (NB bigram logistic), alone",
     ]
     assert [row["minutes"] for row in rows] == [5.0, 7.0, 12.0, 0.1, 0.8, 1.0]
@@ -136,7 +199,8 @@ def test_the_behavioural_set_is_over_100_short_labelled_reviews_covering_each_ca
     assert len(frame) >= 100 and frame["text"].is_unique
     assert set(frame["label"]) == {0, 1}
     assert {"negation", "not_bad", "contrast", "intensifier", "rating_words", "irony", "one_liner"} <= set(
-        frame["capability"])
+        frame["capability"]
+    )
     assert frame.groupby("capability")["label"].nunique().min() == 2  # both labels in every capability
     assert frame["text"].str.len().max() <= 200
 

@@ -100,11 +100,28 @@ def test_the_job_curates_csv_and_json_lines_from_s3_into_split_parquet_and_a_cat
     )
     keys = seed("s3://raw/reviews/", s3, rows_per_file=16, reviews=reviews)
     assert sum(k.endswith(".csv") for k in keys) == 2 and sum(k.endswith(".jsonl") for k in keys) == 2
-    s3.put_object(Bucket="raw", Key="reviews/extra/stars.jsonl", Body=b'{"text": "Dreadful", "stars": 1}\n'
-                  b'{"text": "So-so", "stars": 3}\n{"text": "imdb review 0 with a break", "label": 1}\n')
+    s3.put_object(
+        Bucket="raw",
+        Key="reviews/extra/stars.jsonl",
+        Body=b'{"text": "Dreadful", "stars": 1}\n'
+        b'{"text": "So-so", "stars": 3}\n{"text": "imdb review 0 with a break", "label": 1}\n',
+    )
 
-    counts = run(["curate.py", "--JOB_NAME", "test", "--raw_path", "s3://raw/reviews/",
-                  "--curated_path", "s3://curated/reviews/", "--database", "reviews", "--table", "curated"])
+    counts = run(
+        [
+            "curate.py",
+            "--JOB_NAME",
+            "test",
+            "--raw_path",
+            "s3://raw/reviews/",
+            "--curated_path",
+            "s3://curated/reviews/",
+            "--database",
+            "reviews",
+            "--table",
+            "curated",
+        ]
+    )
 
     assert (counts.read, counts.neutral_rating, counts.conflicting_labels, counts.kept) == (53, 1, 2, 50)
     curated = wr.s3.read_parquet("s3://curated/reviews/", dataset=True)

@@ -53,6 +53,7 @@ def test_long_texts_keep_their_beginning_and_their_end(tiny_model):
 def test_micro_batches_are_padded_only_to_their_own_longest_text(tiny_model, monkeypatch):
     shapes = []
     original = inference.pad_batch
+
     def recording_pad_batch(tokenizer, ids, **kwargs):
         shapes.append(len(ids[0]))
         return original(tokenizer, ids, **kwargs)

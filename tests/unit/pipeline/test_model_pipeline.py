@@ -50,8 +50,16 @@ def test_a_missing_or_weaker_model_is_built_by_the_cli_in_a_child_process(tmp_pa
 
     assert builds == [
         [sys.executable, "-m", "local_runtime.model_pipeline", "--profile", "quick", "--out", str(tmp_path / "model")],
-        [sys.executable, "-m", "local_runtime.model_pipeline", "--profile", "tiny", "--out", str(tmp_path / "other"),
-         "--force"],
+        [
+            sys.executable,
+            "-m",
+            "local_runtime.model_pipeline",
+            "--profile",
+            "tiny",
+            "--out",
+            str(tmp_path / "other"),
+            "--force",
+        ],
     ]
     assert model_pipeline.cached_profile(tmp_path / "model") == "quick"
 
@@ -66,8 +74,9 @@ def test_a_cached_model_made_before_the_onnx_export_gets_only_the_export(tmp_pat
 
     model_pipeline.main(["--profile", "quick", "--out", str(model_dir)])
 
-    assert commands == [[sys.executable, "-m", "training.onnx_export", "--model-dir", str(model_dir),
-                         "--test-dir", str(test_channel)]]
+    assert commands == [
+        [sys.executable, "-m", "training.onnx_export", "--model-dir", str(model_dir), "--test-dir", str(test_channel)]
+    ]
     assert "reusing the quick model" in capsys.readouterr().out
 
 

@@ -47,18 +47,50 @@ def test_train_in_sagemaker_conventions_writes_a_servable_model_folder_that_lear
     monkeypatch.setenv("SM_MODEL_DIR", str(model_dir))
     for split, folder in channel_dirs.items():
         monkeypatch.setenv(f"SM_CHANNEL_{split.upper()}", str(folder))
-    hp, profile, paths = train.parse_args([
-        "--profile", "tiny", "--base-model", str(tiny_model_dir), "--train-size", "0", "--train-sources", "",
-        "--max-length", "24", "--epochs", "4", "--learning-rate", "3e-3", "--eval-every", "10", "--patience", "5",
-        "--freeze-embeddings", "0", "--warmup-ratio", "0", "--head-lr-multiplier", "1", "--model-name", "toy",
-        "--no-progress",
-    ])
+    hp, profile, paths = train.parse_args(
+        [
+            "--profile",
+            "tiny",
+            "--base-model",
+            str(tiny_model_dir),
+            "--train-size",
+            "0",
+            "--train-sources",
+            "",
+            "--max-length",
+            "24",
+            "--epochs",
+            "4",
+            "--learning-rate",
+            "3e-3",
+            "--eval-every",
+            "10",
+            "--patience",
+            "5",
+            "--freeze-embeddings",
+            "0",
+            "--warmup-ratio",
+            "0",
+            "--head-lr-multiplier",
+            "1",
+            "--model-name",
+            "toy",
+            "--no-progress",
+        ]
+    )
     assert (profile, hp.batch_size, hp.max_length, paths["train_dir"]) == ("tiny", 16, 24, str(channel_dirs["train"]))
 
     metrics = train.run(hp, profile, paths)
 
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "label_map.json", "serving_config.json",
-                 "metrics.json", "code/inference.py"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "label_map.json",
+        "serving_config.json",
+        "metrics.json",
+        "code/inference.py",
+    ):
         assert (model_dir / name).exists(), name
     assert json.loads((model_dir / "config.json").read_text())["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
     assert json.loads((model_dir / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
@@ -100,8 +132,12 @@ def test_length_grouped_batches_cover_every_example_once_with_similar_lengths():
 
 def test_classification_metrics_and_the_tfidf_baseline():
     metrics = evaluate.classification_metrics([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
-    assert metrics == {"n": 5, "accuracy": 0.6, "f1": pytest.approx(0.6667, abs=1e-4),
-                       "confusion_matrix": [[1, 1], [1, 2]]}
+    assert metrics == {
+        "n": 5,
+        "accuracy": 0.6,
+        "f1": pytest.approx(0.6667, abs=1e-4),
+        "confusion_matrix": [[1, 1], [1, 2]],
+    }
 
     train_rows, test_rows = toy_reviews(200, 1), toy_reviews(50, 2)
     predicted = evaluate.tfidf_baseline_predictions(train_rows, test_rows["text"].tolist())
@@ -131,11 +167,23 @@ def test_with_a_gpu_present_the_model_and_every_batch_are_asked_onto_cuda(tiny_m
     monkeypatch.setattr(torch.nn.Module, "to", record_module)
     monkeypatch.setattr(torch.Tensor, "to", record_tensor)
     batches = []
-    monkeypatch.setattr(train, "on_device", lambda batch, device: batches.append((set(batch), device)) or
-                        {name: tensor.to(device) for name, tensor in batch.items()})
+    monkeypatch.setattr(
+        train,
+        "on_device",
+        lambda batch, device: (
+            batches.append((set(batch), device)) or {name: tensor.to(device) for name, tensor in batch.items()}
+        ),
+    )
     hp = train.Hyperparameters(
-        base_model=str(tiny_model_dir), max_length=24, head_tokens=8, batch_size=16, epochs=1, eval_every=2,
-        patience=5, freeze_embeddings=0, threads=1,
+        base_model=str(tiny_model_dir),
+        max_length=24,
+        head_tokens=8,
+        batch_size=16,
+        epochs=1,
+        eval_every=2,
+        patience=5,
+        freeze_embeddings=0,
+        threads=1,
     )
 
     _, _, report = train.fine_tune(hp, toy_reviews(32, 1), toy_reviews(16, 2), progress=False)

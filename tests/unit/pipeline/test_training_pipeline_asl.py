@@ -34,7 +34,11 @@ INSTANT_PARAMETER = "/ondemand-sentiment/instant-model"
 INSTANT_STATE = "Train the instant model"
 ROLE_ARN = "arn:aws:iam::123456789012:role/pipeline"
 REGION = "us-east-1"
-SOURCE_URI, CURATED_PATH, ARTIFACTS_PATH = "s3://artifacts/code/sourcedir.tar.gz", "s3://curated/reviews/", "s3://artifacts/training/"
+SOURCE_URI, CURATED_PATH, ARTIFACTS_PATH = (
+    "s3://artifacts/code/sourcedir.tar.gz",
+    "s3://curated/reviews/",
+    "s3://artifacts/training/",
+)
 EXECUTION_ARN = f"arn:aws:states:{REGION}:123456789012:execution:training-pipeline:run1"
 # What the state machine names the first attempt's training job: the execution id hashed, then the retry count.
 FIRST_JOB_NAME = f"sentiment-{hashlib.md5(EXECUTION_ARN.encode()).hexdigest()}-0"
@@ -76,8 +80,10 @@ def definition(test_accuracy: float, threshold: str = "0.85") -> dict:
     assert instant["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
     asl["States"][INSTANT_STATE] = {
         "Type": "Pass",
-        "Parameters": {"TrainingJobName": "sentiment-instant-0",
-                       "ModelArtifacts": "s3://artifacts/instant/sentiment-instant-0/output/model.tar.gz"},
+        "Parameters": {
+            "TrainingJobName": "sentiment-instant-0",
+            "ModelArtifacts": "s3://artifacts/instant/sentiment-instant-0/output/model.tar.gz",
+        },
         "ResultPath": instant["ResultPath"],
         "Next": instant["Next"],
     }

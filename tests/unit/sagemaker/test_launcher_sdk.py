@@ -12,9 +12,9 @@ from botocore.stub import Stubber
 
 pytest.importorskip("sagemaker.core", reason="the SDK has a venv of its own: make test-sagemaker")
 
-from sagemaker.core.resources import Base  # noqa: E402
+from sagemaker.core.resources import Base
 
-from training import launcher  # noqa: E402
+from training import launcher
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"

@@ -43,7 +43,7 @@ class InferenceContainer:
             "TRANSFORMERS_OFFLINE": "1",
             **environment,
         }
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [str(DLC_PYTHON), str(CONTAINER), str(model_dir)],
             env=env,
             text=True,
@@ -78,7 +78,7 @@ class ContainerRuntime:
         self.container = container
         self.answers: list[dict[str, Any]] = []
 
-    def invoke_endpoint(self, EndpointName: str, ContentType: str, Accept: str, Body: bytes) -> dict:  # noqa: N803
+    def invoke_endpoint(self, EndpointName: str, ContentType: str, Accept: str, Body: bytes) -> dict:
         answer = self.container.invoke({"Content-Type": ContentType, "Accept": Accept}, Body)
         self.answers.append(answer)
         if answer["status"] != 200:

@@ -155,9 +155,7 @@ def run_training_job(work: Path, base_model: str, timeout: float = 900) -> Train
         "PYTHONUNBUFFERED": "1",
     }
     train_command = DLC_VENV / "bin" / "train"  # sagemaker-training's console script: what SageMaker runs in the image
-    ran = subprocess.run(  # noqa: S603
-        [str(train_command)], cwd=work, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    ran = subprocess.run([str(train_command)], cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
     return TrainingRun(base_dir, ran.returncode, ran.stdout + ran.stderr, request)
 
 
