@@ -276,7 +276,7 @@ class LocalEndpointControl:
 
     def create(self, name: str) -> None:
         if not self._model_ready():
-            raise EndpointError(NO_MODEL_YET)
+            raise EndpointError(NO_MODEL_YET, "no_approved_model")
         with self._lock:
             existing = self._endpoints.get(name)
             if existing and existing.status != EndpointStatus.FAILED:

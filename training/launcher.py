@@ -40,7 +40,10 @@ def source_archive() -> bytes:
     """training/ as a package plus a requirements.txt for the extra libraries (not ours: it pins a CPU torch)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for path in sorted((REPO_ROOT / "training").glob("*.py")):
+        # The code, and the behavioural set the evaluation scores every model on.
+        for path in sorted((REPO_ROOT / "training").glob("*.py")) + [
+            REPO_ROOT / "training" / "behavioural_reviews.csv"
+        ]:
             archive.add(path, arcname=f"training/{path.name}")
         # training/instant_train.py featurizes with the serving module itself (the pipeline's instant-model job).
         for name in ("__init__.py", "instant_model.py"):

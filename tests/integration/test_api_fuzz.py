@@ -19,7 +19,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import unsupported_method
+from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 
 from local_runtime.harness import RunningRuntime, run_local_runtime
 
@@ -62,7 +62,9 @@ def model_in_service(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_every_response_matches_the_openapi_document(case: schemathesis.Case, model_in_service: RunningRuntime) -> None:
     # An undeclared method gets our 404 not_found (on AWS, API Gateway's own 403), not the 405 this check wants.
-    excluded = [unsupported_method]
+    # A schema-valid phone outside the owner's country allowlist (SMS_COUNTRY_CODES, deployment configuration the
+    # document cannot express) is a 400 phone_not_allowed, which this check counts as valid data rejected.
+    excluded = [unsupported_method, positive_data_acceptance]
     response = case.call(base_url=model_in_service.base_url, timeout=60)
     STATUS_COUNTS[f"{case.method} {case.path} {response.status_code}"] += 1
     STATUS_COUNTS["cases"] += 1
@@ -159,18 +161,17 @@ def test_a_full_batch_of_longest_texts_is_classified(model_in_service: RunningRu
     assert len(response.json()["predictions"]) == 32
 
 
+# Spaces, dashes or a trailing newline are not malformed: they are canonicalised to E.164
+# (tests/unit/lifecycle/test_lifecycle_phones.py).
 @pytest.mark.parametrize(
     "phone",
     [
         "15555550100",
         "+0555550100",
-        "+1 555 555 0100",
-        "+1-555-555-0100",
         "+1555555010012345",
         "+12",
         "",
         "+1555555O100",
-        "+15555550100\n",
         "+15555550100; DROP TABLE",
         "\U0001f4de",
         15555550100,

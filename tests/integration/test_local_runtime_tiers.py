@@ -99,7 +99,7 @@ def test_a_runtime_with_no_model_trains_in_the_background_and_starts_once_traine
 
         # Before the GPU model exists, Start fails as on AWS before the pipeline's first approval.
         refused = requests.post(runtime.base_url + "/start", json={}, timeout=30)
-        assert refused.status_code == 502 and "No approved model yet" in refused.json()["message"], refused.text
+        assert refused.status_code == 503 and refused.json()["error"] == "no_approved_model", refused.text
         assert status(runtime)["state"] == "FAILED"
 
         wait_until(

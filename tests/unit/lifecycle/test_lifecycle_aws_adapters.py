@@ -360,6 +360,8 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
         "RATE_LIMIT_TABLE_NAME": "aws-wiring-rates",
     }.items():
         monkeypatch.setenv(name, value)
+    pepper = boto3.client("secretsmanager").create_secret(Name="aws-wiring-pepper", SecretString="pepper")
+    monkeypatch.setenv("RATE_LIMIT_PEPPER_SECRET", pepper["ARN"])
     state_table(boto3.client("dynamodb"), "aws-wiring-state")
     create_table_from_template(boto3.client("dynamodb"), "RateLimitTable", "aws-wiring-rates")
     approve_model()

@@ -77,7 +77,7 @@ def test_an_endpoint_that_never_answers_fails_after_the_starting_timeout(
     repairs = machine.reconcile()
     assert [(r.endpoint_name, r.kind) for r in repairs] == [(provisioned, RepairKind.FAILED_START)]
     item = machine.store.get()
-    assert item.state == State.FAILED and "no prediction succeeded" in item.last_error
+    assert item.state == State.FAILED and item.last_error_code == "start_timeout"
     assert provisioned in endpoints.deleted
     assert len(notifier.sent) == 1 and "could not start" in notifier.sent[0][1]
 

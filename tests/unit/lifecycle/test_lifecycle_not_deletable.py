@@ -96,7 +96,7 @@ def test_a_start_with_a_creating_leftover_answers_clearly_and_creates_nothing(ma
         machine.start(PHONE_A)
     assert list(endpoints.endpoints) == [leftover]  # never two billing
     item = machine.store.get()
-    assert item.state == State.FAILED and "cannot be deleted yet" in item.last_error
+    assert item.state == State.FAILED and item.last_error_code == "create_failed"
     endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)
     assert kinds(machine.reconcile()) == [(leftover, RepairKind.DELETED_ORPHAN)]
     fresh = machine.start(PHONE_A)

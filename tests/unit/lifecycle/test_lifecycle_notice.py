@@ -63,6 +63,7 @@ def test_an_extend_moves_the_notice_and_the_old_moment_texts_nobody(
 ) -> None:
     clock.advance(minutes=20)
     old_payload = scheduler.schedules[notice_schedule_name(in_service)][1]
+    machine.predict(["someone is using it"])  # /extend follows real use
     extended = machine.extend().state
     notices = [name for name in scheduler.schedules if name.startswith("notice-")]
     assert notices == [notice_schedule_name(in_service)]  # replaced, not added
@@ -81,6 +82,7 @@ def test_after_the_notice_an_extend_schedules_no_second_one(
     clock.advance(minutes=25)
     fire(handlers, scheduler, in_service)
     scheduler.schedules.pop(notice_schedule_name(in_service))  # it fired (ActionAfterCompletion: DELETE)
+    machine.predict(["someone is using it"])  # /extend follows real use
     machine.extend()
     assert notice_schedule_name(in_service) not in scheduler.schedules
     assert len(notifier.sent) == 2

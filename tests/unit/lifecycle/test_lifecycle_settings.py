@@ -26,6 +26,7 @@ def test_a_complete_environment_reads_into_typed_settings() -> None:
             "DYNAMODB_ENDPOINT_URL": "",
             "SMS_PROVIDER": "SNS",
             "RATE_LIMIT_TABLE_NAME": "stack-rates",
+            "RATE_LIMIT_PEPPER_SECRET": "stack-rate-pepper",
             "GPU_MINUTES_PER_DAY": "90",
             "SMS_COUNTRY_CODES": "+1, +44",
         }

@@ -161,6 +161,7 @@ def test_an_early_firing_of_a_replaced_schedule_does_not_stop_an_extended_model(
 ) -> None:
     original_at, original = scheduler.schedules[teardown_schedule_name(in_service)]
     clock.current = original_at - timedelta(minutes=2)
+    machine.predict(["someone is using it"])  # /extend follows real use
     machine.extend()  # replaces the schedule; suppose the old one had already been dispatched
     clock.current = original_at - timedelta(seconds=30)
     outcome = machine.teardown(in_service, datetime.fromisoformat(original["expires_at"]))

@@ -10,7 +10,7 @@ import io
 import json
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,10 @@ class InServiceStore:
 
     def get(self) -> EndpointState:
         return EndpointState(state=State.IN_SERVICE, version=3, since=datetime.now(UTC), endpoint_name="ep-1")
+
+    def record_use(self, endpoint_name: str, at: datetime, min_interval: timedelta) -> EndpointState:
+        """A successful prediction notes its time on the item (for /extend); nothing to keep here."""
+        return self.get()
 
 
 @pytest.fixture(scope="module")
