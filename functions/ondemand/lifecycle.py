@@ -542,9 +542,9 @@ class EndpointLifecycle:
             early = (current.expires_at - notice - self.now()).total_seconds()
             if early > NOTICE_EARLY_WAIT.total_seconds():  # a stale firing: an extend moved the deadline (and the
                 return f"skipped: not due until {iso(current.expires_at - notice)}"  # schedule, which fires then)
-            if early > 0:  # a scheduler a moment early: wait for the moment rather than lose the notice
-                self.sleep(early)
-                continue
+            if early > 0:  # a scheduler a moment early: schedule it again for its moment rather than lose it
+                self._schedule_notice(name, current.expires_at)
+                return f"rescheduled: fired {early:.0f} s before it was due"
             try:
                 self.store.update(
                     [State.IN_SERVICE], "stop notice sent", expected_version=current.version, notice_sent_at=self.now()
