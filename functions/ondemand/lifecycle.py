@@ -542,8 +542,8 @@ class EndpointLifecycle:
             early = (current.expires_at - notice - self.now()).total_seconds()
             if early > NOTICE_EARLY_WAIT.total_seconds():  # a stale firing: an extend moved the deadline (and the
                 return f"skipped: not due until {iso(current.expires_at - notice)}"  # schedule, which fires then)
-            if early > 0:  # a scheduler a moment early: schedule it again for its moment rather than lose it
-                self._schedule_notice(name, current.expires_at)
+            if early > 0:  # a scheduler a moment early: schedule it again, later by as much, rather than lose it
+                self._schedule_notice(name, current.expires_at, later_by=timedelta(seconds=early))
                 return f"rescheduled: fired {early:.0f} s before it was due"
             try:
                 self.store.update(
@@ -796,11 +796,13 @@ class EndpointLifecycle:
             # The reconciler tears down any item past expires_at, so a lost schedule costs at most 5 minutes.
             logger.error("could not schedule the teardown of %s at %s", name, iso(at), exc_info=True)
 
-    def _schedule_notice(self, name: str, expires_at: datetime) -> None:
-        """Schedule (or move) the stop notice to expires_at - NOTICE_MINUTES; nothing if the notice is off."""
+    def _schedule_notice(self, name: str, expires_at: datetime, later_by: timedelta = timedelta(0)) -> None:
+        """Schedule (or move) the stop notice to expires_at - NOTICE_MINUTES (+ `later_by`, for one that fired early);
+        nothing if the notice is off."""
         if self.settings.notice_minutes <= 0:
             return
-        at = _ceil_second(max(self.now(), expires_at - timedelta(minutes=self.settings.notice_minutes)))
+        due = expires_at - timedelta(minutes=self.settings.notice_minutes) + later_by
+        at = _ceil_second(max(self.now(), due))
         payload = {"kind": NOTICE_KIND, "endpoint_name": name, "expires_at": iso(expires_at)}
         try:
             self.scheduler.schedule(notice_schedule_name(name), at, payload)
