@@ -56,6 +56,18 @@ def sdk_client(server: LocalStateServer) -> Any:
     )
 
 
+def won_condition(update: Callable[[], object]) -> bool:
+    """Run one conditional update: True if its condition held, False if DynamoDB refused it. Matched by error code,
+    not client.exceptions.X: botocore builds those classes lazily, racily across threads."""
+    try:
+        update()
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def race(writers: int, write: Callable[[], bool]) -> int:
     """Run `write` on `writers` threads released together; how many of them won their condition."""
     start = threading.Barrier(writers)
@@ -75,8 +87,8 @@ def test_identical_subscribe_writes_add_each_phone_exactly_once(state_server: Lo
 
     def subscribe(phone: str) -> Callable[[], bool]:
         def write() -> bool:
-            try:
-                dynamodb.update_item(
+            return won_condition(
+                lambda: dynamodb.update_item(
                     TableName=table,
                     Key=KEY,
                     UpdateExpression="SET subscribers = list_append(subscribers, :phones) ADD version :one",
@@ -87,11 +99,7 @@ def test_identical_subscribe_writes_add_each_phone_exactly_once(state_server: Lo
                         ":one": {"N": "1"},
                     },
                 )
-            except ClientError as error:  # not client.exceptions.X: botocore builds those lazily, racily across threads
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-                return False
-            return True
+            )
 
         return write
 
@@ -113,8 +121,8 @@ def test_writes_that_expect_one_version_let_exactly_one_through(state_server: Lo
 
     def transition(version: int) -> Callable[[], bool]:
         def write() -> bool:
-            try:
-                dynamodb.update_item(
+            return won_condition(
+                lambda: dynamodb.update_item(
                     TableName=table,
                     Key=KEY,
                     UpdateExpression="SET version = :next ADD starts :one",
@@ -125,11 +133,7 @@ def test_writes_that_expect_one_version_let_exactly_one_through(state_server: Lo
                         ":one": {"N": "1"},
                     },
                 )
-            except ClientError as error:  # not client.exceptions.X: botocore builds those lazily, racily across threads
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-                return False
-            return True
+            )
 
         return write
 
