@@ -150,6 +150,7 @@ js-test:
 # full settings behind each of its numbers. bench_model_server makes the quick model first if none is cached.
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_start.py --runs 1
+	$(PY) benchmarks/bench_first_answer.py --runs 1 --baseline-delay 10s
 	$(PY) benchmarks/bench_concurrent_start.py --callers 20 --runs 1
 	$(PY) benchmarks/bench_model_server.py --texts 64 --rounds 1
 	$(PY) benchmarks/soak.py --cycles 2
