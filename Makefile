@@ -71,8 +71,11 @@ test-integration: venv
 test-e2e: venv
 	$(PY) -m pytest tests/e2e
 
-test: lint js-test test-glue test-sagemaker
-	$(PY) -m pytest tests
+# The environments, lint and the runtime-version checks build and run side by side (mostly installs, waiting on disk
+# and the package index), then every test on every core.
+test:
+	$(MAKE) --jobs=4 --output-sync=target lint js-test test-glue test-sagemaker
+	$(PY) -m pytest -n auto tests
 
 # The Glue runtime check: the job's tests on Python 3.9 with the awswrangler Glue Python shell ships (2.15.1), in a
 # venv of their own (the project's conftest needs the main venv's plugins, so --noconftest).
