@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# pip skips byte-compiling what it installs (torch alone is thousands of files): a module compiles on its first import.
+export PIP_COMPILE := 0
 
 .PHONY: help venv chromium lint security test test-glue test-sagemaker test-unit test-integration test-e2e model demo dashboard bench clean
 
