@@ -446,6 +446,19 @@ NEGATION = [
     fixed("negation", 1, "nothing about {SUBJECT} {disappoints|feels cheap|is wasted}"),
     fixed("negation", 0, "I wouldn't {watch it again|recommend it|pay to see it}"),
     fixed("negation", 1, "I wouldn't change {a thing|a single scene|a frame}"),
+    # Minimal pairs (added after run 7): the same operator with both labels, so no operator alone decides the label.
+    fixed("negation", 0, "don't bother with {SUBJECT}"),
+    fixed("negation", 1, "don't let the {title|poster|trailer|premise} put you off"),
+    fixed("negation", 0, "I can't say I {liked|enjoyed|cared about} {SUBJECT}"),
+    fixed("negation", 1, "I can't say I was {bored|disappointed|let down} for a second"),
+    fixed("negation", 0, "nobody {laughed|clapped|cared} {in my screening|at all|even once}"),
+    fixed("negation", 1, "nobody {walked out|left early|checked their phone} {in my screening|all night|even once}"),
+    fixed("negation", 0, "it never {made me laugh|moved me|surprised me|earns its ending}"),
+    fixed("negation", 1, "I never {wanted it to end|stopped grinning|lost interest}"),
+    fixed("negation", 0, "no one would call {SUBJECT} {POS_ADJ}"),
+    fixed("negation", 1, "you can't call {SUBJECT} {NEG_ADJ_NEGATABLE}"),
+    fixed("negation", 0, "you can't call {SUBJECT} {POS_ADJ} with a straight face"),
+    fixed("negation", 1, "don't {listen to the critics|believe the bad reviews|let the length scare you}"),
 ]
 
 # ------------------------------------------------------------------------------------------ "not bad" kin
@@ -474,6 +487,14 @@ LITOTES = [
     fixed("litotes", 0, "{SUBJECT} is not {much fun|worth much|my cup of tea}"),
     fixed("litotes", 1, "hardly {boring|a waste of time|a disappointment|dull}"),
     fixed("litotes", 0, "no great {shakes|joy|fun}"),
+    fixed("litotes", 1, "nothing to {complain about|sneer at|be ashamed of}"),
+    fixed("litotes", 0, "nothing to {get excited about|remember it by|see here}"),
+    fixed("litotes", 1, "no {slouch|bore|turkey|dud}"),
+    fixed("litotes", 0, "{not much of a|hardly a|far from a} {triumph|success|thrill}"),
+    fixed("litotes", 1, "{not a bad|hardly a wasted|far from a wasted} {evening|night out|two hours}"),
+    fixed("litotes", 0, "not {the best|a great|a good} use of {an evening|two hours|your money}"),
+    fixed("litotes", 1, "I was not {unimpressed|disappointed|let down}"),
+    fixed("litotes", 0, "I was not {impressed|moved|amused|entertained}"),
 ]
 
 
@@ -652,6 +673,20 @@ IRONY = [
         "{putting me to sleep|wasting my time|boring a whole theatre}",
     ),
     fixed("irony", 0, "if you {need a nap|love clichés|enjoy suffering}, this is the {FILM_NOUN} for you"),
+    fixed(
+        "irony", 0, "what a {thrill|joy|treat}: I {fell asleep|checked my phone|yawned} {twice|three times|throughout}"
+    ),
+    fixed("irony", 1, "I {cried|laughed} like an idiot and I'd do it again"),
+    fixed("irony", 0, "I laughed {once|twice}, at the {trailer|credits|wrong moment}"),
+    fixed("irony", 1, "I should hate {it|this}, but I {can't|don't|couldn't}"),
+    fixed("irony", 0, "{Oscar-worthy|award-worthy}, if {they gave awards for boredom|there were a prize for tedium}"),
+    fixed(
+        "irony",
+        1,
+        "{sorry|apologies} to my {neighbours|friends|date}: I {screamed|laughed|cheered} all the way through",
+    ),
+    fixed("irony", 0, "{sure|oh yes}, {a real|such a} {masterpiece|triumph|classic}. {Not|NOT}"),
+    fixed("irony", 1, "{ugh|argh}, {now I'm|I'm} {hooked|obsessed|in love}"),
 ]
 
 
