@@ -32,7 +32,7 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from training import evaluate, inference
+from training import capability_data, evaluate, inference
 from training.channels import balanced_sample, per_source_sample, read_channel, sample_sources
 
 LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
@@ -65,11 +65,15 @@ class Hyperparameters:
     combine_instant: int = 0
     combination_rows: int = 1000
     short_tokens: int = 64
+    capability_rows: int = 0
+    capability_validation_rows: int = 0
+    test_imdb_rows: int = 0
     model_name: str = "sentiment-minilm"
 
 
-# `quick` is sized for minutes on 2 CPU cores: both domains (every short Rotten Tomatoes sentence, 800 IMDb reviews),
-# combined with the instant linear model (training/README.md); `tiny` for about a minute (short RT sentences);
+# `quick` is sized for <= 15 minutes on 2 CPU cores: both domains (every short Rotten Tomatoes sentence, 500 IMDb
+# reviews) and 2,800 generated capability sentences (training/capability_data.py), combined with the instant linear
+# model, fp32-scored on an IMDb sample (training/README.md); `tiny` for about a minute (short RT sentences);
 # `full` for the best model the CPU can make: every IMDb train row, about 1.5 hours (0.91 IMDb test accuracy).
 PROFILES: dict[str, dict[str, Any]] = {
     "tiny": dict(
@@ -90,7 +94,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         max_length=256,
         head_tokens=64,
         train_size=0,
-        train_sources="rotten_tomatoes,imdb:800",
+        train_sources="rotten_tomatoes,imdb:500",
         validation_size=192,
         test_size=0,
         epochs=1,
@@ -100,6 +104,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         patience=4,
         combine_instant=1,
         combination_rows=600,
+        capability_rows=400,
+        capability_validation_rows=40,
+        test_imdb_rows=600,
     ),
     "full": dict(
         max_length=256,
@@ -392,6 +399,33 @@ def combine_with_instant(
     }
 
 
+def capability_splits(hp: Hyperparameters) -> dict[str, pd.DataFrame]:
+    """Generated capability rows (training/capability_data.py): `train` from the training templates; from the
+    held-out templates three disjoint thirds: `choose` joins the checkpoint-choice validation rows, `fit` the
+    combination's held-out rows, `report` is scored once at the end (metrics.json `capability_validation`)."""
+    columns = ["text", "label", "source"]
+    # Decontamination: no generated row may equal a behavioural test row (the generator never reads that file).
+    exclude = frozenset(capability_data.row_key(text) for text in evaluate.read_behavioural()["text"])
+    train = capability_data.generate(hp.capability_rows, "train", hp.seed, exclude) if hp.capability_rows else None
+    empty = pd.DataFrame({"text": [], "label": [], "source": []}).astype({"label": "int64"})
+    out = {"train": train[columns] if train is not None else empty, "choose": empty, "fit": empty, "report": empty}
+    if hp.capability_validation_rows:
+        if train is not None:  # two templates can make the same string: held-out rows are never training rows
+            exclude = exclude | frozenset(capability_data.row_key(text) for text in train["text"])
+        held = capability_data.generate(3 * hp.capability_validation_rows, "validation", hp.seed, exclude)
+        for index, part in enumerate(("choose", "fit", "report")):
+            out[part] = held.iloc[index::3].reset_index(drop=True)
+    return out
+
+
+def capability_report(model_dir: Path, rows: pd.DataFrame) -> dict[str, Any]:
+    """The saved model (and its parts) on generated rows from held-out templates: accuracy overall and per
+    capability. Not the behavioural test set: a check that what the model learned carries to unseen templates."""
+    loaded = inference.load_model(str(model_dir), backend="torch")
+    predicted = evaluate.model_predictions_by_part(loaded, rows["text"].tolist(), progress=False)
+    return {part: evaluate.behavioural_scores(rows, labels) for part, labels in predicted.items()}
+
+
 def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict[str, Any]:
     """Sample, fine-tune, save, (combine with the linear model,) evaluate on the test channel; returns (and writes)
     metrics.json."""
@@ -403,6 +437,11 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
     train = sample_sources(full_train, hp.train_sources, hp.train_size, hp.seed)
     validation_all = read_channel(paths["validation_dir"]) if paths.get("validation_dir") else full_train.tail(0)
     validation = per_source_sample(validation_all, hp.train_sources, hp.validation_size, hp.seed)
+    capability = capability_splits(hp)
+    if hp.capability_rows:
+        train = pd.concat([train, capability["train"]]).sample(frac=1.0, random_state=hp.seed).reset_index(drop=True)
+    if len(capability["choose"]):
+        validation = pd.concat([validation, capability["choose"]], ignore_index=True)
     model, tokenizer, training_report = fine_tune(hp, train, validation, progress)
     train_seconds = time.perf_counter() - started
     model_dir = Path(paths["model_dir"])
@@ -420,15 +459,27 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
         # Rows neither the fine-tune nor its checkpoint choice saw, so the weights say how each model generalises.
         unseen = validation_all[~validation_all["text"].isin(set(validation["text"]))]
         held_out = per_source_sample(unseen, hp.train_sources, hp.combination_rows, hp.seed)
+        held_out = pd.concat([held_out, capability["fit"]], ignore_index=True)
         metrics["combination"] = combine_with_instant(model_dir, full_train, held_out, hp, paths.get("instant_dir"))
     metrics["build_seconds"] = round(time.perf_counter() - started, 1)
+    if len(capability["report"]):
+        metrics["capability_validation"] = capability_report(model_dir, capability["report"])
     if paths.get("test_dir"):
         test = read_channel(paths["test_dir"])
         test = balanced_sample(test, hp.test_size, hp.seed) if hp.test_size else test
+        whole_test = test
+        if hp.test_imdb_rows:
+            # fp32 scoring of every IMDb test review costs minutes on 2 cores; the served model (onnx_export.py) is
+            # scored on all of them, the fp32 one on every RT row and this IMDb sample (the table says so); the
+            # baselines, seconds, on all of them.
+            imdb = test[test["source"] == "imdb"]
+            test = pd.concat(
+                [test[test["source"] != "imdb"], balanced_sample(imdb, hp.test_imdb_rows, hp.seed)], ignore_index=True
+            )
         # The weights as trained (fp32); the int8 copy a CPU serves is scored by training/onnx_export.py.
         loaded = inference.load_model(str(model_dir), backend="torch")
         baseline_train = {"full": full_train, "subset": train}.get(hp.baseline)
-        metrics["test"] = evaluate.evaluate(loaded, test, train, baseline_train, progress)
+        metrics["test"] = evaluate.evaluate(loaded, test, train, baseline_train, progress, baseline_test=whole_test)
         part = "imdb" if "imdb" in metrics["test"]["model"] else "all"
         metrics["test_accuracy"] = metrics["test"]["model"][part]["accuracy"]
         print(evaluate.headline(metrics["test"]), flush=True)
