@@ -40,6 +40,47 @@ def parse_country_codes(spec: str) -> tuple[str, ...]:
     return codes
 
 
+# Area codes of the North American Numbering Plan that are other countries than the US and Canada (the Caribbean and
+# Bermuda): "+1" numbers at international SMS rates, where SMS pumping is common. "+1" alone means the US (territories
+# included) and Canada; an owner who wants one of these lists it by its own code, e.g. "+1876" for Jamaica.
+NANP_OTHER_COUNTRIES = frozenset(
+    {
+        "242",
+        "246",
+        "264",
+        "268",
+        "284",
+        "345",
+        "441",
+        "473",
+        "649",
+        "658",
+        "664",
+        "721",
+        "758",
+        "767",
+        "784",
+        "809",
+        "829",
+        "849",
+        "868",
+        "869",
+        "876",
+    }
+)
+
+
 def is_allowed(phone: str, country_codes: tuple[str, ...]) -> bool:
-    """True if the canonical `phone` starts with one of the allowed calling codes."""
-    return CANONICAL.fullmatch(phone) is not None and any(phone.startswith(code) for code in country_codes)
+    """True if the canonical `phone` starts with one of the allowed calling codes; under a bare "+1", only the US and
+    Canada."""
+    if CANONICAL.fullmatch(phone) is None:
+        return False
+    matched = [code for code in country_codes if phone.startswith(code)]
+    if not matched:
+        return False
+    return max(matched, key=len) != "+1" or phone[2:5] not in NANP_OTHER_COUNTRIES
+
+
+def describe_allowlist(country_codes: tuple[str, ...]) -> str:
+    """ "+1, +44" as a caller should read it: "+1 (the US and Canada), +44"."""
+    return ", ".join("+1 (the US and Canada)" if code == "+1" else code for code in country_codes)

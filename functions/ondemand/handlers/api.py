@@ -35,7 +35,7 @@ from ondemand.domain import (
     State,
 )
 from ondemand.observability import logger, record_metric, tracer
-from ondemand.phones import InvalidPhoneError, is_allowed, normalize_phone
+from ondemand.phones import InvalidPhoneError, describe_allowlist, is_allowed, normalize_phone
 from ondemand.status import iso
 
 # A start that failed for want of something only time or the owner can fix is 503 (try later); the rest 502.
@@ -116,7 +116,8 @@ def phone_from(body: dict[str, Any]) -> str | None:
     codes = service().settings.sms_country_codes
     if not is_allowed(phone, codes):
         raise InvalidRequestError(
-            "phone_not_allowed", f'Texts go only to numbers starting with {", ".join(codes)}; leave "phone" out.'
+            "phone_not_allowed",
+            f'Texts go only to numbers starting with {describe_allowlist(codes)}; leave "phone" out.',
         )
     return phone
 

@@ -4,7 +4,7 @@ so a number spelled another way is still the same number; what cannot be read as
 from __future__ import annotations
 
 import pytest
-from ondemand.phones import InvalidPhoneError, is_allowed, normalize_phone, parse_country_codes
+from ondemand.phones import InvalidPhoneError, describe_allowlist, is_allowed, normalize_phone, parse_country_codes
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,16 @@ def test_the_allowlist_matches_calling_codes_on_the_canonical_form() -> None:
     assert not is_allowed("+4915112345678", codes) and not is_allowed("+1 555 555 0100", codes)
     with pytest.raises(ValueError, match="'1' is not a country calling code"):
         parse_country_codes("+44,1")
+
+
+def test_a_bare_plus_one_means_the_us_and_canada_not_the_caribbean() -> None:
+    """Caribbean numbers share +1 with the US but bill as international texts (a favourite of SMS pumping): the owner
+    who wants them lists their own code."""
+    us_only = parse_country_codes("+1")
+    assert is_allowed("+12125550100", us_only) and is_allowed("+14165550100", us_only)  # New York, Toronto
+    assert is_allowed("+17875550100", us_only)  # Puerto Rico is in the US
+    for caribbean in ("+18765550100", "+18095550100", "+12425550100", "+14415550100"):  # Jamaica, DR, Bahamas, Bermuda
+        assert not is_allowed(caribbean, us_only), caribbean
+    assert is_allowed("+18765550100", parse_country_codes("+1, +1876"))
+    assert not is_allowed("+18095550100", parse_country_codes("+1, +1876"))
+    assert describe_allowlist(parse_country_codes("+1,+44")) == "+1 (the US and Canada), +44"
