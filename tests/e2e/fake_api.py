@@ -167,6 +167,18 @@ class _Handler(SimpleHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _budget_exhausted(self, model: FakeModel) -> None:
+        """The 429 /start and /extend answer once today's GPU budget is spent."""
+        self._json(
+            429,
+            {
+                "error": "budget_exhausted",
+                "message": "Today's GPU budget is spent.",
+                "resets_at": model.budget()["resets_at"],
+            },
+            {"Retry-After": "3600"},
+        )
+
     def do_OPTIONS(self) -> None:
         self.send_response(204 if self.cors else 405)
         if self.cors:
@@ -204,15 +216,7 @@ class _Handler(SimpleHTTPRequestHandler):
                     self._json(200, {**status, "subscribed": False})
                     return
                 if status["state"] in ("STOPPED", "FAILED") and model.budget_spent():
-                    self._json(
-                        429,
-                        {
-                            "error": "budget_exhausted",
-                            "message": "Today's GPU budget is spent.",
-                            "resets_at": model.budget()["resets_at"],
-                        },
-                        {"Retry-After": "3600"},
-                    )
+                    self._budget_exhausted(model)
                     return
                 if status["state"] in ("STOPPED", "FAILED") and status["cooldown_until"]:
                     wait = int((model.cooldown_until - datetime.now(UTC)).total_seconds()) + 1
@@ -235,15 +239,7 @@ class _Handler(SimpleHTTPRequestHandler):
         elif self.path == "/extend":
             with model.lock:
                 if model.budget_spent():
-                    self._json(
-                        429,
-                        {
-                            "error": "budget_exhausted",
-                            "message": "Today's GPU budget is spent.",
-                            "resets_at": model.budget()["resets_at"],
-                        },
-                        {"Retry-After": "3600"},
-                    )
+                    self._budget_exhausted(model)
                     return
                 if model.extend_needs_recent_use and model.predicted_at is None:
                     self._json(

@@ -15,6 +15,7 @@ from jsonschema import ValidationError
 from openapi_schema_validator import OAS30Validator
 
 from tests.e2e.fake_api import FakeModel, serve_fake_api
+from tests.e2e.test_page_tiers_notice_budget import TRAINING
 
 DOCUMENT = yaml.safe_load((Path(__file__).resolve().parents[2] / "api" / "openapi.yaml").read_text())
 
@@ -133,14 +134,7 @@ def test_the_tiers_notice_budget_and_refusals_the_page_reads_are_documented() ->
 
 def test_the_pipeline_answer_is_documented_and_a_drifted_one_caught() -> None:
     schema = {**DOCUMENT["components"]["schemas"]["PipelineStatus"], "components": DOCUMENT["components"]}
-    pipeline = {
-        "state": "training",
-        "stage": "training the transformer",
-        "progress": 0.42,
-        "message": "Epoch 1 of 2.",
-        "instant_model": True,
-        "gpu_model": False,
-    }
+    pipeline = TRAINING  # what the page's training-progress test is served
     with serve_fake_api(FakeModel(pipeline=pipeline)) as base_url:
         answer = requests.get(f"{base_url}/pipeline", timeout=10)
     OAS30Validator(schema).validate(answer.json())
