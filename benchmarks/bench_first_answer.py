@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 from machine import describe_machine
 
-from local_runtime.harness import ensure_test_model, run_local_runtime
+from local_runtime.harness import ensure_benchmark_model, run_local_runtime
 
 GOAL_SECONDS = 1.0
 REVIEWS = {"texts": ["A warm, funny and moving film.", "Dull, slow and far too long."]}
@@ -57,12 +57,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", choices=["tiny", "quick"], default="tiny", help="the GPU model (tiny: the tests')")
     args = parser.parse_args()
-    if args.profile == "tiny":
-        model_dir = ensure_test_model()
-    else:
-        from local_runtime.model_pipeline import ensure_model
-
-        model_dir = ensure_model(profile="quick")
+    model_dir = ensure_benchmark_model(args.profile)
 
     with tempfile.TemporaryDirectory(prefix="bench-first-answer-") as scratch:
         base_seconds, base_refused, base_tier = first_answer(

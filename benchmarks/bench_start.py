@@ -19,7 +19,7 @@ import requests
 from machine import describe_machine
 
 from local_runtime.endpoints import REPO_ROOT, WARM_UP_PAYLOAD, free_port, model_server_command, stop_process
-from local_runtime.harness import ensure_test_model, run_local_runtime
+from local_runtime.harness import ensure_benchmark_model, run_local_runtime
 
 GOAL_SECONDS = 5.0
 
@@ -75,12 +75,7 @@ def main() -> None:
         help="tiny: the tests' cached model; quick: the demo's model (made if missing)",
     )
     args = parser.parse_args()
-    if args.profile == "tiny":
-        model_dir = ensure_test_model()
-    else:
-        from local_runtime.model_pipeline import ensure_model
-
-        model_dir = ensure_model(profile="quick")
+    model_dir = ensure_benchmark_model(args.profile)
 
     baseline, local = [], []
     with tempfile.TemporaryDirectory(prefix="bench-start-") as scratch:

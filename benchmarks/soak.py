@@ -24,7 +24,7 @@ import psutil
 import requests
 from machine import describe_machine
 
-from local_runtime.harness import RunningRuntime, descendants, ensure_test_model, run_local_runtime
+from local_runtime.harness import RunningRuntime, descendants, ensure_benchmark_model, run_local_runtime
 from local_runtime.runtime import RUNTIME_FILE
 
 
@@ -83,12 +83,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--profile", choices=["tiny", "quick"], default="tiny")
     args = parser.parse_args()
-    if args.profile == "tiny":
-        model_dir = ensure_test_model()
-    else:
-        from local_runtime.model_pipeline import ensure_model
-
-        model_dir = ensure_model(profile="quick")
+    model_dir = ensure_benchmark_model(args.profile)
 
     samples: list[Sample] = []
     # One phone from one address starts N times: the soak measures leaks, so it lifts the /start rate limits

@@ -96,6 +96,15 @@ def ensure_test_model(model_dir: Path = TEST_MODEL_DIR) -> Path:
     return ensure_model(profile="tiny", model_dir=model_dir)
 
 
+def ensure_benchmark_model(profile: str) -> Path:
+    """A benchmark's model: `tiny`, the tests' cached one; `quick`, the demo's (var/model, made if missing)."""
+    if profile == "tiny":
+        return ensure_test_model()
+    from local_runtime.model_pipeline import ensure_model
+
+    return ensure_model(profile=profile)
+
+
 @contextmanager
 def run_local_runtime(
     var_dir: Path,
