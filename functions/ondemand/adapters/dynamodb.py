@@ -147,19 +147,11 @@ class DynamoStateStore:
             & ~model.subscribers.contains(phone)
             & (size(model.subscribers) < limit)
         )
-        try:
-            # The connection, not Model.update: that would also demand the version this process last read.
-            answer = model._get_connection().update_item(
-                ITEM_KEY,
-                actions=[model.subscribers.set(model.subscribers.append([phone])), model.version.add(1)],
-                condition=condition,
-                return_values="ALL_NEW",
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise ConflictError("the item is not taking this subscriber (state, duplicate or full)") from exc
-            raise
-        return self._to_domain(model.from_raw_data(answer["Attributes"]))
+        return self._update_if(
+            condition,
+            [model.subscribers.set(model.subscribers.append([phone]))],
+            "the item is not taking this subscriber (state, duplicate or full)",
+        )
 
     def record_use(self, endpoint_name: str, at: datetime, min_interval: timedelta) -> EndpointState:
         model = self.model
@@ -168,16 +160,21 @@ class DynamoStateStore:
             & (model.endpoint_name == endpoint_name)
             & (model.last_used_at.does_not_exist() | (model.last_used_at <= at - min_interval))
         )
+        return self._update_if(
+            condition, [model.last_used_at.set(at)], "use recorded less than a minute ago, or the endpoint changed"
+        )
+
+    def _update_if(self, condition: Any, actions: list[Any], conflict: str) -> EndpointState:
+        """One conditional UpdateItem that also bumps the version; ConflictError(`conflict`) if the condition fails."""
+        model = self.model
         try:
+            # The connection, not Model.update: that would also demand the version this process last read.
             answer = model._get_connection().update_item(
-                ITEM_KEY,
-                actions=[model.last_used_at.set(at), model.version.add(1)],
-                condition=condition,
-                return_values="ALL_NEW",
+                ITEM_KEY, actions=[*actions, model.version.add(1)], condition=condition, return_values="ALL_NEW"
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise ConflictError("use recorded less than a minute ago, or the endpoint changed") from exc
+                raise ConflictError(conflict) from exc
             raise
         return self._to_domain(model.from_raw_data(answer["Attributes"]))
 
