@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ def train_and_save(
     fitted = fit(train["text"].tolist(), train["label"].tolist(), hp)
     weights, bias = fitted.weights, fitted.bias
     train_seconds = time.perf_counter() - started
-    trained_at = datetime.now(UTC)
+    trained_at = datetime.now(timezone.utc)
     metadata = {
         "model_name": MODEL_NAME,
         "version": f"{trained_at:%Y%m%dT%H%M%SZ}-{hashlib.sha256(weights.tobytes()).hexdigest()[:8]}",
