@@ -112,7 +112,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         max_length=256,
         head_tokens=64,
         train_size=0,
-        train_sources="imdb",
+        train_sources="rotten_tomatoes,imdb",
         validation_size=512,
         test_size=0,
         epochs=1,
@@ -120,6 +120,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         batch_size=16,
         eval_every=200,
         patience=4,
+        combine_instant=1,
+        combination_rows=1000,
+        capability_rows=400,
+        capability_validation_rows=40,
     ),
 }
 

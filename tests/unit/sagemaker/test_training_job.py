@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.unit.sagemaker.training_job import archive_names
+from tests.unit.sagemaker.training_job import REHEARSAL_SIZES, archive_names
 from training import launcher, recipe
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,8 @@ def test_the_job_succeeds_with_the_state_machines_hyperparameters(training_run):
     assert "Installing dependencies from requirements.txt" in training_run.log
     sent = training_run.request["HyperParameters"]
     assert all(isinstance(value, str) for value in sent.values())  # SageMaker's API takes strings only
-    # Everything but the offline base model is the recipe's, as the state machine sends it.
+    # Everything but the offline base model and the rehearsal's smaller generated-row counts is the recipe's, as the
+    # state machine sends it.
     recipe_values = recipe.state_request(
         recipe.TRAINING_STATE,
         dict.fromkeys(
@@ -36,13 +37,18 @@ def test_the_job_succeeds_with_the_state_machines_hyperparameters(training_run):
         ),
         {"TrainingJobName": "x"},
     )["HyperParameters"]
-    assert {k: v for k, v in sent.items() if k not in ("base-model", "sagemaker_submit_directory")} == {
-        k: v for k, v in recipe_values.items() if k not in ("base-model", "sagemaker_submit_directory")
+    assert {
+        k: v for k, v in sent.items() if k not in ("base-model", "sagemaker_submit_directory", *REHEARSAL_SIZES)
+    } == {
+        k: v
+        for k, v in recipe_values.items()
+        if k not in ("base-model", "sagemaker_submit_directory", *REHEARSAL_SIZES)
     }
     metrics = json.loads((training_run.model_dir / "metrics.json").read_text())
     assert metrics["profile"] == "full"
     assert metrics["hyperparameters"]["max_length"] == 512 and metrics["hyperparameters"]["epochs"] == 2
-    assert metrics["train_rows"] == 320
+    assert metrics["train_rows_by_source"] == {"imdb": 160, "rotten_tomatoes": 160, "capability": 28}
+    assert "combination" in metrics  # the linear model trained in the job and combined with the transformer
 
 
 def test_the_test_accuracy_reaches_the_pipelines_choice_through_its_metric_definition(training_run):

@@ -31,8 +31,12 @@ DLC_VENV = launcher.REPO_ROOT / ".venv-sagemaker"
 DLC_PYTHON = DLC_VENV / "bin" / "python"
 # The training image's transformers (4.36.0) over the venv's 4.37.0, which is the inference image's (pip --target).
 TRAINING_IMAGE_OVERLAY = DLC_VENV / "training-image"
-# Enough rows for the recipe's learning rate (3e-05, batch 32, 2 epochs: 20 steps) to separate the two kinds clearly.
-ROWS_PER_LABEL = {"train": 160, "validation": 16, "test": 16}
+# The recipe's generated capability rows (the full profile's 400 per capability, 2,800 in all) would make the rehearsal
+# ten times longer: it generates a few per capability instead, through the same code path.
+REHEARSAL_SIZES = {"capability-rows": "4", "capability-validation-rows": "4"}
+# Enough rows for the recipe's learning rate (3e-05, batch 32, 2 epochs: 20 steps) to separate the two kinds clearly;
+# validation: the recipe's 512 rows to choose the checkpoint and enough left over to fit the combination on.
+ROWS_PER_LABEL = {"train": 160, "validation": 320, "test": 16}
 SENTENCES = {
     1: [
         "A warm, funny and moving film.",
@@ -71,9 +75,14 @@ class TrainingRun:
 
 
 def reviews(rows_per_label: int, seed: int) -> pd.DataFrame:
-    """Short labelled reviews, marked as IMDb rows (the `full` profile trains on the IMDb source only)."""
+    """Short labelled reviews, half marked as IMDb rows and half as Rotten Tomatoes (the `full` profile trains on
+    both sources)."""
     rows = [
-        {"text": f"{SENTENCES[label][(i + seed) % 5]} ({seed}-{i})", "label": label, "source": "imdb"}
+        {
+            "text": f"{SENTENCES[label][(i + seed) % 5]} ({seed}-{i})",
+            "label": label,
+            "source": ("imdb", "rotten_tomatoes")[i % 2],
+        }
         for i in range(rows_per_label)
         for label in (0, 1)
     ]
@@ -91,6 +100,7 @@ def job_request(base_model: str, source_uri: str) -> dict:
         "eu-west-1",
     )
     request["HyperParameters"]["base-model"] = json.dumps(base_model)
+    request["HyperParameters"].update(REHEARSAL_SIZES)
     return request
 
 
