@@ -74,7 +74,8 @@ class Hyperparameters:
 # `quick` is sized for <= 15 minutes on 2 CPU cores: both domains (every short Rotten Tomatoes sentence, 500 IMDb
 # reviews) and 2,800 generated capability sentences (training/capability_data.py), combined with the instant linear
 # model, fp32-scored on an IMDb sample (training/README.md); `tiny` for about a minute (short RT sentences);
-# `full` for the best model the CPU can make: every IMDb train row, about 1.5 hours (0.91 IMDb test accuracy).
+# `full` for the best model the CPU can make: the same, on every train row of both domains, about 1.5 hours (SageMaker
+# runs it with DistilBERT, training/recipe.py).
 PROFILES: dict[str, dict[str, Any]] = {
     "tiny": dict(
         max_length=64,
