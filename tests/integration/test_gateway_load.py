@@ -23,6 +23,7 @@ from local_runtime.gateway import Gateway
 from local_runtime.harness import RunningRuntime, run_local_runtime
 
 CONNECTIONS = 250
+BURST_ON_RUNTIME = 200  # the issue asks for >= 200 simultaneous connections on the real runtime too
 BURST_SECONDS = 10  # the whole burst, answers included; about a second on an idle machine
 
 
@@ -99,7 +100,8 @@ def test_a_burst_of_simultaneous_connections_is_answered_without_resets(gateway:
 def test_a_burst_of_starts_against_a_freshly_started_runtime_gets_only_answers(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The reported case, against the whole runtime right after it starts: every caller gets an answer, none 5xx.
+    """The reported case, 200 callers at once against the whole runtime right after it starts: every caller gets an
+    answer, none 5xx.
     (Which answer, 202, 200 or a 429 from a limit, is the lifecycle's business, tested elsewhere.)"""
     monkeypatch.setenv("START_LIMIT_PER_CLIENT", "100000")  # every caller is 127.0.0.1; the limit is not under test
     with run_local_runtime(tmp_path / "runtime", tiny_model_dir, keep_alive="1m") as runtime:
@@ -107,13 +109,13 @@ def test_a_burst_of_starts_against_a_freshly_started_runtime_gets_only_answers(
         outcomes = burst(
             host,
             port,
-            60,
+            BURST_ON_RUNTIME,
             lambda connection: connection.request(
                 "POST", "/start", body="{}", headers={"Content-Type": "application/json"}
             ),
         )
     assert all(isinstance(outcome, int) and outcome < 500 for outcome in outcomes), outcomes
-    assert sum(outcomes.values()) == 60
+    assert sum(outcomes.values()) == BURST_ON_RUNTIME
 
 
 def _address(runtime: RunningRuntime) -> tuple[str, int]:
