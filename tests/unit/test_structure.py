@@ -249,6 +249,19 @@ def test_no_test_resets_module_globals() -> None:
     assert not offenders, "tests pass their own settings and adapters to bootstrap:\n" + "\n".join(offenders)
 
 
+def test_every_test_folder_is_a_package() -> None:
+    """Helpers import as `tests.unit.<folder>.<module>`, so two folders may hold files of the same name."""
+    folders = {path.parent for path in tracked_python_files() if path.name.startswith("test_")}
+    assert folders, "git lists no test files"
+    missing = {
+        str(folder.relative_to(ROOT))
+        for found in folders
+        for folder in [found, *found.parents]
+        if folder.is_relative_to(ROOT / "tests") and not (folder / "__init__.py").exists()
+    }
+    assert not missing, "add an __init__.py to:\n" + "\n".join(sorted(missing))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The checker itself, on small trees planted here: it must see what it is there to see
 
