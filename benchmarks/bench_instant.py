@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--cold-starts", type=int, default=5)
     parser.add_argument("--cpu", type=int, default=None, help="the core to pin to (default: the first allowed)")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF + LR baseline (~1 min to fit)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF + LR baseline (the slow part)")
     args = parser.parse_args(argv)
     if not (args.model_dir / instant_model.METADATA_FILE).exists():
         sys.exit(f"No instant model in {args.model_dir}: run `python -m training.instant_train --train-dir ...` first.")
