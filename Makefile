@@ -18,6 +18,8 @@ help:
 	@echo "make model  - run the local model pipeline (PROFILE=quick|full)"
 	@echo "make bench  - run every benchmark once, quick settings (each prints the machine it ran on)"
 	@echo "make dashboard - the developer dashboard (ONDEMAND_API_URL, DASHBOARD_PORT)"
+	@echo "make lint   - ruff check and format, mypy over functions/, ESLint, the template's linters"
+	@echo "make clean  - remove every venv, node_modules and the caches (trained models stay)"
 
 # The requirements, then the project itself, editable (pyproject.toml): every package imports by name, from any
 # directory and in every child process, with no PYTHONPATH.
@@ -161,6 +163,8 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/soak.py --cycles 2
 	$(PY) benchmarks/bench_instant.py
 
+# Every venv the rules above build, the deploy rehearsal's Lambda runtime venv and SAM's cache beside it, and the caches;
+# var/model and the other trained models stay (they take minutes to rebuild).
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(GLUE_VENV) $(DLC_VENV) $(SDK_VENV) node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache \
-		build *.egg-info
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(GLUE_VENV) $(DLC_VENV) $(SDK_VENV) var/lambda-python3.13 var/sam-cache \
+		node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache .mypy_cache build *.egg-info

@@ -1,7 +1,7 @@
-"""A fork server for the model server, so a start does not pay Python's torch/transformers import (5-10 s on a
-busy 2-core machine) every time. It imports the model server's code once, holds no model and no port, and on each
-request forks a fresh model server process that loads the model and serves it; deleting the endpoint stops that
-process as before. This is how the local start meets its few-seconds goal (see benchmarks/bench_start.py).
+"""A fork server for the model server, so a start does not pay Python's torch/transformers import (seconds on a
+busy machine, training/README.md) every time. It imports the model server's code once, holds no model and no port,
+and on each request forks a fresh model server process that loads the model and serves it; deleting the endpoint
+stops that process as before. This is how the local start meets its few-seconds goal (see benchmarks/bench_start.py).
 
 Runtime side: `ForkServerSpawner`. Process side: `python -m local_runtime.fork_server --model-dir DIR`, which
 speaks JSON lines: requests on stdin, replies (`ready`, `spawned`, `exited`) on its original stdout."""

@@ -38,7 +38,7 @@ MAX_TEXT_CHARS = int(os.environ.get("MAX_TEXT_CHARS", "20000"))
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_HEAD_TOKENS = 64
 DEFAULT_MICRO_BATCH = 16
-DEFAULT_TOKEN_BUDGET = 384  # rows x padded length per pass: best of 256-2048 measured with ONNX int8 on 2 cores
+DEFAULT_TOKEN_BUDGET = 384  # rows x padded length per pass: the best budget tried with ONNX int8 (training/README.md)
 BACKEND_ENV = "INFERENCE_BACKEND"
 # torch: the weights as trained (fp32, on CUDA when present); torch-int8: dynamic int8 Linear layers in torch;
 # onnx-int8: the int8 ONNX export in ONNX Runtime. Throughput and accuracy of each: training/README.md.
@@ -107,7 +107,7 @@ def pad_batch(tokenizer: PreTrainedTokenizerBase, batch_ids: list[list[int]], re
 
 
 def quantize_int8(model: Any) -> Any:
-    """Dynamic int8 weights for every Linear layer: on CPU the encoder is matmul-bound and int8 GEMMs are ~3x faster."""
+    """Dynamic int8 weights for every Linear layer: on CPU the encoder is matmul-bound and int8 GEMMs are faster."""
     import warnings
 
     with warnings.catch_warnings():  # the eager API is deprecated in favour of torchao, which is not installed here
@@ -130,8 +130,8 @@ def onnx_classifier(path: Path) -> Callable[[Batch], np.ndarray]:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    # One thread per pass and the passes side by side (predict_fn's pool): on 2 cores, measured 15-20% faster than
-    # two threads sharing each pass, whose small matmuls spend their time waiting for each other.
+    # One thread per pass and the passes side by side (predict_fn's pool): faster than two threads sharing each pass,
+    # whose small matmuls spend their time waiting for each other (training/README.md).
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -168,8 +168,8 @@ def load_model(model_dir: str, backend: str | None = None, combine: bool = True)
     """Load the fine-tuned model folder written by training/train.py.
 
     `backend` (one of BACKENDS) defaults to $INFERENCE_BACKEND, then "backend" in the folder's serving config, then
-    `default_backend`. A CPU serves int8 weights: ~4x the throughput of fp32 for under half a point of accuracy
-    (training/README.md). Micro-batches run on `torch.get_num_threads()` cores side by side with onnx-int8.
+    `default_backend`. A CPU serves int8 weights: several times the throughput of fp32 for a fraction of a point of
+    accuracy (training/README.md). Micro-batches run on `torch.get_num_threads()` cores side by side with onnx-int8.
     A folder with a combination in its serving config answers with the combination unless `combine` is False (the
     transformer alone, for comparing the two)."""
     folder = Path(model_dir)

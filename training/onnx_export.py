@@ -1,8 +1,8 @@
 """Export a model folder to ONNX with int8 weights: what a CPU model server runs (`onnx-int8` in inference.py).
 
-ONNX Runtime with dynamic int8 MatMuls serves ~1.6x the texts per second of torch's own int8 on 2 cores and ~4x the
-fp32 pipeline (training/README.md). `--quantization blockwise` writes 8-bit MatMulNBits instead: ~6x less margin
-error against fp32 and no dependence on batch-mates, at ~60% of the throughput (README, "The int8 gap"). With
+ONNX Runtime with dynamic int8 MatMuls serves more texts per second than torch's own int8 and several times the fp32
+pipeline (training/README.md). `--quantization blockwise` writes 8-bit MatMulNBits instead: far less margin error
+against fp32 and no dependence on batch-mates, at a lower throughput (README, "The int8 gap"). With
 `--test-dir` the exported model is also scored on the test split and the scores go into the folder's metrics.json as
 `served_test`, next to the fp32 scores training wrote: the number a user of the local endpoint gets.
 
@@ -78,7 +78,7 @@ def quantize_dynamic_int8(fp32: Path, target: Path) -> Path:
     a little with its batch-mates (the activation range is the whole padded batch's)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Per-channel scales: 97% of labels agree with fp32 on mixed reviews against 95% per tensor, at the same speed.
+    # Per-channel scales: more labels agree with fp32 than per tensor, at the same speed (training/README.md).
     quantize_dynamic(fp32, target, weight_type=QuantType.QInt8, per_channel=True)
     return target
 
@@ -86,8 +86,8 @@ def quantize_dynamic_int8(fp32: Path, target: Path) -> Path:
 def quantize_blockwise_int8(fp32: Path, target: Path, block_size: int = BLOCK_SIZE) -> Path:
     """Every MatMul with a constant weight (the encoder's 6 per layer) becomes ONNX Runtime's MatMulNBits with 8-bit
     weights in blocks of `block_size` and int8 compute (accuracy_level 4). Its activations are quantized per row and
-    block, so a text's answer does not depend on its batch-mates, and the margin error is ~6x smaller than
-    `quantize_dynamic`'s, but it serves ~40% fewer texts per second on 2 cores (training/README.md, "The int8 gap").
+    block, so a text's answer does not depend on its batch-mates, and the margin error is far smaller than
+    `quantize_dynamic`'s, but it serves fewer texts per second (training/README.md, "The int8 gap").
     Embeddings, the pooler and the classifier stay fp32 (lookups and one 384x384 product per text)."""
     import onnx
     from onnx import helper, numpy_helper
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         choices=sorted(QUANTIZERS),
         default="dynamic",
         help="dynamic: per-tensor activations, the faster (default); blockwise: 8-bit MatMulNBits, closer to fp32 "
-        "and independent of batch-mates, ~40%% slower",
+        "and independent of batch-mates, slower (training/README.md, The int8 gap)",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -131,7 +131,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 def free_cores() -> int:
     """Cores nobody else is using right now, at least 1: on a busy machine two threads that keep waiting for each
-    other are slower than one (measured: 6.5 s against 5.4 s a step with the load at 5 on 2 cores)."""
+    other are slower than one (training/README.md)."""
     cores = os.cpu_count() or 1
     return max(1, min(cores, round(cores - os.getloadavg()[0])))
 

@@ -34,14 +34,7 @@ class Service:
 
     def status(self) -> dict[str, Any]:
         """What GET /status answers."""
-        return status_view(
-            self.adapters.store.get(),
-            self.lifecycle.now(),
-            self.settings.typical_provisioning_seconds,
-            notice_minutes=self.settings.notice_minutes,
-            instant_tier=self.settings.instant_tier,
-            gpu_minutes_per_day=self.settings.gpu_minutes_per_day,
-        )
+        return status_view(self.adapters.store.get(), self.lifecycle.now(), self.settings)
 
 
 def bootstrap(

@@ -203,6 +203,65 @@ def test_every_package_imports_by_name_from_any_directory(tmp_path: Path) -> Non
     }
 
 
+# The project is installed, so code imports by package name. Only these files may edit the import path, each because it
+# stands in for a runtime that puts a folder on it.
+SYS_PATH_ALLOWED = {
+    "tests/unit/aws/test_deploy_rehearsal.py": "emulates Lambda putting the handler's folder (/var/task) first",
+    "tests/unit/sagemaker/inference_container.py": "emulates the inference toolkit putting the model's code/ dir first",
+}
+# Written in two halves so that this file does not match its own search.
+SYS_PATH = "sys." + "path"
+# Tests build their own settings and adapters: nothing global to reset.
+RESET_CALLS = ("cache_clear" + "()", "install" + "(")
+
+
+def tracked_python_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert listed, "git lists no Python files: the check would pass on nothing"
+    return [ROOT / name for name in listed]
+
+
+def lines_containing(paths: list[Path], needles: tuple[str, ...], root: Path) -> list[str]:
+    return [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for path in paths
+        if path.exists()  # a file deleted in the work tree but not yet in git
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if any(needle in line for needle in needles)
+    ]
+
+
+def test_no_import_path_edits_outside_the_allow_list() -> None:
+    paths = [path for path in tracked_python_files() if str(path.relative_to(ROOT)) not in SYS_PATH_ALLOWED]
+    offenders = lines_containing(paths, (SYS_PATH,), ROOT)
+    assert not offenders, f"import by package name (the project is installed) instead of editing {SYS_PATH}:\n" + (
+        "\n".join(offenders)
+    )
+    stale = [name for name in SYS_PATH_ALLOWED if not lines_containing([ROOT / name], (SYS_PATH,), ROOT)]
+    assert not stale, f"allowed to edit {SYS_PATH} but no longer does (drop from SYS_PATH_ALLOWED): {stale}"
+
+
+def test_no_test_resets_module_globals() -> None:
+    paths = [path for path in tracked_python_files() if path.relative_to(ROOT).parts[0] == "tests"]
+    offenders = lines_containing(paths, RESET_CALLS, ROOT)
+    assert not offenders, "tests pass their own settings and adapters to bootstrap:\n" + "\n".join(offenders)
+
+
+def test_every_test_folder_is_a_package() -> None:
+    """Helpers import as `tests.unit.<folder>.<module>`, so two folders may hold files of the same name."""
+    folders = {path.parent for path in tracked_python_files() if path.name.startswith("test_")}
+    assert folders, "git lists no test files"
+    missing = {
+        str(folder.relative_to(ROOT))
+        for found in folders
+        for folder in [found, *found.parents]
+        if folder.is_relative_to(ROOT / "tests") and not (folder / "__init__.py").exists()
+    }
+    assert not missing, "add an __init__.py to:\n" + "\n".join(sorted(missing))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The checker itself, on small trees planted here: it must see what it is there to see
 
@@ -282,3 +341,12 @@ def test_the_lambda_check_finds_a_planted_heavy_import(tmp_path: Path) -> None:
     found = forbidden_imports(imports, FORBIDDEN_IN_FUNCTIONS)
     assert [line.split(" imports ")[1] for line in found] == ["transformers", "transformers.AutoModel", "torch.nn"]
     assert all(line.startswith(str(tmp_path / "pkg" / "heavy.py")) for line in found)
+
+
+def test_the_path_check_finds_a_planted_edit(tmp_path: Path) -> None:
+    plant(
+        tmp_path,
+        {"pkg/clean.py": "import sys\nprint(sys.argv)\n", "pkg/edits.py": f"import sys\n{SYS_PATH}[:0] = ['x']\n"},
+    )
+    found = lines_containing(sorted((tmp_path / "pkg").glob("*.py")), (SYS_PATH,), tmp_path)
+    assert found == [f"pkg/edits.py:2: {SYS_PATH}[:0] = ['x']"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ondemand.settings import Settings
+
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEFAULT_INSTANCE_TYPE = "ml.g4dn.xlarge"
 DEFAULT_HOURLY_PRICE_USD = 0.7364
@@ -38,6 +40,12 @@ class DashboardConfig:
     history_limit: int
     """HISTORY_LIMIT (the lifecycle's own setting): a history shorter than this is complete since the item's creation,
     so the time before its first transition is known to have cost nothing."""
+    typical_provisioning_seconds: int
+    notice_minutes: float
+    instant_tier: str
+    gpu_minutes_per_day: float
+    """TYPICAL_PROVISIONING_SECONDS, NOTICE_MINUTES, INSTANT_TIER, GPU_MINUTES_PER_DAY (the lifecycle's own settings,
+    with its defaults): what `status_view` needs to answer, from the table, what the API's GET /status answers."""
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
@@ -49,7 +57,13 @@ class DashboardConfig:
             request_timeout_seconds=_float("ONDEMAND_API_TIMEOUT", 30.0),
             state_table=os.environ.get("ONDEMAND_STATE_TABLE", "").strip() or None,
             dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
-            history_limit=int(_float("HISTORY_LIMIT", 50)),
+            history_limit=int(_float("HISTORY_LIMIT", Settings.history_limit)),
+            typical_provisioning_seconds=int(
+                _float("TYPICAL_PROVISIONING_SECONDS", Settings.typical_provisioning_seconds)
+            ),
+            notice_minutes=_float("NOTICE_MINUTES", Settings.notice_minutes),
+            instant_tier=os.environ.get("INSTANT_TIER", "").strip().lower() or Settings.instant_tier,
+            gpu_minutes_per_day=_float("GPU_MINUTES_PER_DAY", Settings.gpu_minutes_per_day),
             region=(
                 os.environ.get("AWS_REGION", "").strip()
                 or os.environ.get("AWS_DEFAULT_REGION", "").strip()

@@ -7,8 +7,12 @@ the lifecycle's own store adapter and `status_view`, so both sources answer the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from ondemand.adapters.dynamodb import DynamoStateStore
+from ondemand.status import StatusSettings, status_view
 
 from ondemand_dashboard.api_client import ApiError
 
@@ -17,19 +21,21 @@ class StateStoreReader:
     """GET /status without the API: `status()` answers what the API's /status answers."""
 
     def __init__(
-        self, table_name: str, endpoint_url: str | None, region: str, *, typical_provisioning_seconds: int | None = None
+        self,
+        table_name: str,
+        endpoint_url: str | None,
+        region: str,
+        settings: StatusSettings,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        from ondemand.adapters.dynamodb import DynamoStateStore
-        from ondemand.settings import DEFAULT_TYPICAL_PROVISIONING_SECONDS
-
         self.table_name = table_name
         self.endpoint_url = endpoint_url
-        self.typical_provisioning_seconds = typical_provisioning_seconds or DEFAULT_TYPICAL_PROVISIONING_SECONDS
+        self.settings = settings
+        self.now = now
         self._store = DynamoStateStore(table_name, endpoint_url, region)
 
     def status(self) -> dict[str, Any]:
-        from ondemand.status import status_view
-
         try:
             item = self._store.get()
         except Exception as error:  # pynamodb and botocore raise many kinds; all mean "cannot read"
@@ -37,4 +43,4 @@ class StateStoreReader:
             raise ApiError(
                 f"Cannot read the state table {self.table_name}{where}: {error}", None, "state_store"
             ) from error
-        return status_view(item, datetime.now(UTC), self.typical_provisioning_seconds)
+        return status_view(item, self.now(), self.settings)

@@ -52,7 +52,7 @@ def api() -> OndemandApiClient:
 
 @st.cache_resource
 def state_store_reader(table_name: str) -> StateStoreReader:
-    return StateStoreReader(table_name, config().dynamodb_endpoint_url, config().region)
+    return StateStoreReader(table_name, config().dynamodb_endpoint_url, config().region, config())
 
 
 @st.cache_data(ttl=2, show_spinner=False)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pynamodb.attributes import (
     ListAttribute,
@@ -84,7 +84,6 @@ class StateItemBase(Model):
 M = TypeVar("M", bound=Model)
 
 
-@lru_cache(maxsize=16)
 @dataclass(frozen=True)
 class StaticCredentials:
     """Credentials given in code: the local runtime's for its own DynamoDB server. On AWS there are none (None):
@@ -97,8 +96,15 @@ class StaticCredentials:
 def bound_model(
     base: type[M], table_name: str, host: str | None, region: str, credentials: StaticCredentials | None = None
 ) -> type[M]:
-    """`base` bound to one table (pynamodb reads the table from the class's Meta); one class per table."""
+    """`base` bound to one table (pynamodb reads the table from the class's Meta); one class per table, so every store
+    on a table shares the connection pynamodb keeps on the class."""
+    return cast("type[M]", _bound_model(base, table_name, host, region, credentials))
 
+
+@lru_cache(maxsize=16)
+def _bound_model(
+    base: type[Model], table_name: str, host: str | None, region: str, credentials: StaticCredentials | None
+) -> type[Model]:
     class Meta:
         pass
 

@@ -12,9 +12,10 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from iam_coverage import CallRecorder, granted_actions, is_granted
 from moto import mock_aws
 from ondemand.bootstrap import LambdaEntryPoint
+
+from tests.unit.aws.iam_coverage import CallRecorder, granted_actions, is_granted
 
 ADMIN_KEY = "admin-key-from-secrets-manager"  # what tests/events/apigw_stop.json sends
 MODEL_PARAMETER = "/test-stack/approved-model"

@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from iam_coverage import CallRecorder, allow_statements
 from moto import mock_aws
 from ondemand.adapters.aws import SecretsManagerSecret, build_aws_adapters, build_notifier
 from ondemand.adapters.rate_limit import DynamoRateLimiter, MissingPepperError
@@ -25,6 +24,7 @@ from ondemand.settings import ConfigurationError, Settings
 
 from local_runtime.runtime import PEPPER_FILE, local_pepper
 from tests.conftest import create_table_from_template
+from tests.unit.aws.iam_coverage import CallRecorder, allow_statements
 
 RATE_TABLE = "test-rate-limits"
 PHONE = "+15555550100"

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from iam_coverage import allow_statements, allows
+
+from tests.unit.aws.iam_coverage import allow_statements, allows
 
 # The item-level actions the lifecycle and the rate limiter use; Scan, Query, DeleteItem, BatchWriteItem, and any
 # table-level action would let a leaked role read every phone number at once or wipe the state.

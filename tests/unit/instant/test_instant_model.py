@@ -16,7 +16,6 @@ from ondemand.instant_model import METADATA_FILE, WEIGHTS_FILE, InstantModel, In
 from tests.unit.instant.conftest import TINY_HYPERPARAMETERS
 from training import instant_train
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 OBVIOUS = {
     "A wonderful, moving film. The acting is brilliant and I loved every minute of it.": "POSITIVE",
     "One of the best movies of the year: funny, smart and beautifully made.": "POSITIVE",
@@ -131,16 +130,16 @@ def test_predict_takes_a_list_of_strings(tiny_model_dir: Path) -> None:
 
 
 def test_serving_imports_no_numpy_torch_or_sklearn(tiny_model_dir: Path) -> None:
-    # A fresh interpreter: this test process has numpy loaded already. -I ignores PYTHONPATH, so pass the path.
+    # A fresh interpreter: this test process has numpy loaded already. The editable install finds ondemand under -I.
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import sys;"
         "from ondemand.instant_model import InstantModel;"
-        "print(InstantModel.load(sys.argv[2]).predict(['A great film'])[0]['label']);"
+        "print(InstantModel.load(sys.argv[1]).predict(['A great film'])[0]['label']);"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'torch', 'sklearn', 'scipy', 'pandas'});"
         "print(heavy)"
     )
     completed = subprocess.run(
-        [sys.executable, "-I", "-c", script, str(REPO_ROOT / "functions"), str(tiny_model_dir)],
+        [sys.executable, "-I", "-c", script, str(tiny_model_dir)],
         capture_output=True,
         text=True,
         check=True,

@@ -103,3 +103,13 @@ def test_a_write_based_on_a_read_before_add_subscriber_loses(store: DynamoStateS
     with pytest.raises(ConflictError):
         store.transition([State.STARTING], State.FAILED, "stale", expected_version=read.version, subscribers=[])
     assert store.get().subscribers == ("+15555550100",)
+
+
+def test_stores_on_one_table_share_one_model_class_and_other_tables_get_their_own() -> None:
+    """pynamodb keeps a connection per model class: a class per store would open a connection per store."""
+    first = DynamoStateStore("one-table", host="http://127.0.0.1:8000", region="us-east-1")
+    again = DynamoStateStore("one-table", host="http://127.0.0.1:8000", region="us-east-1")
+    other = DynamoStateStore("other-table", host="http://127.0.0.1:8000", region="us-east-1")
+    assert first.model is again.model
+    assert other.model is not first.model
+    assert (first.model.Meta.table_name, other.model.Meta.table_name) == ("one-table", "other-table")
