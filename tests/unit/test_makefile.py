@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.unit.aws.test_deploy_rehearsal import RUNTIME_VENV
+from tests.integration.test_deploy_rehearsal import RUNTIME_VENV
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKEFILE = (ROOT / "Makefile").read_text()

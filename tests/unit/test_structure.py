@@ -206,7 +206,7 @@ def test_every_package_imports_by_name_from_any_directory(tmp_path: Path) -> Non
 # The project is installed, so code imports by package name. Only these files may edit the import path, each because it
 # stands in for a runtime that puts a folder on it.
 SYS_PATH_ALLOWED = {
-    "tests/unit/aws/test_deploy_rehearsal.py": "emulates Lambda putting the handler's folder (/var/task) first",
+    "tests/integration/test_deploy_rehearsal.py": "emulates Lambda putting the handler's folder (/var/task) first",
     "tests/unit/sagemaker/inference_container.py": "emulates the inference toolkit putting the model's code/ dir first",
 }
 # Written in two halves so that this file does not match its own search.
