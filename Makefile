@@ -162,6 +162,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_model_server.py --texts 64 --rounds 1
 	$(PY) benchmarks/soak.py --cycles 2
 	$(PY) benchmarks/bench_instant.py
+	$(PY) benchmarks/bench_cold_import.py --runs 3
 
 # Every venv the rules above build, the deploy rehearsal's Lambda runtime venv and SAM's cache beside it, and the caches;
 # var/model and the other trained models stay (they take minutes to rebuild).
