@@ -23,12 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_VENV = ROOT / "var" / "lambda-python3.13"
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 
-# Run in the clean interpreter: the handler's folder first on sys.path (Lambda's /var/task), then the runtime's
-# packages; -I keeps PYTHONPATH and user site-packages (where the project's packages could hide a gap) out.
+# Run in the clean interpreter from the handler's folder: `-c` puts the working directory first on the import path
+# (Lambda's /var/task), then the runtime's packages; -E and -s keep PYTHONPATH and user site-packages (where the
+# project's packages could hide a gap) out. (Not -I: it also drops the working directory.)
+CLEAN = ("-E", "-s", "-c")
 IMPORT_HANDLERS = """
 import importlib, json, sys
-code_dir, handlers = sys.argv[1], json.loads(sys.argv[2])
-sys.path.insert(0, code_dir)
+handlers = json.loads(sys.argv[1])
 for handler in handlers:
     module, _, name = handler.rpartition(".")
     if not callable(getattr(importlib.import_module(module), name)):
@@ -130,7 +131,8 @@ def test_every_handler_imports_from_the_built_artifact_on_the_lambda_runtime(bui
     for logical_id, properties in functions.items():
         code_dir = build_dir / properties["CodeUri"]
         result = subprocess.run(
-            [str(python), "-I", "-c", IMPORT_HANDLERS, str(code_dir), json.dumps([properties["Handler"]])],
+            [str(python), *CLEAN, IMPORT_HANDLERS, json.dumps([properties["Handler"]])],
+            cwd=code_dir,
             env={"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"},
             capture_output=True,
             text=True,
@@ -146,8 +148,7 @@ def test_every_handler_imports_from_the_built_artifact_on_the_lambda_runtime(bui
 # its service at import (as in Lambda's init phase), then the event goes to `handler` with a context of Lambda's shape.
 INVOKE_HANDLER = """
 import importlib, json, sys
-code_dir, handler_path, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-sys.path.insert(0, code_dir)
+handler_path, event = sys.argv[1], json.loads(sys.argv[2])
 
 
 class Context:
@@ -264,15 +265,8 @@ def test_the_built_functions_serve_a_start_on_the_lambda_runtime(
                 aws, PATH="/usr/bin:/bin", AWS_LAMBDA_FUNCTION_NAME=logical_id, POWERTOOLS_TRACE_DISABLED="true"
             )  # no X-Ray daemon here
             result = subprocess.run(
-                [
-                    str(python),
-                    "-I",
-                    "-c",
-                    INVOKE_HANDLER,
-                    str(build_dir / properties["CodeUri"]),
-                    properties["Handler"],
-                    json.dumps(request),
-                ],
+                [str(python), *CLEAN, INVOKE_HANDLER, properties["Handler"], json.dumps(request)],
+                cwd=build_dir / properties["CodeUri"],
                 env=env,
                 capture_output=True,
                 text=True,

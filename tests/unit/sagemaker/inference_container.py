@@ -100,8 +100,6 @@ def main(model_dir: str) -> None:
     config = properties(model_server._generate_mms_config_properties(environment.Environment(), handler_service))
     # MMS's frontend passes decode_input_request to its workers as this variable.
     os.environ["MMS_DECODE_INPUT_REQUEST"] = config.get("decode_input_request", "true")
-    # sagemaker_inference's _set_python_path: the model's code/ goes on the workers' PYTHONPATH.
-    sys.path.insert(0, os.path.join(model_dir, "code"))
 
     loader = ModelLoaderFactory.get_model_loader(model_dir)
     service = loader.load(model_server.DEFAULT_MMS_MODEL_NAME, model_dir, config["default_service_handler"], None, 1)

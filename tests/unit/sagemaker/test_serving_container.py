@@ -41,6 +41,8 @@ class InferenceContainer:
             "HOME": str(model_dir.parent),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
+            # sagemaker_inference's _set_python_path: the model's code/ goes on the workers' PYTHONPATH.
+            "PYTHONPATH": str(model_dir / "code"),
             **environment,
         }
         self.process = subprocess.Popen(
