@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
 from botocore.exceptions import ClientError
 from ondemand.bootstrap import bootstrap
@@ -65,8 +66,16 @@ def test_an_access_denied_start_leaks_nothing_anywhere(aws, adapters, settings, 
     assert [phone for phone, _ in notifier.sent] == [PHONE_B]  # not the caller: its request got the error
     assert leaked(json.dumps(body)) == leaked(status_text) == leaked(texts) == []
     # The owner still finds the raw message, beside the request id the caller can quote.
-    logged = " ".join(record.getMessage() + json.dumps(getattr(record, "request_id", "")) for record in caplog.records)
-    assert ACCOUNT in logged and start["requestContext"]["requestId"] in logged
+    request_id = start["requestContext"]["requestId"]
+
+    def logged(record: logging.LogRecord) -> str:
+        """What CloudWatch gets of one record: its message, its request id key and its traceback (causes included)."""
+        trace = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+        return f"{record.getMessage()} {getattr(record, 'request_id', '')} {trace}"
+
+    assert [record for record in caplog.records if ACCOUNT in logged(record) and request_id in logged(record)], [
+        logged(record) for record in caplog.records
+    ]
 
 
 def test_a_failure_reason_from_sagemaker_stays_in_the_log(handlers, machine, endpoints, notifier, event) -> None:
