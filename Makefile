@@ -160,6 +160,8 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_model_server.py --texts 64 --rounds 1
 	$(PY) benchmarks/soak.py --cycles 2
 	$(PY) benchmarks/bench_instant.py
+	$(PY) benchmarks/bench_local_concurrency.py --trials 1
+	$(PY) benchmarks/traffic_cost.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(GLUE_VENV) $(DLC_VENV) $(SDK_VENV) node_modules frontend/node_modules .aws-sam .pytest_cache .ruff_cache \
