@@ -88,6 +88,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reconcile-every", type=duration, default=None, help="reconciler period (default: the template's rate())"
     )
     parser.add_argument(
+        "--idle",
+        type=duration,
+        default=os.environ.get("IDLE", "15m"),
+        help="/extend needs a /predict this recent, and the reconciler stops a model nobody used this long "
+        "(the template's IdleMinutes; env IDLE, default 15m)",
+    )
+    parser.add_argument(
         "--dashboard",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -173,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             keep_alive_seconds=args.keep_alive,
             provisioning_delay=args.provisioning_delay,
             reconcile_every=args.reconcile_every,
+            idle_minutes=args.idle / 60,
             textbelt_key=os.environ.get("TEXTBELT_KEY"),
             admin_key=os.environ.get("ONDEMAND_ADMIN_KEY") or secrets.token_urlsafe(18),
             # The parent's word for this process (benchmarks/soak.py raises the limits).

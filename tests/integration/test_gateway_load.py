@@ -66,20 +66,20 @@ def post_start(connection: http.client.HTTPConnection) -> None:
     )
 
 
+def slow_api(event: dict[str, Any]) -> dict[str, Any]:
+    """An API that takes a little while, as the lifecycle's handler does, so connections pile up."""
+    time.sleep(0.005)
+    return {
+        "statusCode": 202,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"state": "STARTING"}),
+        "isBase64Encoded": False,
+    }
+
+
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[Gateway]:
-    """The gateway with an API that takes a little while, as the lifecycle's handler does, so connections pile up."""
-
-    def api(event: dict[str, Any]) -> dict[str, Any]:
-        time.sleep(0.005)
-        return {
-            "statusCode": 202,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"state": "STARTING"}),
-            "isBase64Encoded": False,
-        }
-
-    gateway = Gateway(api=api, static_dir=tmp_path)
+    gateway = Gateway(api=slow_api, static_dir=tmp_path)
     gateway.start()
     try:
         yield gateway

@@ -46,13 +46,17 @@ def state_server() -> Iterator[LocalStateServer]:
 
 def sdk_client(server: LocalStateServer) -> Any:
     """A DynamoDB client with a connection per writer, so every write of a round is in flight at once."""
+    return client_for(server.url, WRITERS)
+
+
+def client_for(url: str, writers: int) -> Any:
     return boto3.client(
         "dynamodb",
-        endpoint_url=server.url,
-        region_name=server.region,
+        endpoint_url=url,
+        region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",
-        config=Config(max_pool_connections=WRITERS),
+        config=Config(max_pool_connections=writers),
     )
 
 
@@ -80,30 +84,36 @@ def race(writers: int, write: Callable[[], bool]) -> int:
         return sum(pool.map(lambda _: one(), range(writers)))
 
 
-def test_identical_subscribe_writes_add_each_phone_exactly_once(state_server: LocalStateServer) -> None:
+def subscribe(dynamodb: Any, table: str, phone: str) -> Callable[[], bool]:
     """add_subscriber's write: append the phone unless the list already holds it, and bump the version."""
-    dynamodb, table = sdk_client(state_server), state_server.table_name
-    dynamodb.put_item(TableName=table, Item={**KEY, "subscribers": {"L": []}, "version": {"N": "0"}})
 
-    def subscribe(phone: str) -> Callable[[], bool]:
-        def write() -> bool:
-            return won_condition(
-                lambda: dynamodb.update_item(
-                    TableName=table,
-                    Key=KEY,
-                    UpdateExpression="SET subscribers = list_append(subscribers, :phones) ADD version :one",
-                    ConditionExpression="NOT contains(subscribers, :phone)",
-                    ExpressionAttributeValues={
-                        ":phones": {"L": [{"S": phone}]},
-                        ":phone": {"S": phone},
-                        ":one": {"N": "1"},
-                    },
-                )
+    def write() -> bool:
+        return won_condition(
+            lambda: dynamodb.update_item(
+                TableName=table,
+                Key=KEY,
+                UpdateExpression="SET subscribers = list_append(subscribers, :phones) ADD version :one",
+                ConditionExpression="NOT contains(subscribers, :phone)",
+                ExpressionAttributeValues={
+                    ":phones": {"L": [{"S": phone}]},
+                    ":phone": {"S": phone},
+                    ":one": {"N": "1"},
+                },
             )
+        )
 
-        return write
+    return write
 
-    winners = [race(WRITERS, subscribe(f"+1555555{n:04d}")) for n in range(ROUNDS)]
+
+def subscribe_rounds(dynamodb: Any, table: str, writers: int, rounds: int) -> list[int]:
+    """`rounds` races of `writers` identical subscribe writes (a new phone each round): the winners of each."""
+    dynamodb.put_item(TableName=table, Item={**KEY, "subscribers": {"L": []}, "version": {"N": "0"}})
+    return [race(writers, subscribe(dynamodb, table, f"+1555555{n:04d}")) for n in range(rounds)]
+
+
+def test_identical_subscribe_writes_add_each_phone_exactly_once(state_server: LocalStateServer) -> None:
+    dynamodb, table = sdk_client(state_server), state_server.table_name
+    winners = subscribe_rounds(dynamodb, table, WRITERS, ROUNDS)
 
     item = dynamodb.get_item(TableName=table, Key=KEY, ConsistentRead=True)["Item"]
     phones = [value["S"] for value in item["subscribers"]["L"]]

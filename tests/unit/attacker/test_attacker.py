@@ -22,11 +22,12 @@ import os
 import random
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -34,7 +35,7 @@ from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.adapters.rate_limit import DynamoRateLimiter
 from ondemand.bootstrap import bootstrap
 from ondemand.budget import seconds_by_day
-from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus, SendResult
+from ondemand.domain import PUBLIC_MESSAGES, EndpointError, EndpointInfo, EndpointStatus, SendResult
 from ondemand.handlers import api
 from ondemand.phones import is_allowed, normalize_phone
 from ondemand.ports import Adapters
@@ -79,7 +80,7 @@ class DayPlan:
 
     start_every_minutes: int
     burst: int
-    phone_mix: str  # "none" | "victim" | "random" | "mixed"
+    phone_mix: str  # "none" | "victim" | "random" | "mixed"; "fresh": a new allowed number every call (not drawn)
     predict_every_minutes: int | None
     extend_every_minutes: int | None
     create_fails: str  # "never" | "at_once" | "after_provisioning" | "sometimes"
@@ -113,6 +114,7 @@ class SimulatedSageMaker:
     clock: Clock
     plan: DayPlan | None = None
     rng: random.Random = field(default_factory=random.Random)
+    create_error_code: str = "access_denied"
     endpoints: dict[str, EndpointInfo] = field(default_factory=dict)
     ready_at: dict[str, tuple[datetime, EndpointStatus]] = field(default_factory=dict)
     billing: list[tuple[datetime, datetime | None]] = field(default_factory=list)
@@ -123,7 +125,8 @@ class SimulatedSageMaker:
         mode = self.plan.create_fails
         if mode == "at_once" or (mode == "sometimes" and self.rng.random() < 0.5):
             raise EndpointError(
-                f"CreateEndpoint {name}: AccessDeniedException: User arn:aws:sts::210987654321:x", "access_denied"
+                f"CreateEndpoint {name}: AccessDeniedException: User arn:aws:sts::210987654321:x",
+                self.create_error_code,
             )
         self.endpoints[name] = EndpointInfo(name, EndpointStatus.CREATING)
         outcome = EndpointStatus.FAILED if mode == "after_provisioning" else EndpointStatus.IN_SERVICE
@@ -219,6 +222,9 @@ class Simulation:
         self.next_reconcile = start + RECONCILER_PERIOD
         self.own_failures: list[tuple[str, str]] = []
         """(request id, canonical phone) of /start requests that failed inside themselves."""
+        self.totals: Counter[str] = Counter()
+        """Answers by route and status; the month-long test adds them to TOTALS."""
+        self.fresh_numbers = 0
 
     # ----- the environment, in simulated time -----
 
@@ -259,7 +265,7 @@ class Simulation:
             response = self.api(event, None)
         finally:
             self.sms.current_request = None
-        TOTALS[f"{path} {response['statusCode']}"] += 1
+        self.totals[f"{path} {response['statusCode']}"] += 1
         assert response["statusCode"] < 500 or path == "start", (path, response)
         headers = {**(response.get("headers") or {})}
         headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()})
@@ -271,6 +277,9 @@ class Simulation:
             return None
         if choice == "victim":
             return self.rng.choice(VICTIM_SPELLINGS)
+        if choice == "fresh":
+            self.fresh_numbers += 1
+            return f"+1555{self.fresh_numbers:07d}"
         return f"+{self.rng.choice(COUNTRY_CODES)}{self.rng.randrange(10**9, 10**10)}"
 
     def start_burst(self, plan: DayPlan) -> int | None:
@@ -335,9 +344,15 @@ class Simulation:
         assert own == [], f"texted a caller about its own request's failure: {own[:3]}"
         for _, _, message, _ in self.sms.sent:
             assert "arn:" not in message and "210987654321" not in message, message
-        TOTALS["texts"] += len(self.sms.sent)
-        TOTALS["simulated months"] += 1
         return sum(gpu_seconds.values()) / 3600
+
+    def texts_on(self, day: datetime, phone: str | None = None) -> list[datetime]:
+        """When texts went out on `day`'s UTC date (to `phone` only, if given)."""
+        return [at for at, to, _, _ in self.sms.sent if at.date() == day.date() and (phone is None or to == phone)]
+
+    def starts_on(self, day: datetime, after: datetime) -> int:
+        """How many endpoints were created on `day`'s UTC date after `after`: the demand a text cap had to refuse."""
+        return sum(1 for begin, _ in self.sagemaker.billing if begin.date() == day.date() and begin > after)
 
 
 # A month takes about a minute here, so `make test` plays a few; ATTACKER_EXAMPLES=50 plays more.
@@ -353,6 +368,9 @@ def test_an_attacker_cannot_spend_more_than_the_owners_budget(plans: list[DayPla
     for day in range(DAYS):
         simulation.play_day(plans[day % len(plans)], start + timedelta(days=day))
     gpu_hours = simulation.check()
+    TOTALS.update(simulation.totals)
+    TOTALS["texts"] += len(simulation.sms.sent)
+    TOTALS["simulated months"] += 1
     if gpu_hours > WORST.get("gpu_hours", -1):
         WORST.update(gpu_hours=gpu_hours, usd=gpu_hours * HOURLY_USD, always_on_usd=24 * DAYS * HOURLY_USD)
 
@@ -382,3 +400,71 @@ def test_every_victim_spelling_is_one_number() -> None:
     # The random numbers are well-formed: the allowlist, not the format check, is what keeps them from a text.
     assert normalize_phone("+4477009001234") == "+4477009001234"
     assert not is_allowed("+4477009001234", SETTINGS.sms_country_codes)
+
+
+# ----- fixed scenarios: SMS pumping, each cap on its own -----
+
+MIDNIGHT = datetime(2026, 3, 1, tzinfo=UTC)
+NORMAL_OPERATION = DayPlan(
+    start_every_minutes=1,
+    burst=20,
+    phone_mix="fresh",
+    predict_every_minutes=1,
+    extend_every_minutes=None,
+    create_fails="never",
+    provisioning_minutes=7,
+)
+
+
+def test_many_addresses_and_numbers_reach_the_daily_text_cap_which_holds_until_the_next_utc_day() -> None:
+    """Every session fills its subscriber list with new numbers from new addresses: each session asks for about 40
+    texts ("ready" and "stops soon"), a day's budget of sessions for far more than SMS_PER_DAY."""
+    simulation = Simulation(MIDNIGHT, random.Random(1), on_moto=False)
+    next_day = MIDNIGHT + timedelta(days=1)
+    simulation.play_day(NORMAL_OPERATION, MIDNIGHT)
+    simulation.play_day(NORMAL_OPERATION, next_day)
+    simulation.check()
+
+    first_day = simulation.texts_on(MIDNIGHT)
+    assert len(first_day) == SETTINGS.sms_per_day
+    assert simulation.starts_on(MIDNIGHT, after=max(first_day)) >= 1, "no session after the cap: nothing was held"
+    second_day = simulation.texts_on(next_day)
+    assert 0 < len(second_day) <= SETTINGS.sms_per_day
+
+
+def test_one_victims_number_gets_no_more_than_its_daily_cap_however_it_is_spelled() -> None:
+    """Many addresses subscribe one victim, spelled many ways, to every session they can."""
+    plan = replace(NORMAL_OPERATION, burst=5, phone_mix="victim")
+    simulation = Simulation(MIDNIGHT, random.Random(2), on_moto=False)
+    next_day = MIDNIGHT + timedelta(days=1)
+    simulation.play_day(plan, MIDNIGHT)
+    simulation.play_day(plan, next_day)
+    simulation.check()
+
+    victim = "+15555550100"
+    first_day = simulation.texts_on(MIDNIGHT, victim)
+    assert len(first_day) == SETTINGS.sms_per_number_per_day
+    assert simulation.starts_on(MIDNIGHT, after=max(first_day)) >= 1, "no session after the cap: nothing was held"
+    assert 0 < len(simulation.texts_on(next_day, victim)) <= SETTINGS.sms_per_number_per_day
+    assert {phone for _, phone, _, _ in simulation.sms.sent} == {victim}
+
+
+@pytest.mark.parametrize(("code", "status"), [("quota_exceeded", 503), ("access_denied", 502)])
+def test_starts_failing_at_once_send_no_text_and_each_caller_gets_the_error(code: str, status: int) -> None:
+    """A new account's GPU quota of 0 or a missing permission fails CreateEndpoint inside the /start request: each
+    of N calls naming a new number, from a new address, gets the error as its answer and nobody is texted."""
+    calls = 40
+    simulation = Simulation(MIDNIGHT, random.Random(3), on_moto=False)
+    simulation.sagemaker.plan = replace(NORMAL_OPERATION, create_fails="at_once")
+    simulation.sagemaker.create_error_code = code
+    answers = []
+    for n in range(calls):
+        simulation.advance_to(MIDNIGHT + timedelta(seconds=n))
+        answers.append(simulation.call("start", {"phone": f"+1555{n:07d}"}, ip=f"198.51.100.{n}"))
+    simulation.check()
+
+    assert simulation.sms.sent == []
+    assert {(answer, body["error"], body["message"]) for answer, body, _ in answers} == {
+        (status, code, PUBLIC_MESSAGES[code])
+    }
+    assert simulation.sagemaker.billing == [], "no endpoint was ever created"

@@ -1,0 +1,103 @@
+"""The local runtime's two concurrency fixes, each beside what it replaced, under the loads their tests use:
+
+- the gateway under a burst of simultaneous connections (tests/integration/test_gateway_load.py), listening with
+  the kernel's largest backlog, as it does, and with socketserver's default backlog of 5;
+- identical conditional subscribe writes of one item from many threads at once
+  (tests/integration/test_state_server_atomicity.py), on the runtime's state store (moto behind one lock) and on
+  moto's server alone: the rounds in which more than one writer won, at the tests' thread switch interval and at
+  Python's default.
+
+    .venv/bin/python benchmarks/bench_local_concurrency.py [--trials 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' own load generators
+
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+from local_runtime.cfn_template import load_template, table_definition  # noqa: E402
+from local_runtime.gateway import Gateway  # noqa: E402
+from local_runtime.state_server import LocalStateServer  # noqa: E402
+from tests.integration import test_gateway_load as gateway_load  # noqa: E402
+from tests.integration import test_state_server_atomicity as atomicity  # noqa: E402
+
+SWITCH_INTERVALS = {"1 us (the test's)": 1e-6, f"{sys.getswitchinterval() * 1000:g} ms (Python's default)": None}
+
+
+class BacklogOfFive(Gateway):
+    request_queue_size = 5  # socketserver's default, before the fix
+
+
+def gateway_burst(server_class: type[Gateway], connections: int) -> Counter[Any]:
+    with tempfile.TemporaryDirectory() as static_dir:
+        gateway = server_class(api=gateway_load.slow_api, static_dir=Path(static_dir))
+        gateway.start()
+        try:
+            host, port = gateway.server_address[:2]
+            return gateway_load.burst(host, port, connections, gateway_load.post_start)
+        finally:
+            gateway.close()
+
+
+def lost_rounds(url: str, table: str, writers: int, rounds: int) -> int:
+    """Rounds in which more than one identical conditional write won (the item is reset first)."""
+    dynamodb = atomicity.client_for(url, writers)
+    return sum(winners > 1 for winners in atomicity.subscribe_rounds(dynamodb, table, writers, rounds))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=gateway_load.CONNECTIONS)
+    parser.add_argument("--writers", type=int, default=atomicity.WRITERS)
+    parser.add_argument("--rounds", type=int, default=atomicity.ROUNDS)
+    args = parser.parse_args()
+
+    print(f"Gateway: {args.connections} simultaneous POST /start, {args.trials} trials (status or error: count)")
+    for label, server_class in (("backlog SOMAXCONN (now)", Gateway), ("backlog 5 (before)", BacklogOfFive)):
+        for trial in range(args.trials):
+            outcomes = gateway_burst(server_class, args.connections)
+            failed = sum(count for outcome, count in outcomes.items() if not isinstance(outcome, int) or outcome >= 500)
+            print(f"  {label:24} trial {trial + 1}: {failed:4} resets or 5xx  {dict(outcomes)}")
+
+    print(f"State store: {args.writers} identical conditional writes x {args.rounds} rounds, {args.trials} trials")
+    print("  (rounds in which more than one writer won)")
+    table = f"bench-{uuid.uuid4().hex[:8]}"  # moto keeps tables per process: one name per server
+    locked = LocalStateServer(table_name=table, rate_limit_table_name=f"{table}-rates")
+    locked.start()
+    alone = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    alone.start()
+    host, port = alone.get_host_and_port()
+    alone_url, alone_table = f"http://{host}:{port}", f"{table}-alone"
+    atomicity.client_for(alone_url, 1).create_table(
+        TableName=alone_table, BillingMode="PAY_PER_REQUEST", **table_definition(load_template(), "StateTable")
+    )
+    default_interval = sys.getswitchinterval()
+    try:
+        for interval_label, interval in SWITCH_INTERVALS.items():
+            sys.setswitchinterval(interval or default_interval)
+            for label, url, name in (
+                ("runtime's store (locked)", locked.url, table),
+                ("moto's server alone", alone_url, alone_table),
+            ):
+                lost = [lost_rounds(url, name, args.writers, args.rounds) for _ in range(args.trials)]
+                print(f"  switch {interval_label:28} {label:26} {lost}")
+    finally:
+        sys.setswitchinterval(default_interval)
+        alone.stop()
+        locked.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
