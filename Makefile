@@ -163,7 +163,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/soak.py --cycles 2
 	$(PY) benchmarks/bench_instant.py
 	$(PY) benchmarks/bench_cold_import.py --runs 3
-	$(PY) benchmarks/bench_local_concurrency.py --trials 1
+	$(PY) -m benchmarks.bench_local_concurrency --trials 1
 	$(PY) benchmarks/traffic_cost.py
 
 # Every venv the rules above build, the deploy rehearsal's Lambda runtime venv and SAM's cache beside it, and the caches;

@@ -7,7 +7,8 @@
   moto's server alone: the rounds in which more than one writer won, at the tests' thread switch interval and at
   Python's default.
 
-    .venv/bin/python benchmarks/bench_local_concurrency.py [--trials 3]
+    .venv/bin/python -m benchmarks.bench_local_concurrency [--trials 3]   # from the repository's root: it imports
+                                                                          # the tests' load generators by package name
 """
 
 from __future__ import annotations
@@ -20,16 +21,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the tests' own load generators
+from moto.server import ThreadedMotoServer
 
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-from local_runtime.cfn_template import load_template, table_definition  # noqa: E402
-from local_runtime.gateway import Gateway  # noqa: E402
-from local_runtime.state_server import LocalStateServer  # noqa: E402
-from tests.integration import test_gateway_load as gateway_load  # noqa: E402
-from tests.integration import test_state_server_atomicity as atomicity  # noqa: E402
+from benchmarks.machine import describe_machine
+from local_runtime.cfn_template import load_template, table_definition
+from local_runtime.gateway import Gateway
+from local_runtime.state_server import LocalStateServer
+from tests.integration import test_gateway_load as gateway_load
+from tests.integration import test_state_server_atomicity as atomicity
 
 SWITCH_INTERVALS = {"1 us (the test's)": 1e-6, f"{sys.getswitchinterval() * 1000:g} ms (Python's default)": None}
 
@@ -63,6 +62,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=atomicity.ROUNDS)
     args = parser.parse_args()
 
+    print(describe_machine())
     print(f"Gateway: {args.connections} simultaneous POST /start, {args.trials} trials (status or error: count)")
     for label, server_class in (("backlog SOMAXCONN (now)", Gateway), ("backlog 5 (before)", BacklogOfFive)):
         for trial in range(args.trials):
