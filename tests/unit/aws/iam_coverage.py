@@ -542,3 +542,302 @@ class CallRecorder:
         recorded: list[Call] = []
         yield recorded
         recorded.extend(self.calls[start:])
+
+
+# ----- what AWS calls on a role's behalf, from documented policies -----
+
+
+@dataclass(frozen=True)
+class Documented:
+    """A request AWS makes with a role the stack hands it, and where that is written down."""
+
+    request: Request
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.request} (source: {self.source})"
+
+
+STEP_FUNCTIONS_GLUE = "https://docs.aws.amazon.com/step-functions/latest/dg/glue-iam.html (Run a Job .sync)"
+STEP_FUNCTIONS_SAGEMAKER = "https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html"
+STEP_FUNCTIONS_SDK = (
+    "https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html (the IAM action of an SDK "
+    "integration is the service's API action)"
+)
+TRAINING_ADD_TAGS = (
+    "https://github.com/aws/aws-cdk/issues/32294 (Step Functions tags the training job it starts; the sagemaker-iam "
+    "page lists no AddTags, a role without it fails with 'not authorized to perform: sagemaker:AddTags on resource "
+    "...:training-job/...'; CDK added it in aws/aws-cdk#32536)"
+)
+MODEL_ADD_TAGS = (
+    "https://github.com/aws-quickstart/quickstart-aws-utility-meter-data-analytics-platform/issues/53 (the "
+    "createModel step fails without sagemaker:AddTags; the same tagging as aws/aws-cdk#32294)"
+)
+SAGEMAKER_TRAINING_ROLE = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtrainingjob-perms"
+)
+SAGEMAKER_MODEL_ROLE = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms"
+)
+SCHEDULER_ROLE = "https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role"
+GLUE_ROLE = (
+    "https://docs.aws.amazon.com/glue/latest/dg/create-service-policy.html (AWSGlueServiceRole: the job's S3 data, "
+    "the catalog, logs under /aws-glue/)"
+)
+GLUE_CATALOG_ARNS = "https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html"
+SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+SAMPLE_EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:TrainingPipeline:run-1"
+
+
+def state_machine_definition(stack: Stack, logical_id: str) -> dict[str, Any]:
+    """The ASL as deployed: DefinitionUri with its ${Placeholders} filled by the resolved DefinitionSubstitutions."""
+    properties = stack.resource(logical_id)["Properties"]
+    text = (stack.directory / properties["DefinitionUri"]).read_text()
+    substitutions = {k: str(stack.resolve(v)) for k, v in properties.get("DefinitionSubstitutions", {}).items()}
+    return json.loads(re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text))
+
+
+def _split_arguments(text: str) -> list[str]:
+    parts, depth, quoted, current = [], 0, False, ""
+    for char in text:
+        if char == "'" and depth == 0:
+            quoted = not quoted
+        if char == "," and depth == 0 and not quoted:
+            parts.append(current.strip())
+            current = ""
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0) if not quoted else 0
+        current += char
+    return [*parts, current.strip()] if current.strip() else parts
+
+
+def sample_value(expression: str, data: dict[str, Any]) -> Any:
+    """The value a `.$` field takes in one execution: the intrinsics these states use (States.Format, States.Hash)
+    and paths into `data` (`$$` the context object)."""
+    expression = expression.strip()
+    call = re.fullmatch(r"States\.(\w+)\((.*)\)", expression, re.DOTALL)
+    if call:
+        name, arguments = call.group(1), [sample_value(a, data) for a in _split_arguments(call.group(2))]
+        if name == "Format":
+            text = str(arguments[0])
+            for argument in arguments[1:]:
+                text = text.replace("{}", str(argument), 1)
+            return text
+        if name == "Hash":
+            return hashlib.new(str(arguments[1]).lower(), str(arguments[0]).encode()).hexdigest()
+        raise AssertionError(f"States.{name} is not understood by this check")
+    if expression.startswith("'"):
+        return expression[1:-1]
+    if expression.startswith("$"):
+        value: Any = data["$$"] if expression.startswith("$$") else data
+        for part in expression.lstrip("$").strip(".").split("."):
+            value = value[part]
+        return value
+    raise AssertionError(f"{expression!r} is not understood by this check")
+
+
+def task_parameters(parameters: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """A Task's Parameters with every `.$` field evaluated for one execution."""
+    resolved: dict[str, Any] = {}
+    for key, value in parameters.items():
+        if key.endswith(".$"):
+            resolved[key[:-2]] = sample_value(value, data)
+        elif isinstance(value, dict):
+            resolved[key] = task_parameters(value, data)
+        else:
+            resolved[key] = value
+    return resolved
+
+
+@dataclass
+class TaskRun:
+    """One Task state as an execution runs it: the integration, the API parameters it sends."""
+
+    state: str
+    resource: str
+    parameters: dict[str, Any]
+
+
+def task_runs(definition: dict[str, Any]) -> list[TaskRun]:
+    """Every Task state in the order of the happy path, its parameters evaluated; a training task's result (job
+    name, model artifacts) is what the next states read."""
+    data: dict[str, Any] = {"$$": {"Execution": {"Id": SAMPLE_EXECUTION}, "State": {"RetryCount": 0}}}
+    runs, name = [], definition["StartAt"]
+    states = definition["States"]
+    while name:
+        state = states[name]
+        if state["Type"] == "Task":
+            parameters = task_parameters(state.get("Parameters", {}), data)
+            runs.append(TaskRun(name, state["Resource"], parameters))
+            if "createTrainingJob" in state["Resource"]:
+                job = parameters["TrainingJobName"]
+                artifacts = f"{parameters['OutputDataConfig']['S3OutputPath']}{job}/output/model.tar.gz"
+                data[state["ResultPath"].removeprefix("$.")] = {"TrainingJobName": job, "ModelArtifacts": artifacts}
+            if "createModel" in state["Resource"]:
+                data[state["ResultPath"].removeprefix("$.")] = {"ModelName": parameters["ModelName"]}
+        if state["Type"] == "Choice":
+            name = state["Choices"][0]["Next"]  # the approved path
+        else:
+            name = None if state.get("End") or state["Type"] in ("Succeed", "Fail") else state["Next"]
+    return runs
+
+
+def _s3(stack: Stack, uri: str, key_suffix: str = "") -> tuple[str, str]:
+    """The bucket's ARN and an object's ARN under the s3:// location (an object named `key_suffix` under a prefix)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return stack.arn("s3", bucket, region=False, account=False), stack.arn(
+        "s3", f"{bucket}/{key}{key_suffix}", region=False, account=False
+    )
+
+
+def _image_pull(stack: Stack, image: str, source: str) -> list[Documented]:
+    """ECR pulls of an image `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`."""
+    registry, _, repository = image.partition("/")
+    account, region = registry.split(".")[0], registry.split(".")[3]
+    arn = f"arn:{stack.partition}:ecr:{region}:{account}:repository/{repository.split(':')[0]}"
+    pulls = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
+    return [Documented(Request.of("ecr:GetAuthorizationToken", "*"), source)] + [
+        Documented(Request.of(action, arn), source) for action in pulls
+    ]
+
+
+def integration_requests(stack: Stack, run: TaskRun) -> list[Documented]:
+    """What Step Functions does with the state machine's role for one Task state, as its documentation says."""
+    p, arn = run.parameters, stack.arn
+    if run.resource.endswith(":::glue:startJobRun.sync"):
+        job = arn("glue", f"job/{p['JobName']}")
+        actions = ("glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun")
+        return [Documented(Request.of(a, job), STEP_FUNCTIONS_GLUE) for a in actions]
+    if run.resource.endswith(":::sagemaker:createTrainingJob.sync"):
+        job = arn("sagemaker", f"training-job/{p['TrainingJobName'].lower()}")
+        rule = arn("events", f"rule/{SYNC_RULE}")
+        source = f"{STEP_FUNCTIONS_SAGEMAKER} (CreateTrainingJob, Run a Job .sync)"
+        return [
+            *(
+                Documented(Request.of(a, job), source)
+                for a in ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob")
+            ),
+            Documented(Request.of("sagemaker:ListTags", "*"), source),
+            Documented(
+                Request.of("iam:PassRole", p["RoleArn"], iam__PassedToService=["sagemaker.amazonaws.com"]), source
+            ),
+            *(
+                Documented(Request.of(a, rule), source)
+                for a in ("events:PutTargets", "events:PutRule", "events:DescribeRule")
+            ),
+            Documented(Request.of("sagemaker:AddTags", job), TRAINING_ADD_TAGS),
+        ]
+    if run.resource.endswith(":::sagemaker:createModel"):
+        model = arn("sagemaker", f"model/{p['ModelName'].lower()}")
+        source = f"{STEP_FUNCTIONS_SAGEMAKER} (CreateModel)"
+        return [
+            Documented(Request.of("sagemaker:CreateModel", model), source),
+            Documented(
+                Request.of("iam:PassRole", p["ExecutionRoleArn"], iam__PassedToService=["sagemaker.amazonaws.com"]),
+                source,
+            ),
+            Documented(Request.of("sagemaker:AddTags", model), MODEL_ADD_TAGS),
+        ]
+    sdk = re.fullmatch(r"arn:aws:states:::aws-sdk:(\w+):(\w+)", run.resource)
+    if sdk:
+        service, api = sdk.groups()
+        call = Call(f"{service}:{api[0].upper()}{api[1:]}", p, stack.region)
+        return [Documented(request, STEP_FUNCTIONS_SDK) for request in resources_of(call, stack)]
+    raise AssertionError(f"{run.state}: the integration {run.resource} is not known to this check")
+
+
+def training_role_requests(stack: Stack, run: TaskRun) -> list[Documented]:
+    """What SageMaker does with the role a Task passes it: a training job reads its channels and code, writes its
+    model, pulls its image, logs and puts metrics; a model's endpoint reads the artifact and pulls its image."""
+    p = run.parameters
+    if "createTrainingJob" in run.resource:
+        job, source = p["TrainingJobName"], SAGEMAKER_TRAINING_ROLE
+        requests: list[Documented] = []
+        for channel in p["InputDataConfig"]:
+            bucket, obj = _s3(stack, channel["DataSource"]["S3DataSource"]["S3Uri"], "part-00000.snappy.parquet")
+            requests += [
+                Documented(Request.of("s3:ListBucket", bucket), source),
+                Documented(Request.of("s3:GetObject", obj), source),
+            ]
+        code = json.loads(p["HyperParameters"]["sagemaker_submit_directory"])
+        requests.append(Documented(Request.of("s3:GetObject", _s3(stack, code)[1]), source))
+        output = _s3(stack, p["OutputDataConfig"]["S3OutputPath"], f"{job}/output/model.tar.gz")[1]
+        requests.append(Documented(Request.of("s3:PutObject", output), source))
+        requests += _image_pull(stack, p["AlgorithmSpecification"]["TrainingImage"], source)
+        group = "/aws/sagemaker/TrainingJobs"
+        requests += [
+            Documented(Request.of("logs:CreateLogGroup", stack.arn("logs", f"log-group:{group}")), source),
+            *(
+                Documented(
+                    Request.of(a, stack.arn("logs", f"log-group:{group}:log-stream:{job}/algo-1-1700000000")), source
+                )
+                for a in ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+            ),
+            Documented(Request.of("cloudwatch:PutMetricData", "*", cloudwatch__namespace=[group]), source),
+        ]
+        return requests
+    if "createModel" in run.resource:
+        container, source = p["PrimaryContainer"], SAGEMAKER_MODEL_ROLE
+        return [
+            Documented(Request.of("s3:GetObject", _s3(stack, container["ModelDataUrl"])[1]), source),
+            *_image_pull(stack, container["Image"], source),
+        ]
+    return []
+
+
+def glue_role_requests(stack: Stack, job_id: str, sample_script: str) -> list[Documented]:
+    """What the Glue job does with its role: its script, the raw data it reads, the curated data and catalog table it
+    replaces (awswrangler's to_parquet, mode overwrite), its logs."""
+    properties = stack.resource(job_id)["Properties"]
+    arguments = {k: stack.resolve(v) for k, v in properties["DefaultArguments"].items()}
+    raw_bucket, raw_object = _s3(stack, arguments["--raw_path"], "imdb.csv")
+    curated_bucket, curated_object = _s3(stack, arguments["--curated_path"], "split=train/part-0.snappy.parquet")
+    database, table = arguments["--database"], arguments["--table"]
+    catalog = [
+        stack.arn("glue", "catalog"),
+        stack.arn("glue", f"database/{database}"),
+        stack.arn("glue", f"table/{database}/{table}"),
+    ]
+    catalog_actions = ("glue:GetDatabases", "glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable")
+    catalog_actions += ("glue:CreateTable", "glue:DeleteTable", "glue:BatchCreatePartition", "glue:GetPartitions")
+    group = "/aws-glue/python-jobs/output"
+    return [
+        Documented(Request.of("s3:GetObject", _s3(stack, sample_script)[1]), GLUE_ROLE),
+        Documented(Request.of("s3:ListBucket", raw_bucket), GLUE_ROLE),
+        Documented(Request.of("s3:GetObject", raw_object), GLUE_ROLE),
+        Documented(Request.of("s3:ListBucket", curated_bucket), GLUE_ROLE),
+        *(
+            Documented(Request.of(a, curated_object), GLUE_ROLE)
+            for a in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject")
+        ),
+        *(Documented(Request.of(a, r), GLUE_CATALOG_ARNS) for a in catalog_actions for r in catalog),
+        Documented(Request.of("logs:CreateLogGroup", stack.arn("logs", f"log-group:{group}")), GLUE_ROLE),
+        *(
+            Documented(Request.of(a, stack.arn("logs", f"log-group:{group}:log-stream:jr_0123abcd")), GLUE_ROLE)
+            for a in ("logs:CreateLogStream", "logs:PutLogEvents")
+        ),
+    ]
+
+
+def scheduler_target_requests(call: Call) -> list[Documented]:
+    """What EventBridge Scheduler does with the role a schedule names: invoke the target (a Lambda function here),
+    send a failed invocation to the schedule's dead-letter queue."""
+    target = call.params["Target"]
+    if ":lambda:" not in target["Arn"]:
+        raise AssertionError(f"a schedule target this check does not know: {target['Arn']}")
+    requests = [Documented(Request.of("lambda:InvokeFunction", target["Arn"]), SCHEDULER_ROLE)]
+    if "DeadLetterConfig" in target:
+        requests.append(Documented(Request.of("sqs:SendMessage", target["DeadLetterConfig"]["Arn"]), SCHEDULER_ROLE))
+    return requests
+
+
+def check_documented(stack: Stack, principal_id: str, documented: list[Documented]) -> list[str]:
+    """One line per documented request the principal's role does not allow, with its source."""
+    statements = role_statements(stack, principal_id)
+    return sorted(
+        {
+            f"{principal_id}: {d.request}: {decision} (source: {d.source})"
+            for d in documented
+            if (decision := decide(statements, d.request)) != "allowed"
+        }
+    )
