@@ -16,7 +16,15 @@ import boto3
 import pandas as pd
 import pytest
 import requests
-from iam_coverage import Call, CallRecorder, Stack, check_calls, raw_statements
+from iam_coverage import (
+    Call,
+    CallRecorder,
+    Stack,
+    check_calls,
+    check_documented,
+    raw_statements,
+    scheduler_target_requests,
+)
 from moto import mock_aws
 from ondemand.bootstrap import LambdaEntryPoint
 
@@ -24,6 +32,7 @@ from tests.unit.lifecycle.test_lifecycle_tiers import model_tar_gz
 
 ADMIN_KEY = "admin-key-from-secrets-manager"  # what tests/events/apigw_stop.json sends
 KEEP_ALIVE_SECONDS = 1.2
+SCHEDULE_WRITES = {"scheduler:CreateSchedule", "scheduler:UpdateSchedule"}
 SECRETS = {"AdminApiKeySecret": ADMIN_KEY, "RateLimitPepperSecret": "p" * 64, "TextbeltKeySecret": "textbelt-key"}
 
 
@@ -217,6 +226,12 @@ def test_every_call_a_function_makes_is_allowed_on_the_resource_it_touched(deplo
 
     refused = [line for function_id, calls in called.items() for line in check_calls(stack, function_id, calls)]
     assert not refused, "calls the role does not allow:\n" + "\n".join(refused)
+
+    # EventBridge Scheduler invokes each schedule's target with the role the schedule names: the stack's SchedulerRole.
+    schedules = [c for calls in called.values() for c in calls if c.action in SCHEDULE_WRITES]
+    assert schedules and {c.params["Target"]["RoleArn"] for c in schedules} == {stack.get_att("SchedulerRole", "Arn")}
+    refused = check_documented(stack, "SchedulerRole", [d for c in schedules for d in scheduler_target_requests(c)])
+    assert not refused, "the scheduler's role does not allow:\n" + "\n".join(refused)
 
     # And the other way for DynamoDB: the roles grant no action on the tables that no function makes.
     called_dynamodb = {a for calls in called.values() for a in actions(calls) if a.startswith("dynamodb:")}
