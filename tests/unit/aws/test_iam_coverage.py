@@ -1,27 +1,39 @@
-"""Every AWS call each function makes on its paths (under moto) is an action its role in template.yaml grants."""
+"""Every AWS call each function makes on its paths (under moto) is allowed by its role in template.yaml on the resource
+it touched: the stack resolved for one deployment, the functions' environment resolved from the same template."""
 
 from __future__ import annotations
 
 import importlib
 import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
+import pandas as pd
 import pytest
 import requests
 from moto import mock_aws
 from ondemand.bootstrap import LambdaEntryPoint
 
-from tests.unit.aws.iam_coverage import CallRecorder, granted_actions, is_granted
+from tests.unit.aws.iam_coverage import (
+    Call,
+    CallRecorder,
+    Stack,
+    check_calls,
+    check_documented,
+    raw_statements,
+    scheduler_target_requests,
+)
+from tests.unit.lifecycle.test_lifecycle_tiers import model_tar_gz
 
 ADMIN_KEY = "admin-key-from-secrets-manager"  # what tests/events/apigw_stop.json sends
-MODEL_PARAMETER = "/test-stack/approved-model"
-GROUP = "test-stack-teardown"
 KEEP_ALIVE_SECONDS = 1.2
-INSTANCE_TYPE = "ml.g4dn.xlarge"
+SCHEDULE_WRITES = {"scheduler:CreateSchedule", "scheduler:UpdateSchedule"}
+SECRETS = {"AdminApiKeySecret": ADMIN_KEY, "RateLimitPepperSecret": "p" * 64, "TextbeltKeySecret": "textbelt-key"}
 
 
 def handler_functions(template: dict[str, Any]) -> dict[str, str]:
@@ -33,10 +45,19 @@ def handler_functions(template: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def create_table(template: dict[str, Any], logical_id: str, name: str) -> None:
-    properties = template["Resources"][logical_id]["Properties"]
+def function_environment(stack: Stack) -> dict[str, str]:
+    """The Globals' environment and every function's own, resolved for this deployment (one process runs them all)."""
+    resources = stack.template["Resources"]
+    variables = dict(stack.template["Globals"]["Function"]["Environment"]["Variables"])
+    for logical_id in handler_functions(stack.template).values():
+        variables.update(resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {}))
+    return {name: str(stack.resolve(value)) for name, value in variables.items()}
+
+
+def create_table(stack: Stack, logical_id: str) -> None:
+    properties = stack.template["Resources"][logical_id]["Properties"]
     boto3.client("dynamodb").create_table(
-        TableName=name,
+        TableName=stack.ref(logical_id),
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
         BillingMode=properties["BillingMode"],
@@ -51,49 +72,79 @@ def fresh_entry_point(handler: str) -> Callable[[Any, Any], dict[str, Any]]:
     return LambdaEntryPoint(module.make_handler, creates_schedules=getattr(module, name).creates_schedules)
 
 
+@pytest.fixture(scope="module")
+def instant_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small instant model, as the pipeline's instant training job writes it."""
+    from glue_jobs.seed_raw_reviews import load_movie_reviews
+    from training import instant_train
+
+    reviews = load_movie_reviews()
+    sample = reviews.groupby("label", group_keys=False).sample(n=200, random_state=7).sample(frac=1.0, random_state=7)
+    out = tmp_path_factory.mktemp("published") / "instant_model"
+    instant_train.train_and_save(
+        pd.DataFrame(sample).reset_index(drop=True), out, instant_train.InstantHyperparameters(bucket_bits=16)
+    )
+    return out
+
+
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]) -> Iterator[CallRecorder]:
-    """The AWS adapters against moto, with what the stack would have created, and a recorder of every call."""
-    env = {
+def sms_provider() -> str:
+    return "sns"
+
+
+@pytest.fixture
+def deployed(
+    monkeypatch: pytest.MonkeyPatch, template: dict[str, Any], instant_artifact: Path, sms_provider: str
+) -> Iterator[tuple[Stack, CallRecorder]]:
+    """The stack "deployed" on moto: what CloudFormation and the pipeline would have created, under the names the
+    template gives them; the functions' environment resolved from the template; a recorder of every call."""
+    stack = Stack(template)
+    for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "STATE_TABLE_NAME": "test-state",
-        "RATE_LIMIT_TABLE_NAME": "test-rate-limits",
-        "SMS_PROVIDER": "sns",
-        "SCHEDULE_GROUP_NAME": GROUP,
-        "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
-        "TEARDOWN_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:teardown",
-        "APPROVED_MODEL_PARAMETER": MODEL_PARAMETER,
-        "ENDPOINT_NAME_PREFIX": "ondemand-sentiment-51af3dc0",
-        "INSTANCE_TYPE": INSTANCE_TYPE,
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "KEEP_ALIVE_MINUTES": f"{KEEP_ALIVE_SECONDS / 60:g}",
-        "COOLDOWN_MINUTES": "0",
-    }
-    for name, value in env.items():
+        "AWS_DEFAULT_REGION": stack.region,
+        "AWS_REGION": stack.region,
+    }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "DYNAMODB_ENDPOINT_URL", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
-        create_table(template, "StateTable", "test-state")
-        create_table(template, "RateLimitTable", "test-rate-limits")
+        create_table(stack, "StateTable")
+        create_table(stack, "RateLimitTable")
+        for logical_id, value in SECRETS.items():
+            created = boto3.client("secretsmanager").create_secret(
+                Name=stack.physical_name(logical_id), SecretString=value
+            )
+            stack.physical[logical_id] = created["ARN"]
+        pipeline = stack.nested("TrainingPipeline")
+        model_name = "sentiment-0123456789abcdef0123456789abcdef-0-0"
         boto3.client("sagemaker").create_model(
-            ModelName="sentiment-v1",
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
-            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/hf:latest"},
+            ModelName=model_name,
+            ExecutionRoleArn=pipeline.get_att("TrainingRole", "Arn"),
+            PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:x"},
         )
-        boto3.client("ssm").put_parameter(Name=MODEL_PARAMETER, Value="sentiment-v1", Type="String")
-        boto3.client("scheduler").create_schedule_group(Name=GROUP)
-        secret = boto3.client("secretsmanager").create_secret(Name="admin-key", SecretString=ADMIN_KEY)
-        monkeypatch.setenv("ADMIN_API_KEY_SECRET", secret["ARN"])
-        pepper = boto3.client("secretsmanager").create_secret(Name="pepper", SecretString="p" * 64)
-        monkeypatch.setenv("RATE_LIMIT_PEPPER_SECRET", pepper["ARN"])
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name=pipeline.ref("ApprovedModelParameter"), Value=model_name, Type="String")
+        bucket = pipeline.ref("ArtifactsBucket")
+        key = "instant/sentiment-instant-0123456789abcdef0123456789abcdef-0/output/model.tar.gz"
+        boto3.client("s3").create_bucket(Bucket=bucket)
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=model_tar_gz(instant_artifact))
+        ssm.put_parameter(Name=pipeline.ref("InstantModelParameter"), Value=f"s3://{bucket}/{key}", Type="String")
+        boto3.client("scheduler").create_schedule_group(Name=stack.ref("TeardownScheduleGroup"))
+        environment = {
+            **function_environment(stack),
+            "SMS_PROVIDER": sms_provider,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "KEEP_ALIVE_MINUTES": f"{KEEP_ALIVE_SECONDS / 60:g}",
+            "COOLDOWN_MINUTES": "0",
+        }
+        environment.pop("DYNAMODB_ENDPOINT_URL")  # empty on AWS
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
         # moto's InvokeEndpoint answers each new endpoint with the next of its moto-api results (else a plain "body"):
         # the model's answer, for /predict and for a canary prediction before texting.
-        answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": "sentiment-v1"}
+        answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": model_name}
         requests.post(
             "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
             timeout=5,
@@ -101,18 +152,21 @@ def stack(monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]) -> Iterator
         )
         recorder = CallRecorder()
         with recorder.installed(monkeypatch):  # the handlers build their AWS clients on first use, recorded
-            yield recorder
+            yield stack, recorder
 
 
 def drive_every_path(event) -> list[tuple[str, dict[str, Any]]]:
-    """Two sessions: start, ready, status, predict, extend, a teardown before and one after expiry, reconcile; then a
-    start that finds nothing to clean, ready, stop, reconcile. (KEEP_ALIVE_MINUTES is a second here.)"""
+    """A prediction from the instant tier while stopped; two sessions: start, ready, status, predict, extend, the
+    "stops soon" notice, a teardown before and one after expiry, reconcile; then a start that finds nothing to clean,
+    ready, stop, reconcile. (KEEP_ALIVE_MINUTES is a second here.)"""
     return [
+        ("ondemand.handlers.api.handler", event("apigw_predict")),
         ("ondemand.handlers.api.handler", event("apigw_start")),
         ("ondemand.handlers.endpoint_events.handler", event("endpoint_state_change_in_service")),
         ("ondemand.handlers.api.handler", event("apigw_status")),
         ("ondemand.handlers.api.handler", event("apigw_predict")),
         ("ondemand.handlers.api.handler", event("apigw_extend")),
+        ("ondemand.handlers.teardown.handler", {**event("teardown_schedule"), "kind": "notice"}),
         ("ondemand.handlers.teardown.handler", event("teardown_schedule")),
         ("sleep", {}),
         ("ondemand.handlers.teardown.handler", event("teardown_schedule")),
@@ -125,10 +179,12 @@ def drive_every_path(event) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def test_every_call_a_function_makes_is_granted_by_its_role(stack: CallRecorder, template, event) -> None:
+def run_paths(template: dict[str, Any], recorder: CallRecorder, event) -> tuple[dict[str, list[Call]], list[Any]]:
+    """Each path through a fresh container of its function: the calls per function, and the answers in order."""
     functions = handler_functions(template)
     containers = {handler: fresh_entry_point(handler) for handler in functions}
-    called: dict[str, set[str]] = {logical_id: set() for logical_id in functions.values()}
+    called: dict[str, list[Call]] = {logical_id: [] for logical_id in functions.values()}
+    answers: list[Any] = []
     endpoint_name = None
     for handler, payload in drive_every_path(event):
         if handler == "sleep":
@@ -139,26 +195,91 @@ def test_every_call_a_function_makes_is_granted_by_its_role(stack: CallRecorder,
         if endpoint_name and "endpoint_name" in payload:
             payload["endpoint_name"] = endpoint_name
             payload["expires_at"] = (datetime.now(UTC) + timedelta(seconds=KEEP_ALIVE_SECONDS)).isoformat()
-        with stack.section() as recorded:
+        with recorder.call_section() as recorded:
             answer = containers[handler](payload, None)
-        called[functions[handler]].update(recorded)
+        called[functions[handler]] += recorded
+        answers.append(answer)
         if handler.endswith("api.handler") and payload["path"] == "/start":
             assert answer["statusCode"] == 202, answer
             endpoint_name = json.loads(answer["body"])["endpoint_name"]
+    return called, answers
 
-    # The paths were really driven: each function called AWS, and the start created an endpoint.
+
+def actions(calls: list[Call]) -> set[str]:
+    return {call.action for call in calls}
+
+
+def test_every_call_a_function_makes_is_allowed_on_the_resource_it_touched(deployed, template, event) -> None:
+    stack, recorder = deployed
+    called, answers = run_paths(template, recorder, event)
+
+    # The paths were really driven: each function called AWS, the instant tier answered while stopped, the start
+    # created an endpoint, the ready event and the notice texted.
     assert all(called.values()), called
-    assert "sagemaker:CreateEndpoint" in called["ApiFunction"]
-    assert "sagemaker:InvokeEndpoint" in called["ApiFunction"]
-    assert "sns:Publish" in called["EndpointEventsFunction"]
-    assert "sagemaker:DeleteEndpoint" in called["TeardownFunction"]
-    missing = {
-        logical_id: sorted(a for a in actions if not is_granted(a, granted_actions(template, logical_id)))
-        for logical_id, actions in called.items()
-    }
-    assert not any(missing.values()), f"calls the role does not grant: {missing}"
+    assert json.loads(answers[0]["body"])["tier"] == "instant", answers[0]
+    assert {"ssm:GetParameter", "s3:GetObject"} <= actions(called["ApiFunction"])
+    assert {"sagemaker:CreateEndpoint", "sagemaker:InvokeEndpoint"} <= actions(called["ApiFunction"])
+    assert {"sns:Publish", "scheduler:CreateSchedule"} <= actions(called["EndpointEventsFunction"])
+    assert answers[6]["outcome"].startswith("notice sent; texted 1"), answers[6]
+    assert {"sagemaker:DeleteEndpoint", "sns:Publish"} <= actions(called["TeardownFunction"])
+    assert "secretsmanager:GetSecretValue" in actions(called["ApiFunction"])  # the pepper (/start), admin key (/stop)
+
+    refused = [line for function_id, calls in called.items() for line in check_calls(stack, function_id, calls)]
+    assert not refused, "calls the role does not allow:\n" + "\n".join(refused)
+
+    # EventBridge Scheduler invokes each schedule's target with the role the schedule names: the stack's SchedulerRole.
+    schedules = [c for calls in called.values() for c in calls if c.action in SCHEDULE_WRITES]
+    assert schedules and {c.params["Target"]["RoleArn"] for c in schedules} == {stack.get_att("SchedulerRole", "Arn")}
+    refused = check_documented(stack, "SchedulerRole", [d for c in schedules for d in scheduler_target_requests(c)])
+    assert not refused, "the scheduler's role does not allow:\n" + "\n".join(refused)
+
     # And the other way for DynamoDB: the roles grant no action on the tables that no function makes.
-    called_dynamodb = {a for actions in called.values() for a in actions if a.startswith("dynamodb:")}
-    granted_dynamodb = {a for f in called for a in granted_actions(template, f) if a.lower().startswith("dynamodb:")}
+    called_dynamodb = {a for calls in called.values() for a in actions(calls) if a.startswith("dynamodb:")}
+    granted_dynamodb = {
+        str(a)
+        for f in called
+        for s in raw_statements(template, f)
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        if str(a).lower().startswith("dynamodb:")
+    }
     assert granted_dynamodb <= called_dynamodb, f"granted, never called: {sorted(granted_dynamodb - called_dynamodb)}"
-    assert "secretsmanager:GetSecretValue" in called["ApiFunction"]  # the pepper (/start) and the admin key (/stop)
+
+
+@pytest.mark.parametrize("sms_provider", ["textbelt"])
+def test_texting_through_textbelt_reads_only_the_key_its_role_allows(
+    deployed, template, event, monkeypatch: pytest.MonkeyPatch, sms_provider: str
+) -> None:
+    stack, recorder = deployed
+    posted: list[bytes] = []
+
+    class TextbeltAnswer:
+        status = 200
+
+        def __enter__(self) -> TextbeltAnswer:
+            return self
+
+        def __exit__(self, *_: Any) -> None:
+            return None
+
+        def read(self) -> bytes:
+            return b'{"success": true, "textId": "1", "quotaRemaining": 40}'
+
+    def urlopen(request: urllib.request.Request, timeout: float) -> TextbeltAnswer:
+        assert request.full_url == "https://textbelt.com/text"  # the TEXTBELT_URL the template sets
+        posted.append(request.data or b"")
+        return TextbeltAnswer()
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    called, answers = run_paths(template, recorder, event)
+
+    secret_reads = {
+        function_id: {c.params["SecretId"] for c in calls if c.action == "secretsmanager:GetSecretValue"}
+        for function_id, calls in called.items()
+    }
+    assert stack.physical["TextbeltKeySecret"] in secret_reads["EndpointEventsFunction"]
+    assert stack.physical["TextbeltKeySecret"] in secret_reads["TeardownFunction"]  # the "stops soon" notice
+    assert answers[6]["outcome"].startswith("notice sent; texted 1"), answers[6]
+    assert posted and all(b"key=textbelt-key" in body for body in posted)
+    assert not any(a == "sns:Publish" for calls in called.values() for a in actions(calls))
+    refused = [line for function_id, calls in called.items() for line in check_calls(stack, function_id, calls)]
+    assert not refused, "calls the role does not allow:\n" + "\n".join(refused)
