@@ -64,7 +64,7 @@ $(CHECKOV_VENV)/.installed:
 	touch $@
 
 security: $(CHECKOV_VENV)/.installed
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --file statemachine/pipeline.yaml --framework cloudformation --compact --quiet --skip-download
 
 test-unit: venv
 	$(PY) -m pytest tests/unit
