@@ -92,8 +92,8 @@ def notice_schedule_name(endpoint_name: str) -> str:
     return f"notice-{endpoint_name}"[:64]
 
 
-# A notice schedule firing at most this early waits for its moment (schedules fire at whole seconds).
-NOTICE_EARLY_WAIT = timedelta(seconds=5)
+# A notice firing without its schedule's payload counts as due this early (timers fire at whole seconds).
+NOTICE_EARLY_TOLERANCE = timedelta(seconds=5)
 NOTICE_KIND = "notice"
 """The `kind` of the notice schedule's payload; the teardown function takes both schedules."""
 
@@ -557,11 +557,14 @@ class EndpointLifecycle:
         waiting = self._finish_stop_when_deletable(name).waiting
         return f"broken while in service; STOPPING: {waiting}" if waiting else "broken while in service; torn down"
 
-    def send_notice(self, name: str) -> str:
+    def send_notice(self, name: str, scheduled_for: datetime | None = None) -> str:
         """The notice schedule fired: text everyone who asked this session that the model stops soon. At most once
         per session (the write that records the notice is won by one caller, who texts), never after the item left
-        IN_SERVICE, never before expires_at - NOTICE_MINUTES (a stale firing from before an extend changes nothing: the
-        extend moved the schedule). Returns what was done, for the log."""
+        IN_SERVICE. `scheduled_for` is the expires_at the schedule was made for (its payload): while the item still
+        holds it, this is the current schedule and it texts even if Scheduler fired early in its minute; otherwise
+        never before expires_at - NOTICE_MINUTES (a stale firing from before an extend changes nothing: the extend
+        moved the schedule). Nothing here creates a schedule: the teardown function may not. Returns what was done,
+        for the log."""
         notice = timedelta(minutes=self.settings.notice_minutes)
         if notice <= timedelta(0):
             return "skipped: the notice is off"
@@ -571,12 +574,11 @@ class EndpointLifecycle:
                 return f"skipped: the item is {current.state.value} with {current.endpoint_name or 'no endpoint'}"
             if current.notice_sent_at is not None:
                 return "skipped: the notice was already sent"
+            current_schedule = scheduled_for is not None and iso(current.expires_at) == iso(scheduled_for)
             early = (current.expires_at - notice - self.now()).total_seconds()
-            if early > NOTICE_EARLY_WAIT.total_seconds():  # a stale firing: an extend moved the deadline (and the
-                return f"skipped: not due until {iso(current.expires_at - notice)}"  # schedule, which fires then)
-            if early > 0:  # a scheduler a moment early: schedule it again, later by as much, rather than lose it
-                self._schedule_notice(name, current.expires_at, later_by=timedelta(seconds=early))
-                return f"rescheduled: fired {early:.0f} s before it was due"
+            if early > NOTICE_EARLY_TOLERANCE.total_seconds() and not current_schedule:
+                # A stale firing: an extend moved the deadline and replaced the schedule, which fires then.
+                return f"skipped: not due until {iso(current.expires_at - notice)}"
             try:
                 self.store.update(
                     [State.IN_SERVICE], "stop notice sent", expected_version=current.version, notice_sent_at=self.now()
@@ -855,12 +857,11 @@ class EndpointLifecycle:
             # The reconciler tears down any item past expires_at, so a lost schedule costs at most 5 minutes.
             logger.error("could not schedule the teardown of %s at %s", name, iso(at), exc_info=True)
 
-    def _schedule_notice(self, name: str, expires_at: datetime, later_by: timedelta = timedelta(0)) -> None:
-        """Schedule (or move) the stop notice to expires_at - NOTICE_MINUTES (+ `later_by`, for one that fired early);
-        nothing if the notice is off."""
+    def _schedule_notice(self, name: str, expires_at: datetime) -> None:
+        """Schedule (or move) the stop notice to expires_at - NOTICE_MINUTES; nothing if the notice is off."""
         if self.settings.notice_minutes <= 0:
             return
-        due = expires_at - timedelta(minutes=self.settings.notice_minutes) + later_by
+        due = expires_at - timedelta(minutes=self.settings.notice_minutes)
         at = _ceil_second(max(self.now(), due))
         payload = {"kind": NOTICE_KIND, "endpoint_name": name, "expires_at": iso(expires_at)}
         try:
