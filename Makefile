@@ -53,7 +53,7 @@ lint: venv security js-lint
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml statemachine/pipeline.yaml
 
 # checkov pins its own dependency ranges (they clash with the SAM CLI's and ours), so it has a venv of its own.
 # --skip-download: no network beyond the package registries; every skipped check has its reason in template.yaml.

@@ -70,6 +70,9 @@ class EndpointState:
     """The last successful /predict on the current endpoint, written at most once a minute; /extend needs it recent."""
     cooldown_until: datetime | None = None
     """After a teardown, /start is refused until then."""
+    waiting_for: str | None = None
+    """While STARTING: an earlier endpoint of ours SageMaker would not delete yet (Creating or Updating). This start's
+    endpoint is created once that one settles, so two never bill at once."""
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,8 @@ def notice_schedule_name(endpoint_name: str) -> str:
     return f"notice-{endpoint_name}"[:64]
 
 
-# A notice schedule firing at most this early waits for its moment (schedules fire at whole seconds).
-NOTICE_EARLY_WAIT = timedelta(seconds=5)
+# A notice firing without its schedule's payload counts as due this early (timers fire at whole seconds).
+NOTICE_EARLY_TOLERANCE = timedelta(seconds=5)
 NOTICE_KIND = "notice"
 """The `kind` of the notice schedule's payload; the teardown function takes both schedules."""
 
@@ -126,6 +126,8 @@ class RepairKind(StrEnum):
     FINISHED_STOP = "finished_stop"
     DELETE_DEFERRED = "delete_deferred"
     """SageMaker refused the delete while the endpoint is Creating or Updating: retried on the next run."""
+    RESUMED_START = "resumed_start"
+    """The leftover a start waited for settled: deleted, and the start's own endpoint created."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class EndpointLifecycle:
                         last_used_at=None,
                         run_started_at=now,
                         gpu_seconds_by_day=ledger,
+                        waiting_for=None,
                     )
                 except ConflictError:
                     self._backoff(attempt)
@@ -260,7 +263,10 @@ class EndpointLifecycle:
     def _create_endpoint(self, started: EndpointState, caller: str | None) -> None:
         """Create the new endpoint, after deleting any other endpoint of ours (a failed start's whose cleanup was
         throttled, one a crashed start left): the item now owns only the new name, so never two bill at once.
-        A failure here is the caller's own request's: it gets the error as the answer, not a text too."""
+        A failure here is the caller's own request's: it gets the error as the answer, not a text too.
+
+        A leftover SageMaker will not delete yet (Creating or Updating) keeps the start STARTING: the item records it
+        in `waiting_for`, and its settling event or the reconciler creates ours (see _resume_start)."""
         name = started.endpoint_name or ""
         try:
             for leftover in self.endpoints.list(self.settings.endpoint_name_prefix + "-"):
@@ -268,16 +274,40 @@ class EndpointLifecycle:
                     self.endpoints.delete(leftover.name)
             self.endpoints.create(name)
         except EndpointNotDeletableError as exc:
-            # Creating ours next to it would bill two at once; the reconciler deletes the leftover once it settles.
-            detail = f"an earlier endpoint is still {exc.status} and cannot be deleted yet"
-            self._fail(name, "create_failed", detail, spare=caller)
-            raise ConflictError(
-                "An earlier model endpoint is still being set up, and SageMaker cannot delete it until that finishes "
-                "(usually a few minutes). Start again then."
-            ) from exc
+            logger.info("start of %s waits for %s: %s", name, exc.name, exc)
+            self._transition_if(
+                [State.STARTING],
+                None,
+                f"waiting for {exc.name} to settle",
+                guard=lambda item: item.endpoint_name == name,
+                waiting_for=exc.name,
+            )
         except EndpointError as exc:
             self._fail(name, exc.code, f"could not create the endpoint: {exc}", spare=caller)
             raise
+
+    def _resume_start(self, leftover: str) -> str | None:
+        """The leftover a start waits for has settled: delete it and create the start's endpoint. Only the caller that
+        wins the write clearing `waiting_for` does, so an event and the reconciler never both create. None if the
+        item is not waiting for `leftover`; otherwise what was done, for the log."""
+        claimed = self._transition_if(
+            [State.STARTING],
+            None,
+            f"{leftover} settled",
+            guard=lambda item: item.waiting_for == leftover,
+            waiting_for=None,
+        )
+        if claimed is None:
+            return None
+        _, item = claimed
+        try:
+            self._create_endpoint(item, caller=None)
+        except EndpointError as exc:
+            return f"{leftover} settled, but creating {item.endpoint_name} failed: {exc.code}"
+        waiting = self.store.get().waiting_for
+        if waiting:
+            return f"{leftover} settled; still waiting for {waiting}"
+        return f"{leftover} settled; created {item.endpoint_name}"
 
     def predict(self, texts: list[str]) -> dict[str, Any]:
         """The GPU endpoint's answer while it is in service; otherwise the instant tier's, as INSTANT_TIER allows.
@@ -413,6 +443,8 @@ class EndpointLifecycle:
             return "ignored: not this stack's endpoint"
         if status in (EndpointStatus.IN_SERVICE, EndpointStatus.FAILED):
             item = self.store.get()
+            if item.state == State.STARTING and item.waiting_for == name:
+                return self._resume_start(name) or STALE_STARTING
             if item.state == State.STOPPING and item.endpoint_name == name:
                 # A stop SageMaker refused while the endpoint was Creating: it has settled, so finish it now.
                 try:
@@ -525,11 +557,14 @@ class EndpointLifecycle:
         waiting = self._finish_stop_when_deletable(name).waiting
         return f"broken while in service; STOPPING: {waiting}" if waiting else "broken while in service; torn down"
 
-    def send_notice(self, name: str) -> str:
+    def send_notice(self, name: str, scheduled_for: datetime | None = None) -> str:
         """The notice schedule fired: text everyone who asked this session that the model stops soon. At most once
         per session (the write that records the notice is won by one caller, who texts), never after the item left
-        IN_SERVICE, never before expires_at - NOTICE_MINUTES (a stale firing from before an extend changes nothing: the
-        extend moved the schedule). Returns what was done, for the log."""
+        IN_SERVICE. `scheduled_for` is the expires_at the schedule was made for (its payload): while the item still
+        holds it, this is the current schedule and it texts even if Scheduler fired early in its minute; otherwise
+        never before expires_at - NOTICE_MINUTES (a stale firing from before an extend changes nothing: the extend
+        moved the schedule). Nothing here creates a schedule: the teardown function may not. Returns what was done,
+        for the log."""
         notice = timedelta(minutes=self.settings.notice_minutes)
         if notice <= timedelta(0):
             return "skipped: the notice is off"
@@ -539,12 +574,11 @@ class EndpointLifecycle:
                 return f"skipped: the item is {current.state.value} with {current.endpoint_name or 'no endpoint'}"
             if current.notice_sent_at is not None:
                 return "skipped: the notice was already sent"
+            current_schedule = scheduled_for is not None and iso(current.expires_at) == iso(scheduled_for)
             early = (current.expires_at - notice - self.now()).total_seconds()
-            if early > NOTICE_EARLY_WAIT.total_seconds():  # a stale firing: an extend moved the deadline (and the
-                return f"skipped: not due until {iso(current.expires_at - notice)}"  # schedule, which fires then)
-            if early > 0:  # a scheduler a moment early: schedule it again, later by as much, rather than lose it
-                self._schedule_notice(name, current.expires_at, later_by=timedelta(seconds=early))
-                return f"rescheduled: fired {early:.0f} s before it was due"
+            if early > NOTICE_EARLY_TOLERANCE.total_seconds() and not current_schedule:
+                # A stale firing: an extend moved the deadline and replaced the schedule, which fires then.
+                return f"skipped: not due until {iso(current.expires_at - notice)}"
             try:
                 self.store.update(
                     [State.IN_SERVICE], "stop notice sent", expected_version=current.version, notice_sent_at=self.now()
@@ -652,7 +686,10 @@ class EndpointLifecycle:
         if owned is None:
             return repairs
         info = next((e for e in listed if e.name == owned), None)
-        if item.state == State.STARTING:
+        if item.state == State.STARTING and item.waiting_for and info is None:
+            deferred = any(repair.kind == RepairKind.DELETE_DEFERRED for repair in repairs)
+            repair = self._repair_waiting_start(item, owned, deferred)
+        elif item.state == State.STARTING:
             repair = self._repair_starting(item, owned, info)
         elif item.state == State.IN_SERVICE:
             repair = self._repair_in_service(item, owned, info)
@@ -693,12 +730,24 @@ class EndpointLifecycle:
         failed = self._fail(owned, *why)
         return Repair(owned, RepairKind.FAILED_START, failed) if failed else None
 
+    def _repair_waiting_start(self, item: EndpointState, owned: str, deferred: bool) -> Repair | None:
+        """A start waiting for a leftover to settle: failed past the budget or the starting timeout, otherwise resumed
+        once no endpoint of ours refuses deletion (`deferred`: one did in this run)."""
+        why = self._why_start_failed(item, None)
+        if why is not None:
+            failed = self._fail(owned, *why)
+            return Repair(owned, RepairKind.FAILED_START, failed) if failed else None
+        if deferred or item.waiting_for is None:
+            return None
+        resumed = self._resume_start(item.waiting_for)
+        return Repair(owned, RepairKind.RESUMED_START, resumed) if resumed else None
+
     def _why_start_failed(self, item: EndpointState, info: EndpointInfo | None) -> tuple[str, str] | None:
         """(code, detail for the log) of why a STARTING item cannot succeed any more, or None while it still may."""
         since_start = self.now() - item.since
         if info is not None and info.status == EndpointStatus.FAILED:
             return failure_code(info.failure_reason), f"SageMaker reports Failed: {info.failure_reason}"
-        if info is None and since_start > CREATE_GRACE:
+        if info is None and since_start > CREATE_GRACE and not item.waiting_for and self._never_created(item):
             return "interrupted", "the endpoint was never created (the start was interrupted)"
         if info is not None and info.status in (EndpointStatus.DELETING, EndpointStatus.OUT_OF_SERVICE):
             return "endpoint_failed", f"SageMaker reports the endpoint {info.status.value} while starting"
@@ -707,6 +756,14 @@ class EndpointLifecycle:
         if since_start > timedelta(minutes=self.settings.starting_timeout_minutes):
             return "start_timeout", f"still STARTING after {self.settings.starting_timeout_minutes:g} minutes"
         return None
+
+    def _never_created(self, item: EndpointState) -> bool:
+        """The item's endpoint does not exist, asked again: a waiting start resumed by an event after this run listed
+        the endpoints has created it meanwhile. A describe that fails is no proof: the next run decides."""
+        try:
+            return item.endpoint_name is None or self.endpoints.describe(item.endpoint_name) is None
+        except EndpointError:
+            return False
 
     def _repair_in_service(self, item: EndpointState, owned: str, info: EndpointInfo | None) -> Repair | None:
         """An endpoint in service that broke, vanished, or outlived its expires_at (a lost schedule)."""
@@ -765,7 +822,7 @@ class EndpointLifecycle:
     def _transition_if(
         self,
         expected: Iterable[State],
-        to: State,
+        to: State | None,
         reason: str,
         guard: Callable[[EndpointState], bool],
         derive: Callable[[EndpointState], dict[str, Any]] | None = None,
@@ -774,7 +831,8 @@ class EndpointLifecycle:
         """Make the transition if the item is (still) in `expected` and passes `guard`: (item before, item after),
         or None if it is not. A write lost to a concurrent writer is retried on a fresh read, so exactly one caller
         wins, and "before" is exactly what that caller's write replaced. `derive` computes more changes from the
-        item read (the budget's ledger), so they are as fresh as the write's condition."""
+        item read (the budget's ledger), so they are as fresh as the write's condition. `to` None changes fields only
+        (no history entry, `since` kept)."""
         expected = tuple(expected)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             current = self.store.get()
@@ -782,7 +840,10 @@ class EndpointLifecycle:
                 return None
             fields = {**changes, **(derive(current) if derive else {})}
             try:
-                after = self.store.transition(expected, to, reason, expected_version=current.version, **fields)
+                if to is None:
+                    after = self.store.update(expected, reason, expected_version=current.version, **fields)
+                else:
+                    after = self.store.transition(expected, to, reason, expected_version=current.version, **fields)
             except ConflictError:
                 self._backoff(attempt)
                 continue
@@ -796,12 +857,11 @@ class EndpointLifecycle:
             # The reconciler tears down any item past expires_at, so a lost schedule costs at most 5 minutes.
             logger.error("could not schedule the teardown of %s at %s", name, iso(at), exc_info=True)
 
-    def _schedule_notice(self, name: str, expires_at: datetime, later_by: timedelta = timedelta(0)) -> None:
-        """Schedule (or move) the stop notice to expires_at - NOTICE_MINUTES (+ `later_by`, for one that fired early);
-        nothing if the notice is off."""
+    def _schedule_notice(self, name: str, expires_at: datetime) -> None:
+        """Schedule (or move) the stop notice to expires_at - NOTICE_MINUTES; nothing if the notice is off."""
         if self.settings.notice_minutes <= 0:
             return
-        due = expires_at - timedelta(minutes=self.settings.notice_minutes) + later_by
+        due = expires_at - timedelta(minutes=self.settings.notice_minutes)
         at = _ceil_second(max(self.now(), due))
         payload = {"kind": NOTICE_KIND, "endpoint_name": name, "expires_at": iso(expires_at)}
         try:

@@ -42,6 +42,7 @@ CHANGEABLE_FIELDS = frozenset(
         "last_used_at",
         "cooldown_until",
         "notice_sent_at",
+        "waiting_for",
     }
 )
 
@@ -78,6 +79,7 @@ class StateItemBase(Model):
     gpu_usage = ListAttribute(of=DayUsage, default=list)
     last_used_at = UTCDateTimeAttribute(null=True)
     cooldown_until = UTCDateTimeAttribute(null=True)
+    waiting_for = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -249,4 +251,5 @@ class DynamoStateStore:
             gpu_seconds_by_day={usage.day: float(usage.seconds) for usage in item.gpu_usage or ()},
             last_used_at=item.last_used_at,
             cooldown_until=item.cooldown_until,
+            waiting_for=item.waiting_for,
         )

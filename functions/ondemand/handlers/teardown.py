@@ -20,11 +20,11 @@ def make_handler(service: Service) -> Handler:
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         name = event["endpoint_name"]
         kind = event.get("kind", "teardown")
+        # The expires_at the schedule was made for: trusted over the clock (Scheduler may fire early).
+        scheduled_for = datetime.fromisoformat(event["expires_at"]) if event.get("expires_at") else None
         if kind == NOTICE_KIND:
-            outcome = service.lifecycle.send_notice(name)
+            outcome = service.lifecycle.send_notice(name, scheduled_for)
         else:
-            # The expires_at the schedule was made for: trusted over the clock (Scheduler may fire early).
-            scheduled_for = datetime.fromisoformat(event["expires_at"]) if event.get("expires_at") else None
             outcome = service.lifecycle.teardown(name, scheduled_for)
         logger.info(kind, extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome})
         return {"endpoint_name": name, "outcome": outcome}

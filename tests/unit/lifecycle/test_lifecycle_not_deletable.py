@@ -1,14 +1,14 @@
 """SageMaker refuses DeleteEndpoint while an endpoint is Creating or Updating. Each caller keeps its intent and a
 later run finishes: the reconciler's sweep goes on, /stop during STARTING records STOPPING (202), a start with a
-Creating leftover answers clearly instead of billing two endpoints."""
+Creating leftover stays STARTING (202) and creates its endpoint once the leftover settles, never two billing."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from ondemand.domain import ConflictError, EndpointStatus, State
-from ondemand.lifecycle import EndpointLifecycle, Repair, RepairKind
+from ondemand.domain import EndpointStatus, State
+from ondemand.lifecycle import STALE_STARTING, EndpointLifecycle, Repair, RepairKind
 
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
@@ -87,28 +87,95 @@ def test_a_second_stop_while_waiting_still_answers_202(handlers, machine, event)
     assert status == 202 and body["state"] == "STOPPING"
 
 
-def test_a_start_with_a_creating_leftover_answers_clearly_and_creates_nothing(machine, endpoints, clock) -> None:
+def leave_a_creating_leftover(machine: EndpointLifecycle, endpoints) -> str:
     """A create that timed out after SageMaker made the endpoint: its cleanup is refused while it is Creating."""
     leftover = machine.start().state.endpoint_name
     machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")
-    assert leftover in endpoints.endpoints
-    with pytest.raises(ConflictError, match="still being set up"):
-        machine.start(PHONE_A)
-    assert list(endpoints.endpoints) == [leftover]  # never two billing
+    assert leftover in endpoints.endpoints and machine.store.get().state == State.FAILED
+    return leftover
+
+
+def test_a_start_with_a_creating_leftover_answers_202_and_goes_on_when_it_settles(
+    handlers, machine, event, endpoints, notifier
+) -> None:
+    leftover = leave_a_creating_leftover(machine, endpoints)
+    request = event("apigw_start")
+    request["body"] = json.dumps({"phone": PHONE_A})
+    response = handlers.api(request, None)
+    assert response["statusCode"] == 202 and json.loads(response["body"])["state"] == "STARTING"
     item = machine.store.get()
-    assert item.state == State.FAILED and item.last_error_code == "create_failed"
+    assert list(endpoints.endpoints) == [leftover]  # never two billing
+    assert item.waiting_for == leftover
     endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)
+    assert machine.on_endpoint_status(leftover, EndpointStatus.IN_SERVICE).endswith(f"created {item.endpoint_name}")
+    assert list(endpoints.endpoints) == [item.endpoint_name]
+    endpoints.set_status(item.endpoint_name, EndpointStatus.IN_SERVICE)
+    machine.on_endpoint_status(item.endpoint_name, EndpointStatus.IN_SERVICE)
+    assert machine.store.get().state == State.IN_SERVICE
+    assert notifier.phones() == [PHONE_A]
+
+
+def test_a_waiting_start_is_resumed_by_the_reconciler_when_the_leftovers_event_is_lost(
+    machine, endpoints, clock
+) -> None:
+    leftover = leave_a_creating_leftover(machine, endpoints)
+    name = machine.start(PHONE_A).state.endpoint_name
+    clock.advance(minutes=5)
+    assert kinds(machine.reconcile()) == [(leftover, RepairKind.DELETE_DEFERRED)]
+    assert machine.store.get().state == State.STARTING  # past CREATE_GRACE, yet not "interrupted": it waits
+    endpoints.set_status(leftover, EndpointStatus.FAILED, "Read timeout")
+    clock.advance(minutes=5)
+    assert kinds(machine.reconcile()) == [
+        (leftover, RepairKind.DELETED_ORPHAN),
+        (name, RepairKind.RESUMED_START),
+    ]
+    assert list(endpoints.endpoints) == [name] and machine.store.get().waiting_for is None
+    assert machine.on_endpoint_status(leftover, EndpointStatus.FAILED) == STALE_STARTING  # a late event: no 2nd create
+    assert endpoints.created.count(name) == 1
+
+
+def test_a_waiting_start_fails_only_after_the_starting_timeout(machine, endpoints, clock, notifier) -> None:
+    leave_a_creating_leftover(machine, endpoints)
+    machine.start(PHONE_A)
+    clock.advance(minutes=machine.settings.starting_timeout_minutes - 1)
+    machine.reconcile()
+    assert machine.store.get().state == State.STARTING
+    clock.advance(minutes=2)
+    machine.reconcile()
+    item = machine.store.get()
+    assert item.state == State.FAILED and item.last_error_code == "start_timeout"
+    assert notifier.phones() == [PHONE_A]
+
+
+def test_a_stop_of_a_waiting_start_stops_at_once(handlers, machine, event, endpoints, clock) -> None:
+    leftover = leave_a_creating_leftover(machine, endpoints)
+    name = machine.start().state.endpoint_name
+    status, body = call_api(handlers, event, "apigw_stop")
+    assert status == 200 and body["state"] == "STOPPED"
+    assert name not in endpoints.created
+    endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)
+    assert machine.on_endpoint_status(leftover, EndpointStatus.IN_SERVICE) == STALE_STARTING
     assert kinds(machine.reconcile()) == [(leftover, RepairKind.DELETED_ORPHAN)]
-    fresh = machine.start(PHONE_A)
-    assert fresh.created and list(endpoints.endpoints) == [fresh.state.endpoint_name]
+    assert endpoints.endpoints == {}
 
 
-def test_the_api_answers_409_with_the_sentence_for_a_creating_leftover(handlers, machine, event) -> None:
-    leftover = machine.start().state.endpoint_name
-    machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")
-    response = handlers.api(event("apigw_start"), None)
-    body = json.loads(response["body"])
-    assert response["statusCode"] == 409 and "SageMaker cannot delete it" in body["message"]
+def test_a_start_resumed_while_the_reconciler_runs_is_not_taken_for_interrupted(machine, endpoints, clock) -> None:
+    """The reconciler lists, the leftover's event resumes the start, then the reconciler reads the item: the start's
+    endpoint is missing from its list but exists."""
+    leftover = leave_a_creating_leftover(machine, endpoints)
+    name = machine.start().state.endpoint_name
+    clock.advance(minutes=5)
+    endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)
+    listed = endpoints.list
+
+    def list_then_event(prefix: str):
+        found = listed(prefix)
+        machine.on_endpoint_status(leftover, EndpointStatus.IN_SERVICE)
+        return [endpoint for endpoint in found if endpoint.name != name]
+
+    endpoints.list = list_then_event
+    machine.reconcile()
+    assert machine.store.get().state == State.STARTING and name in endpoints.endpoints
 
 
 def test_a_teardown_refused_during_an_update_stays_stopping_and_the_reconciler_finishes(

@@ -7,9 +7,13 @@ import dataclasses
 import json
 from datetime import timedelta
 
+import boto3
 import pytest
+from ondemand.adapters.scheduler import EventBridgeScheduler
+from ondemand.bootstrap import Handler, bootstrap
 from ondemand.domain import EndpointStatus, State
-from ondemand.lifecycle import notice_schedule_name
+from ondemand.handlers import teardown
+from ondemand.lifecycle import notice_schedule_name, teardown_schedule_name
 
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
@@ -126,3 +130,40 @@ def test_without_a_page_url_the_text_has_no_link(machine, in_service, notifier, 
     clock.advance(minutes=26)
     machine.send_notice(in_service)
     assert notifier.sent[0][1].endswith(" UTC.") and "http" not in notifier.sent[0][1]
+
+
+@pytest.fixture
+def teardown_function(adapters, settings, clock) -> Handler:
+    """The teardown function as deployed: its scheduler adapter has no role or target to create schedules with (the
+    template grants it scheduler:DeleteSchedule only), on moto's EventBridge Scheduler."""
+    client = boto3.client("scheduler")
+    client.create_schedule_group(Name=settings.schedule_group_name)
+    deletes_only = EventBridgeScheduler(client, group_name=settings.schedule_group_name, role_arn=None, target_arn=None)
+    service = bootstrap(
+        settings,
+        dataclasses.replace(adapters, scheduler=deletes_only),
+        now=clock,
+        sleep=lambda _: None,
+    )
+    return teardown.make_handler(service)
+
+
+@pytest.mark.parametrize("seconds_early", [3, 59])
+def test_a_notice_fired_early_is_sent_by_the_function_that_cannot_reschedule(
+    teardown_function, machine, in_service, scheduler, notifier, clock, seconds_early
+) -> None:
+    """Scheduler's at() has a minute's precision: the current notice's firing texts, however early in that minute."""
+    due, payload = scheduler.schedules[notice_schedule_name(in_service)]
+    clock.current = due - timedelta(seconds=seconds_early)
+    assert teardown_function(payload, None)["outcome"].startswith("notice sent; texted 2 of 2")
+    assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
+    assert teardown_function(payload, None)["outcome"] == "skipped: the notice was already sent"
+
+
+def test_a_teardown_fired_early_tears_down_in_the_function_that_cannot_reschedule(
+    teardown_function, machine, in_service, scheduler, endpoints, clock
+) -> None:
+    due, payload = scheduler.schedules[teardown_schedule_name(in_service)]
+    clock.current = due - timedelta(seconds=59)
+    assert teardown_function(payload, None)["outcome"] == "torn down"
+    assert machine.store.get().state == State.STOPPED and in_service not in endpoints.endpoints

@@ -258,3 +258,35 @@ def test_every_task_retries_and_every_placeholder_is_substituted_by_the_template
     assert placeholders == set(machine["DefinitionSubstitutions"]) == set(substitutions("0.85"))
     assert (TEMPLATE_PATH.parent / machine["DefinitionUri"]).resolve() == ASL_PATH
     assert {"ApprovedModelParameterName", "StateMachineArn"} <= set(template["Outputs"])
+
+
+def cfn_lint_definition(asl: dict) -> list[str]:
+    """cfn-lint's findings on `asl` as the Definition of a plain AWS::StepFunctions::StateMachine. `make lint` runs
+    cfn-lint on statemachine/pipeline.yaml, but SAM's DefinitionUri points at a file cfn-lint never opens, so its
+    states-language checks (E3601) see the definition only here."""
+    from cfnlint.api import lint
+
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "TrainingPipeline": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "RoleArn": ROLE_ARN,
+                    "Definition": asl,
+                    "DefinitionSubstitutions": substitutions("0.85"),
+                },
+            }
+        },
+    }
+    return [f"{match.rule.id} {match.message}" for match in lint(json.dumps(template))]
+
+
+def test_cfn_lint_finds_nothing_in_the_state_machine_definition():
+    assert cfn_lint_definition(json.loads(ASL_PATH.read_text())) == []
+
+
+def test_cfn_lint_of_the_definition_catches_a_misspelt_state():
+    asl = json.loads(ASL_PATH.read_text())
+    asl["States"][CURATION_STATE]["Type"] = "Taks"
+    assert any(finding.startswith("E3601 'Taks'") for finding in cfn_lint_definition(asl))
