@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pandas as pd
 import pytest
 import requests
 from moto import mock_aws
@@ -70,21 +69,6 @@ def fresh_entry_point(handler: str) -> Callable[[Any, Any], dict[str, Any]]:
     module_name, _, name = handler.rpartition(".")
     module = importlib.import_module(module_name)
     return LambdaEntryPoint(module.make_handler, creates_schedules=getattr(module, name).creates_schedules)
-
-
-@pytest.fixture(scope="module")
-def instant_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small instant model, as the pipeline's instant training job writes it."""
-    from glue_jobs.seed_raw_reviews import load_movie_reviews
-    from training import instant_train
-
-    reviews = load_movie_reviews()
-    sample = reviews.groupby("label", group_keys=False).sample(n=200, random_state=7).sample(frac=1.0, random_state=7)
-    out = tmp_path_factory.mktemp("published") / "instant_model"
-    instant_train.train_and_save(
-        pd.DataFrame(sample).reset_index(drop=True), out, instant_train.InstantHyperparameters(bucket_bits=16)
-    )
-    return out
 
 
 @pytest.fixture

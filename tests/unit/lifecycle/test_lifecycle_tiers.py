@@ -12,7 +12,6 @@ import tarfile
 from pathlib import Path
 
 import boto3
-import pandas as pd
 import pytest
 from ondemand.adapters.instant import FolderInstantModel, S3InstantModel
 from ondemand.bootstrap import bootstrap
@@ -25,21 +24,6 @@ from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 TEXTS = ["A wonderful, moving film with superb acting.", "Dull, boring and far too long. I hated it."]
-
-
-@pytest.fixture(scope="module")
-def instant_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small instant model trained on a few hundred real reviews (a second), as the pipeline writes it."""
-    from glue_jobs.seed_raw_reviews import load_movie_reviews
-    from training import instant_train
-
-    reviews = load_movie_reviews()
-    sample = reviews.groupby("label", group_keys=False).sample(n=300, random_state=7).sample(frac=1.0, random_state=7)
-    out = tmp_path_factory.mktemp("published") / "instant_model"
-    instant_train.train_and_save(
-        pd.DataFrame(sample).reset_index(drop=True), out, instant_train.InstantHyperparameters(bucket_bits=16)
-    )
-    return out
 
 
 @pytest.fixture
