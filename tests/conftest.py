@@ -36,6 +36,23 @@ def load_template() -> dict[str, Any]:
     return copy.deepcopy(_read_template())
 
 
+MOTO_API = "http://motoapi.amazonaws.com"
+"""moto's own API in decorator mode; in server mode, the server's URL."""
+
+
+def queue_model_answers(model: str, count: int = 1, moto_url: str = MOTO_API) -> None:
+    """Queue `count` answers of the model for moto's InvokeEndpoint, which answers each new endpoint with the next one
+    (else a plain "body", not JSON): what /predict and the InService event's canary prediction read."""
+    import requests
+
+    answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": model}
+    requests.post(
+        f"{moto_url}/moto-api/static/sagemaker/endpoint-results",
+        timeout=10,
+        json={"results": [{"Body": json.dumps(answer), "ContentType": "application/json"}] * count},
+    ).raise_for_status()
+
+
 def create_table_from_template(dynamodb_client: Any, logical_id: str, table_name: str) -> None:
     """Create a table with the key schema, attributes and billing mode template.yaml gives it, so tests cannot drift."""
     properties = _read_template()["Resources"][logical_id]["Properties"]

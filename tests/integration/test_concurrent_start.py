@@ -22,6 +22,7 @@ from ondemand.bootstrap import Handler, bootstrap
 from ondemand.handlers import api, endpoint_events
 
 from local_runtime.state_server import LoopbackMotoServer
+from tests.conftest import queue_model_answers
 from tests.settings_factory import make_settings
 
 CALLERS = 50
@@ -126,12 +127,7 @@ def test_fifty_concurrent_starts_make_one_endpoint_one_schedule_and_one_text_eac
 
     # SageMaker says InService; EventBridge may deliver it more than once, and at the same time. Each delivery first
     # invokes the endpoint once (the canary): moto answers what its results queue holds, the model's answer here.
-    canary_answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": MODEL}
-    requests.post(
-        f"{stack['url']}/moto-api/static/sagemaker/endpoint-results",
-        timeout=10,
-        json={"results": [{"Body": json.dumps(canary_answer), "ContentType": "application/json"}]},
-    )
+    queue_model_answers(MODEL, moto_url=stack["url"])
     in_service = event("endpoint_state_change_in_service")
     in_service["detail"]["EndpointName"] = name
     with ThreadPoolExecutor(max_workers=4) as pool:

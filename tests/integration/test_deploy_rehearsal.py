@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import queue_model_answers
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_VENV = ROOT / "var" / "lambda-python3.13"
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
@@ -209,7 +211,6 @@ def test_the_built_functions_serve_a_start_on_the_lambda_runtime(
     Python 3.13 against a moto server (DynamoDB with pynamodb's conditional writes, SageMaker, Scheduler, SSM,
     Secrets Manager): GET /status, POST /start, the InService event, a reconciler sweep."""
     import boto3
-    import requests
 
     from local_runtime.state_server import LoopbackMotoServer
 
@@ -285,13 +286,7 @@ def test_the_built_functions_serve_a_start_on_the_lambda_runtime(
         assert endpoint.startswith("rehearsal-")
         assert client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
 
-        # The InService event first invokes the endpoint once (the canary): moto answers what its queue holds.
-        canary_answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": "rehearsal-model"}
-        requests.post(
-            f"{url}/moto-api/static/sagemaker/endpoint-results",
-            timeout=10,
-            json={"results": [{"Body": json.dumps(canary_answer), "ContentType": "application/json"}]},
-        )
+        queue_model_answers("rehearsal-model", moto_url=url)  # the InService event's canary prediction
         in_service = event("endpoint_state_change_in_service")
         in_service["detail"]["EndpointName"] = endpoint
         events_answer = invoke("EndpointEventsFunction", in_service)

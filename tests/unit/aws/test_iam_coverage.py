@@ -14,10 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from moto import mock_aws
 from ondemand.bootstrap import LambdaEntryPoint
 
+from tests.conftest import queue_model_answers
 from tests.unit.aws.iam_coverage import (
     Call,
     CallRecorder,
@@ -126,14 +126,7 @@ def deployed(
         environment.pop("DYNAMODB_ENDPOINT_URL")  # empty on AWS
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        # moto's InvokeEndpoint answers each new endpoint with the next of its moto-api results (else a plain "body"):
-        # the model's answer, for /predict and for a canary prediction before texting.
-        answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": model_name}
-        requests.post(
-            "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
-            timeout=5,
-            json={"results": [{"Body": json.dumps(answer), "ContentType": "application/json"}] * 4},
-        )
+        queue_model_answers(model_name, count=4)  # for /predict and the canary prediction before texting
         recorder = CallRecorder()
         with recorder.installed(monkeypatch):  # the handlers build their AWS clients on first use, recorded
             yield stack, recorder

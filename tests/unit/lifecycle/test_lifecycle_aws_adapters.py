@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
-import requests
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from ondemand.adapters.sagemaker import SageMakerEndpoints
@@ -21,7 +20,7 @@ from ondemand.bootstrap import service_from_environment
 from ondemand.domain import EndpointError, EndpointNotDeletableError, EndpointStatus, NotifierError, SchedulerError
 from ondemand.handlers import api, endpoint_events  # at collection: X-Ray's SDK opens a UDP socket on import
 
-from tests.conftest import create_table_from_template
+from tests.conftest import create_table_from_template, queue_model_answers
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 MODEL_PARAMETER = "/ondemand-sentiment/approved-model"
@@ -376,14 +375,7 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
 
     in_service = event("endpoint_state_change_in_service")
     in_service["detail"]["EndpointName"] = name
-    # The InService event texts only after a canary prediction: moto's InvokeEndpoint answers what its moto-api
-    # results queue holds (else a plain "body", which would keep the item STARTING).
-    canary_answer = {"predictions": [{"label": "POSITIVE", "label_id": 1, "prob": 0.9}], "model": "m"}
-    requests.post(
-        "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
-        json={"results": [{"Body": json.dumps(canary_answer), "ContentType": "application/json"}]},
-        timeout=5,
-    )
+    queue_model_answers("m")  # the InService event texts only after a canary prediction
     assert handlers.endpoint_events(in_service, None)["outcome"].startswith("promoted")
     handlers.endpoint_events(in_service, None)
 
