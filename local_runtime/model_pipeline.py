@@ -120,7 +120,7 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None, pro
         bar.update(1)
         bar.set_postfix_str(stages[2])
         progress("export", done_after["train"], "Exporting and scoring the CPU copy of the transformer.")
-        export_for_cpu(building, channels["test"])
+        export_for_cpu(building, channels)
         bar.update(1)
         bar.set_postfix_str(stages[3])
         progress("publish", done_after["export"], "Publishing the transformer.")
@@ -242,9 +242,16 @@ def train_instant_model(channels: dict[str, Path], out: Path) -> None:
     subprocess.run(command, check=True, cwd=REPO_ROOT, env=_child_env())
 
 
-def export_for_cpu(model_dir: Path, test_dir: Path | None) -> None:
-    """The int8 ONNX copy a CPU serves (training/onnx_export.py), scored on the test split when there is one."""
+def export_for_cpu(model_dir: Path, channels: dict[str, Path]) -> None:
+    """The int8 ONNX copy a CPU serves (training/onnx_export.py), smoothed on the train rows, scored on the test split
+    when there is one. A cached model whose train rows are gone gets plain dynamic int8, and says so."""
     command = [sys.executable, "-m", "training.onnx_export", "--model-dir", str(model_dir)]
+    train_dir, test_dir = channels.get("train"), channels.get("test")
+    if train_dir is not None and train_dir.exists() and any(train_dir.iterdir()):
+        command += ["--calibration-dir", str(train_dir)]
+    else:
+        print("no train rows to calibrate the int8 smoothing on: exporting plain dynamic int8", flush=True)
+        command += ["--quantization", "dynamic"]
     if test_dir is not None and test_dir.exists():
         command += ["--test-dir", str(test_dir)]
     subprocess.run(command, check=True, cwd=REPO_ROOT, env=_child_env())
@@ -301,7 +308,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.force and _good_enough(cached, args.profile):
             print(f"reusing the {cached} model in {model_dir} (--force to rebuild)")
             if not (model_dir / CPU_MODEL_FILE).exists():  # a model made before the ONNX export existed
-                export_for_cpu(model_dir, _work_dir(model_dir) / "curated" / "split=test")
+                curated = _work_dir(model_dir) / "curated"
+                export_for_cpu(model_dir, {split: curated / f"split={split}" for split in ("train", "test")})
             channels = {split: _work_dir(model_dir) / "curated" / f"split={split}" for split in SPLITS}
             if not instant_model_dir(model_dir).exists() and channels["train"].exists():  # made before the tier existed
                 train_instant_model(channels, instant_model_dir(model_dir))

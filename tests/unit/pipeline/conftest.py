@@ -41,13 +41,22 @@ def build_tiny_model(folder: Path, seed: int = 0, max_length: int = 32, head_tok
     return folder
 
 
+# What the tiny model's int8 smoothing is calibrated on (the pipeline uses train rows).
+CALIBRATION_TEXTS = [
+    "a wonderful, moving film",
+    "dull and far too long",
+    "I expected to hate it. I didn't.",
+    "the acting was brilliant but the plot made no sense at all " * 4,
+]
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model with its int8 ONNX export, as the local pipeline leaves a model folder."""
     from training.onnx_export import export_int8
 
     folder = build_tiny_model(tmp_path_factory.mktemp("tiny-bert") / "model")
-    export_int8(folder)
+    export_int8(folder, calibration_texts=CALIBRATION_TEXTS)
     return folder
 
 

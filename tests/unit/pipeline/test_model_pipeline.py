@@ -75,9 +75,26 @@ def test_a_cached_model_made_before_the_onnx_export_gets_only_the_export(tmp_pat
     model_pipeline.main(["--profile", "quick", "--out", str(model_dir)])
 
     assert commands == [
-        [sys.executable, "-m", "training.onnx_export", "--model-dir", str(model_dir), "--test-dir", str(test_channel)]
+        [
+            sys.executable,
+            "-m",
+            "training.onnx_export",
+            "--model-dir",
+            str(model_dir),
+            "--quantization",
+            "dynamic",
+            "--test-dir",
+            str(test_channel),
+        ]
     ]
-    assert "reusing the quick model" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "reusing the quick model" in out and "plain dynamic int8" in out  # no train rows left to calibrate on
+
+    (test_channel.parent / "split=train").mkdir()
+    (test_channel.parent / "split=train" / "part-0.parquet").write_bytes(b"rows")
+    commands.clear()
+    model_pipeline.main(["--profile", "quick", "--out", str(model_dir)])
+    assert commands[0][5:7] == ["--calibration-dir", str(test_channel.parent / "split=train")]
 
 
 def test_the_pipeline_looks_for_the_file_the_inference_module_serves():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.unit.pipeline.conftest import build_tiny_model
+from tests.unit.pipeline.conftest import CALIBRATION_TEXTS, build_tiny_model
 from training import inference, onnx_export
 
 TEXTS = [
@@ -60,3 +60,47 @@ def test_with_the_blockwise_export_a_texts_logits_do_not_depend_on_its_batch_mat
     alone = np.concatenate([inference.transformer_logits([text], loaded)[0] for text in TEXTS])
 
     assert together == pytest.approx(alone, abs=1e-5)
+
+
+def test_smoothing_leaves_the_fp32_answers_as_they_were(tmp_path):
+    """The scaling only moves range from activations into weights: the model answers the same before quantization."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    folder = build_tiny_model(tmp_path / "model")
+    served = inference.load_model(str(folder), backend="torch", combine=False)
+    batch = inference.pad_batch(served.tokenizer, inference.encode_head_tail(served.tokenizer, TEXTS, 32, 8))
+    model = AutoModelForSequenceClassification.from_pretrained(folder, attn_implementation="eager").eval()
+    with torch.no_grad():
+        before = model(**batch).logits
+        onnx_export.smooth_for_int8(model, served, CALIBRATION_TEXTS)
+        after = model(**batch).logits
+
+    assert after.numpy() == pytest.approx(before.numpy(), abs=1e-4)
+    smoothed = [name for name, module in model.named_modules() if type(module).__name__ == "Smoothed"]
+    assert len(smoothed) == 2 * 2  # per layer the FFN in and out; query/key/value share a pre-hook, the attention
+    # output's scale folds into the value projection
+
+
+def test_the_default_export_is_smoothed_dynamic_int8(tiny_model_dir):
+    import onnx
+
+    graph = onnx.load(str(tiny_model_dir / inference.ONNX_FILE)).graph
+    producer = {output: node.op_type for node in graph.node for output in node.output}
+    quantized_inputs = [producer.get(node.input[0]) for node in graph.node if node.op_type == "DynamicQuantizeLinear"]
+
+    assert [node.op_type for node in graph.node].count("MatMulInteger") >= 2 * 6  # every encoder MatMul, int8
+    # Plain dynamic int8 quantizes the LayerNorm outputs as they are (query/key/value and FFN in): smoothed, a scale
+    # comes first, one per shared input.
+    assert "LayerNormalization" not in quantized_inputs
+    assert quantized_inputs.count("Mul") >= 2 * 3
+
+
+def test_smoothed_int8_needs_train_rows_to_calibrate_on(tmp_path, capsys):
+    folder = build_tiny_model(tmp_path / "model")
+    with pytest.raises(ValueError, match="--calibration-dir"):
+        onnx_export.export_int8(folder)
+    with pytest.raises(SystemExit):
+        onnx_export.main(["--model-dir", str(folder)])
+    assert "--calibration-dir" in capsys.readouterr().err
+    assert not (folder / inference.ONNX_FILE).exists()
