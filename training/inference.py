@@ -151,7 +151,8 @@ def default_backend(folder: Path) -> str:
     if (folder / ONNX_FILE).exists() and importlib.util.find_spec("onnxruntime") is not None:
         return "onnx-int8"
     logger.warning(
-        "serving with torch-int8: %s; `python -m training.onnx_export --model-dir %s` makes the faster onnx-int8",
+        "serving with torch-int8: %s; `python -m training.onnx_export --model-dir %s --calibration-dir TRAIN_ROWS` "
+        "(or --quantization dynamic without train rows) makes the faster onnx-int8",
         f"no {ONNX_FILE} in the model folder" if not (folder / ONNX_FILE).exists() else "onnxruntime is not installed",
         folder,
     )
@@ -185,7 +186,8 @@ def load_model(model_dir: str, backend: str | None = None, combine: bool = True)
     if backend == "onnx-int8":
         if not (folder / ONNX_FILE).exists():
             raise FileNotFoundError(
-                f"No {ONNX_FILE} in {folder}: make it with `python -m training.onnx_export --model-dir {folder}`."
+                f"No {ONNX_FILE} in {folder}: make it with `python -m training.onnx_export --model-dir {folder} "
+                "--calibration-dir TRAIN_ROWS` (or `--quantization dynamic` without train rows)."
             )
         classify = onnx_classifier(folder / ONNX_FILE)
         workers = torch.get_num_threads()

@@ -1,4 +1,5 @@
-"""The int8 ONNX export (training/onnx_export.py): the blockwise option's 8-bit weights and batch-mate independence."""
+"""The int8 ONNX export (training/onnx_export.py): the default's smoothing, the blockwise option's 8-bit weights and
+batch-mate independence."""
 
 from __future__ import annotations
 
