@@ -15,7 +15,7 @@ export PIP_COMPILE := 0
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
 	@echo "make test   - lint, validate the SAM template, and run every test"
-	@echo "make model  - run the local model pipeline (PROFILE=quick|full)"
+	@echo "make model  - run the local model pipeline (PROFILE=quick|full, THREADS=N)"
 	@echo "make bench  - run every benchmark once, quick settings (each prints the machine it ran on)"
 	@echo "make dashboard - the developer dashboard (ONDEMAND_API_URL, DASHBOARD_PORT)"
 	@echo "make lint   - ruff check and format, mypy over functions/, ESLint, the template's linters"
@@ -117,9 +117,11 @@ test-sagemaker: $(DLC_VENV)/.installed $(SDK_VENV)/.installed
 		tests/unit/sagemaker/test_launcher_sdk.py
 
 # The local model pipeline: seed raw reviews into S3 (moto), Glue ETL, train, evaluate -> var/model. A cached model
-# of the same or a better profile is reused; FORCE=1 rebuilds. make model PROFILE=full
+# of the same or a better profile is reused; FORCE=1 rebuilds; THREADS=N fixes the fine-tune's torch threads (default:
+# the cores free when it starts). make model PROFILE=full THREADS=2
 model: $(VENV)/.installed
-	$(PY) -m local_runtime.model_pipeline --profile $(or $(PROFILE),quick) --out var/model $(if $(FORCE),--force)
+	$(PY) -m local_runtime.model_pipeline --profile $(or $(PROFILE),quick) --out var/model $(if $(FORCE),--force) \
+		$(if $(THREADS),--threads $(THREADS))
 
 # The embedded default: the whole product on loopback, no AWS account, no Docker. Up at once: if no model is cached
 # the pipeline trains in the background (GET /pipeline), the instant CPU model answers as soon as it is published and

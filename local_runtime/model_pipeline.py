@@ -90,8 +90,15 @@ def ensure_model(profile: str = "quick", model_dir: Path = DEFAULT_MODEL_DIR, fo
     return model_dir
 
 
-def build_model(profile: str, model_dir: Path, work_dir: Path | None = None, progress: Progress = no_progress) -> Path:
-    """Run every stage in this process and publish the model folder atomically (a crash leaves no half model)."""
+def build_model(
+    profile: str,
+    model_dir: Path,
+    work_dir: Path | None = None,
+    progress: Progress = no_progress,
+    threads: int = 0,
+) -> Path:
+    """Run every stage in this process and publish the model folder atomically (a crash leaves no half model).
+    `threads`: torch threads for the fine-tune; 0 lets train.py pick the cores free when it starts."""
     from tqdm.auto import tqdm
 
     work_dir = work_dir or _work_dir(model_dir)
@@ -116,7 +123,7 @@ def build_model(profile: str, model_dir: Path, work_dir: Path | None = None, pro
             done_after["instant"],
             f"Fine-tuning the transformer ({profile} profile); the instant model answers meanwhile.",
         )
-        train(profile, channels, building, instant_model_dir(model_dir))
+        train(profile, channels, building, instant_model_dir(model_dir), threads)
         bar.update(1)
         bar.set_postfix_str(stages[2])
         progress("export", done_after["train"], "Exporting and scoring the CPU copy of the transformer.")
@@ -217,7 +224,9 @@ def curate_through_s3(work_dir: Path) -> dict[str, Path]:
         server.stop()
 
 
-def train(profile: str, channels: dict[str, Path], model_dir: Path, instant_dir: Path | None = None) -> None:
+def train(
+    profile: str, channels: dict[str, Path], model_dir: Path, instant_dir: Path | None = None, threads: int = 0
+) -> None:
     """training/train.py as SageMaker would run it: hyperparameters as flags, data and output as SM_* variables. The
     instant model just trained is a channel too: a profile that combines it with the transformer copies it."""
     env = {
@@ -226,7 +235,9 @@ def train(profile: str, channels: dict[str, Path], model_dir: Path, instant_dir:
         **{f"SM_CHANNEL_{split.upper()}": str(folder) for split, folder in channels.items()},
         **({"SM_CHANNEL_INSTANT": str(instant_dir)} if instant_dir is not None else {}),
     }
-    subprocess.run([sys.executable, "-m", "training.train", "--profile", profile], check=True, cwd=REPO_ROOT, env=env)
+    threads_flag = ["--threads", str(threads)] if threads else []
+    command = [sys.executable, "-m", "training.train", "--profile", profile, *threads_flag]
+    subprocess.run(command, check=True, cwd=REPO_ROOT, env=env)
 
 
 def instant_model_dir(model_dir: Path) -> Path:
@@ -295,12 +306,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="the model folder (default var/model)")
     parser.add_argument("--force", action="store_true", help="rebuild even if a good enough model is cached")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for the fine-tune (default: the cores free when it starts, judged from the load average, "
+        "which a build that just ran can make look busy)",
+    )
+    parser.add_argument(
         "--progress-file",
         type=Path,
         default=None,
         help="write {stage, progress, message} JSON here at each stage (the local runtime reads it)",
     )
     args = parser.parse_args(argv)
+    if args.threads < 0:
+        parser.error(f"--threads must be 0 (the free cores) or more, not {args.threads}")
     progress = progress_file_writer(args.progress_file) if args.progress_file else no_progress
     model_dir = args.out.resolve()
     with _exclusive(model_dir):
@@ -317,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
             if "test" in json.loads((model_dir / "metrics.json").read_text()):
                 print_report(model_dir)
             return
-        build_model(args.profile, model_dir, progress=progress)
+        build_model(args.profile, model_dir, progress=progress, threads=args.threads)
 
 
 if __name__ == "__main__":

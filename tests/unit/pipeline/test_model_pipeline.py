@@ -110,3 +110,20 @@ def test_a_half_written_folder_is_not_a_model_and_unknown_profiles_are_refused(t
     assert model_pipeline.cached_profile(tmp_path / "model") is None
     with pytest.raises(ValueError, match="huge"):
         model_pipeline.ensure_model("huge", tmp_path / "model")
+
+
+def test_make_model_threads_reach_the_fine_tune_and_a_negative_count_is_refused(tmp_path, monkeypatch, capsys):
+    """THREADS=N fixes the fine-tune's torch threads: the load average a build just left behind must not decide a
+    45-minute training's speed. Without it train.py picks the free cores itself."""
+    commands = []
+    monkeypatch.setattr(model_pipeline.subprocess, "run", lambda command, **kwargs: commands.append(command))
+    channels = {"train": tmp_path / "train"}
+
+    model_pipeline.train("full", channels, tmp_path / "model", threads=2)
+    model_pipeline.train("full", channels, tmp_path / "model")
+
+    assert commands[0][-4:] == ["--profile", "full", "--threads", "2"]
+    assert "--threads" not in commands[1]
+    with pytest.raises(SystemExit):
+        model_pipeline.main(["--threads", "-1", "--out", str(tmp_path / "model")])
+    assert "--threads must be 0 (the free cores) or more" in capsys.readouterr().err
