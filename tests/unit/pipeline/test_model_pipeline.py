@@ -114,7 +114,7 @@ def test_a_half_written_folder_is_not_a_model_and_unknown_profiles_are_refused(t
 
 def test_make_model_threads_reach_the_fine_tune_and_a_negative_count_is_refused(tmp_path, monkeypatch, capsys):
     """THREADS=N fixes the fine-tune's torch threads: the load average a build just left behind must not decide a
-    45-minute training's speed. Without it train.py picks the free cores itself."""
+    training of an hour or more. Without it train.py picks the free cores itself."""
     commands = []
     monkeypatch.setattr(model_pipeline.subprocess, "run", lambda command, **kwargs: commands.append(command))
     channels = {"train": tmp_path / "train"}
