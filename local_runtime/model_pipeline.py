@@ -327,10 +327,9 @@ def main(argv: list[str] | None = None) -> None:
         cached = cached_profile(model_dir)
         if not args.force and _good_enough(cached, args.profile):
             print(f"reusing the {cached} model in {model_dir} (--force to rebuild)")
-            if not (model_dir / CPU_MODEL_FILE).exists():  # a model made before the ONNX export existed
-                curated = _work_dir(model_dir) / "curated"
-                export_for_cpu(model_dir, {split: curated / f"split={split}" for split in ("train", "test")})
             channels = {split: _work_dir(model_dir) / "curated" / f"split={split}" for split in SPLITS}
+            if not (model_dir / CPU_MODEL_FILE).exists():  # a model made before the ONNX export existed
+                export_for_cpu(model_dir, channels)
             if not instant_model_dir(model_dir).exists() and channels["train"].exists():  # made before the tier existed
                 train_instant_model(channels, instant_model_dir(model_dir))
             progress("ready", 1.0, "The GPU model is ready: Start works.")

@@ -165,6 +165,23 @@ def model_fn(model_dir: str, context: Any = None) -> LoadedModel:
     return load_model(model_dir)
 
 
+def read_serving_config(folder: Path) -> dict[str, Any]:
+    """The folder's serving config as train.py wrote it; {} for a folder without one (the defaults apply)."""
+    path = folder / SERVING_CONFIG_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def text_encoding(serving: dict[str, Any]) -> dict[str, int]:
+    """How the server cuts and groups texts (LoadedModel's max_length, head_tokens, micro_batch, token_budget) by a
+    serving config: what an export calibrates with, without loading the weights."""
+    return {
+        "max_length": int(serving.get("max_length", DEFAULT_MAX_LENGTH)),
+        "head_tokens": int(serving.get("head_tokens", DEFAULT_HEAD_TOKENS)),
+        "micro_batch": int(serving.get("micro_batch", DEFAULT_MICRO_BATCH)),
+        "token_budget": int(serving.get("token_budget", DEFAULT_TOKEN_BUDGET)),
+    }
+
+
 def load_model(model_dir: str, backend: str | None = None, combine: bool = True) -> LoadedModel:
     """Load the fine-tuned model folder written by training/train.py.
 
@@ -174,9 +191,7 @@ def load_model(model_dir: str, backend: str | None = None, combine: bool = True)
     A folder with a combination in its serving config answers with the combination unless `combine` is False (the
     transformer alone, for comparing the two)."""
     folder = Path(model_dir)
-    serving = {}
-    if (folder / SERVING_CONFIG_FILE).exists():
-        serving = json.loads((folder / SERVING_CONFIG_FILE).read_text())
+    serving = read_serving_config(folder)
     backend = backend or os.environ.get(BACKEND_ENV) or serving.get("backend") or default_backend(folder)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -210,10 +225,7 @@ def load_model(model_dir: str, backend: str | None = None, combine: bool = True)
         name=serving.get("model_name", folder.name),
         id2label={int(k): v for k, v in config.id2label.items()},
         backend=backend,
-        max_length=int(serving.get("max_length", DEFAULT_MAX_LENGTH)),
-        head_tokens=int(serving.get("head_tokens", DEFAULT_HEAD_TOKENS)),
-        micro_batch=int(serving.get("micro_batch", DEFAULT_MICRO_BATCH)),
-        token_budget=int(serving.get("token_budget", DEFAULT_TOKEN_BUDGET)),
+        **text_encoding(serving),
         pool=pool,
         instant=instant,
         combination=combination,

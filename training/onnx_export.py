@@ -40,12 +40,13 @@ def export_fp32(model_dir: Path, target: Path, calibration_texts: list[str] | No
     """Trace the model folder's fp32 weights to an ONNX graph at `target` (TorchScript exporter, dynamic batch and
     token axes); with `calibration_texts`, smoothed for int8 first (`smooth_for_int8`)."""
     import torch
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     # Eager attention exports as plain MatMul + Softmax, which ONNX Runtime fuses when it loads the graph.
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
     if calibration_texts is not None:
-        smooth_for_int8(model, inference.load_model(str(model_dir), backend="torch", combine=False), calibration_texts)
+        encoding = inference.text_encoding(inference.read_serving_config(Path(model_dir)))
+        smooth_for_int8(model, AutoTokenizer.from_pretrained(model_dir), encoding, calibration_texts)
     example = torch.ones((2, 8), dtype=torch.long)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and deprecation warnings about shapes that are fixed for BERT anyway
@@ -67,12 +68,15 @@ def export_fp32(model_dir: Path, target: Path, calibration_texts: list[str] | No
     return target
 
 
-def smooth_for_int8(model: Any, served: inference.LoadedModel, texts: list[str], alpha: float = SMOOTHING_ALPHA) -> Any:
+def smooth_for_int8(
+    model: Any, tokenizer: Any, encoding: dict[str, int], texts: list[str], alpha: float = SMOOTHING_ALPHA
+) -> Any:
     """SmoothQuant-style scaling (Xiao et al., 2022) of a BERT-family encoder, in place; the fp32 answers do not change.
 
     Dynamic int8 quantizes each MatMul's input with one scale for the whole tensor, so a few outlier channels set the
     step for all the others. Each input channel j is divided by s_j = max|X_j|^alpha / max|W_j|^(1 - alpha) (max|X_j|
-    over `texts`, encoded as the server encodes them) and the weight's row j multiplied by it. For the attention
+    over `texts`, encoded as the server encodes them: `tokenizer` and `inference.text_encoding`) and the weight's row j
+    multiplied by it. For the attention
     output the division folds into the value projection; the query/key/value, FFN input and FFN output MatMuls get an
     explicit elementwise multiply before them (their inputs are the residual stream and GELU's output, which feed
     other ops too), one for the three projections that share an input."""
@@ -118,11 +122,12 @@ def smooth_for_int8(model: Any, served: inference.LoadedModel, texts: list[str],
 
     hooks = [module.register_forward_hook(recorder(key)) for key, module in inputs.items()]
     with torch.no_grad():
-        for start in range(0, len(texts), served.micro_batch):
+        batch = encoding["micro_batch"]
+        for start in range(0, len(texts), batch):
             ids = inference.encode_head_tail(
-                served.tokenizer, texts[start : start + served.micro_batch], served.max_length, served.head_tokens
+                tokenizer, texts[start : start + batch], encoding["max_length"], encoding["head_tokens"]
             )
-            model(**inference.pad_batch(served.tokenizer, ids))
+            model(**inference.pad_batch(tokenizer, ids))
     for hook in hooks:
         hook.remove()
 

@@ -74,7 +74,8 @@ def test_smoothing_leaves_the_fp32_answers_as_they_were(tmp_path):
     model = AutoModelForSequenceClassification.from_pretrained(folder, attn_implementation="eager").eval()
     with torch.no_grad():
         before = model(**batch).logits
-        onnx_export.smooth_for_int8(model, served, CALIBRATION_TEXTS)
+        encoding = inference.text_encoding(inference.read_serving_config(folder))
+        onnx_export.smooth_for_int8(model, served.tokenizer, encoding, CALIBRATION_TEXTS)
         after = model(**batch).logits
 
     assert after.numpy() == pytest.approx(before.numpy(), abs=1e-4)
