@@ -9,6 +9,10 @@ cores (torch threads for the baseline; torch threads or side-by-side passes for 
 
     python benchmarks/bench_model_server.py [--model-dir var/model] [--profile quick] [--batch 32] [--threads 2]
 
+A combined model's server does not run the transformer where the linear part alone decides the answer
+(training/inference.py); a second server on the same folder with that rule taken out ("every text") shows what the
+rule is worth, and the share of texts the linear part decided is printed.
+
 Each round runs one pass of each side, alternating (`--rounds`, default 3). Prints throughput (texts/s) and p50/p95
 latency per call for every pass, the ratio per round and its median. Goal: >= 4x.
 """
@@ -22,10 +26,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +142,32 @@ def model_server(model_dir: Path, threads: int, backend: str | None) -> Iterator
         server.wait(timeout=30)
 
 
-def server_classifier(base: str) -> Callable[[list[str]], Any]:
+def server_classifier(base: str, scored_by: Counter[str]) -> Callable[[list[str]], Any]:
+    """One /invocations call per batch; counts what scored each text."""
+
     def classify(texts: list[str]) -> None:
         answer = post(f"{base}/invocations", {"texts": texts})
         assert len(answer["predictions"]) == len(texts)
+        scored_by.update(prediction.get("scored_by", "?") for prediction in answer["predictions"])
 
     return classify
+
+
+def every_text_folder(model_dir: Path, into: Path) -> Path | None:
+    """A view of `model_dir` (links to its files) whose serving config lets no band skip the transformer; None if no
+    band skips it anyway."""
+    serving = json.loads((model_dir / "serving_config.json").read_text())
+    bands = serving.get("combination") or []
+    if not any("linear_decides_beyond" in band for band in bands):
+        return None
+    for band in bands:
+        band.pop("linear_decides_beyond", None)
+    into.mkdir()
+    for item in model_dir.iterdir():
+        if item.name != "serving_config.json":
+            (into / item.name).symlink_to(item.resolve())
+    (into / "serving_config.json").write_text(json.dumps(serving))
+    return into
 
 
 def main() -> None:
@@ -171,28 +197,40 @@ def main() -> None:
     )
     print(describe_machine(), flush=True)
     baseline = baseline_classifier(model_dir, threads, serving["max_length"])
-    rounds: list[tuple[dict[str, float], dict[str, float]]] = []
-    with model_server(model_dir, threads, args.backend) as (base, backend):
-        served = server_classifier(base)
-        served(texts[: args.batch])  # warm-up
-        for _ in range(args.rounds):  # alternate, so a noisy neighbour slows both sides alike
-            rounds.append((timed_pass(baseline, texts, 1), timed_pass(served, texts, args.batch)))
+    sides = {"baseline: HF pipeline, 1 text/call": (lambda texts: baseline(texts), 1)}
+    scored_by: Counter[str] = Counter()
+    with ExitStack() as stack:
+        base, backend = stack.enter_context(model_server(model_dir, threads, args.backend))
+        sides[f"model server: {backend}, {args.batch} texts/req"] = (server_classifier(base, scored_by), args.batch)
+        every_text = every_text_folder(model_dir, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "model")
+        if every_text:
+            base, _ = stack.enter_context(model_server(every_text, threads, args.backend))
+            sides["  the same, transformer on every text"] = (server_classifier(base, Counter()), args.batch)
+        for call, _ in list(sides.values())[1:]:
+            call(texts[: args.batch])  # warm-up
+        scored_by.clear()
+        rounds = [  # alternate, so a noisy neighbour slows every side alike
+            {name: timed_pass(call, texts, per_call) for name, (call, per_call) in sides.items()}
+            for _ in range(args.rounds)
+        ]
     print(f"{'round':6} {'':38} {'texts/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'requests':>9}")
-    for number, (naive, server) in enumerate(rounds, 1):
-        for name, result in (
-            ("baseline: HF pipeline, 1 text/call", naive),
-            (f"model server: {backend}, {args.batch} texts/req", server),
-        ):
+    for number, results in enumerate(rounds, 1):
+        for name, result in results.items():
             print(
                 f"{number:<6} {name:38} {result['throughput']:8.1f} {result['p50_ms']:9.1f} {result['p95_ms']:9.1f} "
                 f"{result['requests']:9d}"
             )
-    ratios = [server["throughput"] / naive["throughput"] for naive, server in rounds]
-    ratio = statistics.median(ratios)
-    print(
-        f"throughput ratio (server / baseline) by round: {', '.join(f'{r:.2f}x' for r in ratios)}; "
-        f"median {ratio:.2f}x  (goal >= 4x: {'met' if ratio >= 4 else 'NOT met'})"
-    )
+    total = sum(scored_by.values())
+    print("model server, texts scored by: " + ", ".join(f"{name} {n / total:.0%}" for name, n in scored_by.items()))
+    baseline_name, server_name, *others = sides
+    for name in (server_name, *others):
+        ratios = [results[name]["throughput"] / results[baseline_name]["throughput"] for results in rounds]
+        ratio = statistics.median(ratios)
+        goal = f"  (goal >= 4x: {'met' if ratio >= 4 else 'NOT met'})" if name == server_name else ""
+        print(
+            f"throughput ratio ({name.strip()} / baseline) by round: {', '.join(f'{r:.2f}x' for r in ratios)}; "
+            f"median {ratio:.2f}x{goal}"
+        )
 
 
 if __name__ == "__main__":

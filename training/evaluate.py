@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -73,39 +74,62 @@ def tfidf_baseline_predictions(train: pd.DataFrame, texts: list[str], seed: int 
     return [int(label) for label in tfidf_baseline(train, seed).predict(texts)]
 
 
-def model_predictions(loaded: inference.LoadedModel, texts: list[str], progress: bool = True) -> list[int]:
-    """Label ids through the serving code path (predict_fn), so the score is the endpoint's score."""
-    return model_predictions_by_part(loaded, texts, progress)["model"]
-
-
 def model_predictions_by_part(
     loaded: inference.LoadedModel, texts: list[str], progress: bool = True
 ) -> dict[str, list[int]]:
     """Label ids of the model as served ("model") and, for a combined model, of its two parts alone ("transformer",
-    "instant"), from one pass of the transformer: the same functions predict_fn answers with."""
+    "instant") and of the combination with the transformer run on every text ("every_text")."""
+    return labels_by_part(margins_by_part(loaded, texts, progress))
+
+
+def labels_by_part(margins: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    return {part: [int(m > 0) for m in values] for part, values in margins.items() if part != "linear_decides"}
+
+
+def margins_by_part(loaded: inference.LoadedModel, texts: list[str], progress: bool = True) -> dict[str, np.ndarray]:
+    """Log-odds of POSITIVE per part (see model_predictions_by_part) from one pass of the transformer over every text,
+    through the functions predict_fn answers with, and, for a combined model, where the linear part alone decided
+    ("linear_decides": the texts the server does not run the transformer for)."""
     from tqdm.auto import tqdm
 
     from training import inference
 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # chunks of similar length, like micro-batches
-    parts = ("model", "transformer", "instant") if loaded.instant is not None else ("model",)
-    predicted = {part: [0] * len(texts) for part in parts}
+    combined = loaded.instant is not None
+    parts = ("model", "transformer", "instant", "every_text", "linear_decides") if combined else ("model",)
+    margins = {part: np.zeros(len(texts)) for part in parts}
     for start in tqdm(range(0, len(order), PREDICT_CHUNK), desc="evaluate", unit="chunk", disable=not progress):
         chunk = order[start : start + PREDICT_CHUNK]
         chunk_texts = [texts[i] for i in chunk]
         logits, lengths = inference.transformer_logits(chunk_texts, loaded)
-        margins = {"transformer": logits[:, 1] - logits[:, 0]}
-        if loaded.instant is not None:
-            margins["instant"] = inference.instant_scores(loaded.instant, chunk_texts)
-            margins["model"] = inference.combined_margins(
-                margins["transformer"], margins["instant"], lengths, loaded.combination
+        transformer = logits[:, 1] - logits[:, 0]
+        if combined:
+            instant = inference.instant_scores(loaded.instant, chunk_texts)
+            margins["transformer"][chunk] = transformer
+            margins["instant"][chunk] = instant
+            margins["model"][chunk] = inference.combined_margins(transformer, instant, lengths, loaded.combination)
+            margins["every_text"][chunk] = inference.combined_margins(
+                transformer, instant, lengths, loaded.combination, linear_may_decide=False
             )
+            margins["linear_decides"][chunk] = inference.band_terms(instant, lengths, loaded.combination)[2]
         else:
-            margins["model"] = margins["transformer"]
-        for part in parts:
-            for i, margin in zip(chunk, margins[part], strict=True):
-                predicted[part][i] = int(margin > 0)
-    return predicted
+            margins["model"][chunk] = transformer
+    if combined:
+        margins["linear_decides"] = margins["linear_decides"].astype(bool)
+    return margins
+
+
+def linear_decides_report(margins: dict[str, np.ndarray]) -> dict[str, Any]:
+    """How many texts the linear part alone decided (the server skips the transformer for them), and how many of
+    their labels differ from the combination's with the transformer run on them too."""
+    decides = margins["linear_decides"]
+    changed = (margins["model"] > 0) != (margins["every_text"] > 0)
+    return {
+        "texts": len(decides),
+        "linear_decided": int(decides.sum()),
+        "share": round(float(decides.mean()), 4) if len(decides) else 0.0,
+        "labels_changed": int(changed.sum()),
+    }
 
 
 def scores_by_source(test: pd.DataFrame, predicted: list[int]) -> dict[str, Any]:
@@ -140,7 +164,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Model and baselines on the test split, overall and per source (IMDb is the headline number), and on the
     behavioural set (default: behavioural_reviews.csv). A combined model also gets a row per part ("transformer",
-    "instant").
+    "instant", "every_text") and `linear_decides` (how many texts the server would not run the transformer for).
 
     The baseline is trained on the rows the model saw and, if given, on `baseline_train` (the whole train split):
     the first comparison is fair, the second says what more data alone would buy. The baselines are scored on
@@ -148,7 +172,8 @@ def evaluate(
     behavioural = read_behavioural() if behavioural is None else behavioural
     texts = test["text"].tolist() + behavioural["text"].tolist()
     started = time.perf_counter()
-    predicted = model_predictions_by_part(loaded, texts, progress)
+    margins = margins_by_part(loaded, texts, progress)
+    predicted = labels_by_part(margins)
     model_seconds = time.perf_counter() - started
     baseline_rows = {"tfidf_logreg_same_rows": model_train}
     if baseline_train is not None and len(baseline_train) > len(model_train):
@@ -164,6 +189,8 @@ def evaluate(
         scored = test if baseline_test is None else baseline_test
         texts_scored = scored["text"].tolist() + behavioural["text"].tolist()
         report[name] = scored_parts(scored, behavioural, [int(label) for label in baseline.predict(texts_scored)])
+    if "linear_decides" in margins:
+        report["linear_decides"] = linear_decides_report(margins)
     report["train_rows"] = {
         "model": len(model_train),
         "baseline": len(baseline_train) if baseline_train is not None else 0,
@@ -220,8 +247,10 @@ def results_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     if served:
         export_seconds = served.get("export_seconds", 0)
         served_minutes = metrics.get("pipeline_seconds", metrics.get("build_seconds", 0) + export_seconds)
+        decided = served.get("linear_decides")
+        skipped = f"; {decided['share']:.0%} of texts by the linear part alone" if decided else ""
         add(
-            f"as served on CPU ({served.get('backend', 'onnx-int8')}{' + instant' if combined else ''})",
+            f"as served on CPU ({served.get('backend', 'onnx-int8')}{' + instant' if combined else ''}{skipped})",
             served,
             served_minutes / 60,
         )

@@ -8,8 +8,12 @@ mixed lengths costs about what its texts cost one by one, without padding every 
 A model folder may also hold the instant tier's linear model (`instant/`, trained by training/train.py with
 `--combine-instant 1`) and, in its serving config, how to combine the two: the answer is then the logistic of
 `a * transformer margin + b * linear score + c`, with (a, b, c) fitted on held-out validation rows separately for
-short and long inputs (one-sentence reviews and full reviews trust the two models differently). The linear model's
-module ships beside this file as `code/instant_model.py`.
+short and long inputs (one-sentence reviews and full reviews trust the two models differently). Where a band's
+linear part `b * linear score + c` alone is beyond its `linear_decides_beyond` (fitted by train.py: the hardest push
+against the linear part the transformer gave on any held-out row of the band), no transformer margin seen could turn the
+answer, so the transformer is not run for that text: its answer is the logistic of the linear part, and the prediction
+says `"scored_by": "linear"` (else "transformer+linear", or "transformer" for a folder without the linear model).
+The linear model's module ships beside this file as `code/instant_model.py`.
 """
 
 from __future__ import annotations
@@ -74,7 +78,8 @@ class LoadedModel:
     token_budget: int = DEFAULT_TOKEN_BUDGET
     pool: ThreadPoolExecutor | None = None  # runs micro-batches side by side when the backend releases the GIL
     instant: Any | None = None  # the linear model combined with the transformer (instant_model.InstantModel)
-    combination: list[dict[str, float]] | None = None  # per length band: max_tokens, transformer, instant, bias
+    # per length band: max_tokens, transformer, instant, bias and (optional) linear_decides_beyond
+    combination: list[dict[str, float]] | None = None
 
     def classify_all(self, batches: list[Batch]) -> Iterator[np.ndarray]:
         return self.pool.map(self.classify, batches) if self.pool else map(self.classify, batches)
@@ -254,39 +259,70 @@ def instant_scores(instant: Any, texts: list[str]) -> np.ndarray:
     return np.array([instant.bias + sum([weights[i] for i in feature_buckets(text, count)]) for text in texts])
 
 
-def combined_margins(
-    transformer: np.ndarray, instant: np.ndarray, lengths: list[int], combination: list[dict[str, float]]
-) -> np.ndarray:
-    """Log-odds of POSITIVE: per text, the first band whose `max_tokens` holds its token count (the last band takes
-    the rest) weighs the transformer's margin (logit POSITIVE - logit NEGATIVE) and the linear model's score."""
-    margins = np.empty(len(lengths))
+def band_terms(
+    instant: np.ndarray, lengths: list[int], combination: list[dict[str, float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per text, by the first band whose `max_tokens` holds its token count (the last band takes the rest): the
+    transformer's weight, the linear part (`instant * score + bias`) and whether that part alone decides the answer
+    (beyond the band's `linear_decides_beyond`; a band without one never lets it)."""
+    weights, linear_parts, decides = np.empty(len(lengths)), np.empty(len(lengths)), np.zeros(len(lengths), dtype=bool)
     for i, length in enumerate(lengths):
         band = next((b for b in combination if length <= b["max_tokens"]), combination[-1])
-        margins[i] = band["transformer"] * transformer[i] + band["instant"] * instant[i] + band["bias"]
-    return margins
+        weights[i] = band["transformer"]
+        linear_parts[i] = band["instant"] * instant[i] + band["bias"]
+        decides[i] = abs(linear_parts[i]) > band.get("linear_decides_beyond", np.inf)
+    return weights, linear_parts, decides
 
 
-def transformer_logits(texts: list[str], loaded: LoadedModel) -> tuple[np.ndarray, list[int]]:
-    """The transformer's logits per text (caller order) and each text's token count after head + tail truncation."""
-    ids = encode_head_tail(loaded.tokenizer, texts, loaded.max_length, loaded.head_tokens)
+def combined_margins(
+    transformer: np.ndarray,
+    instant: np.ndarray,
+    lengths: list[int],
+    combination: list[dict[str, float]],
+    linear_may_decide: bool = True,
+) -> np.ndarray:
+    """Log-odds of POSITIVE: per text, its band's weighted sum of the transformer's margin (logit POSITIVE - logit
+    NEGATIVE) and the linear model's score; only the linear part where it alone decides (the transformer's margin,
+    which the server does not compute there, is ignored) unless `linear_may_decide` is False."""
+    weights, linear_parts, decides = band_terms(instant, lengths, combination)
+    transformer_terms = weights * np.nan_to_num(transformer)
+    return np.where(decides & linear_may_decide, linear_parts, transformer_terms + linear_parts)
+
+
+def encoded_logits(ids: list[list[int]], loaded: LoadedModel) -> np.ndarray:
+    """The transformer's logits for token ids (encode_head_tail's), in micro-batches padded to their own longest."""
     chunks = micro_batches([len(i) for i in ids], loaded.micro_batch, loaded.token_budget)
     batches = [pad_batch(loaded.tokenizer, [ids[i] for i in chunk], return_tensors="np") for chunk in chunks]
     logits = np.zeros((len(ids), len(loaded.id2label)))
     for chunk, batch_logits in zip(chunks, loaded.classify_all(batches), strict=True):
         logits[chunk] = batch_logits.astype(np.float64)
-    return logits, [len(i) for i in ids]
+    return logits
 
 
-def probabilities(texts: list[str], loaded: LoadedModel) -> np.ndarray:
-    """Per text, the probability of each label: the transformer's softmax, or the combination's logistic."""
-    logits, lengths = transformer_logits(texts, loaded)
+def transformer_logits(texts: list[str], loaded: LoadedModel) -> tuple[np.ndarray, list[int]]:
+    """The transformer's logits per text (caller order) and each text's token count after head + tail truncation."""
+    ids = encode_head_tail(loaded.tokenizer, texts, loaded.max_length, loaded.head_tokens)
+    return encoded_logits(ids, loaded), [len(i) for i in ids]
+
+
+def probabilities(texts: list[str], loaded: LoadedModel) -> tuple[np.ndarray, list[str]]:
+    """Per text, the probability of each label and what scored it: the transformer's softmax ("transformer"), or the
+    combination's logistic ("transformer+linear"), or the linear part's alone where it decides ("linear")."""
+    ids = encode_head_tail(loaded.tokenizer, texts, loaded.max_length, loaded.head_tokens)
     if loaded.instant is None:
-        return softmax(logits)
-    margins = combined_margins(
-        logits[:, 1] - logits[:, 0], instant_scores(loaded.instant, texts), lengths, loaded.combination
-    )
+        return softmax(encoded_logits(ids, loaded)), ["transformer"] * len(texts)
+    lengths = [len(i) for i in ids]
+    instant = instant_scores(loaded.instant, texts)
+    _, _, decides = band_terms(instant, lengths, loaded.combination)
+    transformer = np.full(len(texts), np.nan)
+    needed = np.flatnonzero(~decides)
+    if len(needed):
+        logits = encoded_logits([ids[i] for i in needed], loaded)
+        transformer[needed] = logits[:, 1] - logits[:, 0]
+    margins = combined_margins(transformer, instant, lengths, loaded.combination)
     positive = 1.0 / (1.0 + np.exp(-np.clip(margins, -50, 50)))
-    return np.stack([1.0 - positive, positive], axis=1)
+    scored_by = ["linear" if skipped else "transformer+linear" for skipped in decides]
+    return np.stack([1.0 - positive, positive], axis=1), scored_by
 
 
 def input_fn(request_body: str | bytes, content_type: str = JSON_CONTENT_TYPE) -> list[str]:
@@ -343,13 +379,19 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def predict_fn(texts: list[str], loaded: LoadedModel) -> dict[str, Any]:
-    """Label every text; micro-batches of similar length keep padding (wasted compute) small."""
+    """Label every text, saying what scored it; micro-batches of similar length keep padding (wasted compute) small."""
     started = time.perf_counter()
     predictions = []
-    for row in probabilities(texts, loaded):
+    rows, scored_by = probabilities(texts, loaded)
+    for row, scorer in zip(rows, scored_by, strict=True):
         label_id = int(np.argmax(row))
         predictions.append(
-            {"label": loaded.id2label[label_id], "label_id": label_id, "prob": round(float(row[label_id]), 4)}
+            {
+                "label": loaded.id2label[label_id],
+                "label_id": label_id,
+                "prob": round(float(row[label_id]), 4),
+                "scored_by": scorer,
+            }
         )
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     return {"predictions": predictions, "latency_ms": latency_ms, "model": loaded.name}

@@ -285,12 +285,13 @@ def score_served(model_dir: Path, test_dir: Path, export_seconds: float = 0.0) -
     test, behavioural = read_channel(str(test_dir)), evaluate.read_behavioural()
     started = time.perf_counter()
     loaded = inference.load_model(str(model_dir), backend="onnx-int8")
-    predicted = evaluate.model_predictions(loaded, test["text"].tolist() + behavioural["text"].tolist())
-    scores = evaluate.scored_parts(test, behavioural, predicted)
+    margins = evaluate.margins_by_part(loaded, test["text"].tolist() + behavioural["text"].tolist())
+    scores = evaluate.scored_parts(test, behavioural, [int(m > 0) for m in margins["model"]])
     served = {
         "backend": "onnx-int8",
         "combined": loaded.instant is not None,
         **scores,
+        **({"linear_decides": evaluate.linear_decides_report(margins)} if "linear_decides" in margins else {}),
         "eval_seconds": round(time.perf_counter() - started, 1),
         "export_seconds": round(export_seconds, 1),
     }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import random
 import shutil
@@ -337,7 +338,11 @@ def fit_combination(
 ) -> tuple[list[dict[str, float]], dict[str, Any]]:
     """How much to trust each model, fitted on held-out rows the transformer never chose a checkpoint on: a logistic
     regression on (transformer margin, linear score) per length band, inputs of at most `short_tokens` tokens and
-    longer ones. A band with too few rows of either label takes the other band's weights."""
+    longer ones. A band with too few rows of either label takes the other band's weights.
+
+    Each band also gets `linear_decides_beyond`: the hardest push the transformer's term gave against the sign of the
+    linear part on the band's rows. Where the linear part alone is beyond it, no push seen could turn the answer, and
+    the server skips the transformer (inference.band_terms); metrics.json says what share of rows that was."""
     from sklearn.linear_model import LogisticRegression
 
     loaded = inference.load_model(str(model_dir), backend="torch", combine=False)
@@ -351,16 +356,23 @@ def fit_combination(
             continue
         fitted = LogisticRegression(C=1.0, random_state=seed).fit(features[mask], labels[mask])
         (a, b), c = fitted.coef_[0], fitted.intercept_[0]
+        linear_parts = b * features[mask, 1] + c
+        beyond = hardest_push(a * features[mask, 0], linear_parts)
         bands.append(
             {
                 "max_tokens": max_tokens,
                 "transformer": round(float(a), 4),
                 "instant": round(float(b), 4),
                 "bias": round(float(c), 4),
+                "linear_decides_beyond": beyond,
             }
         )
         accuracy = fitted.score(features[mask], labels[mask])
-        report[name] = {"rows": int(mask.sum()), "accuracy": round(float(accuracy), 4)}
+        report[name] = {
+            "rows": int(mask.sum()),
+            "accuracy": round(float(accuracy), 4),
+            "linear_decides_share": round(float(np.mean(np.abs(linear_parts) > beyond)), 4),
+        }
     if not bands:
         raise ValueError(
             f"Too few held-out rows to fit the combination: {len(rows)} (need "
@@ -368,6 +380,13 @@ def fit_combination(
         )
     bands[-1]["max_tokens"] = LONGEST  # the last band takes every longer input
     return bands, report
+
+
+def hardest_push(transformer_terms: np.ndarray, linear_parts: np.ndarray) -> float:
+    """The most the transformer's term pushed against the sign of the linear part on any row (0 if it never did),
+    rounded up: where the linear part alone is beyond it, no push seen could have turned the answer."""
+    pushes = -np.sign(linear_parts) * transformer_terms
+    return math.ceil(max(float(pushes.max(initial=0.0)), 0.0) * 1e4) / 1e4
 
 
 def load_instant(model_dir: Path) -> Any:

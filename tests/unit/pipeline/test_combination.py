@@ -65,6 +65,83 @@ def test_each_length_band_weighs_the_two_models_its_own_way():
     assert margins.tolist() == [3.0, 7.0, 7.0]
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_where_the_linear_part_alone_decides_the_transformer_is_not_run_and_the_answer_says_so(
+    tiny_model_dir, tmp_path, backend
+):
+    band = {"max_tokens": 1_000_000, "transformer": 1.0, "instant": 1.0, "bias": 0.0}
+    folder = combined_folder(tiny_model_dir, tmp_path, [band])
+    every_text = inference.load_model(str(folder), backend=backend)
+    linear = np.abs(inference.instant_scores(every_text.instant, TEXTS))
+    beyond = float(np.median(linear))  # half the texts beyond it
+    serving = json.loads((folder / inference.SERVING_CONFIG_FILE).read_text())
+    serving["combination"][0]["linear_decides_beyond"] = beyond
+    (folder / inference.SERVING_CONFIG_FILE).write_text(json.dumps(serving))
+    served = inference.load_model(str(folder), backend=backend)
+    rows_run = []
+    classify = served.classify
+    served.classify = lambda batch: rows_run.append(len(batch["input_ids"])) or classify(batch)
+
+    answer = inference.predict_fn(TEXTS, served)["predictions"]
+    full = inference.predict_fn(TEXTS, every_text)["predictions"]
+
+    decided = linear > beyond
+    assert [p["scored_by"] for p in answer] == ["linear" if d else "transformer+linear" for d in decided]
+    assert sum(rows_run) == (~decided).sum() == 2  # the transformer ran on the other texts only
+    for prediction, whole, by_linear, score in zip(answer, full, decided, linear, strict=True):
+        assert prediction["label"] == whole["label"]
+        if by_linear:  # the logistic of the linear part alone
+            assert prediction["prob"] == pytest.approx(1 / (1 + np.exp(-score)), abs=1e-4)
+        else:
+            assert prediction["prob"] == whole["prob"]
+    assert all(p["scored_by"] == "transformer+linear" for p in full)  # no band may skip: every text is run
+
+
+def test_the_linear_part_decides_only_beyond_its_bands_bound():
+    bands = [
+        {"max_tokens": 10, "transformer": 1.0, "instant": 1.0, "bias": 0.0},  # no bound: never decides alone
+        {"max_tokens": 1_000_000, "transformer": 1.0, "instant": 1.0, "bias": 0.0, "linear_decides_beyond": 2.0},
+    ]
+    transformer, linear = np.array([-9.0, -9.0, -9.0]), np.array([5.0, 1.5, 2.5])
+
+    served = inference.combined_margins(transformer, linear, [5, 400, 400], bands)
+    every_text = inference.combined_margins(transformer, linear, [5, 400, 400], bands, linear_may_decide=False)
+
+    assert served.tolist() == [-4.0, -7.5, 2.5]
+    assert every_text.tolist() == [-4.0, -7.5, -6.5]
+
+
+def test_the_bound_is_the_hardest_push_against_the_linear_part_so_no_held_out_answer_turns():
+    rng = np.random.default_rng(0)
+    linear_parts = rng.normal(0, 3, 500)
+    transformer_terms = 0.5 * linear_parts + rng.normal(0, 1, 500)  # mostly agrees, sometimes pushes against
+
+    beyond = train.hardest_push(transformer_terms, linear_parts)
+
+    combined = transformer_terms + linear_parts
+    decided = np.abs(linear_parts) > beyond
+    assert 0.05 < decided.mean() < 0.95
+    assert np.array_equal(np.sign(combined[decided]), np.sign(linear_parts[decided]))
+    pushes = -np.sign(linear_parts) * transformer_terms
+    assert beyond >= pushes.max() and beyond - pushes.max() < 1e-4
+    assert train.hardest_push(np.array([1.0, -1.0]), np.array([2.0, -2.0])) == 0.0  # never against: any part decides
+
+
+def test_the_report_counts_the_texts_the_linear_part_decided_and_the_labels_that_changed():
+    margins = {
+        "model": np.array([2.5, -3.0, 1.0, -1.0]),
+        "every_text": np.array([2.0, 0.5, 1.0, -1.0]),
+        "linear_decides": np.array([True, True, False, False]),
+    }
+
+    assert evaluate.linear_decides_report(margins) == {
+        "texts": 4,
+        "linear_decided": 2,
+        "share": 0.5,
+        "labels_changed": 1,
+    }
+
+
 def test_a_combination_without_its_linear_model_is_a_clear_error(tiny_model_dir, tmp_path):
     folder = combined_folder(tiny_model_dir, tmp_path, LINEAR_ONLY)
     shutil.rmtree(folder / inference.INSTANT_DIR)
@@ -147,6 +224,9 @@ def test_training_with_combine_instant_writes_a_folder_that_serves_the_combinati
     assert {"model", "transformer", "instant"} <= set(test)
     assert test["instant"]["imdb"]["accuracy"] >= 0.9 and test["model"]["imdb"]["accuracy"] >= 0.9
     assert test["model"]["behavioural"]["n"] == len(evaluate.read_behavioural())
+    assert all(band["linear_decides_beyond"] >= 0 for band in bands)
+    assert 0 <= metrics["combination"]["fit"]["long"]["linear_decides_share"] <= 1
+    assert test["linear_decides"]["texts"] == test["model"]["imdb"]["n"] + test["model"]["behavioural"]["n"]
     served = inference.load_model(str(model_dir), backend="torch")
     assert served.instant is not None and served.combination == bands
     if from_channel:
@@ -174,7 +254,7 @@ def test_the_table_puts_every_model_in_a_row_with_the_three_test_sets_and_minute
             "fit_seconds": {"tfidf_logreg_same_rows": 6, "tfidf_logreg_full_train": 48},
             "train_rows": {"model": 7651, "baseline": 26745},
         },
-        "served_test": {"backend": "onnx-int8", **scores(0.909, 0.838, 0.86)},
+        "served_test": {"backend": "onnx-int8", **scores(0.909, 0.838, 0.86), "linear_decides": {"share": 0.381}},
     }
 
     rows = evaluate.results_table(metrics)
@@ -183,13 +263,14 @@ def test_the_table_puts_every_model_in_a_row_with_the_three_test_sets_and_minute
     assert [row["model"] for row in rows] == [
         "transformer alone, fp32",
         "transformer + instant, fp32 (as trained)",
-        "as served on CPU (onnx-int8 + instant)",
+        "as served on CPU (onnx-int8 + instant; 38% of texts by the linear part alone)",
         "TF-IDF + LR, the model's 7651 rows",
         "TF-IDF + LR, all 26745 train rows",
         "instant tier (NB bigram logistic), alone",
     ]
     assert [row["minutes"] for row in rows] == [5.0, 7.0, 12.0, 0.1, 0.8, 1.0]
-    assert "| as served on CPU (onnx-int8 + instant) | 0.9090 | 0.8380 | 0.8600 | 12.0 |" in table.splitlines()
+    served_row = "| as served on CPU (onnx-int8 + instant; 38% of texts by the linear part alone) | 0.9090 | 0.8380 |"
+    assert served_row + " 0.8600 | 12.0 |" in table.splitlines()
     assert "| TF-IDF + LR, the model's 7651 rows | 0.8500 | 0.7500 | 0.6000 | 0.1 |" in table.splitlines()
 
 

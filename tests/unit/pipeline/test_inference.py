@@ -34,7 +34,8 @@ def test_prediction_shape_labels_and_probabilities(tiny_model):
     assert answer["latency_ms"] > 0
     assert len(answer["predictions"]) == len(MIXED)
     for prediction in answer["predictions"]:
-        assert set(prediction) == {"label", "label_id", "prob"}
+        assert set(prediction) == {"label", "label_id", "prob", "scored_by"}
+        assert prediction["scored_by"] == "transformer"  # a folder without the linear model
         assert prediction["label"] == {0: "NEGATIVE", 1: "POSITIVE"}[prediction["label_id"]]
         assert 0.5 <= prediction["prob"] <= 1.0
 
