@@ -211,6 +211,13 @@ function resultItem(doc, text, prediction) {
   row.className = "result-row";
   row.append(badge, bar, pct);
   li.append(paragraph, row);
+  if (prediction.scored_by === "linear") {
+    // The GPU tier skips the transformer where the linear model is confident beyond its reach: say so.
+    const note = doc.createElement("p");
+    note.className = "result-scorer muted";
+    note.textContent = "Clear-cut: the linear model decided this one alone; the transformer was not run.";
+    li.append(note);
+  }
   return li;
 }
 

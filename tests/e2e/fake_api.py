@@ -133,13 +133,16 @@ class FakeModel:
         return self.instant_tier == "always" or (self.instant_tier == "while-starting" and self.state == "STARTING")
 
 
+def _score(text: str) -> int:
+    words = [w.strip(".,!") for w in text.lower().split()]
+    return sum(w in {"great", "wonderful", "delight", "loved", "superb"} for w in words) - sum(
+        w in {"awful", "boring", "dull", "hated", "terrible", "mess"} for w in words
+    )
+
+
 def _classify(text: str) -> dict[str, Any]:
     """A word count stands in for the model: enough to tell the page's rendering apart for two labels."""
-    words = text.lower().split()
-    score = sum(w.strip(".,!") in {"great", "wonderful", "delight", "loved", "superb"} for w in words) - sum(
-        w.strip(".,!") in {"awful", "boring", "dull", "hated", "terrible", "mess"} for w in words
-    )
-    positive = score >= 0
+    positive = _score(text) >= 0
     return {"label": "POSITIVE" if positive else "NEGATIVE", "label_id": int(positive), "prob": 0.9}
 
 
@@ -271,6 +274,8 @@ class _Handler(SimpleHTTPRequestHandler):
                 answer = {"predictions": [_classify(t) for t in texts]}
                 if status["state"] == "IN_SERVICE" and not model.gpu_fails:
                     answer |= {"latency_ms": 12, "model": "fake-gpu", "tier": "gpu"}
+                    for text, prediction in zip(texts, answer["predictions"], strict=True):  # clear-cut: linear alone
+                        prediction["scored_by"] = "linear" if abs(_score(text)) >= 3 else "transformer+linear"
                 else:  # not in service, or the GPU call failed: the instant CPU model answers
                     answer |= {
                         "latency_ms": 2,

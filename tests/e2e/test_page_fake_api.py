@@ -58,6 +58,9 @@ def test_two_reviews_get_one_labelled_result_each(page: Page, fake_api: str, fak
     expect(results.nth(1).locator(".label")).to_have_text("NEGATIVE")
     expect(results.nth(0).locator(".prob-text")).to_have_text("90.0%")
     expect(page.locator("#results-meta")).to_contain_text("model time 12 ms")
+    # "dull", "boring", "mess": clear-cut enough that the GPU tier's linear part decided alone, and the page says so
+    expect(results.nth(1).locator(".result-scorer")).to_contain_text("the transformer was not run")
+    expect(results.nth(0).locator(".result-scorer")).to_have_count(0)
 
 
 def test_extend_button_pushes_the_shutdown_back(page: Page, fake_api: str, fake_model: FakeModel) -> None:

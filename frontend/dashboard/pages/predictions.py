@@ -38,7 +38,13 @@ def render() -> None:
             st.dataframe(
                 pd.DataFrame(
                     [
-                        {"text": text, "label": prediction.get("label"), "probability": prediction.get("prob")}
+                        {
+                            "text": text,
+                            "label": prediction.get("label"),
+                            "probability": prediction.get("prob"),
+                            # GPU tier: "linear" where the linear part alone decided and the transformer was not run
+                            "scored by": prediction.get("scored_by", answer.get("tier", "")),
+                        }
                         for text, prediction in zip(texts, predictions, strict=False)
                     ]
                 ),

@@ -146,9 +146,9 @@ class FakePlatformApi:
             if self.state != "IN_SERVICE" and not instant:
                 return 503, {"error": "model_not_ready", "message": f"The model is {self.state}; start it first."}
             predictions = [
-                {"label": "NEGATIVE", "label_id": 0, "prob": 0.91}
+                {"label": "NEGATIVE", "label_id": 0, "prob": 0.91, "scored_by": "transformer+linear"}
                 if "never" in text or "bad" in text
-                else {"label": "POSITIVE", "label_id": 1, "prob": 0.97}
+                else {"label": "POSITIVE", "label_id": 1, "prob": 0.97, "scored_by": "linear"}
                 for text in body.get("texts", [])
             ]
             if self.instant_tier is None:  # an API from before the instant tier

@@ -140,6 +140,7 @@ def test_predict_sends_each_line_and_shows_labels_latency_and_the_latency_chart(
     results = app.dataframe[0].value
     assert list(results["label"]) == ["POSITIVE", "NEGATIVE"]
     assert list(results["probability"]) == [0.97, 0.91]
+    assert list(results["scored by"]) == ["linear", "transformer+linear"]  # the GPU tier skipped one transformer run
     assert metric(app, "Model latency") == "38 ms"
     assert metric(app, "Model") == "minilm-sentiment-test"
     assert metric(app, "Calls") == "1"
