@@ -197,7 +197,7 @@ def main() -> None:
     )
     print(describe_machine(), flush=True)
     baseline = baseline_classifier(model_dir, threads, serving["max_length"])
-    sides = {"baseline: HF pipeline, 1 text/call": (lambda texts: baseline(texts), 1)}
+    sides = {"baseline: HF pipeline, 1 text/call": (baseline, 1)}
     scored_by: Counter[str] = Counter()
     with ExitStack() as stack:
         base, backend = stack.enter_context(model_server(model_dir, threads, args.backend))

@@ -83,6 +83,7 @@ def model_predictions_by_part(
 
 
 def labels_by_part(margins: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """Label ids (1 where the log-odds of POSITIVE are above 0) for every part margins_by_part scored."""
     return {part: [int(m > 0) for m in values] for part, values in margins.items() if part != "linear_decides"}
 
 

@@ -383,7 +383,7 @@ def hardest_push(transformer_terms: np.ndarray, linear_parts: np.ndarray) -> flo
     """The most the transformer's term pushed against the sign of the linear part on any row (0 if it never did),
     rounded up: where the linear part alone is beyond it, no push seen could have turned the answer."""
     pushes = -np.sign(linear_parts) * transformer_terms
-    return math.ceil(max(float(pushes.max(initial=0.0)), 0.0) * 1e4) / 1e4
+    return math.ceil(float(pushes.max(initial=0.0)) * 1e4) / 1e4
 
 
 def load_instant(model_dir: Path) -> Any:
