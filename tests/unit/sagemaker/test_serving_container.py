@@ -104,14 +104,21 @@ class InServiceStore:
         return self.get()
 
 
+def extracted_model(training_run, work: Path) -> Path:
+    """The training job's artefact, extracted where the image puts it."""
+    assert training_run.returncode == 0, training_run.log[-4000:]
+    return extract(training_run.model_tar_gz(work / "model.tar.gz"), work / "opt" / "ml" / "model")
+
+
+def serve(model_dir: Path) -> InferenceContainer:
+    """The container on `model_dir` with the model's Environment as the launcher asks for it."""
+    environment = launcher.model_request("m", "r", "s3://m", "eu-west-1")["PrimaryContainer"]["Environment"]
+    return InferenceContainer(model_dir, environment)
+
+
 @pytest.fixture(scope="module")
 def container(training_run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InferenceContainer]:
-    """The training job's artefact, extracted where the image puts it, served with the model's Environment."""
-    assert training_run.returncode == 0, training_run.log[-4000:]
-    work = tmp_path_factory.mktemp("inference")
-    model_dir = extract(training_run.model_tar_gz(work / "model.tar.gz"), work / "opt" / "ml" / "model")
-    environment = launcher.model_request("m", "r", "s3://m", "eu-west-1")["PrimaryContainer"]["Environment"]
-    running = InferenceContainer(model_dir, environment)
+    running = serve(extracted_model(training_run, tmp_path_factory.mktemp("inference")))
     yield running
     running.close()
 
@@ -140,7 +147,27 @@ def test_predict_gets_one_labelled_prediction_per_text_from_the_inference_image(
     for prediction in answer["predictions"]:
         assert prediction["label_id"] == {"NEGATIVE": 0, "POSITIVE": 1}[prediction["label"]]
         assert 0.5 <= prediction["prob"] <= 1.0
+        # The recipe combines the linear model; the rehearsal's few held-out rows set no bound for it to decide alone.
+        assert prediction["scored_by"] == "transformer+linear"
     assert answer["latency_ms"] >= 0
+
+
+def test_where_the_linear_part_decides_alone_the_inference_image_answers_with_it_and_says_so(training_run, tmp_path):
+    """A bound every text passes (0): the image's Python runs the skip path and the answer reaches /predict marked."""
+    model_dir = extracted_model(training_run, tmp_path)
+    serving_file = model_dir / "serving_config.json"
+    serving = json.loads(serving_file.read_text())
+    serving["combination"] = [{**band, "linear_decides_beyond": 0.0} for band in serving["combination"]]
+    serving_file.write_text(json.dumps(serving))
+    running = serve(model_dir)
+    try:
+        answer, runtime = predict_through_the_api_path(running, TEXTS)
+    finally:
+        running.close()
+
+    assert runtime.answers[0]["status"] == 200, runtime.answers[0]["body"][-2000:]
+    assert [p["scored_by"] for p in answer["predictions"]] == ["linear", "linear"]
+    assert [p["label"] for p in answer["predictions"]] == ["POSITIVE", "NEGATIVE"]
 
 
 def test_a_request_the_model_refuses_is_an_endpoint_error_naming_why(container):
