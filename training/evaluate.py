@@ -97,8 +97,10 @@ def margins_by_part(loaded: inference.LoadedModel, texts: list[str], progress: b
 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # chunks of similar length, like micro-batches
     combined = loaded.instant is not None
-    parts = ("model", "transformer", "instant", "every_text", "linear_decides") if combined else ("model",)
+    parts = ("model", "transformer", "instant", "every_text") if combined else ("model",)
     margins = {part: np.zeros(len(texts)) for part in parts}
+    if combined:
+        margins["linear_decides"] = np.zeros(len(texts), dtype=bool)
     for start in tqdm(range(0, len(order), PREDICT_CHUNK), desc="evaluate", unit="chunk", disable=not progress):
         chunk = order[start : start + PREDICT_CHUNK]
         chunk_texts = [texts[i] for i in chunk]
@@ -115,8 +117,6 @@ def margins_by_part(loaded: inference.LoadedModel, texts: list[str], progress: b
             margins["linear_decides"][chunk] = inference.band_terms(instant, lengths, loaded.combination)[2]
         else:
             margins["model"][chunk] = transformer
-    if combined:
-        margins["linear_decides"] = margins["linear_decides"].astype(bool)
     return margins
 
 

@@ -286,7 +286,7 @@ def score_served(model_dir: Path, test_dir: Path, export_seconds: float = 0.0) -
     started = time.perf_counter()
     loaded = inference.load_model(str(model_dir), backend="onnx-int8")
     margins = evaluate.margins_by_part(loaded, test["text"].tolist() + behavioural["text"].tolist())
-    scores = evaluate.scored_parts(test, behavioural, [int(m > 0) for m in margins["model"]])
+    scores = evaluate.scored_parts(test, behavioural, evaluate.labels_by_part(margins)["model"])
     served = {
         "backend": "onnx-int8",
         "combined": loaded.instant is not None,

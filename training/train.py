@@ -360,8 +360,12 @@ def fit_combination(
             continue
         fitted = LogisticRegression(C=1.0, random_state=seed).fit(features[mask], labels[mask])
         (a, b), c = fitted.coef_[0], fitted.intercept_[0]
-        band = {"max_tokens": max_tokens, "transformer": round(float(a), 4), "instant": round(float(b), 4)}
-        band["bias"] = round(float(c), 4)
+        band = {
+            "max_tokens": max_tokens,
+            "transformer": round(float(a), 4),
+            "instant": round(float(b), 4),
+            "bias": round(float(c), 4),
+        }
         accuracy = fitted.score(features[mask], labels[mask])
         report[name] = {"rows": int(mask.sum()), "accuracy": round(float(accuracy), 4)}
         if mask.sum() >= MIN_ROWS_FOR_LINEAR_BOUND:
