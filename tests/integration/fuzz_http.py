@@ -54,10 +54,15 @@ def exchange(
     return status, headers, body[: int(headers.get("content-length", len(body)))]
 
 
-def check(status: int | None, body: bytes, method: str, request: bytes) -> None:
+def check(status: int | None, body: bytes, method: str, request: bytes, headers: dict[str, str] | None = None) -> None:
+    """Never a 5xx; a 4xx is JSON with error and message; a 2xx is JSON, or the web page the gateway serves (`/`,
+    `/index.html`: HTML, which `headers` tells apart)."""
     assert status is not None, f"an answer without a status line: {body[:200]!r} to {request[:200]!r}"
     if method.upper() == "HEAD":
         assert status < 500, (status, request[:300])
+        return
+    if status < 400 and (headers or {}).get("content-type", "").startswith("text/html"):
+        assert body.lstrip().lower().startswith(b"<!doctype html>"), (status, body[:200], request[:300])
         return
     check_answer(status, body, request[:300])
 

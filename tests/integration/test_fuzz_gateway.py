@@ -45,8 +45,8 @@ def test_any_bytes_on_the_wire_get_an_answer_not_a_server_error(gateway, data) -
     server, _ = gateway
     port = server.server_address[1]
     method, request, half_close = data.draw(framings(port, ROUTES))
-    status, _, body = exchange(port, request, half_close, head_only=method.upper() == "HEAD")
-    check(status, body, method, request)
+    status, headers, body = exchange(port, request, half_close, head_only=method.upper() == "HEAD")
+    check(status, body, method, request, headers)
 
 
 def request(port: int, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
