@@ -1,4 +1,5 @@
-"""The one place the lifecycle is assembled: `bootstrap(settings, adapters)` -> `Service`.
+"""The one place the lifecycle is assembled: `bootstrap(settings, adapters)` builds its rooms once and maps each
+command to its room (the way Cosmic Python's bootstrap and handler map do) -> `Service`.
 
 Lambda builds the service once per container from the environment and the AWS adapters (`LambdaEntryPoint`); the
 local runtime and the tests call `bootstrap` with their own settings and adapters, then each handler module's
@@ -10,31 +11,57 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from ondemand.adapters.aws import build_aws_adapters
-from ondemand.lifecycle import EndpointLifecycle, utc_now
+from ondemand.domain import utc_now
+from ondemand.lifecycle.commands import (
+    Command,
+    EndpointStatusChanged,
+    Extend,
+    Predict,
+    Reconcile,
+    Result,
+    SendNotice,
+    Start,
+    Stop,
+    TearDown,
+)
+from ondemand.lifecycle.endpoint_events import EndpointEvents
+from ondemand.lifecycle.predictions import Predictions
+from ondemand.lifecycle.promotion import Promotion
+from ondemand.lifecycle.reconciler import Reconciler
+from ondemand.lifecycle.schedules import Schedules
+from ondemand.lifecycle.shutdown import Shutdown
+from ondemand.lifecycle.starts import Starts
+from ondemand.lifecycle.texting import Texting
+from ondemand.lifecycle.writes import ConditionalWrites
 from ondemand.ports import Adapters
 from ondemand.settings import Settings
 from ondemand.status import status_view
 
 Handler = Callable[[Any, Any], dict[str, Any]]
+CommandHandlers = Mapping[type[Command[Any]], Callable[[Any], Any]]
 
 
 @dataclass(frozen=True)
 class Service:
-    """What the handlers need: the settings, the adapters, and the lifecycle built on them."""
+    """What the handlers need: the settings, the adapters, and `handle`, which sends a command to its room."""
 
     settings: Settings
     adapters: Adapters
-    lifecycle: EndpointLifecycle
+    now: Callable[[], datetime]
+    command_handlers: CommandHandlers
+
+    def handle(self, command: Command[Result]) -> Result:
+        return cast(Result, self.command_handlers[type(command)](command))
 
     def status(self) -> dict[str, Any]:
         """What GET /status answers."""
-        return status_view(self.adapters.store.get(), self.lifecycle.now(), self.settings)
+        return status_view(self.adapters.store.get(), self.now(), self.settings)
 
 
 def bootstrap(
@@ -44,7 +71,29 @@ def bootstrap(
     now: Callable[[], datetime] = utc_now,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Service:
-    return Service(settings, adapters, EndpointLifecycle(adapters, settings, now=now, sleep=sleep))
+    """Build every room once on `adapters` and map each command to the room that handles it."""
+    writes = ConditionalWrites(adapters.store, sleep)
+    schedules = Schedules(adapters.scheduler, settings, now)
+    texting = Texting(adapters.notifier, adapters.rate_limiter, settings, sleep)
+    starts = Starts(writes, adapters.endpoints, schedules, texting, adapters.rate_limiter, settings, now)
+    predictions = Predictions(adapters.store, adapters.endpoints, adapters.instant_model, settings, now)
+    promotion = Promotion(writes, adapters.endpoints, schedules, texting, settings, now)
+    shutdown = Shutdown(writes, adapters.endpoints, schedules, texting, starts, settings, now)
+    reconciler = Reconciler(writes, adapters.endpoints, starts, promotion, shutdown, settings, now)
+    events = EndpointEvents(adapters.store, adapters.endpoints, starts, promotion, shutdown, settings)
+    command_handlers: CommandHandlers = {
+        Start: lambda command: starts.start(command.phone, command.client),
+        Predict: lambda command: predictions.predict(command.texts),
+        Extend: lambda command: shutdown.extend(),
+        Stop: lambda command: shutdown.stop(command.reason),
+        EndpointStatusChanged: lambda command: events.on_endpoint_status(
+            command.name, command.status, command.failure_reason
+        ),
+        SendNotice: lambda command: shutdown.send_notice(command.name, command.scheduled_for),
+        TearDown: lambda command: shutdown.teardown(command.name, command.scheduled_for),
+        Reconcile: lambda command: reconciler.reconcile(),
+    }
+    return Service(settings, adapters, now, command_handlers)
 
 
 def service_from_environment(*, creates_schedules: bool = True) -> Service:

@@ -1,4 +1,8 @@
-"""The owner's daily GPU budget: pure arithmetic over the state item's ledger (no clock, no store of its own).
+"""Admission and the owner's daily GPU budget: pure functions over the state item (no clock, no store of its own).
+
+Whether a start may go ahead (cooldown, budget), who joins the list of people to text, which starts count against a
+client's limit, and what the write that ends a run charges to the ledger are all decided here, from the item read
+just before the conditional write that acts on the decision.
 
 An endpoint bills from its creation (the STARTING write) until it is deleted (the STOPPED or FAILED write). The
 item keeps the seconds of finished runs per UTC day (`gpu_seconds_by_day`) and when the live run began
@@ -8,14 +12,18 @@ and every write is conditional on the item's version, a decision made from this 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
-from ondemand.domain import EndpointState
+from ondemand.domain import BudgetExhaustedError, CoolingDownError, EndpointState, State, iso
 
 DAY = timedelta(days=1)
 LEDGER_DAYS = 3
 """Days kept in the ledger: today and the two before, enough for a run that crossed midnight."""
+BUDGET_SLACK = timedelta(seconds=60)
+"""A schedule for the end of the day's GPU budget may fire up to a minute early (Scheduler's precision)."""
 
 
 def day_key(moment: datetime) -> str:
@@ -80,6 +88,75 @@ def current_deadline(item: EndpointState, budget_seconds: float) -> datetime | N
     return run_deadline(item.gpu_seconds_by_day, item.run_started_at, budget_seconds)
 
 
+def past_budget(item: EndpointState, now: datetime, gpu_minutes_per_day: float) -> bool:
+    """The day's budget ends the live run within BUDGET_SLACK: Scheduler fires anywhere in a minute, so a schedule
+    for the budget's end may come a little early; stopping then keeps the day under its budget."""
+    deadline = current_deadline(item, gpu_minutes_per_day * 60)
+    return deadline is not None and deadline <= now + BUDGET_SLACK
+
+
+def refuse_while_cooling_down(item: EndpointState, now: datetime) -> None:
+    """Raise CoolingDownError while the cooldown after the last teardown lasts."""
+    if item.cooldown_until is not None and now < item.cooldown_until:
+        raise CoolingDownError(item.cooldown_until, max(1, int((item.cooldown_until - now).total_seconds())))
+
+
+def ledger_for_start(
+    item: EndpointState, now: datetime, gpu_minutes_per_day: float, min_run_minutes: float
+) -> dict[str, float]:
+    """The ledger a start now writes (a run left open by a lost write charged up to now); BudgetExhaustedError unless
+    the day's budget leaves at least the minimum run."""
+    ledger = dict(item.gpu_seconds_by_day)
+    if item.run_started_at is not None:
+        ledger = charge(ledger, item.run_started_at, now)
+    deadline = run_deadline(ledger, now, gpu_minutes_per_day * 60)
+    if deadline - now < timedelta(minutes=min_run_minutes):
+        resets_at = next_midnight(max(now, deadline))
+        raise BudgetExhaustedError(
+            f"Today's GPU budget ({gpu_minutes_per_day:g} minutes) is spent; "
+            f"the model can start again at {iso(resets_at)}.",
+            resets_at,
+            max(1, int((resets_at - now).total_seconds())),
+        )
+    return ledger
+
+
+def closing_fields(item: EndpointState, now: datetime, cooldown_minutes: float) -> dict[str, Any]:
+    """What the write that ends a run sets: its GPU time charged to the ledger, and the cooldown before the next
+    start (none for 0 minutes)."""
+    fields: dict[str, Any] = {"run_started_at": None}
+    if item.run_started_at is not None:
+        fields["gpu_seconds_by_day"] = charge(item.gpu_seconds_by_day, item.run_started_at, now)
+    if cooldown_minutes > 0:
+        fields["cooldown_until"] = now + timedelta(minutes=cooldown_minutes)
+    return fields
+
+
+class Subscription(StrEnum):
+    """What a start while STARTING means for the caller's phone."""
+
+    NOT_ASKED = "not_asked"
+    ALREADY_ON = "already_on"
+    LIST_FULL = "list_full"
+    JOINS = "joins"
+
+
+def subscription(subscribers: Sequence[str], phone: str | None, max_subscribers: int) -> Subscription:
+    """Whether `phone` joins the people to text once the model is ready (the list holds at most max_subscribers)."""
+    if phone is None:
+        return Subscription.NOT_ASKED
+    if phone in subscribers:
+        return Subscription.ALREADY_ON
+    if len(subscribers) >= max_subscribers:
+        return Subscription.LIST_FULL
+    return Subscription.JOINS
+
+
+def counts_against_client(phone: str | None, state: State) -> bool:
+    """A start counts against its client's limit when it can text someone or create an endpoint."""
+    return phone is not None or state in (State.STOPPED, State.FAILED)
+
+
 def budget_view(item: EndpointState, now: datetime, gpu_minutes_per_day: float) -> dict[str, float | str | None]:
     """The `budget` object of GET /status."""
     used_minutes = used_seconds(item, now) / 60
@@ -87,5 +164,5 @@ def budget_view(item: EndpointState, now: datetime, gpu_minutes_per_day: float) 
         "gpu_minutes_per_day": gpu_minutes_per_day,
         "gpu_minutes_used_today": round(used_minutes, 1),
         "gpu_minutes_left_today": round(max(0.0, gpu_minutes_per_day - used_minutes), 1),
-        "resets_at": next_midnight(now).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "resets_at": iso(next_midnight(now)),
     }

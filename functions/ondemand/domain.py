@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
+from typing import overload
 
 
 class State(StrEnum):
@@ -32,6 +33,26 @@ class EndpointStatus(StrEnum):
     SYSTEM_UPDATING = "SystemUpdating"
     ROLLING_BACK = "RollingBack"
     UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
+
+
+LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING)
+"""The states in which the item owns an endpoint that may bill."""
+
+
+def utc_now() -> datetime:
+    """The lifecycle's clock; tests and the local runtime pass their own."""
+    return datetime.now(UTC)
+
+
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 UTC with a Z, to the second: the one time format of the API and the schedule payload."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -163,6 +184,14 @@ class CoolingDownError(LifecycleError):
     def __init__(self, until: datetime, retry_after_seconds: int) -> None:
         super().__init__(f"The model just shut down; it can start again in {retry_after_seconds} seconds.")
         self.until = until
+        self.retry_after_seconds = retry_after_seconds
+
+
+class RateLimitedError(LifecycleError):
+    """Too many /start calls for one phone number or one client in the window (429)."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
 
 

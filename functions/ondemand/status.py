@@ -5,18 +5,11 @@ Pure: no store, no clock of its own, so the dashboard can shape an item it read 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ondemand.budget import budget_view
-from ondemand.domain import EndpointState, State
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO-8601 UTC with a Z, to the second: the one time format of the API and the schedule payload."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from ondemand.domain import EndpointState, State, iso
 
 
 def eta_seconds(item: EndpointState, now: datetime, typical_provisioning_seconds: int) -> int | None:

@@ -1,6 +1,7 @@
 """The REST API: GET /status, POST /start, /predict, /extend, /stop (API Gateway REST proxy events).
 
-Parsing and HTTP shaping live here; decisions live in EndpointLifecycle. Each error class maps to one response
+Parsing and HTTP shaping live here; decisions live in the lifecycle's rooms (ondemand.lifecycle), which each
+route reaches through one command. Each error class maps to one response
 with the body {"error": <code>, "message": <sentence>, "request_id": <id>}: the sentence says what to do, never
 what is inside (a provider's message, an ARN); the raw detail goes to the log beside the same request id.
 The routes are registered on the module-level resolver; the handler `make_handler(service)` makes hands them
@@ -32,11 +33,13 @@ from ondemand.domain import (
     LifecycleError,
     ModelNotReadyError,
     NoRecentUseError,
+    RateLimitedError,
     State,
+    iso,
 )
+from ondemand.lifecycle.commands import Extend, Predict, Start, Stop
 from ondemand.observability import logger, record_metric, tracer
 from ondemand.phones import InvalidPhoneError, describe_allowlist, is_allowed, normalize_phone
-from ondemand.status import iso
 
 # A start that failed for want of something only time or the owner can fix is 503 (try later); the rest 502.
 UNAVAILABLE_CODES = frozenset({"no_approved_model", "no_capacity", "quota_exceeded"})
@@ -64,14 +67,6 @@ class UnauthorizedError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
-
-
-class RateLimitedError(Exception):
-    """Too many /start calls for one phone number or one client in the window (429)."""
-
-    def __init__(self, message: str, retry_after_seconds: int) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
 
 
 def service() -> Service:
@@ -179,24 +174,6 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-def limit_starts(phone: str | None, current: Service) -> None:
-    """Per client, count the starts that can cost money or text someone; per phone, every start naming it."""
-    limiter = current.adapters.rate_limiter
-    if limiter is None:
-        return
-    settings = current.settings
-    window = settings.start_limit_window_seconds
-    client = app.current_event.request_context.identity.source_ip or "unknown"
-    if phone is not None or current.adapters.store.get().state in (State.STOPPED, State.FAILED):
-        wait = limiter.acquire(f"start#client#{client}", settings.start_limit_per_client, window)
-        if wait is not None:
-            raise RateLimitedError(f"Too many starts from your address; try again in {wait} seconds.", wait)
-    if phone is not None:
-        wait = limiter.acquire(f"start#phone#{phone}", settings.start_limit_per_phone, window)
-        if wait is not None:
-            raise RateLimitedError(f"Too many starts for this phone number; try again in {wait} seconds.", wait)
-
-
 @app.get("/status")
 def get_status() -> dict[str, Any]:
     return service().status()
@@ -206,8 +183,8 @@ def get_status() -> dict[str, Any]:
 def post_start() -> tuple[dict[str, Any], int]:
     phone = phone_from(json_body(required=False))
     current = service()
-    limit_starts(phone, current)
-    result = current.lifecycle.start(phone)
+    client = app.current_event.request_context.identity.source_ip or "unknown"
+    result = current.handle(Start(phone, client))
     if result.created:
         record_metric("EndpointStarts", MetricUnit.Count, 1)
         logger.info("created endpoint", extra={"endpoint_name": result.state.endpoint_name})
@@ -220,7 +197,7 @@ def post_start() -> tuple[dict[str, Any], int]:
 def post_predict() -> dict[str, Any]:
     started = time.perf_counter()
     texts = texts_from(json_body(required=True))
-    answer = service().lifecycle.predict(texts)
+    answer = service().handle(Predict(texts))
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     record_metric("PredictLatency", MetricUnit.Milliseconds, latency_ms)
     body = {
@@ -239,7 +216,7 @@ def post_predict() -> dict[str, Any]:
 def post_extend() -> dict[str, Any]:
     json_body(required=False)
     current = service()
-    result = current.lifecycle.extend()
+    result = current.handle(Extend())
     status = current.status()
     status["capped"] = result.capped
     return status
@@ -256,7 +233,7 @@ def post_stop() -> tuple[dict[str, Any], int]:
         raise UnauthorizedError(401, "missing_api_key", "POST /stop needs the admin key in the x-api-key header.")
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise UnauthorizedError(403, "invalid_api_key", "The x-api-key header does not match the admin key.")
-    stopped = current.lifecycle.stop()
+    stopped = current.handle(Stop())
     if stopped.waiting:  # SageMaker refuses to delete a Creating endpoint: STOPPING is recorded, finished later
         return {**current.status(), "message": stopped.waiting}, 202
     return current.status(), 200

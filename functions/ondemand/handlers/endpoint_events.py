@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
 from ondemand.domain import EndpointStatus
+from ondemand.lifecycle.commands import EndpointStatusChanged
 from ondemand.observability import logger, tracer
 
 _BY_SPELLING = {s.value.upper(): s for s in EndpointStatus} | {s.name: s for s in EndpointStatus}
@@ -35,7 +36,7 @@ def make_handler(service: Service) -> Handler:
         if status is None:
             outcome = f"ignored: unknown status {detail.get('EndpointStatus')!r}"
         else:
-            outcome = service.lifecycle.on_endpoint_status(name, status, detail.get("FailureReason"))
+            outcome = service.handle(EndpointStatusChanged(name, status, detail.get("FailureReason")))
         logger.info("endpoint state change", extra={"endpoint_name": name, "status": str(status), "outcome": outcome})
         return {"endpoint_name": name, "outcome": outcome}
 

@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
+from ondemand.lifecycle.commands import Reconcile
 from ondemand.observability import logger, record_metric, tracer
 
 
@@ -16,7 +17,7 @@ def make_handler(service: Service) -> Handler:
 
     @tracer.capture_lambda_handler
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        repairs = [repair.as_dict() for repair in service.lifecycle.reconcile()]
+        repairs = [repair.as_dict() for repair in service.handle(Reconcile())]
         if repairs:
             logger.warning("reconciler repaired drift", extra={"repairs": repairs})
             record_metric("DriftRepairs", MetricUnit.Count, len(repairs))

@@ -9,7 +9,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
-from ondemand.lifecycle import NOTICE_KIND
+from ondemand.lifecycle.commands import SendNotice, TearDown
+from ondemand.lifecycle.schedules import NOTICE_KIND
 from ondemand.observability import logger, tracer
 
 
@@ -23,9 +24,9 @@ def make_handler(service: Service) -> Handler:
         # The expires_at the schedule was made for: trusted over the clock (Scheduler may fire early).
         scheduled_for = datetime.fromisoformat(event["expires_at"]) if event.get("expires_at") else None
         if kind == NOTICE_KIND:
-            outcome = service.lifecycle.send_notice(name, scheduled_for)
+            outcome = service.handle(SendNotice(name, scheduled_for))
         else:
-            outcome = service.lifecycle.teardown(name, scheduled_for)
+            outcome = service.handle(TearDown(name, scheduled_for))
         logger.info(kind, extra={"endpoint_name": name, "scheduled_for": event.get("expires_at"), "outcome": outcome})
         return {"endpoint_name": name, "outcome": outcome}
 

@@ -1,7 +1,7 @@
 """The attacker test: hypothesis plays anyone on the internet against the real lifecycle for 30 simulated days.
 
-The real API handler, EndpointLifecycle, DynamoStateStore and DynamoRateLimiter run on moto's DynamoDB with a fake
-clock; SageMaker, the scheduler and the SMS provider are fakes that bill, fire and record in simulated time. The
+The real API handler, the lifecycle's rooms, DynamoStateStore and DynamoRateLimiter run on moto's DynamoDB with a
+fake clock; SageMaker, the scheduler and the SMS provider are fakes that bill, fire and record in simulated time. The
 attacker has unlimited addresses and phone numbers (any country, any spelling, a victim's number spelled many ways)
 and any call pattern the stage throttle allows: hypothesis picks, per day, how often it calls /start and with how
 big a burst, how often it predicts and extends, and how the environment fails (CreateEndpoint refused at once, or
@@ -41,6 +41,7 @@ from ondemand.phones import is_allowed, normalize_phone
 from ondemand.ports import Adapters
 
 from tests.conftest import create_table_from_template, load_event
+from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle_model.simulated_ports import FaultPlan, InMemoryStateStore
 
@@ -217,7 +218,7 @@ class Simulation:
             limiter = InMemoryRateLimiter(self.clock)
         adapters = Adapters(store, self.sagemaker, self.scheduler, self.sms, rate_limiter=limiter)
         self.service = bootstrap(SETTINGS, adapters, now=self.clock, sleep=lambda _: None)
-        self.lifecycle = self.service.lifecycle
+        self.lifecycle = LifecycleDriver(self.service)
         self.api = api.make_handler(self.service)
         self.next_reconcile = start + RECONCILER_PERIOD
         self.own_failures: list[tuple[str, str]] = []

@@ -19,6 +19,7 @@ from ondemand.handlers import api
 from ondemand.ports import Adapters
 
 from tests.conftest import create_table_from_template
+from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import TEST_STATE_TABLE, make_settings
 from tests.unit.lifecycle.lifecycle_fakes import FakeEndpoints, FakeScheduler, RecordingNotifier
 
@@ -96,8 +97,8 @@ def api_in_service_context() -> Iterator[InService]:
                 admin_api_key=lambda: "fuzz-admin-key",
             )
             service = bootstrap(settings, adapters, sleep=lambda _: None)
-            started = service.lifecycle.start()
+            started = LifecycleDriver(service).start()
             name = started.state.endpoint_name or ""
             endpoints.set_status(name, EndpointStatus.IN_SERVICE)
-            service.lifecycle.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+            LifecycleDriver(service).on_endpoint_status(name, EndpointStatus.IN_SERVICE)
             yield InService(api.make_handler(service), witness, notifier)

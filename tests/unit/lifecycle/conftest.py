@@ -13,10 +13,10 @@ from moto import mock_aws
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.bootstrap import Handler, Service, bootstrap
 from ondemand.handlers import api, endpoint_events, reconciler, teardown
-from ondemand.lifecycle import EndpointLifecycle
 from ondemand.ports import Adapters
 from ondemand.settings import Settings
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import TEST_STATE_TABLE, make_settings
 from tests.unit.lifecycle.lifecycle_fakes import FakeEndpoints, FakeScheduler, RecordingNotifier
 
@@ -103,8 +103,8 @@ def service(adapters: Adapters, settings: Settings, clock: Clock) -> Service:
 
 
 @pytest.fixture
-def machine(service: Service) -> EndpointLifecycle:
-    return service.lifecycle
+def machine(service: Service) -> LifecycleDriver:
+    return LifecycleDriver(service)
 
 
 @dataclass(frozen=True)

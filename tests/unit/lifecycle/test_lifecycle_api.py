@@ -12,6 +12,7 @@ from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import api
 from ondemand.ports import Adapters
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 
@@ -48,7 +49,7 @@ def in_service(call, service, adapters, event, endpoints) -> str:
     status, body, _ = call(event("apigw_start"))
     name = body["endpoint_name"]
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
-    service.lifecycle.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    LifecycleDriver(service).on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     return name
 
 

@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from ondemand.adapters.rate_limit import DynamoRateLimiter
+from ondemand.bootstrap import bootstrap
 from ondemand.budget import charge, run_deadline, seconds_by_day
 from ondemand.domain import BudgetExhaustedError, EndpointStatus, NoRecentUseError, State
-from ondemand.lifecycle import EndpointLifecycle, RepairKind, teardown_schedule_name
+from ondemand.lifecycle.reconciler import RepairKind
+from ondemand.lifecycle.schedules import teardown_schedule_name
 from ondemand.ports import Adapters
 
 from tests.conftest import create_table_from_template
+from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 from tests.unit.lifecycle.test_lifecycle_api import invoke
@@ -23,7 +26,7 @@ from tests.unit.lifecycle.test_lifecycle_api import invoke
 LATE_EVENING = datetime(2026, 3, 10, 22, 0, tzinfo=UTC)
 
 
-def promote(machine: EndpointLifecycle, endpoints, phone: str | None = None) -> str:
+def promote(machine: LifecycleDriver, endpoints, phone: str | None = None) -> str:
     name = machine.start(phone).state.endpoint_name
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
     machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
@@ -163,14 +166,14 @@ def test_an_endpoint_nobody_uses_is_torn_down_by_the_reconciler(machine, endpoin
 
 
 @pytest.fixture
-def capped(aws, adapters: Adapters, settings, clock) -> EndpointLifecycle:
+def capped(aws, adapters: Adapters, settings, clock) -> LifecycleDriver:
     create_table_from_template(boto3.client("dynamodb"), "RateLimitTable", "caps")
     limiter = DynamoRateLimiter("caps", lambda: "test-pepper", now=lambda: clock().timestamp())
     limited = dataclasses.replace(adapters, rate_limiter=limiter)
     tight = dataclasses.replace(
         settings, sms_per_day=3, sms_per_number_per_day=2, cooldown_minutes=0, sms_country_codes=("+1",)
     )
-    return EndpointLifecycle(limited, tight, now=clock, sleep=lambda _: None)
+    return LifecycleDriver(bootstrap(tight, limited, now=clock, sleep=lambda _: None))
 
 
 def test_texts_stop_at_the_per_number_and_daily_caps_and_never_leave_the_allowlist(

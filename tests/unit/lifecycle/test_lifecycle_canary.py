@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import pytest
 from ondemand.domain import EndpointStatus, State
-from ondemand.lifecycle import CANARY_TEXT, EndpointLifecycle, RepairKind, teardown_schedule_name
+from ondemand.lifecycle.promotion import CANARY_TEXT
+from ondemand.lifecycle.reconciler import RepairKind
+from ondemand.lifecycle.schedules import teardown_schedule_name
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 
 @pytest.fixture
-def provisioned(machine: EndpointLifecycle, endpoints) -> str:
+def provisioned(machine: LifecycleDriver, endpoints) -> str:
     """A start whose endpoint SageMaker now reports InService, PHONE_A waiting for the text."""
     name = machine.start(PHONE_A).state.endpoint_name
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)

@@ -10,7 +10,7 @@ from ondemand.bootstrap import bootstrap
 from ondemand.domain import EndpointStatus, State, public_message
 from ondemand.handlers import endpoint_events
 from ondemand.handlers.endpoint_events import parse_status
-from ondemand.lifecycle import teardown_schedule_name
+from ondemand.lifecycle.schedules import teardown_schedule_name
 
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 

@@ -8,8 +8,10 @@ import json
 
 import pytest
 from ondemand.domain import EndpointStatus, State
-from ondemand.lifecycle import STALE_STARTING, EndpointLifecycle, Repair, RepairKind
+from ondemand.lifecycle.reconciler import Repair, RepairKind
+from ondemand.lifecycle.starts import STALE_STARTING
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 ADMIN = {"x-api-key": "s3cret-admin-key"}
@@ -87,7 +89,7 @@ def test_a_second_stop_while_waiting_still_answers_202(handlers, machine, event)
     assert status == 202 and body["state"] == "STOPPING"
 
 
-def leave_a_creating_leftover(machine: EndpointLifecycle, endpoints) -> str:
+def leave_a_creating_leftover(machine: LifecycleDriver, endpoints) -> str:
     """A create that timed out after SageMaker made the endpoint: its cleanup is refused while it is Creating."""
     leftover = machine.start().state.endpoint_name
     machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")
@@ -179,7 +181,7 @@ def test_a_start_resumed_while_the_reconciler_runs_is_not_taken_for_interrupted(
 
 
 def test_a_teardown_refused_during_an_update_stays_stopping_and_the_reconciler_finishes(
-    machine: EndpointLifecycle, endpoints, clock
+    machine: LifecycleDriver, endpoints, clock
 ) -> None:
     name = machine.start().state.endpoint_name
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)

@@ -13,7 +13,7 @@ from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.bootstrap import Handler, bootstrap
 from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import teardown
-from ondemand.lifecycle import notice_schedule_name, teardown_schedule_name
+from ondemand.lifecycle.schedules import notice_schedule_name, teardown_schedule_name
 
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
@@ -125,8 +125,8 @@ def test_notice_minutes_zero_turns_it_off(machine, in_service, scheduler, handle
     assert json.loads(handlers.api(event("apigw_status"), None)["body"])["notice_at"] is None
 
 
+@pytest.mark.parametrize("settings", [make_settings(notice_minutes=5, keep_alive_minutes=30, page_url=None)])
 def test_without_a_page_url_the_text_has_no_link(machine, in_service, notifier, clock, settings) -> None:
-    machine.settings = dataclasses.replace(settings, page_url=None)
     clock.advance(minutes=26)
     machine.send_notice(in_service)
     assert notifier.sent[0][1].endswith(" UTC.") and "http" not in notifier.sent[0][1]

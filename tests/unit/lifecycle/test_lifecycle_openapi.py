@@ -13,6 +13,7 @@ from ondemand.domain import EndpointStatus
 from ondemand.handlers import api
 from openapi_spec_validator import validate
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -84,7 +85,7 @@ def test_responses_match_their_documented_schema(handlers, event, fixture, body,
 
 def test_a_prediction_and_an_in_service_start_match_their_schemas(handlers, service, event) -> None:
     status, started = call(handlers.api, event("apigw_start"))
-    service.lifecycle.on_endpoint_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
+    LifecycleDriver(service).on_endpoint_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
     status, answer = call(handlers.api, event("apigw_predict_batch"))
     assert status == 200
     Draft202012Validator(schema_for("200", "/predict", "post")).validate(answer)

@@ -16,9 +16,9 @@ from ondemand.adapters.rate_limit import DynamoRateLimiter
 from ondemand.bootstrap import Handler, Service, bootstrap
 from ondemand.domain import EndpointStatus
 from ondemand.handlers import api
-from ondemand.lifecycle import EndpointLifecycle
 
 from tests.conftest import create_table_from_template
+from tests.lifecycle_driver import LifecycleDriver
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 from tests.unit.lifecycle.test_lifecycle_openapi import schema_for
 
@@ -89,7 +89,7 @@ def test_starts_that_cost_nothing_are_not_counted_against_the_client(limited, ev
     status, started, _ = start(handler, event)
     assert status == 202
     endpoints.set_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
-    service.lifecycle.on_endpoint_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
+    LifecycleDriver(service).on_endpoint_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
     for _ in range(5):  # a page reloading and clicking Start while the model is up
         assert start(handler, event)[0] == 200
 
@@ -128,7 +128,7 @@ def test_the_template_expires_counters_on_the_attribute_the_code_writes(template
 
 def test_texts_go_out_about_one_a_second(adapters, settings, notifier, clock) -> None:
     pauses: list[float] = []
-    machine = EndpointLifecycle(adapters, settings, now=clock, sleep=pauses.append)
+    machine = LifecycleDriver(bootstrap(settings, adapters, now=clock, sleep=pauses.append))
     name = machine.start(PHONE_A).state.endpoint_name
     machine.start(PHONE_B)
     machine.start(PHONE_C)

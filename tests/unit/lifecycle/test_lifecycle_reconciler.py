@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ondemand.domain import EndpointStatus, State
-from ondemand.lifecycle import EndpointLifecycle, Repair, RepairKind, teardown_schedule_name
+from ondemand.lifecycle.reconciler import Repair, RepairKind
+from ondemand.lifecycle.schedules import teardown_schedule_name
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 
@@ -12,7 +14,7 @@ def kinds(repairs: list[Repair]) -> list[tuple[str, RepairKind]]:
     return [(repair.endpoint_name, repair.kind) for repair in repairs]
 
 
-def start(machine: EndpointLifecycle, endpoints) -> str:
+def start(machine: LifecycleDriver, endpoints) -> str:
     return machine.start(PHONE_A).state.endpoint_name
 
 

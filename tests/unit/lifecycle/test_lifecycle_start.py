@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ondemand.bootstrap import Service
+from ondemand.bootstrap import Service, bootstrap
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
-from ondemand.lifecycle import EndpointLifecycle
 
+from tests.lifecycle_driver import LifecycleDriver
+from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 
 
-def test_the_first_start_creates_one_endpoint_named_with_the_prefix(machine: EndpointLifecycle, endpoints) -> None:
+def test_the_first_start_creates_one_endpoint_named_with_the_prefix(machine: LifecycleDriver, endpoints) -> None:
     result = machine.start(PHONE_A)
     assert result.created and result.subscribed
     assert result.state.state == State.STARTING
@@ -21,7 +22,7 @@ def test_the_first_start_creates_one_endpoint_named_with_the_prefix(machine: End
     assert machine.store.get().subscribers == (PHONE_A,)
 
 
-def test_clicks_while_starting_add_subscribers_once_and_create_nothing(machine: EndpointLifecycle, endpoints) -> None:
+def test_clicks_while_starting_add_subscribers_once_and_create_nothing(machine: LifecycleDriver, endpoints) -> None:
     machine.start(PHONE_A)
     for phone in (PHONE_B, PHONE_A, PHONE_B, None, PHONE_C):
         result = machine.start(phone)
@@ -31,9 +32,9 @@ def test_clicks_while_starting_add_subscribers_once_and_create_nothing(machine: 
     assert machine.store.get().subscribers == (PHONE_A, PHONE_B, PHONE_C)
 
 
-def test_the_subscriber_list_is_bounded(machine: EndpointLifecycle, adapters) -> None:
+def test_the_subscriber_list_is_bounded(machine: LifecycleDriver, adapters) -> None:
     settings = dataclasses.replace(machine.settings, max_subscribers=2)
-    bounded = EndpointLifecycle(adapters, settings, now=machine.now, sleep=lambda _: None)
+    bounded = LifecycleDriver(bootstrap(settings, adapters, now=machine.now, sleep=lambda _: None))
     bounded.start(PHONE_A)
     assert bounded.start(PHONE_B).subscribed
     third = bounded.start(PHONE_C)
@@ -41,7 +42,7 @@ def test_the_subscriber_list_is_bounded(machine: EndpointLifecycle, adapters) ->
     assert bounded.store.get().subscribers == (PHONE_A, PHONE_B)
 
 
-def test_start_while_in_service_creates_nothing(machine: EndpointLifecycle, endpoints) -> None:
+def test_start_while_in_service_creates_nothing(machine: LifecycleDriver, endpoints) -> None:
     name = machine.start().state.endpoint_name
     machine.store.transition([State.STARTING], State.IN_SERVICE, "test")
     result = machine.start(PHONE_B)
@@ -49,7 +50,7 @@ def test_start_while_in_service_creates_nothing(machine: EndpointLifecycle, endp
     assert endpoints.created == [name]
 
 
-def test_start_while_stopping_is_a_conflict(machine: EndpointLifecycle) -> None:
+def test_start_while_stopping_is_a_conflict(machine: LifecycleDriver) -> None:
     machine.start()
     machine.store.transition([State.STARTING], State.STOPPING, "test")
     with pytest.raises(ConflictError, match="shutting down"):
@@ -57,7 +58,7 @@ def test_start_while_stopping_is_a_conflict(machine: EndpointLifecycle) -> None:
 
 
 def test_a_failed_create_marks_failed_texts_the_others_not_the_caller_and_allows_a_new_start(
-    machine: EndpointLifecycle, endpoints, notifier, clock
+    machine: LifecycleDriver, endpoints, notifier, clock
 ) -> None:
     """The caller whose own request failed gets the error as its answer, not a text as well (else any failure
     path texts whatever number it is given); someone who subscribed meanwhile is told."""
@@ -87,7 +88,7 @@ def test_a_failed_create_marks_failed_texts_the_others_not_the_caller_and_allows
 
 
 def test_eta_counts_down_from_the_typical_provisioning_time(service: Service, clock) -> None:
-    service.lifecycle.start()
+    LifecycleDriver(service).start()
     typical = service.settings.typical_provisioning_seconds
     assert service.status()["eta_seconds"] == typical
     clock.advance(seconds=100)
@@ -96,8 +97,8 @@ def test_eta_counts_down_from_the_typical_provisioning_time(service: Service, cl
     assert service.status()["eta_seconds"] == 0
 
 
+@pytest.mark.parametrize("settings", [make_settings(cooldown_minutes=0)])
 def test_a_stop_and_a_start_in_the_same_second_use_different_names(machine, endpoints) -> None:
-    machine.settings = dataclasses.replace(machine.settings, cooldown_minutes=0)
     first = machine.start().state.endpoint_name
     machine.stop()
     second = machine.start().state.endpoint_name

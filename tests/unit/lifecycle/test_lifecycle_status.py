@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from ondemand.domain import EndpointStatus
-from ondemand.lifecycle import EndpointLifecycle
 from ondemand_dashboard.config import DashboardConfig
 from ondemand_dashboard.state_store import StateStoreReader
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle.conftest import TABLE
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
@@ -34,7 +34,7 @@ STATUS_ENVIRONMENT = {
     ],
 )
 def test_the_dashboards_table_mode_answers_what_get_status_answers(
-    handlers, machine: EndpointLifecycle, endpoints, clock, event, monkeypatch: pytest.MonkeyPatch
+    handlers, machine: LifecycleDriver, endpoints, clock, event, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in STATUS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from ondemand.bootstrap import bootstrap
 from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
-from ondemand.lifecycle import EndpointLifecycle, teardown_schedule_name
+from ondemand.lifecycle.schedules import teardown_schedule_name
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 
 @pytest.fixture
-def in_service(machine: EndpointLifecycle, endpoints) -> str:
+def in_service(machine: LifecycleDriver, endpoints) -> str:
     """Start, then the InService event: returns the endpoint's name."""
     name = machine.start(PHONE_A).state.endpoint_name
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
@@ -121,7 +123,7 @@ def test_a_half_minute_keep_alive_extended_is_not_stopped_at_the_old_moment(adap
     import dataclasses
 
     settings = dataclasses.replace(settings, keep_alive_minutes=0.5)
-    quick = EndpointLifecycle(adapters, settings, now=clock, sleep=lambda _: None)
+    quick = LifecycleDriver(bootstrap(settings, adapters, now=clock, sleep=lambda _: None))
     name = quick.start().state.endpoint_name
     quick.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
     clock.advance(seconds=20)

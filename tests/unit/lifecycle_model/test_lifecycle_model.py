@@ -1,5 +1,6 @@
 """A model-based test of the endpoint lifecycle: hypothesis drives users and a faulty AWS against the real
-EndpointLifecycle, and after every step checks what we promise, whatever fails: never two endpoints, no endpoint
+lifecycle (every room, wired by bootstrap), and after every step checks what we promise, whatever fails: never two
+endpoints, no endpoint
 billing past expires_at plus one reconciler period plus the delete time, the item agreeing with SageMaker after a
 reconciler run, at most one "ready" text per phone per start, and a FAILED start that can be started again; the
 "stops soon" notice at most once per phone per start, only while IN_SERVICE and never before the current deadline
@@ -27,18 +28,22 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from ondemand.bootstrap import bootstrap
 from ondemand.domain import (
+    LIVE_STATES,
     ConflictError,
     EndpointError,
     EndpointNotDeletableError,
     EndpointStatus,
     ModelNotReadyError,
     State,
+    iso,
 )
-from ondemand.lifecycle import CREATE_GRACE, LIVE_STATES, NOTICE_KIND, EndpointLifecycle
+from ondemand.lifecycle.reconciler import CREATE_GRACE
+from ondemand.lifecycle.schedules import NOTICE_KIND
 from ondemand.ports import Adapters
-from ondemand.status import iso
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle_model.simulated_ports import (
     DELETE_TIME,
@@ -96,7 +101,7 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         self.scheduler = SimulatedScheduler(self.faults)
         self.notifier = SimulatedNotifier(self.store, self.faults, self.sagemaker)
         adapters = Adapters(self.store, self.sagemaker, self.scheduler, self.notifier)
-        self.lifecycle = EndpointLifecycle(adapters, SETTINGS, now=lambda: self.now, sleep=lambda _: None)
+        self.lifecycle = LifecycleDriver(bootstrap(SETTINGS, adapters, now=lambda: self.now, sleep=lambda _: None))
         self.events: list[tuple[str, EndpointStatus, str | None]] = []
         self.next_reconcile = self.now + RECONCILER_PERIOD
         self.crash_next_after: int | None = None

@@ -1,6 +1,6 @@
 """The serving contract: the model.tar.gz the training job leaves, served by the Hugging Face inference image's own code
 (tests/unit/sagemaker/inference_container.py: MMS's worker side and sagemaker-huggingface-inference-toolkit 2.3.0, in
-.venv-sagemaker at the image's versions), asked by our own /predict path: `EndpointLifecycle.predict` and the
+.venv-sagemaker at the image's versions), asked by our own /predict path: the Predict command and the
 SageMaker adapter's `invoke`, with InvokeEndpoint answered by that container instead of AWS."""
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 from ondemand.adapters.sagemaker import SageMakerEndpoints
+from ondemand.bootstrap import bootstrap
 from ondemand.domain import EndpointError, EndpointState, State
-from ondemand.lifecycle import EndpointLifecycle
 from ondemand.ports import Adapters
 
+from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import make_settings
 from tests.unit.sagemaker.training_job import DLC_PYTHON, extract
 from training import launcher
@@ -134,7 +135,7 @@ def predict_through_the_api_path(container: InferenceContainer, texts: list[str]
         approved_model_parameter="/approved",
     )
     adapters = Adapters(store=InServiceStore(), endpoints=endpoints, scheduler=None, notifier=None)
-    return EndpointLifecycle(adapters, make_settings()).predict(texts), runtime
+    return LifecycleDriver(bootstrap(make_settings(), adapters)).predict(texts), runtime
 
 
 def test_predict_gets_one_labelled_prediction_per_text_from_the_inference_image(container):
