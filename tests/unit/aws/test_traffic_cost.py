@@ -1,5 +1,6 @@
-"""The worst month of API traffic the README and the deploy guide quote is what benchmarks/traffic_cost.py computes
-from today's template: a changed throttle, memory size or GPU budget makes them disagree here, not on a bill."""
+"""The worst month of API traffic docs/measurements.md and the deploy guide quote is what benchmarks/traffic_cost.py
+computes from today's template: a changed throttle, memory size or GPU budget makes them disagree here, not on a
+bill."""
 
 from __future__ import annotations
 
@@ -21,15 +22,15 @@ def traffic_cost() -> ModuleType:
     return module
 
 
-def test_the_readme_and_the_deploy_guide_quote_the_worst_month_of_todays_template() -> None:
+def test_the_measurements_and_the_deploy_guide_quote_the_worst_month_of_todays_template() -> None:
     script = traffic_cost()
     stack = script.read_stack()
     uncapped = sum(script.worst_month(stack).values())
     capped = sum(script.worst_month(stack, stack.reserved_concurrency).values())
-    readme = (ROOT / "README.md").read_text()
+    measurements = (ROOT / "docs" / "measurements.md").read_text()
     guide = (ROOT / "docs" / "deploy.md").read_text()
 
-    assert f"**${uncapped:,.2f}**" in readme and f"**${capped:,.2f}**" in readme
+    assert f"**${uncapped:,.2f}**" in measurements and f"**${capped:,.2f}**" in measurements
     assert f"about {uncapped:.0f} USD" in guide and f"{capped:.0f} USD with `ReservedConcurrency=on`" in guide
 
 
