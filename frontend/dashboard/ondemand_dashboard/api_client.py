@@ -54,20 +54,20 @@ class OndemandApiClient:
 
     def status(self) -> dict[str, Any]:
         """GET /status: the state item, its history and subscriber count."""
-        return self._call("GET", "/status")
+        return self._call_for_object("GET", "/status")
 
     def start(self, phone: str | None = None) -> dict[str, Any]:
         """POST /start, optionally asking for an SMS to `phone` when the model is ready."""
-        return self._call("POST", "/start", json={"phone": phone} if phone else {})
+        return self._call_for_object("POST", "/start", json={"phone": phone} if phone else {})
 
     def extend(self) -> dict[str, Any]:
         """POST /extend: push the teardown back; answers the new status."""
-        return self._call("POST", "/extend", json={})
+        return self._call_for_object("POST", "/extend", json={})
 
     def stop(self, admin_key: str) -> dict[str, Any]:
         """POST /stop with the admin key in `x-api-key`; 403/404 get sentences of their own."""
         try:
-            return self._call("POST", "/stop", json={}, headers={"x-api-key": admin_key})
+            return self._call_for_object("POST", "/stop", json={}, headers={"x-api-key": admin_key})
         except ApiError as error:
             if error.status == 404:
                 raise ApiError(
@@ -83,7 +83,7 @@ class OndemandApiClient:
         """POST /predict {"texts": [...]}; every call, failed or not, is remembered for the latency chart."""
         started = time.perf_counter()
         try:
-            answer = self._call("POST", "/predict", json={"texts": texts})
+            answer = self._call_for_object("POST", "/predict", json={"texts": texts})
         except ApiError:
             self._remember(PredictionCall(datetime.now(UTC), len(texts), None, _ms_since(started), ok=False))
             raise
@@ -114,14 +114,11 @@ class OndemandApiClient:
         """GET /pipeline: the local runtime's model pipeline. None where there is none (a deployed stack answers 404,
         or API Gateway's 403 for an unknown route)."""
         try:
-            answer = self._call("GET", "/pipeline")
+            return self._call_for_object("GET", "/pipeline")
         except ApiError as error:
             if error.status in (403, 404):
                 return None
             raise
-        if not isinstance(answer, dict):
-            raise ApiError("GET /pipeline did not answer an object.", 200, "bad_response")
-        return answer
 
     def recent_predictions(self) -> list[PredictionCall]:
         """The last /predict calls this dashboard made, oldest first."""
@@ -134,7 +131,14 @@ class OndemandApiClient:
         with self._lock:
             self._predictions.append(call)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call_for_object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A call whose answer must be a JSON object: anything else is the API breaking its contract."""
+        answer = self._call(method, path, **kwargs)
+        if not isinstance(answer, dict):
+            raise ApiError(f"{method} {path} did not answer an object.", 200, "bad_response")
+        return answer
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> object:
         url = self.base_url + path
         try:
             response = self._session.request(method, url, timeout=self.timeout_seconds, **kwargs)
@@ -169,7 +173,7 @@ class OndemandApiClient:
         return body
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def _json_or_none(response: requests.Response) -> object:
     try:
         return response.json()
     except ValueError:
@@ -179,8 +183,8 @@ def _json_or_none(response: requests.Response) -> Any:
 def _reason(error: requests.RequestException) -> str:
     """The innermost cause's text ('Connection refused'), not requests' nested repr."""
     cause: BaseException = error
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    while (inner := cause.__cause__ or cause.__context__) is not None:
+        cause = inner
     text = str(cause)
     return text.split("] ", 1)[-1] if "] " in text else (text or type(error).__name__)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import pairwise
 from typing import Any
 
 
@@ -70,14 +69,17 @@ def state_spans(
 
     The time before the first transition is not in the (bounded) history, so no span covers it. When the history
     is empty or lags the item, the item's own `state` and `since` describe the last span."""
-    spans: list[StateSpan] = []
-    for transition, following in pairwise([*transitions, None]):
-        end = following.at if following else now
-        spans.append(StateSpan(transition.to_state, transition.at, max(end, transition.at), transition.reason))
-    lagging = bool(spans) and spans[-1].state != current_state and since is not None and since >= spans[-1].start
+    ends = [following.at for following in transitions[1:]] + [now]  # [now] alone when there are no transitions
+    spans = [
+        StateSpan(transition.to_state, transition.at, max(end, transition.at), transition.reason)
+        for transition, end in zip(transitions, ends, strict=False)
+    ]
+    if since is None:
+        return spans
+    lagging = bool(spans) and spans[-1].state != current_state and since >= spans[-1].start
     if lagging:
         last = spans.pop()
         spans.append(StateSpan(last.state, last.start, since, last.reason))
-    if since is not None and (not spans or lagging):
+    if not spans or lagging:
         spans.append(StateSpan(current_state, since, max(now, since), "current state"))
     return spans

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -16,9 +16,11 @@ from ondemand_dashboard.state_store import StateStoreReader
 from ondemand_dashboard.timeline import Transition, parse_time
 
 T = TypeVar("T")
+BadgeColor = Literal["gray", "orange", "green", "red"]
+"""The `st.badge` colours the states use."""
 
 CHANGING_STATES = frozenset({"STARTING", "STOPPING"})
-STATE_BADGES = {
+STATE_BADGES: dict[str, tuple[BadgeColor, str]] = {
     "STOPPED": ("gray", ":material/power_settings_new:"),
     "STARTING": ("orange", ":material/hourglass_top:"),
     "IN_SERVICE": ("green", ":material/check_circle:"),

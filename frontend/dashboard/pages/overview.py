@@ -1,7 +1,9 @@
 """Overview: the state right now, how long it has been so, what happens next (the stop notice, the teardown), the
 owner's daily GPU budget, the model pipeline's progress, and the buttons that move the state."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import streamlit as st
 from ondemand_dashboard import ui
@@ -15,13 +17,13 @@ INSTANT_TIER_WORDS = {
 }
 
 
-def act(label: str, action) -> None:
+def act(label: str, action: Callable[[], dict[str, Any]]) -> None:
     """Run one action; on success show what it did after a rerun with fresh data, on failure say why."""
     answer = ui.attempt(action)
     if answer is not None:
-        new_state = answer.get("state") if isinstance(answer, dict) else None
+        new_state = answer.get("state")
         message = f"{label}: the model is now {new_state}." if new_state else label
-        if isinstance(answer, dict) and answer.get("capped"):
+        if answer.get("capped"):
             message += " The extension was capped: the endpoint has reached its longest allowed lifetime."
         st.session_state["overview_flash"] = message
         ui.forget_cached_reads()

@@ -80,3 +80,15 @@ def test_outbox_must_be_a_list(http: requests_mock.Mocker) -> None:
     http.get(f"{URL}/outbox", json={"messages": []})
     with pytest.raises(ApiError, match="list"):
         OndemandApiClient(URL).outbox()
+
+
+def test_an_answer_that_is_not_an_object_is_an_error(http: requests_mock.Mocker) -> None:
+    http.get(f"{URL}/status", json=["STOPPED"])
+    http.post(f"{URL}/predict", json=[{"label": "POSITIVE"}])
+    client = OndemandApiClient(URL)
+    with pytest.raises(ApiError, match="GET /status did not answer an object") as raised:
+        client.status()
+    assert raised.value.code == "bad_response"
+    with pytest.raises(ApiError, match="POST /predict did not answer an object"):
+        client.predict(["good"])
+    assert [call.ok for call in client.recent_predictions()] == [False]
