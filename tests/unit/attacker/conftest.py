@@ -1,4 +1,4 @@
-"""Prints the attacker test's worst simulated month beside always-on, for the README's table."""
+"""Prints the attacker test's worst simulated month beside always-on, for docs/measurements.md."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 check every answer must pass. Shared by the Lambda handler's unit fuzz and the local gateway's and model server's
 fuzz over loopback (tests/integration/test_fuzz_*.py).
 
-Classes of input (README, Measured): raw bytes bodies (any bytes, UTF-16 and Latin-1 text, gzip claimed or sent,
+Classes of input (docs/measurements.md): raw bytes bodies (any bytes, UTF-16 and Latin-1 text, gzip claimed or sent,
 a BOM); generated JSON trees (any nesting of null/bool/numbers/strings/lists/objects) as the body and in place of
 `text`, `texts`, `phone`; pathological nesting (up to the body limit); huge and odd numbers (10^5000, 1e999, NaN,
 -0); escaped lone surrogates and other ill-formed Unicode; duplicate keys; phone numbers in any numeral system
