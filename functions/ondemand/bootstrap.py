@@ -34,6 +34,7 @@ from ondemand.lifecycle.endpoint_events import EndpointEvents
 from ondemand.lifecycle.predictions import Predictions
 from ondemand.lifecycle.promotion import Promotion
 from ondemand.lifecycle.reconciler import Reconciler
+from ondemand.lifecycle.room import RoomKit
 from ondemand.lifecycle.schedules import Schedules
 from ondemand.lifecycle.shutdown import Shutdown
 from ondemand.lifecycle.starts import Starts
@@ -72,15 +73,20 @@ def bootstrap(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Service:
     """Build every room once on `adapters` and map each command to the room that handles it."""
-    writes = ConditionalWrites(adapters.store, sleep)
-    schedules = Schedules(adapters.scheduler, settings, now)
-    texting = Texting(adapters.notifier, adapters.rate_limiter, settings, sleep)
-    starts = Starts(writes, adapters.endpoints, schedules, texting, adapters.rate_limiter, settings, now)
-    predictions = Predictions(adapters.store, adapters.endpoints, adapters.instant_model, settings, now)
-    promotion = Promotion(writes, adapters.endpoints, schedules, texting, settings, now)
-    shutdown = Shutdown(writes, adapters.endpoints, schedules, texting, starts, settings, now)
-    reconciler = Reconciler(writes, adapters.endpoints, starts, promotion, shutdown, settings, now)
-    events = EndpointEvents(adapters.store, adapters.endpoints, starts, promotion, shutdown, settings)
+    kit = RoomKit(
+        writes=ConditionalWrites(adapters.store, sleep),
+        endpoints=adapters.endpoints,
+        schedules=Schedules(adapters.scheduler, settings, now),
+        texting=Texting(adapters.notifier, adapters.rate_limiter, settings, sleep),
+        settings=settings,
+        now=now,
+    )
+    starts = Starts(kit, adapters.rate_limiter)
+    predictions = Predictions(kit, adapters.instant_model)
+    promotion = Promotion(kit)
+    shutdown = Shutdown(kit, starts)
+    reconciler = Reconciler(kit, starts, promotion, shutdown)
+    events = EndpointEvents(kit, starts, promotion, shutdown)
     command_handlers: CommandHandlers = {
         Start: lambda command: starts.start(command.phone, command.client),
         Predict: lambda command: predictions.predict(command.texts),

@@ -1,252 +1,538 @@
 """One typed settings object, read once per Lambda container from the environment (`Settings.from_environment`).
 
-Every variable is declared in template.yaml (Globals or the function's Environment). Names and ARNs of the stack's
-resources have no default: a variable missing on AWS fails the cold start with a message naming it, instead of
-pointing at a made-up resource. Product tunables (limits, timings) keep the product's defaults. The local runtime
-and the tests build `Settings` in code; nothing here is cached.
+Each setting is declared once, as a field of `Settings` whose metadata (`declare(...)`) carries its environment
+variable, what it does, its bounds or choices, its unit, and where the stack and the local runtime expose it (the
+template parameter, the flag), the way HF's run_glue.py declares its arguments. The rest comes from `DECLARED`: the
+reader below, the local runtime's flags, and the README's configuration table (`python -m ondemand.settings` prints
+it); tests check template.yaml and the README against them.
+
+Names and ARNs of the stack's resources have no default: a variable missing on AWS fails the cold start with a message
+naming it, instead of pointing at a made-up resource. The local runtime and the tests build `Settings` in code; nothing
+here is cached.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TypeVar
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from ondemand.phones import parse_country_codes
 
 SMS_PROVIDERS = ("textbelt", "sns", "none")
 INSTANT_TIERS = ("off", "while-starting", "always")
-"""When /predict may answer from the instant CPU model: never; while a GPU start is under way (and when an endpoint
-in service fails); whenever the GPU endpoint is not in service."""
-DEFAULT_TYPICAL_PROVISIONING_SECONDS = 420
-
-REQUIRED_VARIABLES = (
-    "STATE_TABLE_NAME",
-    "ENDPOINT_NAME_PREFIX",
-    "INSTANCE_TYPE",
-    "APPROVED_MODEL_PARAMETER",
-    "SCHEDULE_GROUP_NAME",
-)
-"""Required by every function (plus a region: AWS_REGION or AWS_DEFAULT_REGION)."""
-SCHEDULE_TARGET_VARIABLES = ("SCHEDULER_ROLE_ARN", "TEARDOWN_FUNCTION_ARN")
-"""Required by the functions that create teardown schedules. The teardown function only deletes them, and it
-cannot name its own ARN in the template (a circular reference)."""
-
-T = TypeVar("T")
+SECONDS_PER_UNIT = {"minutes": 60.0, "seconds": 1.0}
+TABLE_HEADER = ("variable", "default", "bounds", "stack parameter", "local flag", "what it does")
+"""The columns of the README's configuration table (`markdown_table`)."""
 
 
 class ConfigurationError(Exception):
     """The environment does not describe a working stack; the message names every variable at fault."""
 
 
-def required_variables(*, creates_schedules: bool = True) -> tuple[str, ...]:
-    return REQUIRED_VARIABLES + (SCHEDULE_TARGET_VARIABLES if creates_schedules else ())
+@dataclass(frozen=True)
+class Setting:
+    """One setting: what `declare` says about a `Settings` field, plus the field's name, type and default."""
+
+    env: str
+    help: str
+    unit: Literal["minutes", "seconds"] | None = None
+    """A time: the local flag takes a duration (`30m`, `90s`) and converts it to this unit."""
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    """An exclusive lower bound: `above=0` means more than 0."""
+    choices: tuple[str, ...] | None = None
+    """Allowed values, matched case-insensitively and kept in lower case."""
+    parse: Callable[[str], Any] | None = None
+    """For a type other than str, int and float; a ValueError says what is wrong."""
+    parameter: str | None = None
+    """The template parameter whose value the stack passes in this variable."""
+    flag: str | None = None
+    """The local runtime's flag for it."""
+    deployed: Any = None
+    """What the template deploys when that differs from the default here (None: the same)."""
+    set_by: Literal["stack", "lambda"] | None = None
+    """Who sets it: the stack (a name or ARN of its resources; the local runtime sets its own), Lambda itself, or
+    (None) the owner: only those are in the README's table."""
+    schedule_target: bool = False
+    """Required only of the functions that create teardown schedules."""
+    fallback_env: str | None = None
+    """Read when `env` is unset."""
+    name: str = ""
+    kind: type = str
+    default: Any = None
+    required: bool = False
+    """No default: the variable must be set."""
+
+    @property
+    def user_facing(self) -> bool:
+        return self.set_by is None
+
+    def raw(self, environ: Mapping[str, str]) -> str | None:
+        """The variable's text; None when unset or blank (the template sets optional values to "" to mean unset)."""
+        for name in (self.env, self.fallback_env):
+            raw = environ.get(name, "") if name else ""
+            if raw.strip():
+                return raw
+        return None
+
+    def read(self, environ: Mapping[str, str]) -> Any:
+        """The value in `environ`, or the default when unset; a ValueError names the variable (for readers of one
+        setting, such as the dashboard; `Settings.from_environment` reads them all)."""
+        raw = self.raw(environ)
+        return self.default if raw is None else self.value_of(raw, self.env)
+
+    def value_of(self, raw: str, label: str) -> Any:
+        """The typed value of `raw`; a ValueError names `label` and says what is wrong."""
+        text = raw.strip()
+        if self.parse is not None:
+            try:
+                value = self.parse(text)
+            except ValueError as error:
+                raise ValueError(f"{label}: {error}") from None
+        elif self.kind is int:
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(f"{label} must be a whole number, not {raw!r}") from None
+        elif self.kind is float:
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise ValueError(f"{label} must be a number, not {raw!r}")
+        else:
+            value = text.lower() if self.choices else raw
+        self.check(value, label)
+        return value
+
+    def check(self, value: Any, label: str) -> None:
+        """Raise a ValueError naming `label` if `value` is not one of the choices or lies out of bounds."""
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{label} must be {self.bounds}, not {value!r}")
+        if isinstance(value, int | float) and not (
+            (self.min is None or value >= self.min)
+            and (self.max is None or value <= self.max)
+            and (self.above is None or value > self.above)
+        ):
+            raise ValueError(f"{label} must be {self.bounds}, not {value:g}")
+
+    @property
+    def bounds(self) -> str:
+        """The bounds in words ("" when there are none)."""
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        if self.min is not None and self.max is not None:
+            return f"from {self.min:g} to {self.max:g}"
+        parts = [f"more than {self.above:g}"] if self.above is not None else []
+        parts += [f"{self.min:g} or more"] if self.min is not None else []
+        parts += [f"{self.max:g} or less"] if self.max is not None else []
+        return " and ".join(parts)
+
+
+def declare(env: str, help: str, **options: Any) -> dict[str, Setting]:
+    """A `Settings` field's metadata: its environment variable, what it does, and any other `Setting` attribute (a
+    misspelt one fails the import)."""
+    return {"setting": Setting(env, help, **options)}
 
 
 @dataclass(frozen=True)
 class Settings:
-    table_name: str
-    """STATE_TABLE_NAME: the DynamoDB table that holds the single state item."""
-    region: str
-    """AWS_REGION (set by Lambda) or AWS_DEFAULT_REGION."""
-    endpoint_name_prefix: str
-    """ENDPOINT_NAME_PREFIX: every endpoint this stack creates is named `<prefix>-<UTC timestamp>-<version>`."""
-    instance_type: str
-    """INSTANCE_TYPE: the SageMaker instance type of the endpoint."""
-    approved_model_parameter: str
-    """APPROVED_MODEL_PARAMETER: SSM String parameter holding the approved SageMaker model name."""
-    schedule_group_name: str
-    """SCHEDULE_GROUP_NAME: the EventBridge Scheduler group for teardown schedules."""
-    scheduler_role_arn: str | None
-    """SCHEDULER_ROLE_ARN: the role EventBridge Scheduler assumes to invoke the teardown function (None: this
-    function creates no schedules)."""
-    teardown_function_arn: str | None
-    """TEARDOWN_FUNCTION_ARN: the teardown schedule's target (None: this function creates no schedules)."""
-    dynamodb_endpoint_url: str | None = None
-    """DYNAMODB_ENDPOINT_URL: None on AWS; the local runtime points it at a moto server on loopback."""
-    keep_alive_minutes: float = 30
-    """KEEP_ALIVE_MINUTES: how long an endpoint lives after InService or after the last extend (fractions allowed,
-    so the local runtime can demo a 30-second keep-alive)."""
-    hard_cap_minutes: float = 240
-    """HARD_CAP_MINUTES: extends never push expires_at past InService + this."""
-    starting_timeout_minutes: float = 20
-    """STARTING_TIMEOUT_MINUTES: the reconciler fails a start still STARTING after this."""
-    typical_provisioning_seconds: int = DEFAULT_TYPICAL_PROVISIONING_SECONDS
-    """TYPICAL_PROVISIONING_SECONDS: what eta_seconds counts down from while STARTING."""
-    sms_provider: str = "none"
-    """SMS_PROVIDER: textbelt | sns | none."""
-    textbelt_key_secret: str | None = None
-    """TEXTBELT_KEY_SECRET: Secrets Manager secret (name or ARN) with the Textbelt key (required for textbelt)."""
-    textbelt_url: str = "https://textbelt.com/text"
-    """TEXTBELT_URL: the Textbelt endpoint (the local runtime may point it at a fake)."""
-    admin_api_key_secret: str | None = None
-    """ADMIN_API_KEY_SECRET: Secrets Manager secret with the x-api-key POST /stop requires (unset: /stop is off)."""
-    max_text_chars: int = 2000
-    """MAX_TEXT_CHARS: characters allowed in one text of /predict."""
-    max_texts_per_call: int = 32
-    """MAX_TEXTS_PER_CALL: texts allowed in one /predict call."""
-    max_body_bytes: int = 65536
-    """MAX_BODY_BYTES: larger request bodies get 413."""
-    max_subscribers: int = 20
-    """MAX_SUBSCRIBERS: phone numbers kept per start."""
-    history_limit: int = 50
-    """HISTORY_LIMIT: transitions kept on the item."""
-    rate_limit_table_name: str | None = None
-    """RATE_LIMIT_TABLE_NAME: DynamoDB table of /start rate counters (TTL on expires_at); unset: no limits."""
-    rate_limit_pepper_secret: str | None = None
-    """RATE_LIMIT_PEPPER_SECRET: Secrets Manager secret with the HMAC pepper of the rate table's keys (required with
-    RATE_LIMIT_TABLE_NAME on AWS)."""
-    start_limit_per_phone: int = 3
-    """START_LIMIT_PER_PHONE: /start calls naming one phone number allowed per window."""
-    start_limit_per_client: int = 30
-    """START_LIMIT_PER_CLIENT: /start calls from one source IP allowed per window, counting those that carry a
-    phone or find the model STOPPED/FAILED (the ones that can text someone or create an endpoint)."""
-    start_limit_window_seconds: int = 3600
-    """START_LIMIT_WINDOW_SECONDS: the length of a rate-limit window."""
-    sms_min_interval_seconds: float = 1.0
-    """SMS_MIN_INTERVAL_SECONDS: pause between two texts (Textbelt asks for at most about one a second)."""
-    instant_tier: str = "always"
-    """INSTANT_TIER: off | while-starting | always: when /predict may answer from the instant CPU model."""
-    instant_model_parameter: str | None = None
-    """INSTANT_MODEL_PARAMETER: SSM String parameter with the S3 URI of the instant model the pipeline published
-    ("none" before its first run); unset: no instant model on this stack."""
-    notice_minutes: float = 5
-    """NOTICE_MINUTES: the "stops soon" text goes out this long before expires_at; 0 turns it off."""
-    page_url: str | None = None
-    """PAGE_URL: the web page's address, linked from the "stops soon" text (unset: the text has no link)."""
-    gpu_minutes_per_day: float = 240
-    """GPU_MINUTES_PER_DAY: endpoint minutes (creation to deletion) allowed per UTC day, whoever asks."""
-    min_run_minutes: float = 15
-    """MIN_RUN_MINUTES: a start needs at least this much of today's budget left (provisioning included)."""
-    cooldown_minutes: float = 5
-    """COOLDOWN_MINUTES: after a teardown, /start is refused (429 cooling_down) for this long."""
-    idle_minutes: float = 15
-    """IDLE_MINUTES: /extend needs a successful /predict within this; an endpoint unused this long is torn down."""
-    sms_country_codes: tuple[str, ...] = ("+1",)
-    """SMS_COUNTRY_CODES: comma-separated calling codes ("+1,+44") that /start accepts and the notifier texts."""
-    sms_per_day: int = 100
-    """SMS_PER_DAY: texts per UTC day, all numbers together (needs RATE_LIMIT_TABLE_NAME)."""
-    sms_per_number_per_day: int = 5
-    """SMS_PER_NUMBER_PER_DAY: texts per UTC day to one number."""
+    """What the lifecycle is told; each field declares its variable (`declare`), so `from_environment` is generic."""
+
+    table_name: str = field(
+        metadata=declare("STATE_TABLE_NAME", "DynamoDB table of the single state item", set_by="stack")
+    )
+    region: str = field(
+        metadata=declare("AWS_REGION", "the AWS region", set_by="lambda", fallback_env="AWS_DEFAULT_REGION")
+    )
+    endpoint_name_prefix: str = field(
+        metadata=declare(
+            "ENDPOINT_NAME_PREFIX",
+            "every endpoint this stack creates is named <prefix>-<UTC timestamp>-<version>",
+            set_by="stack",
+        )
+    )
+    instance_type: str = field(
+        metadata=declare(
+            "INSTANCE_TYPE",
+            "SageMaker instance type of the endpoint",
+            parameter="InstanceType",
+            deployed="ml.g4dn.xlarge",
+        )
+    )
+    approved_model_parameter: str = field(
+        metadata=declare(
+            "APPROVED_MODEL_PARAMETER", "SSM String parameter holding the approved SageMaker model name", set_by="stack"
+        )
+    )
+    schedule_group_name: str = field(
+        metadata=declare("SCHEDULE_GROUP_NAME", "EventBridge Scheduler group of the teardown schedules", set_by="stack")
+    )
+    scheduler_role_arn: str | None = field(
+        metadata=declare(
+            "SCHEDULER_ROLE_ARN",
+            "the role EventBridge Scheduler assumes to invoke the teardown function",
+            set_by="stack",
+            schedule_target=True,
+        )
+    )
+    teardown_function_arn: str | None = field(
+        metadata=declare(
+            "TEARDOWN_FUNCTION_ARN",
+            "the teardown schedules' target (the teardown function cannot name its own ARN: a circular reference)",
+            set_by="stack",
+            schedule_target=True,
+        )
+    )
+    dynamodb_endpoint_url: str | None = field(
+        default=None,
+        metadata=declare(
+            "DYNAMODB_ENDPOINT_URL", "unset on AWS; the local runtime's DynamoDB-compatible server", set_by="stack"
+        ),
+    )
+    keep_alive_minutes: float = field(
+        default=30,
+        metadata=declare(
+            "KEEP_ALIVE_MINUTES",
+            "how long an endpoint lives after InService or after the last /extend (fractions allowed)",
+            unit="minutes",
+            above=0,
+            parameter="KeepAliveMinutes",
+            flag="--keep-alive",
+        ),
+    )
+    hard_cap_minutes: float = field(
+        default=240,
+        metadata=declare(
+            "HARD_CAP_MINUTES",
+            "/extend never pushes the end past InService + this",
+            unit="minutes",
+            above=0,
+            parameter="HardCapMinutes",
+        ),
+    )
+    starting_timeout_minutes: float = field(
+        default=20,
+        metadata=declare(
+            "STARTING_TIMEOUT_MINUTES",
+            "the reconciler fails a start still STARTING after this",
+            unit="minutes",
+            above=0,
+            parameter="StartingTimeoutMinutes",
+        ),
+    )
+    typical_provisioning_seconds: int = field(
+        default=420,
+        metadata=declare(
+            "TYPICAL_PROVISIONING_SECONDS", "what eta_seconds counts down from while STARTING", unit="seconds", min=0
+        ),
+    )
+    sms_provider: str = field(
+        default="none",
+        metadata=declare(
+            "SMS_PROVIDER",
+            "who sends the texts (SNS: a new account texts only the numbers verified in its SMS sandbox)",
+            choices=SMS_PROVIDERS,
+            parameter="SmsProvider",
+            deployed="textbelt",
+        ),
+    )
+    textbelt_key_secret: str | None = field(
+        default=None,
+        metadata=declare(
+            "TEXTBELT_KEY_SECRET",
+            "Secrets Manager secret with the Textbelt key (required for textbelt)",
+            set_by="stack",
+        ),
+    )
+    textbelt_url: str = field(
+        default="https://textbelt.com/text",
+        metadata=declare(
+            "TEXTBELT_URL", "the Textbelt endpoint (a test may point it at a fake)", flag="--textbelt-url"
+        ),
+    )
+    admin_api_key_secret: str | None = field(
+        default=None,
+        metadata=declare(
+            "ADMIN_API_KEY_SECRET",
+            "Secrets Manager secret with the x-api-key POST /stop requires (unset: /stop is off)",
+            set_by="stack",
+        ),
+    )
+    max_text_chars: int = field(
+        default=2000,
+        metadata=declare("MAX_TEXT_CHARS", "characters allowed in one text of /predict (more: 400)", min=1),
+    )
+    max_texts_per_call: int = field(
+        default=32, metadata=declare("MAX_TEXTS_PER_CALL", "texts allowed in one /predict call (more: 400)", min=1)
+    )
+    max_body_bytes: int = field(
+        default=65536, metadata=declare("MAX_BODY_BYTES", "larger request bodies are refused (413)", min=1)
+    )
+    max_subscribers: int = field(default=20, metadata=declare("MAX_SUBSCRIBERS", "phone numbers kept per start", min=1))
+    history_limit: int = field(default=50, metadata=declare("HISTORY_LIMIT", "transitions kept on the item", min=1))
+    rate_limit_table_name: str | None = field(
+        default=None,
+        metadata=declare(
+            "RATE_LIMIT_TABLE_NAME",
+            "DynamoDB table of the /start and text counters (TTL on expires_at); unset: no limits",
+            set_by="stack",
+        ),
+    )
+    rate_limit_pepper_secret: str | None = field(
+        default=None,
+        metadata=declare(
+            "RATE_LIMIT_PEPPER_SECRET",
+            "Secrets Manager secret with the HMAC pepper of the rate table's keys (required with the table)",
+            set_by="stack",
+        ),
+    )
+    start_limit_per_phone: int = field(
+        default=3,
+        metadata=declare(
+            "START_LIMIT_PER_PHONE",
+            "/start calls naming one phone number allowed per window (429 rate_limited)",
+            min=1,
+            flag="--start-limit-per-phone",
+        ),
+    )
+    start_limit_per_client: int = field(
+        default=10,
+        metadata=declare(
+            "START_LIMIT_PER_CLIENT",
+            "/start calls from one source IP allowed per window, counting those that carry a phone or find the model "
+            "STOPPED or FAILED (the ones that can text someone or create an endpoint)",
+            min=1,
+            flag="--start-limit-per-client",
+        ),
+    )
+    start_limit_window_seconds: int = field(
+        default=3600,
+        metadata=declare("START_LIMIT_WINDOW_SECONDS", "the length of a rate-limit window", unit="seconds", min=1),
+    )
+    sms_min_interval_seconds: float = field(
+        default=1.0,
+        metadata=declare(
+            "SMS_MIN_INTERVAL_SECONDS",
+            "pause between two texts (Textbelt asks for at most about one a second)",
+            unit="seconds",
+            min=0,
+        ),
+    )
+    instant_tier: str = field(
+        default="always",
+        metadata=declare(
+            "INSTANT_TIER",
+            "when /predict may answer from the instant CPU model: never, while a GPU start is under way, or whenever "
+            "the GPU endpoint is not in service; unless off, a failed GPU call is answered by it, marked degraded",
+            choices=INSTANT_TIERS,
+            parameter="InstantTier",
+            flag="--instant-tier",
+        ),
+    )
+    instant_model_parameter: str | None = field(
+        default=None,
+        metadata=declare(
+            "INSTANT_MODEL_PARAMETER",
+            'SSM String parameter with the S3 URI of the published instant model ("none" before the first run)',
+            set_by="stack",
+        ),
+    )
+    notice_minutes: float = field(
+        default=5,
+        metadata=declare(
+            "NOTICE_MINUTES",
+            'the "stops soon" text goes out this long before the endpoint stops; 0 turns it off',
+            unit="minutes",
+            min=0,
+            parameter="NoticeMinutes",
+            flag="--notice",
+        ),
+    )
+    page_url: str | None = field(
+        default=None,
+        metadata=declare(
+            "PAGE_URL", 'the web page, linked from the "stops soon" text (unset: no link)', parameter="PageUrl"
+        ),
+    )
+    gpu_minutes_per_day: float = field(
+        default=240,
+        metadata=declare(
+            "GPU_MINUTES_PER_DAY",
+            "the owner's daily GPU budget: endpoint minutes (creation to deletion) per UTC day, whoever asks; "
+            "spent, /start is 429 budget_exhausted",
+            unit="minutes",
+            min=0,
+            max=24 * 60,
+            parameter="GpuMinutesPerDay",
+            flag="--gpu-per-day",
+        ),
+    )
+    min_run_minutes: float = field(
+        default=15,
+        metadata=declare(
+            "MIN_RUN_MINUTES",
+            "a start needs at least this much of the day's budget left (provisioning included)",
+            unit="minutes",
+            min=0,
+        ),
+    )
+    cooldown_minutes: float = field(
+        default=5,
+        metadata=declare(
+            "COOLDOWN_MINUTES",
+            "after a teardown, /start is 429 cooling_down this long",
+            unit="minutes",
+            min=0,
+            parameter="CooldownMinutes",
+        ),
+    )
+    idle_minutes: float = field(
+        default=15,
+        metadata=declare(
+            "IDLE_MINUTES",
+            "/extend needs a successful /predict this recent; the reconciler tears down an endpoint unused this long",
+            unit="minutes",
+            above=0,
+            parameter="IdleMinutes",
+            flag="--idle",
+        ),
+    )
+    sms_country_codes: tuple[str, ...] = field(
+        default=("+1",),
+        metadata=declare(
+            "SMS_COUNTRY_CODES",
+            "comma-separated calling codes /start accepts and the notifier texts; +1 is the US and Canada "
+            "(Caribbean numbering-plan countries need their own code, e.g. +1876)",
+            parse=parse_country_codes,
+            parameter="SmsCountryCodes",
+            flag="--sms-country-codes",
+        ),
+    )
+    sms_per_day: int = field(
+        default=100,
+        metadata=declare("SMS_PER_DAY", "texts per UTC day, all numbers together", min=0, parameter="SmsPerDay"),
+    )
+    sms_per_number_per_day: int = field(
+        default=5,
+        metadata=declare(
+            "SMS_PER_NUMBER_PER_DAY", "texts per UTC day to one number", min=0, parameter="SmsPerNumberPerDay"
+        ),
+    )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ, *, creates_schedules: bool = True) -> Settings:
-        """Read every variable; raise one ConfigurationError naming each one missing or malformed."""
-        reader = _Reader(environ)
-        required = {name: reader.required(name) for name in required_variables(creates_schedules=creates_schedules)}
-        region = reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION")
-        if region is None:
-            reader.missing.append("AWS_REGION (or AWS_DEFAULT_REGION)")
-        provider = (reader.text("SMS_PROVIDER") or "none").lower()
-        if provider not in SMS_PROVIDERS:
-            reader.malformed.append(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}, not {provider!r}")
-        textbelt_key_secret = reader.text("TEXTBELT_KEY_SECRET")
-        if provider == "textbelt" and textbelt_key_secret is None:
-            reader.missing.append("TEXTBELT_KEY_SECRET (SMS_PROVIDER is textbelt)")
-        rate_limit_table_name = reader.text("RATE_LIMIT_TABLE_NAME")
-        rate_limit_pepper_secret = reader.text("RATE_LIMIT_PEPPER_SECRET")
-        if rate_limit_table_name is not None and rate_limit_pepper_secret is None:
-            reader.missing.append("RATE_LIMIT_PEPPER_SECRET (RATE_LIMIT_TABLE_NAME is set)")
-        settings = cls(
-            table_name=required["STATE_TABLE_NAME"],
-            region=region or "",
-            endpoint_name_prefix=required["ENDPOINT_NAME_PREFIX"],
-            instance_type=required["INSTANCE_TYPE"],
-            approved_model_parameter=required["APPROVED_MODEL_PARAMETER"],
-            schedule_group_name=required["SCHEDULE_GROUP_NAME"],
-            scheduler_role_arn=required.get("SCHEDULER_ROLE_ARN"),
-            teardown_function_arn=required.get("TEARDOWN_FUNCTION_ARN"),
-            dynamodb_endpoint_url=reader.text("DYNAMODB_ENDPOINT_URL"),
-            keep_alive_minutes=reader.number("KEEP_ALIVE_MINUTES", float, cls.keep_alive_minutes),
-            hard_cap_minutes=reader.number("HARD_CAP_MINUTES", float, cls.hard_cap_minutes),
-            starting_timeout_minutes=reader.number("STARTING_TIMEOUT_MINUTES", float, cls.starting_timeout_minutes),
-            typical_provisioning_seconds=reader.number(
-                "TYPICAL_PROVISIONING_SECONDS", int, cls.typical_provisioning_seconds
-            ),
-            sms_provider=provider,
-            textbelt_key_secret=textbelt_key_secret,
-            textbelt_url=reader.text("TEXTBELT_URL") or cls.textbelt_url,
-            admin_api_key_secret=reader.text("ADMIN_API_KEY_SECRET"),
-            max_text_chars=reader.number("MAX_TEXT_CHARS", int, cls.max_text_chars),
-            max_texts_per_call=reader.number("MAX_TEXTS_PER_CALL", int, cls.max_texts_per_call),
-            max_body_bytes=reader.number("MAX_BODY_BYTES", int, cls.max_body_bytes),
-            max_subscribers=reader.number("MAX_SUBSCRIBERS", int, cls.max_subscribers),
-            history_limit=reader.number("HISTORY_LIMIT", int, cls.history_limit),
-            rate_limit_table_name=rate_limit_table_name,
-            rate_limit_pepper_secret=rate_limit_pepper_secret,
-            start_limit_per_phone=reader.number("START_LIMIT_PER_PHONE", int, cls.start_limit_per_phone),
-            start_limit_per_client=reader.number("START_LIMIT_PER_CLIENT", int, cls.start_limit_per_client),
-            start_limit_window_seconds=reader.number("START_LIMIT_WINDOW_SECONDS", int, cls.start_limit_window_seconds),
-            sms_min_interval_seconds=reader.number("SMS_MIN_INTERVAL_SECONDS", float, cls.sms_min_interval_seconds),
-            instant_tier=(reader.text("INSTANT_TIER") or cls.instant_tier).strip().lower(),
-            instant_model_parameter=reader.text("INSTANT_MODEL_PARAMETER"),
-            notice_minutes=reader.number("NOTICE_MINUTES", float, cls.notice_minutes),
-            page_url=reader.text("PAGE_URL"),
-            gpu_minutes_per_day=reader.number("GPU_MINUTES_PER_DAY", float, cls.gpu_minutes_per_day),
-            min_run_minutes=reader.number("MIN_RUN_MINUTES", float, cls.min_run_minutes),
-            cooldown_minutes=reader.number("COOLDOWN_MINUTES", float, cls.cooldown_minutes),
-            idle_minutes=reader.number("IDLE_MINUTES", float, cls.idle_minutes),
-            sms_country_codes=reader.country_codes("SMS_COUNTRY_CODES", cls.sms_country_codes),
-            sms_per_day=reader.number("SMS_PER_DAY", int, cls.sms_per_day),
-            sms_per_number_per_day=reader.number("SMS_PER_NUMBER_PER_DAY", int, cls.sms_per_number_per_day),
+        """Read every declared variable; raise one ConfigurationError naming each one missing or malformed."""
+        missing: list[str] = []
+        malformed: list[str] = []
+        values: dict[str, Any] = {}
+        for setting in DECLARED:
+            raw = setting.raw(environ)
+            if raw is None:
+                if setting.required and (creates_schedules or not setting.schedule_target):
+                    missing.append(setting.env + (f" (or {setting.fallback_env})" if setting.fallback_env else ""))
+                values[setting.name] = None if setting.required else setting.default
+                continue
+            try:
+                values[setting.name] = setting.value_of(raw, setting.env)
+            except ValueError as error:
+                malformed.append(str(error))
+                values[setting.name] = setting.default
+        missing += _missing_companions(values)
+        problems = ["missing environment variables: " + ", ".join(missing)] if missing else []
+        if problems or malformed:
+            raise ConfigurationError("; ".join(problems + malformed))
+        return cls(**values)
+
+
+def _declared(settings_class: type) -> tuple[Setting, ...]:
+    """Every field's `Setting`, with the field's name, type (its None stripped) and default."""
+    hints = typing.get_type_hints(settings_class)
+    found = []
+    for each in dataclasses.fields(settings_class):
+        kind = hints[each.name]
+        if isinstance(kind, types.UnionType):
+            kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+        kind = typing.get_origin(kind) or kind
+        required = each.default is dataclasses.MISSING
+        default = None if required else each.default
+        found.append(
+            dataclasses.replace(each.metadata["setting"], name=each.name, kind=kind, default=default, required=required)
         )
-        if settings.instant_tier not in INSTANT_TIERS:
-            reader.malformed.append(
-                f"INSTANT_TIER must be one of {', '.join(INSTANT_TIERS)}, not {settings.instant_tier!r}"
-            )
-        if settings.notice_minutes < 0:
-            reader.malformed.append(f"NOTICE_MINUTES must be 0 (off) or more, not {settings.notice_minutes:g}")
-        if provider != "none" and settings.rate_limit_table_name is None:
-            reader.missing.append(f"RATE_LIMIT_TABLE_NAME (SMS_PROVIDER is {provider}: the daily text caps need it)")
-        reader.raise_if_wrong()
-        return settings
+    return tuple(found)
 
 
-class _Reader:
-    """Reads variables and collects every problem, so one error names them all."""
+DECLARED = _declared(Settings)
+"""Every setting, in the order of the fields."""
+_BY_NAME = {setting.name: setting for setting in DECLARED}
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-        self.missing: list[str] = []
-        self.malformed: list[str] = []
 
-    def text(self, name: str) -> str | None:
-        raw = self.environ.get(name, "")
-        return raw if raw.strip() else None  # the template sets optional values to "" to mean unset
+def declared(name: str) -> Setting:
+    """The declaration of the `Settings` field `name`."""
+    return _BY_NAME[name]
 
-    def required(self, name: str) -> str:
-        value = self.text(name)
-        if value is None:
-            self.missing.append(name)
-            return ""
-        return value
 
-    def number(self, name: str, kind: Callable[[str], T], default: T) -> T:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            return kind(raw.strip())
-        except ValueError:
-            wanted = "a whole number" if kind is int else "a number"
-            self.malformed.append(f"{name} must be {wanted}, not {raw!r}")
-            return default
+def _missing_companions(values: Mapping[str, Any]) -> list[str]:
+    """Variables needed only because of another one's value, each with the reason."""
+    provider, table = values["sms_provider"], values["rate_limit_table_name"]
+    provider_is = f"{declared('sms_provider').env} is {provider}"
+    needed = (
+        ("textbelt_key_secret", provider == "textbelt", provider_is),
+        ("rate_limit_pepper_secret", table is not None, f"{declared('rate_limit_table_name').env} is set"),
+        ("rate_limit_table_name", provider != "none", f"{provider_is}: the daily text caps need it"),
+    )
+    return [f"{declared(name).env} ({why})" for name, wanted, why in needed if wanted and values[name] is None]
 
-    def country_codes(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            return parse_country_codes(raw)
-        except ValueError as exc:
-            self.malformed.append(f"{name}: {exc}")
-            return default
 
-    def raise_if_wrong(self) -> None:
-        problems = []
-        if self.missing:
-            problems.append("missing environment variables: " + ", ".join(self.missing))
-        problems.extend(self.malformed)
-        if problems:
-            raise ConfigurationError("; ".join(problems))
+def required_variables(*, creates_schedules: bool = True) -> tuple[str, ...]:
+    """The variables every function's template environment must hold (Lambda sets the region itself)."""
+    return tuple(
+        setting.env
+        for setting in DECLARED
+        if setting.required and setting.set_by != "lambda" and (creates_schedules or not setting.schedule_target)
+    )
+
+
+def shown(value: Any) -> str:
+    """A default as the README and --help show it."""
+    if value is None:
+        return "unset"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, float | int):
+        return f"{value:g}"
+    return str(value)
+
+
+def table_row(setting: Setting) -> tuple[str, ...]:
+    """One row of the README's configuration table, in the order of `TABLE_HEADER`."""
+    default = "required" if setting.required else "unset" if setting.default is None else f"`{shown(setting.default)}`"
+    if setting.deployed is not None:
+        default += f" (stack: `{shown(setting.deployed)}`)"
+    return (
+        f"`{setting.env}`",
+        default,
+        setting.bounds,
+        f"`{setting.parameter}`" if setting.parameter else "",
+        f"`{setting.flag}`" if setting.flag else "",
+        setting.help.replace("|", "\\|"),
+    )
+
+
+def markdown_table(settings: Iterable[Setting] = DECLARED) -> str:
+    """The README's configuration table: every setting the owner chooses."""
+    rows = [TABLE_HEADER, tuple("---" for _ in TABLE_HEADER)]
+    rows += [table_row(setting) for setting in settings if setting.user_facing]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -8,34 +8,23 @@ import logging
 
 from ondemand.domain import EndpointError, EndpointStatus, State
 from ondemand.lifecycle.promotion import Promotion
+from ondemand.lifecycle.room import Room, RoomKit
 from ondemand.lifecycle.shutdown import Shutdown
 from ondemand.lifecycle.starts import STALE_STARTING, Starts, failure_code
-from ondemand.ports import EndpointControl, StateStore
-from ondemand.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 STALE_IN_SERVICE = "ignored: not IN_SERVICE with this endpoint (duplicate or stale event)"
 
 
-class EndpointEvents:
+class EndpointEvents(Room):
     """Routes one endpoint status change to the start, promotion or shutdown it concerns."""
 
-    def __init__(
-        self,
-        store: StateStore,
-        endpoints: EndpointControl,
-        starts: Starts,
-        promotion: Promotion,
-        shutdown: Shutdown,
-        settings: Settings,
-    ) -> None:
-        self.store = store
-        self.endpoints = endpoints
+    def __init__(self, kit: RoomKit, starts: Starts, promotion: Promotion, shutdown: Shutdown) -> None:
+        super().__init__(kit)
         self.starts = starts
         self.promotion = promotion
         self.shutdown = shutdown
-        self.settings = settings
 
     def on_endpoint_status(self, name: str, status: EndpointStatus, failure_reason: str | None = None) -> str:
         """A SageMaker Endpoint State Change. Returns what was done, for the log."""

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from ondemand.domain import (
@@ -19,8 +18,8 @@ from ondemand.domain import (
     ModelNotReadyError,
     State,
 )
-from ondemand.ports import EndpointControl, InstantModel, StateStore
-from ondemand.settings import Settings
+from ondemand.lifecycle.room import Room, RoomKit
+from ondemand.ports import InstantModel
 from ondemand.status import eta_seconds
 
 logger = logging.getLogger(__name__)
@@ -29,22 +28,12 @@ USE_RECORD_INTERVAL = timedelta(minutes=1)
 """A successful /predict records its time at most this often (one write a minute, however busy the model is)."""
 
 
-class Predictions:
+class Predictions(Room):
     """Answers /predict from the tier that may answer now; every answer names its `tier` and `model`."""
 
-    def __init__(
-        self,
-        store: StateStore,
-        endpoints: EndpointControl,
-        instant_model: InstantModel,
-        settings: Settings,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.store = store
-        self.endpoints = endpoints
+    def __init__(self, kit: RoomKit, instant_model: InstantModel) -> None:
+        super().__init__(kit)
         self.instant_model = instant_model
-        self.settings = settings
-        self.now = now
 
     def predict(self, texts: list[str]) -> dict[str, Any]:
         """The GPU endpoint's answer while it is in service; otherwise the instant tier's, as INSTANT_TIER allows.

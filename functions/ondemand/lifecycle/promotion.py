@@ -5,17 +5,13 @@ notice schedules, and the ready text to everyone who asked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ondemand.budget import current_deadline
 from ondemand.domain import EndpointError, State
-from ondemand.lifecycle.schedules import Schedules
+from ondemand.lifecycle.room import Room
 from ondemand.lifecycle.starts import STALE_STARTING
-from ondemand.lifecycle.texting import Texting, texted
-from ondemand.lifecycle.writes import ConditionalWrites
-from ondemand.ports import EndpointControl
-from ondemand.settings import Settings
+from ondemand.lifecycle.texting import texted
 
 logger = logging.getLogger(__name__)
 
@@ -25,24 +21,8 @@ logger = logging.getLogger(__name__)
 CANARY_TEXT = "A short canary review: the model answers before anyone is told it is ready."
 
 
-class Promotion:
+class Promotion(Room):
     """Makes a started endpoint the one in service, once it answers, and tells the people who asked."""
-
-    def __init__(
-        self,
-        writes: ConditionalWrites,
-        endpoints: EndpointControl,
-        schedules: Schedules,
-        texting: Texting,
-        settings: Settings,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.writes = writes
-        self.endpoints = endpoints
-        self.schedules = schedules
-        self.texting = texting
-        self.settings = settings
-        self.now = now
 
     def promote_if_answering(self, name: str, reason: str) -> str:
         """Promote (see promote) once one real prediction succeeds; until then the item stays STARTING and the next

@@ -5,9 +5,8 @@ a failed schedule, an endpoint nobody owns), so an endpoint can never keep billi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from ondemand.domain import (
@@ -20,11 +19,9 @@ from ondemand.domain import (
     State,
 )
 from ondemand.lifecycle.promotion import Promotion
+from ondemand.lifecycle.room import Room, RoomKit
 from ondemand.lifecycle.shutdown import Shutdown, stopped_fields
 from ondemand.lifecycle.starts import Starts, failure_code
-from ondemand.lifecycle.writes import ConditionalWrites
-from ondemand.ports import EndpointControl
-from ondemand.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -62,27 +59,14 @@ class Repair:
         return {"endpoint_name": self.endpoint_name, "kind": self.kind.value, "detail": self.detail}
 
 
-class Reconciler:
+class Reconciler(Room):
     """Finds drift between the item and SageMaker and repairs it through the rooms that own each transition."""
 
-    def __init__(
-        self,
-        writes: ConditionalWrites,
-        endpoints: EndpointControl,
-        starts: Starts,
-        promotion: Promotion,
-        shutdown: Shutdown,
-        settings: Settings,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.writes = writes
-        self.store = writes.store
-        self.endpoints = endpoints
+    def __init__(self, kit: RoomKit, starts: Starts, promotion: Promotion, shutdown: Shutdown) -> None:
+        super().__init__(kit)
         self.starts = starts
         self.promotion = promotion
         self.shutdown = shutdown
-        self.settings = settings
-        self.now = now
 
     def reconcile(self) -> list[Repair]:
         """Repair drift between the item and SageMaker. Returns the repairs made (none: nothing drifted)."""

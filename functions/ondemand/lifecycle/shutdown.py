@@ -22,12 +22,9 @@ from ondemand.domain import (
     iso,
     public_message,
 )
-from ondemand.lifecycle.schedules import Schedules
+from ondemand.lifecycle.room import Room, RoomKit
 from ondemand.lifecycle.starts import STALE_STARTING, Starts
-from ondemand.lifecycle.texting import Texting, texted
-from ondemand.lifecycle.writes import ConditionalWrites
-from ondemand.ports import EndpointControl
-from ondemand.settings import Settings
+from ondemand.lifecycle.texting import texted
 
 logger = logging.getLogger(__name__)
 
@@ -58,27 +55,12 @@ class ExtendResult:
     """True when the hard cap, not the keep-alive, set the new expires_at."""
 
 
-class Shutdown:
+class Shutdown(Room):
     """Ends runs: on time, early when asked, later when extended; and tells the people who asked before it does."""
 
-    def __init__(
-        self,
-        writes: ConditionalWrites,
-        endpoints: EndpointControl,
-        schedules: Schedules,
-        texting: Texting,
-        starts: Starts,
-        settings: Settings,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.writes = writes
-        self.store = writes.store
-        self.endpoints = endpoints
-        self.schedules = schedules
-        self.texting = texting
+    def __init__(self, kit: RoomKit, starts: Starts) -> None:
+        super().__init__(kit)
         self.starts = starts
-        self.settings = settings
-        self.now = now
 
     def extend(self) -> ExtendResult:
         """Keep the endpoint alive for the keep-alive from now, never past InService + the hard cap or the day's

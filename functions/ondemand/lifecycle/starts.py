@@ -7,9 +7,8 @@ The decisions are the named pure functions of ondemand.budget; this room reads t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import cast
 
 from ondemand.budget import (
@@ -31,11 +30,9 @@ from ondemand.domain import (
     State,
     public_message,
 )
-from ondemand.lifecycle.schedules import Schedules
-from ondemand.lifecycle.texting import Texting, texted
-from ondemand.lifecycle.writes import ConditionalWrites
-from ondemand.ports import EndpointControl, RateLimiter, StateStore
-from ondemand.settings import Settings
+from ondemand.lifecycle.room import Room, RoomKit
+from ondemand.lifecycle.texting import texted
+from ondemand.ports import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -57,27 +54,12 @@ def failure_code(reason: str | None) -> str:
     return "no_capacity" if reason and "capacity" in reason.lower() else "endpoint_failed"
 
 
-class Starts:
+class Starts(Room):
     """Admits a start, creates the one endpoint, and fails a start that cannot succeed."""
 
-    def __init__(
-        self,
-        writes: ConditionalWrites,
-        endpoints: EndpointControl,
-        schedules: Schedules,
-        texting: Texting,
-        rate_limiter: RateLimiter | None,
-        settings: Settings,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.writes = writes
-        self.store: StateStore = writes.store
-        self.endpoints = endpoints
-        self.schedules = schedules
-        self.texting = texting
+    def __init__(self, kit: RoomKit, rate_limiter: RateLimiter | None) -> None:
+        super().__init__(kit)
         self.rate_limiter = rate_limiter
-        self.settings = settings
-        self.now = now
 
     def start(self, phone: str | None = None, client: str | None = None) -> StartResult:
         """Create the endpoint if nobody has; otherwise add `phone` to the people to text when it is ready. `client`
