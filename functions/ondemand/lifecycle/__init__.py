@@ -8,5 +8,5 @@
 - `reconciler`: drift between the item and SageMaker, and its repairs;
 - `endpoint_events`: what a SageMaker status change means, handed to the room that owns it;
 - `texting`: the one place a text is sent; `schedules`: the teardown and notice schedules;
-- `commands`: what handlers ask for, as values.
+- `commands`: what handlers ask for, as values; `room`: the kit every room is built on.
 """
