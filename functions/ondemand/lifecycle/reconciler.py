@@ -43,6 +43,8 @@ class RepairKind(StrEnum):
     FINISHED_STOP = "finished_stop"
     DELETE_DEFERRED = "delete_deferred"
     """SageMaker refused the delete while the endpoint is Creating or Updating: retried on the next run."""
+    DELETE_FAILED = "delete_failed"
+    """SageMaker refused the delete for another reason (throttled, access denied): logged, retried on the next run."""
     RESUMED_START = "resumed_start"
     """The leftover a start waited for settled: deleted, and the start's own endpoint created."""
 
@@ -99,6 +101,10 @@ class Reconciler(Room):
                     self.endpoints.delete(endpoint.name)
                 except EndpointNotDeletableError as exc:  # the rest of the sweep goes on; the next run retries
                     repairs.append(Repair(endpoint.name, RepairKind.DELETE_DEFERRED, f"no state item owns it; {exc}"))
+                    continue
+                except EndpointError as exc:  # throttled or refused: the owned endpoint is still repaired in this run
+                    logger.warning("could not delete the orphan %s: %s", endpoint.name, exc)
+                    repairs.append(Repair(endpoint.name, RepairKind.DELETE_FAILED, f"delete failed: {exc.code}"))
                     continue
                 repairs.append(Repair(endpoint.name, RepairKind.DELETED_ORPHAN, "no state item owns it; deleted"))
         return repairs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ondemand.domain import EndpointStatus, State
+from ondemand.domain import EndpointError, EndpointStatus, State
 from ondemand.lifecycle.reconciler import Repair, RepairKind
 from ondemand.lifecycle.schedules import teardown_schedule_name
 
@@ -50,6 +50,29 @@ def test_an_item_past_expires_at_is_torn_down(machine, endpoints, clock) -> None
     assert kinds(repairs) == [(name, RepairKind.TORE_DOWN_EXPIRED)]
     assert machine.store.get().state == State.STOPPED
     assert endpoints.deleted == [name]
+
+
+def test_a_failed_orphan_delete_does_not_stop_the_sweep(machine, endpoints, clock, monkeypatch) -> None:
+    """A throttled or refused delete of an orphan is reported and retried next run; the expired endpoint the item
+    owns is torn down in this run all the same, instead of billing until the next one."""
+    name = start(machine, endpoints)
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE)
+    orphan = "ondemand-sentiment-20250101t000000-1"
+    endpoints.set_status(orphan, EndpointStatus.IN_SERVICE)
+    delete = endpoints.delete
+
+    def throttled_for_the_orphan(target: str) -> None:
+        if target == orphan:
+            raise EndpointError("ThrottlingException: Rate exceeded", "endpoint_failed")
+        delete(target)
+
+    monkeypatch.setattr(endpoints, "delete", throttled_for_the_orphan)
+    clock.advance(minutes=36)
+    repairs = machine.reconcile()
+    assert kinds(repairs) == [(orphan, RepairKind.DELETE_FAILED), (name, RepairKind.TORE_DOWN_EXPIRED)]
+    assert "Throttling" not in repairs[0].detail
+    assert machine.store.get().state == State.STOPPED and orphan in endpoints.endpoints
 
 
 def test_a_missed_in_service_event_is_promoted_and_subscribers_texted(machine, endpoints, scheduler, notifier) -> None:
