@@ -9,9 +9,9 @@ cores (torch threads for the baseline; torch threads or side-by-side passes for 
 
     python benchmarks/bench_model_server.py [--model-dir var/model] [--profile quick] [--batch 32] [--threads 2]
 
-A combined model's server does not run the transformer where the linear part alone decides the answer
-(training/inference.py); a second server on the same folder with that rule taken out ("every text") shows what the
-rule is worth, and the share of texts the linear part decided is printed.
+A combined model's server does not run the transformer where the linear model alone decides the answer
+(training/combination.py); a second server on the same folder with that rule taken out ("every text") shows what the
+rule is worth, and the share of texts the linear model decided is printed.
 
 Each round runs one pass of each side, alternating (`--rounds`, default 3). Prints throughput (texts/s) and p50/p95
 latency per call for every pass, the ratio per round and its median. Goal: >= 4x.
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from machine import describe_machine
+
+from training.combination import Combination
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -156,17 +159,16 @@ def server_classifier(base: str, scored_by: Counter[str]) -> Callable[[list[str]
 def every_text_folder(model_dir: Path, into: Path) -> Path | None:
     """A view of `model_dir` (links to its files) whose serving config lets no band skip the transformer; None if no
     band skips it anyway."""
-    serving = json.loads((model_dir / "serving_config.json").read_text())
-    bands = serving.get("combination") or []
-    if not any("linear_decides_beyond" in band for band in bands):
+    serving_file = model_dir / "serving_config.json"
+    combination = Combination.from_serving_config(json.loads(serving_file.read_text()))
+    if combination is None or combination == combination.on_every_text():
         return None
-    for band in bands:
-        band.pop("linear_decides_beyond", None)
     into.mkdir()
     for item in model_dir.iterdir():
-        if item.name != "serving_config.json":
+        if item.name != serving_file.name:
             (into / item.name).symlink_to(item.resolve())
-    (into / "serving_config.json").write_text(json.dumps(serving))
+    shutil.copy(serving_file, into / serving_file.name)
+    combination.on_every_text().save(into / serving_file.name)
     return into
 
 

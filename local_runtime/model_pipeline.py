@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from training import model_metrics
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "var" / "model"
 PROFILE_RANK = {"tiny": 0, "quick": 1, "full": 2}
@@ -67,7 +69,8 @@ def gpu_model_ready(model_dir: Path, profile: str | None = None) -> bool:
 def cached_profile(model_dir: Path) -> str | None:
     """The profile of a complete model folder, or None if there is no usable model in it."""
     serving = model_dir / "serving_config.json"
-    if not (serving.exists() and (model_dir / "model.safetensors").exists() and (model_dir / "metrics.json").exists()):
+    parts = (serving, model_dir / "model.safetensors", model_dir / model_metrics.METRICS_FILE)
+    if not all(part.exists() for part in parts):
         return None
     return json.loads(serving.read_text()).get("profile")
 
@@ -144,12 +147,10 @@ def print_report(model_dir: Path, pipeline_seconds: float | None = None) -> None
     """Record the pipeline's wall time in metrics.json and print the models side by side (training/evaluate.py)."""
     from training.evaluate import format_table, results_table
 
-    metrics_file = model_dir / "metrics.json"
-    metrics = json.loads(metrics_file.read_text())
-    if pipeline_seconds is not None:
-        metrics["pipeline_seconds"] = round(pipeline_seconds, 1)
-    metrics["table"] = results_table(metrics)
-    metrics_file.write_text(json.dumps(metrics, indent=2))
+    with model_metrics.updating(model_dir) as metrics:
+        if pipeline_seconds is not None:
+            metrics["pipeline_seconds"] = round(pipeline_seconds, 1)
+        metrics["table"] = results_table(metrics)
     profile = metrics.get("profile")
     print(
         f"\nmodel ready in {model_dir} ({profile}, {metrics.get('pipeline_seconds', '?')} s); test accuracy, "
@@ -333,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
             if not instant_model_dir(model_dir).exists() and channels["train"].exists():  # made before the tier existed
                 train_instant_model(channels, instant_model_dir(model_dir))
             progress("ready", 1.0, "The GPU model is ready: Start works.")
-            if "test" in json.loads((model_dir / "metrics.json").read_text()):
+            if "test" in model_metrics.read(model_dir):
                 print_report(model_dir)
             return
         build_model(args.profile, model_dir, progress=progress, threads=args.threads)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,8 +78,9 @@ def tfidf_baseline_predictions(train: pd.DataFrame, texts: list[str], seed: int 
 def model_predictions_by_part(
     loaded: inference.LoadedModel, texts: list[str], progress: bool = True
 ) -> dict[str, list[int]]:
-    """Label ids of the model as served ("model") and, for a combined model, of its two parts alone ("transformer",
-    "instant") and of the combination with the transformer run on every text ("every_text")."""
+    """Label ids of the model as served ("model") and, for a combined model, of its two parts alone ("transformer", and
+    "instant": the linear model, which is what the instant tier answers) and of the combination with the transformer
+    run on every text ("every_text")."""
     return labels_by_part(margins_by_part(loaded, texts, progress))
 
 
@@ -89,14 +91,14 @@ def labels_by_part(margins: dict[str, np.ndarray]) -> dict[str, list[int]]:
 
 def margins_by_part(loaded: inference.LoadedModel, texts: list[str], progress: bool = True) -> dict[str, np.ndarray]:
     """Log-odds of POSITIVE per part (see model_predictions_by_part) from one pass of the transformer over every text,
-    through the functions predict_fn answers with, and, for a combined model, where the linear part alone decided
+    through the combination predict_fn answers with, and, for a combined model, where the linear model alone decided
     ("linear_decides": the texts the server does not run the transformer for)."""
     from tqdm.auto import tqdm
 
     from training import inference
 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # chunks of similar length, like micro-batches
-    combined = loaded.instant is not None
+    combined = loaded.combined
     parts = ("model", "transformer", "instant", "every_text") if combined else ("model",)
     margins = {part: np.zeros(len(texts)) for part in parts}
     if combined:
@@ -107,21 +109,19 @@ def margins_by_part(loaded: inference.LoadedModel, texts: list[str], progress: b
         logits, lengths = inference.transformer_logits(chunk_texts, loaded)
         transformer = logits[:, 1] - logits[:, 0]
         if combined:
-            instant = inference.instant_scores(loaded.instant, chunk_texts)
+            linear = combined.linear_scores(chunk_texts)  # the instant tier's model: its log-odds
             margins["transformer"][chunk] = transformer
-            margins["instant"][chunk] = instant
-            margins["model"][chunk] = inference.combined_margins(transformer, instant, lengths, loaded.combination)
-            margins["every_text"][chunk] = inference.combined_margins(
-                transformer, instant, lengths, loaded.combination, linear_may_decide=False
-            )
-            margins["linear_decides"][chunk] = inference.band_terms(instant, lengths, loaded.combination)[2]
+            margins["instant"][chunk] = linear
+            margins["model"][chunk] = combined.combination.margins(transformer, linear, lengths)
+            margins["every_text"][chunk] = combined.combination.on_every_text().margins(transformer, linear, lengths)
+            margins["linear_decides"][chunk] = combined.combination.linear_decides(linear, lengths)
         else:
             margins["model"][chunk] = transformer
     return margins
 
 
 def linear_decides_report(margins: dict[str, np.ndarray]) -> dict[str, Any]:
-    """How many texts the linear part alone decided (the server skips the transformer for them), and how many of
+    """How many texts the linear model alone decided (the server skips the transformer for them), and how many of
     their labels differ from the combination's with the transformer run on them too."""
     decides = margins["linear_decides"]
     changed = (margins["model"] > 0) != (margins["every_text"] > 0)
@@ -212,7 +212,7 @@ def headline(report: dict[str, Any]) -> str:
     return line
 
 
-def results_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def results_table(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rows `make model` prints, from a model folder's metrics.json: the model as trained (fp32; for a combined
     model its transformer alone too), as served on CPU, the TF-IDF baselines and the instant model.
 
@@ -241,7 +241,7 @@ def results_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     sample = f" [IMDb: sample of {imdb_n}]" if imdb_n and served_imdb_n and imdb_n < served_imdb_n else ""
     if combined:
         add(f"transformer alone, fp32{sample}", test.get("transformer"), train_minutes)
-        add(f"transformer + instant, fp32 (as trained){sample}", test.get("model"), build_minutes)
+        add(f"transformer + linear, fp32 (as trained){sample}", test.get("model"), build_minutes)
     else:
         add(f"transformer, fp32 (as trained){sample}", test.get("model"), train_minutes)
     served = metrics.get("served_test")
@@ -249,9 +249,9 @@ def results_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         export_seconds = served.get("export_seconds", 0)
         served_minutes = metrics.get("pipeline_seconds", metrics.get("build_seconds", 0) + export_seconds)
         decided = served.get("linear_decides")
-        skipped = f"; {decided['share']:.0%} of texts by the linear part alone" if decided else ""
+        skipped = f"; {decided['share']:.0%} of texts by the linear model alone" if decided else ""
         add(
-            f"as served on CPU ({served.get('backend', 'onnx-int8')}{' + instant' if combined else ''}{skipped})",
+            f"as served on CPU ({served.get('backend', 'onnx-int8')}{' + linear' if combined else ''}{skipped})",
             served,
             served_minutes / 60,
         )

@@ -1,19 +1,15 @@
 """The inference handler, in the SageMaker Hugging Face inference toolkit's contract.
 
 The toolkit (and our local model server) calls `model_fn` once, then `input_fn` -> `predict_fn` -> `output_fn` per
-request. The launcher ships this file as `code/inference.py` inside `model.tar.gz`, so it imports nothing from this
-repository. Inputs are sorted by length and cut into micro-batches padded only to their own longest text: a batch of
-mixed lengths costs about what its texts cost one by one, without padding every short text to the longest.
+request. train.py ships this file as `code/inference.py` inside `model.tar.gz`, so it imports nothing from this
+repository but the modules shipped beside it (`train.SERVING_CODE`). Inputs are sorted by length and cut into
+micro-batches padded only to their own longest text: a batch of mixed lengths costs about what its texts cost one by
+one, without padding every short text to the longest.
 
-A model folder may also hold the instant tier's linear model (`instant/`, trained by training/train.py with
-`--combine-instant 1`) and, in its serving config, how to combine the two: the answer is then the logistic of
-`a * transformer margin + b * linear score + c`, with (a, b, c) fitted on held-out validation rows separately for
-short and long inputs (one-sentence reviews and full reviews trust the two models differently). Where a band's
-linear part `b * linear score + c` alone is beyond its `linear_decides_beyond` (fitted by train.py: the hardest push
-against the linear part the transformer gave on any held-out row of the band), no transformer margin seen could turn the
-answer, so the transformer is not run for that text: its answer is the logistic of the linear part, and the prediction
-says `"scored_by": "linear"` (else "transformer+linear", or "transformer" for a folder without the linear model).
-The linear model's module ships beside this file as `code/instant_model.py`.
+A model folder may also hold the instant tier's linear model and, in its serving config, how to combine the two
+(training/combination.py: fitted by train.py with `--combine-linear`). The answer is then the combination's, and where
+the linear model decides alone the transformer is not run for that text: the prediction says `"scored_by": "linear"`
+(else "transformer+linear", or "transformer" for a folder without the linear model).
 """
 
 from __future__ import annotations
@@ -33,8 +29,12 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
+try:  # in the repository
+    from training.combination import CombinedModel
+except ImportError:  # in model.tar.gz: code/combination.py sits beside this file
+    from combination import CombinedModel  # type: ignore[import-not-found,no-redef]
+
 SERVING_CONFIG_FILE = "serving_config.json"
-INSTANT_DIR = "instant"  # the instant tier's artifact inside a combined model folder
 ONNX_FILE = "model.int8.onnx"  # written by training/onnx_export.py; what a CPU serves by default
 JSON_CONTENT_TYPE = "application/json"
 MAX_TEXTS = int(os.environ.get("MAX_TEXTS", "64"))
@@ -77,9 +77,7 @@ class LoadedModel:
     micro_batch: int = DEFAULT_MICRO_BATCH
     token_budget: int = DEFAULT_TOKEN_BUDGET
     pool: ThreadPoolExecutor | None = None  # runs micro-batches side by side when the backend releases the GIL
-    instant: Any | None = None  # the linear model combined with the transformer (instant_model.InstantModel)
-    # per length band: max_tokens, transformer, instant, bias and (optional) linear_decides_beyond
-    combination: list[dict[str, float]] | None = None
+    combined: CombinedModel | None = None  # the linear model and how to combine it with the transformer
 
     def classify_all(self, batches: list[Batch]) -> Iterator[np.ndarray]:
         return self.pool.map(self.classify, batches) if self.pool else map(self.classify, batches)
@@ -126,7 +124,8 @@ def torch_classifier(model: Any) -> Callable[[Batch], np.ndarray]:
     def classify(batch: Batch) -> np.ndarray:
         with torch.inference_mode():
             inputs = {name: torch.from_numpy(array).to(device) for name, array in batch.items()}
-            return model(**inputs).logits.float().cpu().numpy()
+            logits: np.ndarray = model(**inputs).logits.float().cpu().numpy()
+            return logits
 
     return classify
 
@@ -143,7 +142,9 @@ def onnx_classifier(path: Path) -> Callable[[Batch], np.ndarray]:
     inputs = {node.name for node in session.get_inputs()}
 
     def classify(batch: Batch) -> np.ndarray:
-        return session.run(["logits"], {name: array for name, array in batch.items() if name in inputs})[0]
+        feed = {name: array for name, array in batch.items() if name in inputs}
+        logits: np.ndarray = session.run(["logits"], feed)[0]
+        return logits
 
     return classify
 
@@ -220,10 +221,8 @@ def load_model(model_dir: str, backend: str | None = None, combine: bool = True)
         elif torch.cuda.is_available():  # the SageMaker endpoint's GPU
             model.to("cuda")
         classify = torch_classifier(model)
-    instant, combination = None, None
-    if combine and serving.get("combination"):
-        instant, combination = load_instant(folder / INSTANT_DIR), serving["combination"]
-    logger.info("model %s served by %s%s", folder, backend, " + the instant linear model" if instant else "")
+    combined = CombinedModel.load(folder, serving) if combine else None
+    logger.info("model %s served by %s%s", folder, backend, " + the linear model" if combined else "")
     return LoadedModel(
         classify=classify,
         tokenizer=tokenizer,
@@ -232,61 +231,8 @@ def load_model(model_dir: str, backend: str | None = None, combine: bool = True)
         backend=backend,
         **text_encoding(serving),
         pool=pool,
-        instant=instant,
-        combination=combination,
+        combined=combined,
     )
-
-
-def _instant_module() -> Any:
-    try:  # in the repository (functions/ on the path)
-        from ondemand import instant_model
-    except ImportError:  # in model.tar.gz: code/instant_model.py sits beside this file
-        import instant_model
-    return instant_model
-
-
-def load_instant(folder: Path) -> Any:
-    """The linear model a combined folder needs; its absence is an error, not a silent transformer-only answer."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"The serving config combines the instant model, but {folder} does not exist.")
-    return _instant_module().InstantModel.load(folder)
-
-
-def instant_scores(instant: Any, texts: list[str]) -> np.ndarray:
-    """The linear model's log-odds of POSITIVE for each text: its bias plus the weights of the text's buckets."""
-    feature_buckets = _instant_module().feature_buckets
-    weights, count = instant.weights, len(instant.weights)
-    return np.array([instant.bias + sum([weights[i] for i in feature_buckets(text, count)]) for text in texts])
-
-
-def band_terms(
-    instant: np.ndarray, lengths: list[int], combination: list[dict[str, float]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per text, by the first band whose `max_tokens` holds its token count (the last band takes the rest): the
-    transformer's weight, the linear part (`instant * score + bias`) and whether that part alone decides the answer
-    (beyond the band's `linear_decides_beyond`; a band without one never lets it)."""
-    weights, linear_parts, decides = np.empty(len(lengths)), np.empty(len(lengths)), np.zeros(len(lengths), dtype=bool)
-    for i, length in enumerate(lengths):
-        band = next((b for b in combination if length <= b["max_tokens"]), combination[-1])
-        weights[i] = band["transformer"]
-        linear_parts[i] = band["instant"] * instant[i] + band["bias"]
-        decides[i] = abs(linear_parts[i]) > band.get("linear_decides_beyond", np.inf)
-    return weights, linear_parts, decides
-
-
-def combined_margins(
-    transformer: np.ndarray,
-    instant: np.ndarray,
-    lengths: list[int],
-    combination: list[dict[str, float]],
-    linear_may_decide: bool = True,
-) -> np.ndarray:
-    """Log-odds of POSITIVE: per text, its band's weighted sum of the transformer's margin (logit POSITIVE - logit
-    NEGATIVE) and the linear model's score; only the linear part where it alone decides (the transformer's margin,
-    which the server does not compute there, is ignored) unless `linear_may_decide` is False."""
-    weights, linear_parts, decides = band_terms(instant, lengths, combination)
-    transformer_terms = weights * np.nan_to_num(transformer)
-    return np.where(decides & linear_may_decide, linear_parts, transformer_terms + linear_parts)
 
 
 def encoded_logits(ids: list[list[int]], loaded: LoadedModel) -> np.ndarray:
@@ -307,20 +253,21 @@ def transformer_logits(texts: list[str], loaded: LoadedModel) -> tuple[np.ndarra
 
 def probabilities(texts: list[str], loaded: LoadedModel) -> tuple[np.ndarray, list[str]]:
     """Per text, the probability of each label and what scored it: the transformer's softmax ("transformer"), or the
-    combination's logistic ("transformer+linear"), or the linear part's alone where it decides ("linear")."""
+    combination's logistic ("transformer+linear"), or that of the linear part alone where the linear model decides
+    ("linear")."""
     ids = encode_head_tail(loaded.tokenizer, texts, loaded.max_length, loaded.head_tokens)
-    if loaded.instant is None:
+    combined = loaded.combined
+    if combined is None:
         return softmax(encoded_logits(ids, loaded)), ["transformer"] * len(texts)
     lengths = [len(i) for i in ids]
-    instant = instant_scores(loaded.instant, texts)
-    _, _, decides = band_terms(instant, lengths, loaded.combination)
+    linear = combined.linear_scores(texts)
+    decides = combined.combination.linear_decides(linear, lengths)
     transformer = np.full(len(texts), np.nan)
     needed = np.flatnonzero(~decides)
     if len(needed):
         logits = encoded_logits([ids[i] for i in needed], loaded)
         transformer[needed] = logits[:, 1] - logits[:, 0]
-    margins = combined_margins(transformer, instant, lengths, loaded.combination)
-    positive = 1.0 / (1.0 + np.exp(-np.clip(margins, -50, 50)))
+    positive = combined.combination.positive_probability(transformer, linear, lengths)
     scored_by = ["linear" if skipped else "transformer+linear" for skipped in decides]
     return np.stack([1.0 - positive, positive], axis=1), scored_by
 
@@ -375,7 +322,8 @@ def micro_batches(lengths: list[int], max_rows: int, token_budget: int) -> list[
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+    probabilities: np.ndarray = shifted / shifted.sum(axis=-1, keepdims=True)
+    return probabilities
 
 
 def predict_fn(texts: list[str], loaded: LoadedModel) -> dict[str, Any]:

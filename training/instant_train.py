@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -59,7 +58,8 @@ def nb_log_count_ratios(features: sparse.csr_matrix, labels: np.ndarray, alpha: 
     """r = log((p / |p|_1) / (q / |q|_1)) with p, q the smoothed feature counts in positive and negative texts."""
     positive = alpha + np.asarray(features[labels == 1].sum(axis=0)).ravel()
     negative = alpha + np.asarray(features[labels == 0].sum(axis=0)).ravel()
-    return np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+    ratios: np.ndarray = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+    return ratios
 
 
 @dataclass(frozen=True)
@@ -213,4 +213,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

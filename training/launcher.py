@@ -115,7 +115,8 @@ def sdk_arguments(request: dict[str, Any], shape: str) -> dict[str, Any]:
     own codec from the service model, so map keys (hyperparameter names, environment variables) stay as they are."""
     from sagemaker.core.utils.code_injection.codec import transform
 
-    return transform(request, shape)
+    arguments: dict[str, Any] = transform(request, shape)
+    return arguments
 
 
 def launch(

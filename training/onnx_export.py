@@ -15,16 +15,17 @@ training wrote: the number a user of the local endpoint gets.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from training import inference
+from training import inference, model_metrics
 
 # MatMulNBits: 8-bit weights in blocks of BLOCK_SIZE inputs per output column; accuracy_level 4 = int8 compute.
 BLOCK_SIZE = 32
@@ -91,6 +92,8 @@ def smooth_for_int8(
     class Smoothed(torch.nn.Module):
         """`linear(x / s)` with the weight's input rows times s: the same output, a flatter input."""
 
+        inv_s: torch.Tensor
+
         def __init__(self, linear: torch.nn.Linear, s: torch.Tensor) -> None:
             super().__init__()
             self.linear = linear
@@ -99,7 +102,8 @@ def smooth_for_int8(
                 linear.weight.mul_(s[None, :])
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.linear(x * self.inv_s)
+            smoothed: torch.Tensor = self.linear(x * self.inv_s)
+            return smoothed
 
     inputs = {}
     for i, layer in enumerate(layers):
@@ -254,24 +258,48 @@ def quantize_blockwise_int8(fp32: Path, target: Path, block_size: int = BLOCK_SI
     return target
 
 
-# "smoothed" is `quantize_dynamic_int8` on a graph `smooth_for_int8` prepared (export_int8 does that part).
-QUANTIZERS = {"smoothed": quantize_dynamic_int8, "dynamic": quantize_dynamic_int8, "blockwise": quantize_blockwise_int8}
+@dataclass(frozen=True)
+class Quantizer:
+    """One way to make the int8 graph: how the fp32 graph is quantized, and whether it is smoothed first
+    (`smooth_for_int8`, which needs calibration texts)."""
+
+    quantize: Callable[[Path, Path], Path]
+    smoothed: bool
+    help: str
 
 
-def export_int8(model_dir: Path, quantization: str = "smoothed", calibration_texts: list[str] | None = None) -> Path:
+QUANTIZERS = {
+    "smoothed": Quantizer(
+        quantize_dynamic_int8,
+        smoothed=True,
+        help="dynamic int8 after SmoothQuant-style scaling, needs --calibration-dir",
+    ),
+    "dynamic": Quantizer(quantize_dynamic_int8, smoothed=False, help="the same without the scaling"),
+    "blockwise": Quantizer(
+        quantize_blockwise_int8,
+        smoothed=False,
+        help="8-bit MatMulNBits, closer to fp32 and independent of batch-mates, slower",
+    ),
+}
+DEFAULT_QUANTIZATION = "smoothed"
+
+
+def export_int8(
+    model_dir: Path, quantization: str = DEFAULT_QUANTIZATION, calibration_texts: list[str] | None = None
+) -> Path:
     """Trace the model to ONNX, quantize its MatMul weights to int8 (`QUANTIZERS`: "smoothed", the default, calibrated
     on `calibration_texts`; "dynamic", the same without smoothing; "blockwise", the closest to fp32 and the slowest),
     write ONNX_FILE atomically."""
     if quantization not in QUANTIZERS:
         raise ValueError(f"quantization must be one of {', '.join(QUANTIZERS)}, not {quantization!r}")
-    if quantization == "smoothed" and not calibration_texts:
-        raise ValueError("smoothed int8 needs calibration texts (train rows: --calibration-dir); dynamic needs none")
+    quantizer = QUANTIZERS[quantization]
+    if quantizer.smoothed and not calibration_texts:
+        raise ValueError(f"{quantization} int8 needs calibration texts (train rows: --calibration-dir)")
     target = Path(model_dir) / inference.ONNX_FILE
     with tempfile.TemporaryDirectory() as scratch:
-        smoothing = calibration_texts if quantization == "smoothed" else None
-        fp32 = export_fp32(model_dir, Path(scratch) / "model.onnx", smoothing)
+        fp32 = export_fp32(model_dir, Path(scratch) / "model.onnx", calibration_texts if quantizer.smoothed else None)
         partial = Path(scratch) / inference.ONNX_FILE
-        QUANTIZERS[quantization](fp32, partial)
+        quantizer.quantize(fp32, partial)
         partial.replace(target)
     return target
 
@@ -289,16 +317,14 @@ def score_served(model_dir: Path, test_dir: Path, export_seconds: float = 0.0) -
     scores = evaluate.scored_parts(test, behavioural, evaluate.labels_by_part(margins)["model"])
     served = {
         "backend": "onnx-int8",
-        "combined": loaded.instant is not None,
+        "combined": loaded.combined is not None,
         **scores,
         **({"linear_decides": evaluate.linear_decides_report(margins)} if "linear_decides" in margins else {}),
         "eval_seconds": round(time.perf_counter() - started, 1),
         "export_seconds": round(export_seconds, 1),
     }
-    metrics_file = Path(model_dir) / "metrics.json"
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-    metrics["served_test"] = served
-    metrics_file.write_text(json.dumps(metrics, indent=2))
+    with model_metrics.updating(model_dir) as metrics:
+        metrics["served_test"] = served
     return served
 
 
@@ -310,16 +336,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quantization",
         choices=sorted(QUANTIZERS),
-        default="smoothed",
-        help="smoothed (default): dynamic int8 after SmoothQuant-style scaling, needs --calibration-dir; dynamic: "
-        "the same without it; blockwise: 8-bit MatMulNBits, closer to fp32 and independent of batch-mates, slower "
-        "(training/README.md, The int8 gap)",
+        default=DEFAULT_QUANTIZATION,
+        help="; ".join(f"{name}: {quantizer.help}" for name, quantizer in QUANTIZERS.items())
+        + f" (default: {DEFAULT_QUANTIZATION}; training/README.md, The int8 gap)",
     )
     args = parser.parse_args(argv)
-    if args.quantization == "smoothed" and args.calibration_dir is None:
-        parser.error("--quantization smoothed (the default) needs --calibration-dir with train rows")
+    smoothed = QUANTIZERS[args.quantization].smoothed
+    if smoothed and args.calibration_dir is None:
+        parser.error(f"--quantization {args.quantization} needs --calibration-dir with train rows")
     started = time.perf_counter()
-    texts = calibration_sample(args.calibration_dir) if args.quantization == "smoothed" else None
+    texts = calibration_sample(args.calibration_dir) if smoothed else None
     target = export_int8(args.model_dir, args.quantization, texts)
     export_seconds = time.perf_counter() - started
     print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) in {export_seconds:.1f} s", flush=True)

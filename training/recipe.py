@@ -22,7 +22,8 @@ PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 def state_request(state: str, substitutions: dict[str, str], run_time_values: dict[str, Any]) -> dict[str, Any]:
     """The request a Task state of the pipeline sends, with every placeholder and every `Name.$` field filled."""
     parameters = json.loads(ASL_PATH.read_text())["States"][state]["Parameters"]
-    return _fill(parameters, substitutions, run_time_values, state)
+    request: dict[str, Any] = _fill(parameters, substitutions, run_time_values, state)
+    return request
 
 
 def _fill(value: Any, substitutions: dict[str, str], run_time_values: dict[str, Any], state: str) -> Any:

@@ -5,9 +5,10 @@ SageMaker runs `train.py --epochs 1 ...` with `SM_MODEL_DIR` and one `SM_CHANNEL
 (`tiny`, `quick`, `full`) sets every hyperparameter at once; a flag given explicitly wins over the profile.
 
 The model folder it writes is what training/inference.py serves: config (with the label names), safetensors
-weights, tokenizer, `label_map.json`, `serving_config.json` and `metrics.json` (validation history, test scores and
-the TF-IDF baseline). It prints `test_accuracy=<x>;` for SageMaker's metric definition, which the pipeline's Choice
-reads.
+weights, tokenizer, `label_map.json`, `serving_config.json`, `code/` (the handler and the modules it imports) and
+`metrics.json` (validation history, test scores and the TF-IDF baseline; training/model_metrics.py). With
+`--combine-linear` the transformer is combined with the instant tier's linear model (training/combination.py). It
+prints `test_accuracy=<x>;` for SageMaker's metric definition, which the pipeline's Choice reads.
 """
 
 from __future__ import annotations
@@ -15,64 +16,104 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, get_type_hints
 
-import numpy as np
 import pandas as pd
 import torch
+from ondemand import instant_model
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
     get_linear_schedule_with_warmup,
 )
 
-from training import capability_data, evaluate, inference
+from training import capability_data, combination, evaluate, inference, model_metrics
 from training.channels import balanced_sample, per_source_sample, read_channel, sample_sources
 
 LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
-LONGEST = 1_000_000  # a length band's max_tokens that every input fits
-MIN_BAND_ROWS_PER_LABEL = 40
-# A new row's transformer pushes harder than the hardest of n held-out rows with probability at most 1 / (n + 1)
-# (exchangeable rows): from 200 rows, at most 0.5%. Fewer rows and the band never lets the linear part decide alone.
-MIN_ROWS_FOR_LINEAR_BOUND = 200
+# What the model folder's code/ holds: the handler SageMaker's Hugging Face container imports (code/inference.py) and
+# the modules it imports, which the inference image does not have.
+SERVING_CODE = (Path(inference.__file__), Path(combination.__file__), Path(instant_model.__file__))
 
 
 @dataclass
 class Hyperparameters:
-    base_model: str = ""
-    max_length: int = 256
-    head_tokens: int = 64
-    train_size: int = 2000
-    train_sources: str = "imdb"
-    validation_size: int = 256
-    test_size: int = 0
-    epochs: float = 1.0
-    learning_rate: float = 1e-4
-    batch_size: int = 16
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    eval_every: int = 50
-    patience: int = 3
-    freeze_embeddings: int = 1
-    baseline: str = "full"
-    seed: int = 42
-    threads: int = 0
-    head_lr_multiplier: float = 10.0
-    freeze_layers: int = 0
-    combine_instant: int = 0
-    combination_rows: int = 1000
-    short_tokens: int = 64
-    capability_rows: int = 0
-    capability_validation_rows: int = 0
-    test_imdb_rows: int = 0
-    model_name: str = "sentiment-minilm"
+    """Every hyperparameter, its type, default and meaning: `parse_args` makes the flags from these fields."""
+
+    base_model: str = field(
+        default="", metadata={"help": "the encoder to fine-tune, a folder or a name; empty: the offline local one"}
+    )
+    max_length: int = field(default=256, metadata={"help": "tokens per text; a longer one keeps its head and its tail"})
+    head_tokens: int = field(default=64, metadata={"help": "tokens kept from the start of a long text"})
+    train_size: int = field(
+        default=2000, metadata={"help": "train rows for the sources without a count of their own (0: all their rows)"}
+    )
+    train_sources: str = field(
+        default="imdb",
+        metadata={"help": 'sources to train on, comma-separated; "imdb:500" gives one its own row count'},
+    )
+    validation_size: int = field(default=256, metadata={"help": "validation rows the checkpoint is chosen on"})
+    test_size: int = field(default=0, metadata={"help": "test rows to score, half of each label (0: all)"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the train rows (a fraction works)"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "the encoder's peak learning rate"})
+    batch_size: int = field(default=16, metadata={"help": "rows per training step"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "share of the steps the learning rate warms up over"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (none on biases and LayerNorm)"})
+    eval_every: int = field(default=50, metadata={"help": "steps between validation checks"})
+    patience: int = field(default=3, metadata={"help": "validation checks without a better accuracy before stopping"})
+    freeze_embeddings: bool = field(default=True, metadata={"help": "leave the word embeddings as pre-trained"})
+    baseline: str = field(
+        default="full", metadata={"help": 'also a TF-IDF baseline on every train row ("full"), or not ("none")'}
+    )
+    seed: int = field(default=42, metadata={"help": "seed of the sampling, the head's initialisation and batch order"})
+    threads: int = field(default=0, metadata={"help": "torch threads (0: the cores free when training starts)"})
+    head_lr_multiplier: float = field(
+        default=10.0, metadata={"help": "the new classification head's learning rate over the encoder's"}
+    )
+    freeze_layers: int = field(default=0, metadata={"help": "encoder layers, from the bottom, left as pre-trained"})
+    combine_linear: bool = field(
+        default=False, metadata={"help": "combine the transformer with the linear model (training/combination.py)"}
+    )
+    combination_rows: int = field(
+        default=1000, metadata={"help": "held-out validation rows the combination is fitted on"}
+    )
+    short_tokens: int = field(
+        default=64, metadata={"help": "the combination's short band: inputs of at most this many tokens"}
+    )
+    capability_rows: int = field(
+        default=0, metadata={"help": "generated train rows per capability (training/capability_data.py)"}
+    )
+    capability_validation_rows: int = field(
+        default=0,
+        metadata={"help": "generated held-out rows per capability for each of: checkpoint, combination, report"},
+    )
+    test_imdb_rows: int = field(
+        default=0, metadata={"help": "IMDb test rows the fp32 model is scored on (0: all); the served model gets all"}
+    )
+    model_name: str = field(default="sentiment-minilm", metadata={"help": "the model's name in its answers"})
+
+
+class JobPaths(TypedDict):
+    """Where the job reads and writes: SageMaker's SM_* folders, or the flags."""
+
+    model_dir: str
+    train_dir: str | None
+    validation_dir: str | None
+    test_dir: str | None
+    instant_dir: str | None
+    progress: bool
+
+
+class FineTuneReport(TypedDict):
+    steps: int
+    best_step: int
+    validation_history: list[dict[str, float]]
 
 
 # `quick` is sized for <= 15 minutes on 2 CPU cores: both domains (every short Rotten Tomatoes sentence, 500 IMDb
@@ -107,7 +148,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         batch_size=32,
         eval_every=60,
         patience=4,
-        combine_instant=1,
+        combine_linear=True,
         combination_rows=600,
         capability_rows=400,
         capability_validation_rows=40,
@@ -125,7 +166,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         batch_size=16,
         eval_every=200,
         patience=4,
-        combine_instant=1,
+        combine_linear=True,
         combination_rows=1000,
         capability_rows=400,
         capability_validation_rows=40,
@@ -165,7 +206,7 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Rand
     order = list(range(len(lengths)))
     rng.shuffle(order)
     window = batch_size * 32
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), window):
         chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
@@ -194,7 +235,7 @@ def fine_tune(
     validation: pd.DataFrame,
     progress: bool = True,
     device: torch.device | None = None,
-) -> tuple:
+) -> tuple[Any, Any, FineTuneReport]:
     """Train on `device` (default: the GPU if there is one) and keep the weights with the best validation accuracy
     seen (checked every `eval_every` steps)."""
     from tqdm.auto import tqdm
@@ -245,7 +286,7 @@ def fine_tune(
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * hp.warmup_ratio), total_steps)
 
     history: list[dict[str, float]] = []
-    best = {"accuracy": -1.0, "step": 0, "state": None}
+    best_accuracy, best_step, best_state = -1.0, 0, None
     step, stale, running_loss = 0, 0, 0.0
     model.train()
     bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress)
@@ -263,24 +304,24 @@ def fine_tune(
             step += 1
             running_loss = loss.item() if step == 1 else 0.9 * running_loss + 0.1 * loss.item()
             bar.update(1)
-            bar.set_postfix(loss=f"{running_loss:.3f}", best_val=f"{max(best['accuracy'], 0):.3f}")
+            bar.set_postfix(loss=f"{running_loss:.3f}", best_val=f"{max(best_accuracy, 0):.3f}")
             if step % hp.eval_every == 0 or step == total_steps:
                 accuracy = accuracy_on(model, tokenizer, val_ids, val_labels, hp.batch_size, device)
                 history.append(
                     {"step": step, "validation_accuracy": round(accuracy, 4), "loss": round(running_loss, 3)}
                 )
-                if accuracy > best["accuracy"]:
-                    best = {"accuracy": accuracy, "step": step, "state": copy.deepcopy(model.state_dict())}
+                if accuracy > best_accuracy:
+                    best_accuracy, best_step, best_state = accuracy, step, copy.deepcopy(model.state_dict())
                     stale = 0
                 else:
                     stale += 1
             if step >= total_steps or stale >= hp.patience:
                 break
     bar.close()
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
-    return model, tokenizer, {"steps": step, "best_step": best["step"], "validation_history": history}
+    return model, tokenizer, {"steps": step, "best_step": best_step, "validation_history": history}
 
 
 def save_model(model_dir: Path, model: Any, tokenizer: Any, hp: Hyperparameters, profile: str) -> None:
@@ -296,17 +337,45 @@ def save_model(model_dir: Path, model: Any, tokenizer: Any, hp: Hyperparameters,
         "micro_batch": inference.DEFAULT_MICRO_BATCH,
     }
     (model_dir / inference.SERVING_CONFIG_FILE).write_text(json.dumps(serving, indent=2))
-    # SageMaker's Hugging Face container serves model.tar.gz with our handler when it sits at code/inference.py.
+    copy_serving_code(model_dir)
+
+
+def copy_serving_code(model_dir: Path) -> None:
+    """SERVING_CODE into the folder's code/: SageMaker's Hugging Face container serves model.tar.gz with our handler
+    when it sits at code/inference.py, and puts code/ on the path for what it imports."""
     (model_dir / "code").mkdir(exist_ok=True)
-    shutil.copy(inference.__file__, model_dir / "code" / "inference.py")
+    for path in SERVING_CODE:
+        shutil.copy(path, model_dir / "code" / path.name)
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, dict[str, str | None]]:
+def parse_bool(text: str) -> bool:
+    """A boolean hyperparameter as SageMaker passes it, a string: "true" or "false" (any case), "1" or "0"."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false (or 1 or 0), not {text!r}")
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, JobPaths]:
+    """The flags come from `Hyperparameters`; one not given takes the profile's value, then the field's default."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default=os.environ.get("TRAIN_PROFILE", "quick"))
+    types = get_type_hints(Hyperparameters)
     for spec in fields(Hyperparameters):
-        kind = {"int": int, "float": float}.get(str(spec.type), str)
-        parser.add_argument(f"--{spec.name.replace('_', '-')}", dest=spec.name, type=kind, default=None)
+        kind = types[spec.name]
+        boolean = kind is bool
+        parser.add_argument(
+            f"--{spec.name.replace('_', '-')}",
+            dest=spec.name,
+            type=parse_bool if boolean else kind,
+            nargs="?" if boolean else None,  # `--flag` alone is `--flag true`
+            const=True if boolean else None,
+            default=None,
+            metavar=kind.__name__.upper(),
+            help=f"{spec.metadata['help']} (default: the profile's, else {spec.default!r})",
+        )
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "var/model"))
     parser.add_argument("--train-dir", default=os.environ.get("SM_CHANNEL_TRAIN"))
     parser.add_argument("--validation-dir", default=os.environ.get("SM_CHANNEL_VALIDATION"))
@@ -314,7 +383,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, dic
     parser.add_argument(
         "--instant-dir",
         default=os.environ.get("SM_CHANNEL_INSTANT"),
-        help="a trained instant model to combine with (--combine-instant 1); default: train one",
+        help="the instant tier's trained model, as the linear model to combine with (--combine-linear); default: "
+        "train one",
     )
     parser.add_argument("--no-progress", action="store_true")
     args = vars(parser.parse_args(argv))
@@ -322,8 +392,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[Hyperparameters, str, dic
     hp = Hyperparameters(**{**PROFILES[args["profile"]], **chosen})
     if not hp.base_model:
         hp.base_model = default_base_model()
-    paths = {key: args[key] for key in ("model_dir", "train_dir", "validation_dir", "test_dir", "instant_dir")}
-    paths["progress"] = None if args["no_progress"] else "on"
+    paths: JobPaths = {
+        "model_dir": args["model_dir"],
+        "train_dir": args["train_dir"],
+        "validation_dir": args["validation_dir"],
+        "test_dir": args["test_dir"],
+        "instant_dir": args["instant_dir"],
+        "progress": not args["no_progress"],
+    }
     return hp, args["profile"], paths
 
 
@@ -338,86 +414,37 @@ def train_instant(full_train: pd.DataFrame, folder: Path) -> float:
 
 def fit_combination(
     model_dir: Path, rows: pd.DataFrame, short_tokens: int, seed: int
-) -> tuple[list[dict[str, float]], dict[str, Any]]:
-    """How much to trust each model, fitted on held-out rows the transformer never chose a checkpoint on: a logistic
-    regression on (transformer margin, linear score) per length band, inputs of at most `short_tokens` tokens and
-    longer ones. A band with too few rows of either label takes the other band's weights.
-
-    A band with at least MIN_ROWS_FOR_LINEAR_BOUND rows also gets `linear_decides_beyond`: the hardest push the
-    transformer's term gave against the sign of the linear part on the band's rows. Where the linear part alone is
-    beyond it, no push seen could turn the answer, and the server skips the transformer (inference.band_terms);
-    metrics.json says what share of the rows that was."""
-    from sklearn.linear_model import LogisticRegression
-
+) -> tuple[combination.Combination, dict[str, dict[str, float]]]:
+    """`Combination.fit` on held-out rows: the saved transformer's margins and the folder's linear model's scores."""
     loaded = inference.load_model(str(model_dir), backend="torch", combine=False)
-    texts, labels = rows["text"].tolist(), rows["label"].to_numpy()
+    texts = rows["text"].tolist()
     logits, lengths = inference.transformer_logits(texts, loaded)
-    features = np.column_stack([logits[:, 1] - logits[:, 0], inference.instant_scores(load_instant(model_dir), texts)])
-    short = np.array(lengths) <= short_tokens
-    bands, report = [], {}
-    for name, mask, max_tokens in (("short", short, short_tokens), ("long", ~short, LONGEST)):
-        if min(np.bincount(labels[mask], minlength=2)) < MIN_BAND_ROWS_PER_LABEL:
-            continue
-        fitted = LogisticRegression(C=1.0, random_state=seed).fit(features[mask], labels[mask])
-        (a, b), c = fitted.coef_[0], fitted.intercept_[0]
-        band = {
-            "max_tokens": max_tokens,
-            "transformer": round(float(a), 4),
-            "instant": round(float(b), 4),
-            "bias": round(float(c), 4),
-        }
-        accuracy = fitted.score(features[mask], labels[mask])
-        report[name] = {"rows": int(mask.sum()), "accuracy": round(float(accuracy), 4)}
-        if mask.sum() >= MIN_ROWS_FOR_LINEAR_BOUND:
-            linear_parts = b * features[mask, 1] + c
-            band["linear_decides_beyond"] = hardest_push(a * features[mask, 0], linear_parts)
-            share = np.mean(np.abs(linear_parts) > band["linear_decides_beyond"])
-            report[name]["linear_decides_share"] = round(float(share), 4)
-        bands.append(band)
-    if not bands:
-        raise ValueError(
-            f"Too few held-out rows to fit the combination: {len(rows)} (need "
-            f"{MIN_BAND_ROWS_PER_LABEL} of each label in a length band); raise --combination-rows."
-        )
-    bands[-1]["max_tokens"] = LONGEST  # the last band takes every longer input
-    return bands, report
+    linear = combination.linear_scores(combination.load_linear_model(model_dir), texts)
+    margins = logits[:, 1] - logits[:, 0]
+    return combination.Combination.fit(margins, linear, lengths, rows["label"].to_numpy(), short_tokens, seed)
 
 
-def hardest_push(transformer_terms: np.ndarray, linear_parts: np.ndarray) -> float:
-    """The most the transformer's term pushed against the sign of the linear part on any row (0 if it never did),
-    rounded up: where the linear part alone is beyond it, no push seen could have turned the answer."""
-    pushes = -np.sign(linear_parts) * transformer_terms
-    return math.ceil(float(pushes.max(initial=0.0)) * 1e4) / 1e4
-
-
-def load_instant(model_dir: Path) -> Any:
-    return inference.load_instant(Path(model_dir) / inference.INSTANT_DIR)
-
-
-def combine_with_instant(
+def combine_with_linear(
     model_dir: Path,
     full_train: pd.DataFrame,
     held_out: pd.DataFrame,
     hp: Hyperparameters,
     instant_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Put the linear model into the folder (a copy of the `instant` channel's, which the local pipeline has already
-    trained on the same train split, else trained here), fit the combination, and make the folder serve it."""
-    target = model_dir / inference.INSTANT_DIR
+    """Put the linear model into the folder (a copy of the `instant` channel's: the instant tier's model, which the
+    local pipeline has already trained on the same train split; else trained here), fit the combination, and make the
+    folder serve it."""
+    target = model_dir / combination.LINEAR_MODEL_DIR
     if instant_dir:
         shutil.copytree(instant_dir, target, dirs_exist_ok=True)
-        instant_seconds = float(load_instant(model_dir).metadata["training"]["seconds"])
+        instant_seconds = float(combination.load_linear_model(model_dir).metadata["training"]["seconds"])
     else:
         instant_seconds = train_instant(full_train, target)
     started = time.perf_counter()
-    bands, report = fit_combination(model_dir, held_out, hp.short_tokens, hp.seed)
-    serving_file = model_dir / inference.SERVING_CONFIG_FILE
-    serving = json.loads(serving_file.read_text())
-    serving["combination"] = bands
-    serving_file.write_text(json.dumps(serving, indent=2))
-    shutil.copy(inference._instant_module().__file__, model_dir / "code" / "instant_model.py")
+    fitted, report = fit_combination(model_dir, held_out, hp.short_tokens, hp.seed)
+    fitted.save(model_dir / inference.SERVING_CONFIG_FILE)
     return {
-        "bands": bands,
+        "bands": fitted.to_config(),
         "fit": report,
         "instant_seconds": round(instant_seconds, 1),
         "fit_seconds": round(time.perf_counter() - started, 1),
@@ -451,16 +478,17 @@ def capability_report(model_dir: Path, rows: pd.DataFrame) -> dict[str, Any]:
     return {part: evaluate.behavioural_scores(rows, labels) for part, labels in predicted.items()}
 
 
-def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict[str, Any]:
+def run(hp: Hyperparameters, profile: str, paths: JobPaths) -> model_metrics.Metrics:
     """Sample, fine-tune, save, (combine with the linear model,) evaluate on the test channel; returns (and writes)
     metrics.json."""
-    if not paths.get("train_dir"):
+    train_dir, validation_dir, test_dir = paths["train_dir"], paths["validation_dir"], paths["test_dir"]
+    if not train_dir:
         raise SystemExit("No training data: set SM_CHANNEL_TRAIN or pass --train-dir.")
-    progress = paths.get("progress") is not None
+    progress = paths["progress"]
     started = time.perf_counter()
-    full_train = read_channel(paths["train_dir"])
+    full_train = read_channel(train_dir)
     train = sample_sources(full_train, hp.train_sources, hp.train_size, hp.seed)
-    validation_all = read_channel(paths["validation_dir"]) if paths.get("validation_dir") else full_train.tail(0)
+    validation_all = read_channel(validation_dir) if validation_dir else full_train.tail(0)
     validation = per_source_sample(validation_all, hp.train_sources, hp.validation_size, hp.seed)
     capability = capability_splits(hp)
     if hp.capability_rows:
@@ -472,7 +500,7 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
     model_dir = Path(paths["model_dir"])
     save_model(model_dir, model, tokenizer, hp, profile)
 
-    metrics: dict[str, Any] = {
+    metrics: model_metrics.Metrics = {
         "profile": profile,
         "hyperparameters": asdict(hp),
         "train_rows": len(train),
@@ -480,17 +508,17 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
         "train_seconds": round(train_seconds, 1),
         **training_report,
     }
-    if hp.combine_instant:
+    if hp.combine_linear:
         # Rows neither the fine-tune nor its checkpoint choice saw, so the weights say how each model generalises.
         unseen = validation_all[~validation_all["text"].isin(set(validation["text"]))]
         held_out = per_source_sample(unseen, hp.train_sources, hp.combination_rows, hp.seed)
         held_out = pd.concat([held_out, capability["fit"]], ignore_index=True)
-        metrics["combination"] = combine_with_instant(model_dir, full_train, held_out, hp, paths.get("instant_dir"))
+        metrics["combination"] = combine_with_linear(model_dir, full_train, held_out, hp, paths["instant_dir"])
     metrics["build_seconds"] = round(time.perf_counter() - started, 1)
     if len(capability["report"]):
         metrics["capability_validation"] = capability_report(model_dir, capability["report"])
-    if paths.get("test_dir"):
-        test = read_channel(paths["test_dir"])
+    if test_dir:
+        test = read_channel(test_dir)
         test = balanced_sample(test, hp.test_size, hp.seed) if hp.test_size else test
         whole_test = test
         if hp.test_imdb_rows:
@@ -510,7 +538,7 @@ def run(hp: Hyperparameters, profile: str, paths: dict[str, str | None]) -> dict
         print(evaluate.headline(metrics["test"]), flush=True)
         print(f"test_accuracy={metrics['test_accuracy']};", flush=True)
     metrics["total_seconds"] = round(time.perf_counter() - started, 1)
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    model_metrics.write(model_dir, metrics)
     return metrics
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import random
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -89,7 +90,7 @@ def test_train_in_sagemaker_conventions_writes_a_servable_model_folder_that_lear
         "label_map.json",
         "serving_config.json",
         "metrics.json",
-        "code/inference.py",
+        *(f"code/{path.name}" for path in train.SERVING_CODE),
     ):
         assert (model_dir / name).exists(), name
     assert json.loads((model_dir / "config.json").read_text())["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
@@ -108,6 +109,29 @@ def test_profiles_set_hyperparameters_and_explicit_flags_win():
 
     assert quick.max_length == train.PROFILES["quick"]["max_length"] and quick.base_model
     assert (tuned.epochs, tuned.seed, tuned.max_length) == (2.0, 7, quick.max_length)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(["true"], True), (["True"], True), (["1"], True), ([], True), (["false"], False), (["0"], False)],
+)
+def test_boolean_hyperparameters_take_what_sagemaker_passes(given, expected):
+    """SageMaker passes every hyperparameter as a string (json-decoded and printed by the training toolkit: True)."""
+    hp, _, _ = train.parse_args(["--train-dir", "x", "--freeze-embeddings", *given])
+
+    assert hp.freeze_embeddings is expected
+
+
+def test_every_hyperparameter_has_a_flag_with_help_and_a_wrong_boolean_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--help"])
+    helped = capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        train.parse_args(["--combine-linear", "maybe"])
+
+    assert "expected true or false" in capsys.readouterr().err
+    for spec in fields(train.Hyperparameters):
+        assert f"--{spec.name.replace('_', '-')}" in helped and spec.metadata["help"]
 
 
 def test_balanced_sample_takes_half_of_each_label_from_the_named_sources_shuffled():
@@ -182,7 +206,7 @@ def test_with_a_gpu_present_the_model_and_every_batch_are_asked_onto_cuda(tiny_m
         epochs=1,
         eval_every=2,
         patience=5,
-        freeze_embeddings=0,
+        freeze_embeddings=False,
         threads=1,
     )
 

@@ -61,12 +61,10 @@ def test_the_training_jobs_source_archive_runs_on_the_training_images_python(tmp
 def test_the_model_folders_code_runs_on_the_inference_images_python():
     model = recipe.state_request(recipe.MODEL_STATE, SUBSTITUTIONS, {"ModelName": "x", "ModelDataUrl": "x"})
     python = image_python(model["PrimaryContainer"]["Image"])
-    from ondemand import instant_model
-
-    from training import inference
+    from training import train
 
     # What train.py copies into the model folder's code/ (the inference toolkit imports it as the handler).
-    found = newer_than(python, [Path(inference.__file__), Path(instant_model.__file__)])
+    found = newer_than(python, list(train.SERVING_CODE))
 
     assert found.returncode == 0, f"needs a Python newer than the image's {python}:\n{found.stdout}{found.stderr}"
 
