@@ -127,14 +127,10 @@ model: $(VENV)/.installed
 # the pipeline trains in the background (GET /pipeline), the instant CPU model answers as soon as it is published and
 # Start works once the GPU model is trained, with no restart.
 # make demo KEEP_ALIVE=2m PROVISIONING_DELAY=30s NOTICE=1m INSTANT_TIER=always PORT=8000 PROFILE=quick ARGS="--no-dashboard"
-KEEP_ALIVE ?= 30m
-PROVISIONING_DELAY ?= 0s
-NOTICE ?= 5m
-INSTANT_TIER ?= always
-PORT ?= 8000
+# Every flag reads the variable of its name (--keep-alive: KEEP_ALIVE) and make hands the variables of its command line
+# to the recipe's environment, so none is restated here: unset, a flag keeps its default (python -m local_runtime -h).
 demo: $(VENV)/.installed
-	$(PY) -m local_runtime --keep-alive $(KEEP_ALIVE) --provisioning-delay $(PROVISIONING_DELAY) --port $(PORT) \
-		--notice $(NOTICE) --instant-tier $(INSTANT_TIER) --profile $(or $(PROFILE),quick) $(ARGS)
+	$(PY) -m local_runtime $(ARGS)
 
 # The developer dashboard (Streamlit) against the API at ONDEMAND_API_URL (default http://127.0.0.1:8000).
 DASHBOARD_PORT ?= 8501

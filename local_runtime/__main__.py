@@ -1,5 +1,10 @@
 """`python -m local_runtime`: make the model if none is cached, start everything on loopback, print the URLs,
-and stop every child process on Ctrl-C or SIGTERM."""
+and stop every child process on Ctrl-C or SIGTERM.
+
+The product's settings the demo exposes are flags made from their declarations (functions/ondemand/settings.py):
+default, help, bounds and choices come from there; a time takes a duration (`--keep-alive 2m`). Every flag also reads
+the variable of its name when it is not given (`--keep-alive`: KEEP_ALIVE), so `make demo KEEP_ALIVE=2m` needs no
+Makefile line of its own."""
 
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from ondemand.settings import INSTANT_TIERS
+from ondemand.settings import DECLARED, SECONDS_PER_UNIT, Setting, declared, shown
 
 from local_runtime.durations import format_duration, parse_duration
 from local_runtime.endpoints import REPO_ROOT, free_port, stop_process
@@ -37,6 +44,56 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def flag_variable(flag: str) -> str:
+    """The environment variable a flag defaults from: `--keep-alive` reads KEEP_ALIVE."""
+    return flag.removeprefix("--").replace("-", "_").upper()
+
+
+def as_flag(setting: Setting, value: Any) -> str:
+    """A setting's value as its flag takes it: a time as a duration (`30m`), anything else as the README shows it."""
+    return format_duration(value * SECONDS_PER_UNIT[setting.unit]) if setting.unit else shown(value)
+
+
+def setting_type(setting: Setting) -> Callable[[str], Any]:
+    """argparse type of a setting's flag: a time takes a duration (`30m`, `90s`), converted to the setting's unit;
+    anything else reads as the Lambda reads it. Either way the declared bounds hold."""
+
+    def convert(text: str) -> Any:
+        try:
+            if setting.unit is None:
+                return setting.value_of(text, "the value")
+            value = duration(text) / SECONDS_PER_UNIT[setting.unit]
+            setting.check(value, f"the duration in {setting.unit}")
+            return value
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag for every setting declared with one (ondemand/settings.py), its default and help from the declaration."""
+    group = parser.add_argument_group("the product's settings", "as the stack's (functions/ondemand/settings.py)")
+    for setting in DECLARED:
+        if setting.flag is None:
+            continue
+        variable = flag_variable(setting.flag)
+        group.add_argument(
+            setting.flag,
+            dest=setting.name,
+            type=setting_type(setting),
+            default=os.environ.get(variable) or setting.default,
+            choices=setting.choices,
+            metavar="DURATION" if setting.unit else "N" if setting.kind in (int, float) else None,
+            help=f"{setting.help} (env {variable}, default {as_flag(setting, setting.default)})".replace("%", "%%"),
+        )
+
+
+def setting_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the flags set, by `Settings` field (RuntimeConfig.settings)."""
+    return {setting.name: getattr(args, setting.name) for setting in DECLARED if setting.flag}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_runtime", description=__doc__)
     parser.add_argument(
@@ -44,12 +101,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=int(os.environ.get("PORT", 8000)),
         help="gateway port (web page + API); 0 picks a free one (default 8000, env PORT)",
-    )
-    parser.add_argument(
-        "--keep-alive",
-        type=duration,
-        default=os.environ.get("KEEP_ALIVE", "30m"),
-        help="how long the model stays up after it is ready or extended, e.g. 2m (env KEEP_ALIVE)",
     )
     parser.add_argument(
         "--provisioning-delay",
@@ -64,18 +115,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(tiny|quick|full); GET /pipeline shows its progress",
     )
     parser.add_argument(
-        "--instant-tier",
-        choices=INSTANT_TIERS,
-        default=os.environ.get("INSTANT_TIER", "always"),
-        help="when /predict may answer from the instant CPU model (env INSTANT_TIER, default always)",
-    )
-    parser.add_argument(
-        "--notice",
-        type=duration,
-        default=os.environ.get("NOTICE", "5m"),
-        help="the 'stops soon' text goes out this long before the model stops; 0 turns it off (env NOTICE, default 5m)",
-    )
-    parser.add_argument(
         "--model-dir", type=Path, default=None, help="model folder (default: the pipeline's cache for the profile)"
     )
     parser.add_argument(
@@ -88,19 +127,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reconcile-every", type=duration, default=None, help="reconciler period (default: the template's rate())"
     )
     parser.add_argument(
-        "--idle",
-        type=duration,
-        default=os.environ.get("IDLE", "15m"),
-        help="/extend needs a /predict this recent, and the reconciler stops a model nobody used this long "
-        "(the template's IdleMinutes; env IDLE, default 15m)",
-    )
-    parser.add_argument(
         "--dashboard",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also start the Streamlit dashboard if it is installed",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request and handler")
+    add_setting_flags(parser)
     return parser.parse_args(argv)
 
 
@@ -175,17 +208,11 @@ def main(argv: list[str] | None = None) -> int:
             var_dir=args.var_dir,
             port=args.port,
             pipeline_profile=pipeline_profile,
-            instant_tier=args.instant_tier,
-            notice_seconds=args.notice,
-            keep_alive_seconds=args.keep_alive,
             provisioning_delay=args.provisioning_delay,
             reconcile_every=args.reconcile_every,
-            idle_minutes=args.idle / 60,
             textbelt_key=os.environ.get("TEXTBELT_KEY"),
             admin_key=os.environ.get("ONDEMAND_ADMIN_KEY") or secrets.token_urlsafe(18),
-            # The parent's word for this process (benchmarks/soak.py raises the limits).
-            start_limit_per_phone=int(os.environ.get("START_LIMIT_PER_PHONE", 3)),
-            start_limit_per_client=int(os.environ.get("START_LIMIT_PER_CLIENT", 30)),
+            settings=setting_flags(args),
             lambda_log_level="INFO" if args.verbose else os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         )
         runtime = LocalRuntime(config, say=lambda line: print(line, flush=True))
@@ -208,8 +235,9 @@ Local runtime ready (no AWS account needed). Model: {model_dir}
   dashboard    {dashboard[1] if dashboard else "not started (streamlit or frontend/dashboard/app.py missing)"}
   state store  {runtime.state_server.url if runtime.state_server else "?"}   (DynamoDB API on moto)
   pipeline     {runtime.base_url + "/pipeline" if runtime.pipeline else "not running (--model-dir given)"}
-Keep-alive {format_duration(args.keep_alive)}, provisioning delay {format_duration(args.provisioning_delay)}, notice \
-{format_duration(args.notice)}, instant tier {args.instant_tier}.
+Keep-alive {as_flag(declared("keep_alive_minutes"), args.keep_alive_minutes)}, provisioning delay \
+{format_duration(args.provisioning_delay)}, notice {as_flag(declared("notice_minutes"), args.notice_minutes)}, instant \
+tier {args.instant_tier}.
 Ctrl-C stops everything.""",
             flush=True,
         )

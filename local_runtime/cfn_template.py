@@ -35,7 +35,8 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """The SAM template as plain data."""
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # safe: _CfnLoader is a SafeLoader subclass
+    template: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # safe: _CfnLoader is a SafeLoader
+    return template
 
 
 def table_definition(template: dict[str, Any], logical_id: str = "StateTable") -> dict[str, Any]:

@@ -48,7 +48,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A port nobody listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def model_server_args(model_dir: Path, port: int) -> list[str]:
@@ -326,7 +327,8 @@ class LocalEndpointControl:
             raise EndpointError(f"The model server did not answer: {error}") from error
         if response.status_code != 200:
             raise EndpointError(f"The model server answered {response.status_code}: {response.text[:300]}")
-        return response.json()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     # --- for the runtime and its tests ----------------------------------------------------------------------
 

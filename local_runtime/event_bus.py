@@ -9,9 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from moto.events.models import EventPattern
+from moto.events.utils import EventMessageType
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class Rule:
 
     def matches(self, event: dict[str, Any]) -> bool:
         # moto's matcher implements EventBridge's pattern syntax (prefix, anything-but, numeric, exists, ...).
-        return EventPattern(None, self.pattern).matches_event(event)
+        return EventPattern(None, self.pattern).matches_event(cast(EventMessageType, event))
 
 
 class LocalEventBus:

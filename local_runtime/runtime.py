@@ -8,6 +8,7 @@ this process's environment for them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -75,7 +76,6 @@ class RuntimeConfig:
     var_dir: Path = REPO_ROOT / "var" / "local_runtime"
     host: str = "127.0.0.1"
     port: int = 0
-    keep_alive_seconds: float = 30 * 60
     provisioning_delay: float = 0.0
     reconcile_every: float | None = None  # None: the template's rate()
     textbelt_key: str | None = None
@@ -83,19 +83,12 @@ class RuntimeConfig:
     static_dir: Path = REPO_ROOT / "frontend"
     model_command: CommandFactory | None = None  # None: the pipeline's model server on model_dir
     fork_server: bool = True  # fork model servers from a warm interpreter (fast starts); False: a fresh one each time
-    start_limit_per_phone: int = 3
-    start_limit_per_client: int = 30
-    gpu_minutes_per_day: float = 240  # the owner's daily budget, as the stack's GpuMinutesPerDay
-    cooldown_seconds: float = 0.0  # the stack waits 5 minutes after a teardown; the demo may restart at once
-    idle_minutes: float = 15  # /extend needs a prediction this recent; the reconciler stops a model idle this long
-    sms_country_codes: tuple[str, ...] = ("+1",)
     lambda_log_level: str = "WARNING"  # the handlers' Powertools logger; the console says what matters
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The product's settings the flags set, by `Settings` field and in its unit (`keep_alive_minutes=0.5`); every
+    other one keeps its declared default (ondemand/settings.py), but for the demo's own (`local_settings`)."""
     extra_env: dict[str, str] = field(default_factory=dict)
     """Extra environment for the model-server processes."""
-    instant_tier: str = "always"
-    """off | while-starting | always: when /predict may answer from the instant CPU model (INSTANT_TIER)."""
-    notice_seconds: float = 5 * 60
-    """How long before expires_at the "stops soon" text goes out (NOTICE_MINUTES); 0 turns it off."""
     instant_model_dir: Path | None = None
     """The instant model's folder; None: beside model_dir, where the local model pipeline publishes it."""
     pipeline_profile: str | None = None
@@ -106,9 +99,11 @@ class RuntimeConfig:
 
 
 def local_settings(config: RuntimeConfig, dynamodb_url: str, page_url: str | None = None) -> Settings:
-    """The demo stack's settings: the names the local servers use, and the keep-alive and limits of the flags. The
+    """The demo stack's settings: the names the local servers use, the product's defaults with the flags' values
+    over them, and what the demo does differently from the stack: the progress bar counts down a local start, texts go
+    to the outbox (and Textbelt with a key), and a teardown has no cooldown, so the demo may restart at once. The
     scheduler ARNs are never used here (the local scheduler fires the teardown itself)."""
-    return Settings(
+    demo = Settings(
         table_name=STATE_TABLE,
         region=LOCAL_REGION,
         endpoint_name_prefix="ondemand-sentiment",
@@ -118,20 +113,13 @@ def local_settings(config: RuntimeConfig, dynamodb_url: str, page_url: str | Non
         scheduler_role_arn=None,
         teardown_function_arn=None,
         dynamodb_endpoint_url=dynamodb_url,
-        keep_alive_minutes=config.keep_alive_seconds / 60,  # fractions allowed: seconds in tests
+        rate_limit_table_name=RATE_LIMIT_TABLE,
         typical_provisioning_seconds=int(config.provisioning_delay) + LOCAL_START_SECONDS,
         sms_provider="textbelt" if config.textbelt_key else "none",
-        rate_limit_table_name=RATE_LIMIT_TABLE,
-        start_limit_per_phone=config.start_limit_per_phone,
-        start_limit_per_client=config.start_limit_per_client,
-        instant_tier=config.instant_tier,
-        notice_minutes=config.notice_seconds / 60,
         page_url=page_url,
-        gpu_minutes_per_day=config.gpu_minutes_per_day,
-        cooldown_minutes=config.cooldown_seconds / 60,
-        idle_minutes=config.idle_minutes,
-        sms_country_codes=config.sms_country_codes,
+        cooldown_minutes=0,
     )
+    return dataclasses.replace(demo, **config.settings)
 
 
 def local_pepper(var_dir: Path) -> str:

@@ -82,6 +82,7 @@ class LoopbackMotoServer:
         app = LoopbackOnly(DomainDispatcherApplication(create_backend_app), lambda: self._allowed_hosts)
         self._server = make_server(self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler)
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address is (str, int)
         self._allowed_hosts = frozenset({f"{host}:{port}", f"localhost:{port}"})
         self._thread = threading.Thread(target=self._server.serve_forever, name="state-store", daemon=True)
         self._thread.start()

@@ -68,7 +68,7 @@ class Setting:
     kind: type = str
     default: Any = None
     required: bool = False
-    """No default: the variable must be set."""
+    """No default (`default` is None): the variable must be set."""
 
     @property
     def user_facing(self) -> bool:
@@ -439,7 +439,7 @@ class Settings:
             if raw is None:
                 if setting.required and (creates_schedules or not setting.schedule_target):
                     missing.append(setting.env + (f" (or {setting.fallback_env})" if setting.fallback_env else ""))
-                values[setting.name] = None if setting.required else setting.default
+                values[setting.name] = setting.default
                 continue
             try:
                 values[setting.name] = setting.value_of(raw, setting.env)
@@ -447,9 +447,9 @@ class Settings:
                 malformed.append(str(error))
                 values[setting.name] = setting.default
         missing += _missing_companions(values)
-        problems = ["missing environment variables: " + ", ".join(missing)] if missing else []
-        if problems or malformed:
-            raise ConfigurationError("; ".join(problems + malformed))
+        problems = (["missing environment variables: " + ", ".join(missing)] if missing else []) + malformed
+        if problems:
+            raise ConfigurationError("; ".join(problems))
         return cls(**values)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ondemand.settings import Settings
+from ondemand.settings import declared
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
-DEFAULT_INSTANCE_TYPE = "ml.g4dn.xlarge"
+DEFAULT_INSTANCE_TYPE: str = declared("instance_type").deployed
 DEFAULT_HOURLY_PRICE_USD = 0.7364
 """SageMaker real-time inference, ml.g4dn.xlarge, us-east-1, on demand. A setting, because prices change by region."""
 
@@ -45,7 +45,8 @@ class DashboardConfig:
     instant_tier: str
     gpu_minutes_per_day: float
     """TYPICAL_PROVISIONING_SECONDS, NOTICE_MINUTES, INSTANT_TIER, GPU_MINUTES_PER_DAY (the lifecycle's own settings,
-    with its defaults): what `status_view` needs to answer, from the table, what the API's GET /status answers."""
+    read as the Lambda reads them, with their declared defaults): what `status_view` needs to answer, from the table,
+    what the API's GET /status answers."""
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
@@ -57,13 +58,11 @@ class DashboardConfig:
             request_timeout_seconds=_float("ONDEMAND_API_TIMEOUT", 30.0),
             state_table=os.environ.get("ONDEMAND_STATE_TABLE", "").strip() or None,
             dynamodb_endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
-            history_limit=int(_float("HISTORY_LIMIT", Settings.history_limit)),
-            typical_provisioning_seconds=int(
-                _float("TYPICAL_PROVISIONING_SECONDS", Settings.typical_provisioning_seconds)
-            ),
-            notice_minutes=_float("NOTICE_MINUTES", Settings.notice_minutes),
-            instant_tier=os.environ.get("INSTANT_TIER", "").strip().lower() or Settings.instant_tier,
-            gpu_minutes_per_day=_float("GPU_MINUTES_PER_DAY", Settings.gpu_minutes_per_day),
+            history_limit=declared("history_limit").read(os.environ),
+            typical_provisioning_seconds=declared("typical_provisioning_seconds").read(os.environ),
+            notice_minutes=declared("notice_minutes").read(os.environ),
+            instant_tier=declared("instant_tier").read(os.environ),
+            gpu_minutes_per_day=declared("gpu_minutes_per_day").read(os.environ),
             region=(
                 os.environ.get("AWS_REGION", "").strip()
                 or os.environ.get("AWS_DEFAULT_REGION", "").strip()
