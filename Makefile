@@ -18,7 +18,7 @@ help:
 	@echo "make model  - run the local model pipeline (PROFILE=quick|full, THREADS=N)"
 	@echo "make bench  - run every benchmark once, quick settings (each prints the machine it ran on)"
 	@echo "make dashboard - the developer dashboard (ONDEMAND_API_URL, DASHBOARD_PORT)"
-	@echo "make lint   - ruff check and format, mypy over functions/, ESLint, the template's linters"
+	@echo "make lint   - ruff check and format, mypy over every Python folder, ESLint, the template's linters"
 	@echo "make clean  - remove every venv, node_modules and the caches (trained models stay)"
 
 # The requirements, then the project itself, editable (pyproject.toml): every package imports by name, from any
@@ -151,7 +151,7 @@ js-lint: node_modules/.installed
 js-test:
 	node --test tests/js/
 
-# Every benchmark once, on quick settings: a smoke run that prints figures. The README's *Measured* table gives the
+# Every benchmark once, on quick settings: a smoke run that prints figures. docs/measurements.md gives the
 # full settings behind each of its numbers. bench_model_server makes the quick model first if none is cached.
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_start.py --runs 1
