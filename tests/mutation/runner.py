@@ -12,11 +12,14 @@ marked equivalent is killed (then it was not equivalent).
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import os
+import py_compile
 import queue
 import shlex
 import shutil
@@ -37,7 +40,10 @@ from tests.mutation.catalogue import MUTANTS, Mutant
 ROOT = Path(__file__).resolve().parents[2]
 IMPORT_ROOTS = ("functions", ".", "frontend/dashboard")
 """The copy's import roots, in pyproject.toml's order (packages.find `where`)."""
-PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "--no-header", "-rfE")
+PYTEST_ARGS = (
+    *("-x", "-q", "--no-header", "-rfE", "--assert=plain"),  # pass or fail is all a verdict needs: no rewriting
+    *("-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "-p", "no:unraisableexception"),
+)
 PRELOAD = (
     "pytest",
     "pandas",
@@ -50,7 +56,8 @@ PRELOAD = (
     "jsonschema",
     "requests",
 )
-"""Imported by each worker before it forks (none of them imports the project): what most of a pytest start costs."""
+"""Imported by each worker before it forks (none of them imports the project), with pytest's plugins: what most of a
+pytest start costs."""
 SANITY = Mutant(
     id="sanity",
     file="functions/ondemand/phones.py",
@@ -83,6 +90,11 @@ def catalogue_problems(mutants: list[Mutant], root: Path = ROOT) -> list[str]:
         if not path.is_file():
             problems.append(f"{mutant.id}: {mutant.file} does not exist")
             continue
+        if not mutant.tests and not mutant.equivalent:
+            problems.append(f"{mutant.id}: names no test that should kill it")
+        for test in mutant.tests:
+            if not (root / test.split("::")[0]).is_file():
+                problems.append(f"{mutant.id}: no test file {test.split('::')[0]}")
         text = path.read_text()
         found = text.count(mutant.original)
         if found != 1:
@@ -94,11 +106,6 @@ def catalogue_problems(mutants: list[Mutant], root: Path = ROOT) -> list[str]:
             compile(mutated(text, mutant), mutant.file, "exec")
         except SyntaxError as exc:
             problems.append(f"{mutant.id}: the mutated file does not compile: {exc}")
-        if not mutant.tests and not mutant.equivalent:
-            problems.append(f"{mutant.id}: names no test that should kill it")
-        for test in mutant.tests:
-            if not (root / test.split("::")[0]).is_file():
-                problems.append(f"{mutant.id}: no test file {test.split('::')[0]}")
     return problems
 
 
@@ -125,10 +132,17 @@ def copy_checkout(destination: Path) -> None:
             shutil.copy2(source, target)
 
 
-def preload() -> None:
+def preload(copy: Path) -> None:
+    """Import the heavy dependencies and pytest's plugins, and compile the copy's modules: a child then only compiles
+    its mutated module."""
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
+    for plugin in importlib.metadata.entry_points(group="pytest11"):
+        with contextlib.suppress(Exception):
+            plugin.load()
+    for root in ("functions", "tests", "frontend"):
+        compileall.compile_dir(copy / root, quiet=1)
     with contextlib.suppress(ImportError):
         import boto3
         from moto import mock_aws
@@ -148,6 +162,7 @@ def run_child(copy: Path, tests: list[str], log: Path, timeout: float) -> None:
         os.dup2(output, 1)
         os.dup2(output, 2)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        sys.dont_write_bytecode = True  # the mutated module is compiled from source and never cached
         os.chdir(copy)
         import ondemand
         import pytest
@@ -188,25 +203,29 @@ def run_task(copy: Path, logs: Path, task: dict[str, Any]) -> dict[str, Any]:
     original = path.read_text() if path else ""
     log = logs / f"{task['id']}.log"
     started = time.monotonic()
+    cached = Path(importlib.util.cache_from_source(str(path))) if path else None
     try:
-        if path:
+        if path and cached:
             path.write_text(original.replace(task["original"], task["replacement"], 1))
+            cached.unlink(missing_ok=True)
         sys.stdout.flush()
         pid = os.fork()
         if pid == 0:
             run_child(copy, task["tests"], log, task["timeout"])
         code = wait_for(pid, task.get("limit", task["timeout"] + 60))
     finally:
-        if path:
+        if path and cached:
             path.write_text(original)
+            py_compile.compile(str(path), cfile=str(cached), doraise=True)
     text = log.read_text(errors="replace") if log.exists() else ""
-    failed = [line.split(" ")[1] for line in text.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    summary = text.rpartition("short test summary info")[2].splitlines()
+    failed = [line.split()[1] for line in summary if line.startswith(("FAILED ", "ERROR "))]
     return {"id": task["id"], "code": code, "seconds": time.monotonic() - started, "failed": failed, "log": str(log)}
 
 
 def serve(copy: Path) -> None:
     """The worker process: tasks as JSON lines on stdin, results as JSON lines on stdout."""
-    preload()
+    preload(copy)
     logs = copy.parent / f"{copy.name}-logs"
     logs.mkdir(exist_ok=True)
     print(json.dumps({"ready": True}), flush=True)
@@ -224,7 +243,6 @@ class Worker:
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(str((self.copy / root).resolve()) for root in IMPORT_ROOTS),
-            "PYTHONDONTWRITEBYTECODE": "1",  # a restored file never meets a .pyc of its mutant
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
         }

@@ -1,6 +1,7 @@
 """The daily GPU budget and the cooldown at their edges, as the owner and a caller meet them: a start on the last
 minute a minimum run allows, a run that reaches midnight on today's budget, a day without a budget, the status while
-a run bills and after one overran, a budget stop fired early or lost, and the last half second of a cooldown."""
+a run bills and after one overran, a budget stop fired early or lost, the last half second of a cooldown, and an
+endpoint in service since before the budget existed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ondemand.budget import run_deadline
-from ondemand.domain import BudgetExhaustedError, NoRecentUseError, State
+from ondemand.domain import BudgetExhaustedError, EndpointStatus, NoRecentUseError, State
 
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
@@ -137,3 +138,16 @@ def test_a_new_run_needs_its_own_prediction_before_an_extend(handlers, machine, 
     with pytest.raises(NoRecentUseError):
         machine.extend()
     assert invoke(handlers.api, event("apigw_extend"))[1]["error"] == "no_recent_use"
+
+
+def test_an_endpoint_in_service_from_before_the_budget_still_extends(machine, store, endpoints, clock) -> None:
+    """An item promoted by a version without the budget has no run_started_at: no budget ends its run."""
+    clock.current = MORNING
+    name = "ondemand-sentiment-20260310t085000-7"
+    endpoints.set_status(name, EndpointStatus.IN_SERVICE)
+    expires_at = clock() + timedelta(minutes=30)
+    store.transition([State.STOPPED], State.IN_SERVICE, "promoted", endpoint_name=name, expires_at=expires_at)
+    assert store.get().run_started_at is None
+    clock.advance(minutes=10)
+    machine.predict(["fine"])
+    assert machine.extend().state.expires_at == clock() + timedelta(minutes=30)

@@ -98,6 +98,28 @@ def rival(service: Service) -> Any:
     return service.lifecycle
 
 
+def a_prediction_a_minute_later(rival: Any, clock) -> Callable[[], None]:
+    """A rival's writes: a minute passes and someone predicts, which records the use."""
+
+    def act() -> None:
+        clock.advance(minutes=1)
+        rival.predict(["still here"])
+
+    return act
+
+
+def a_start_that_fails_at_once(rival: Any, endpoints) -> Callable[[], None]:
+    """A rival's writes: a start whose CreateEndpoint is refused at once (STARTING, then FAILED)."""
+
+    def act() -> None:
+        endpoints.fail_create = "ResourceLimitExceeded: no ml.g4dn.xlarge capacity"
+        with pytest.raises(EndpointError):
+            rival.start()
+        endpoints.fail_create = None
+
+    return act
+
+
 def expires_in(store, clock, minutes: float) -> bool:
     return store.get().expires_at == clock() + timedelta(minutes=minutes)
 
@@ -135,12 +157,7 @@ def test_a_teardown_losing_write_after_write_backs_off_a_little_longer_each_time
     """Eight predictions a minute apart each land between the teardown's read and its write."""
     name = promote(rival, endpoints, PHONE_A)
     clock.advance(minutes=30)
-
-    def a_minute_later_a_prediction() -> None:
-        clock.advance(minutes=1)
-        rival.predict(["still here"])
-
-    racing.arm(writing_state(State.STOPPING), a_minute_later_a_prediction, times=8)
+    racing.arm(writing_state(State.STOPPING), a_prediction_a_minute_later(rival, clock), times=8)
     assert raced.lifecycle.teardown(name) == "torn down"
     assert racing.raced == 8 and endpoints.deleted == [name]
     ceilings = [0.01 * (attempt + 1) for attempt in range(8)]
@@ -176,14 +193,7 @@ def test_a_start_racing_a_start_that_failed_gets_an_endpoint_name_of_its_own(
 ) -> None:
     """SageMaker keeps a deleted endpoint's name busy while it deletes: a start must never reuse a failed start's
     name, even when that start began and failed between this one's read and its write, in the same second."""
-
-    def a_start_that_fails_at_once() -> None:
-        endpoints.fail_create = "ResourceLimitExceeded: no ml.g4dn.xlarge capacity"
-        with pytest.raises(EndpointError):
-            rival.start()
-        endpoints.fail_create = None
-
-    racing.arm(writing_state(State.STARTING), a_start_that_fails_at_once)
+    racing.arm(writing_state(State.STARTING), a_start_that_fails_at_once(rival, endpoints))
     assert raced.lifecycle.start(PHONE_A).created
     assert len(endpoints.created) == 2 and len(set(endpoints.created)) == 2
     assert store.get().state == State.STARTING and store.get().endpoint_name == endpoints.created[-1]
@@ -297,25 +307,13 @@ class TestSixtyLostWrites:
     ) -> None:
         name = promote(rival, endpoints, PHONE_A)
         clock.advance(minutes=30)
-
-        def a_minute_later_a_prediction() -> None:
-            clock.advance(minutes=1)
-            rival.predict(["still here"])
-
-        racing.arm(writing_state(State.STOPPING), a_minute_later_a_prediction, times=1000)
+        racing.arm(writing_state(State.STOPPING), a_prediction_a_minute_later(rival, clock), times=1000)
         with pytest.raises(ConflictError, match="keeps changing"):
             raced.lifecycle.teardown(name)
         assert store.get().state == State.IN_SERVICE and endpoints.deleted == []
 
     def test_a_start_that_never_wins_its_write_answers_409(self, racing, raced, rival, endpoints, event) -> None:
         """Every time, another start begins and fails between this start's read and its write."""
-
-        def a_start_that_fails_at_once() -> None:
-            endpoints.fail_create = "ResourceLimitExceeded: no ml.g4dn.xlarge capacity"
-            with pytest.raises(EndpointError):
-                rival.start()
-            endpoints.fail_create = None
-
-        racing.arm(writing_state(State.STARTING), a_start_that_fails_at_once, times=1000)
+        racing.arm(writing_state(State.STARTING), a_start_that_fails_at_once(rival, endpoints), times=1000)
         status, body, _ = invoke(api.make_handler(raced), event("apigw_start"), {})
         assert (status, body["error"]) == (409, "conflict")
