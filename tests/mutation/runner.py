@@ -2,11 +2,12 @@
 
 `python -m tests.mutation.runner` from the checkout (`make mutation`); `--check` only validates the catalogue.
 The working tree is never changed. Each worker copies the checkout's files to a temporary directory, imports the
-heavy test dependencies once (pandas, moto, cfnlint: most of a pytest start), then per mutant writes the mutant into
-its copy, forks a child that runs pytest on the listed tests with the copy first on the path, and restores the file.
-The child checks that `ondemand` is imported from the copy. The run stops unless the unmutated selection passes and
-a sanity mutant is killed on every worker. Exits non-zero if any behaviour-changing mutant survives, or if a mutant
-marked equivalent is killed (then it was not equivalent).
+heavy test dependencies and pytest's plugins once and compiles the copy (most of a pytest start), then per mutant
+writes the mutant into its copy, forks a child that runs pytest on the listed tests with the copy first on the path,
+and restores the file. The child checks that `ondemand` is imported from the copy. The run stops unless the unmutated
+selection passes and a sanity mutant is killed on every worker. A test that runs past --timeout (a mutant that loops)
+kills its mutant. Exits non-zero if any behaviour-changing mutant survives, if a mutant marked equivalent is killed
+(then it was not equivalent), or if a run ends in anything but a pass or a failure.
 """
 
 from __future__ import annotations
@@ -220,7 +221,16 @@ def run_task(copy: Path, logs: Path, task: dict[str, Any]) -> dict[str, Any]:
     text = log.read_text(errors="replace") if log.exists() else ""
     summary = text.rpartition("short test summary info")[2].splitlines()
     failed = [line.split()[1] for line in summary if line.startswith(("FAILED ", "ERROR "))]
-    return {"id": task["id"], "code": code, "seconds": time.monotonic() - started, "failed": failed, "log": str(log)}
+    timed_out = code is None or "Timeout (>" in text
+    seconds = time.monotonic() - started
+    return {
+        "id": task["id"],
+        "code": code,
+        "timed_out": timed_out,
+        "seconds": seconds,
+        "failed": failed,
+        "log": str(log),
+    }
 
 
 def serve(copy: Path) -> None:
@@ -274,7 +284,11 @@ class Worker:
     def close(self) -> None:
         if self.process.stdin:
             self.process.stdin.close()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.stderr.close()
 
 
@@ -288,7 +302,7 @@ def task_of(mutant: Mutant, timeout: float) -> dict[str, Any]:
 def outcome(result: dict[str, Any]) -> str:
     """pytest's exit code as a verdict: 1 (a test failed) or 2 (collection failed) kill, 0 survives."""
     code = result["code"]
-    if code is None:
+    if result["timed_out"] and code in (None, 1):
         return "killed (timeout)"
     return {0: "survived", 1: "killed", 2: "killed"}.get(code, f"error (exit {code})")
 
@@ -311,8 +325,9 @@ def run_all(workers: list[Worker], tasks: list[dict[str, Any]], label: str) -> d
             with lock:
                 results[task["id"]] = result
                 killer = f"  <- {result['failed'][0]}" if result["failed"] else ""
+                verdict = outcome(result) if label == "mutant" else "passed" if result["code"] == 0 else "failed"
                 print(
-                    f"[{label} {len(results):>3}/{len(tasks)}] {outcome(result):<17} {task['id']:<44} "
+                    f"[{label} {len(results):>3}/{len(tasks)}] {verdict:<17} {task['id']:<44} "
                     f"{result['seconds']:5.1f}s{killer}",
                     flush=True,
                 )
@@ -419,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         broken = [result for result in baseline.values() if result["code"] != 0]
         if broken:
             for result in broken:
-                print(f"\nThe unmutated tests do not pass ({outcome(result)}); {result['log']}:")
+                print(f"\nThe unmutated tests do not pass (pytest exit {result['code']}); {result['log']}:")
                 print(Path(result["log"]).read_text(errors="replace")[-4000:])
             args.keep = True
             return 2
