@@ -67,8 +67,8 @@ FOURTH_START = tests("rate_limits", "test_the_fourth_start_for_one_phone_in_the_
 ONE_CLIENT = tests("rate_limits", "test_one_client_cannot_text_a_stream_of_phone_numbers")
 PACING = tests("rate_limits", "test_texts_go_out_about_one_a_second")
 NO_PEPPER = tests("rate_limiter", "test_without_a_pepper_nothing_is_counted")
-RESTART_STOPPED = tests("admission", "test_a_client_restarting_a_stopped_model_is_counted")
-RESTART_FAILED = tests("admission", "test_a_client_restarting_after_a_failed_start_is_counted")
+RESTART_STOPPED = tests("admission", "TestStartLimits::test_a_client_restarting_a_stopped_model_is_counted")
+RESTART_FAILED = tests("admission", "TestStartLimits::test_a_client_restarting_after_a_failed_start_is_counted")
 EXTENDED_TEARDOWN = tests(
     "races", "test_a_teardown_that_read_the_old_expiry_does_not_stop_a_model_someone_just_extended"
 )
@@ -577,7 +577,7 @@ MUTANTS: list[Mutant] = [
         "window = settings.start_limit_window_seconds",
         "window = 60",
         "the start limits reset every minute instead of START_LIMIT_WINDOW_SECONDS",
-        tests("admission", "test_the_per_phone_window_lasts_the_configured_hour"),
+        tests("admission", "TestStartLimits::test_the_per_phone_window_lasts_the_configured_hour"),
     ),
     Mutant(
         "api.start-unlimited",

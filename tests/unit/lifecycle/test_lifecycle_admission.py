@@ -4,16 +4,15 @@ truth, and a new start carries nothing of the run or the failure before it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from ondemand.bootstrap import Service
 from ondemand.domain import EndpointError, EndpointStatus, State
-from ondemand.handlers import api
+from ondemand.ports import Adapters
 
+from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
-from tests.unit.lifecycle.lifecycle_rate_table import clocked_limits
+from tests.unit.lifecycle.lifecycle_rate_table import with_rate_table
 from tests.unit.lifecycle.test_lifecycle_api import invoke
 from tests.unit.lifecycle.test_lifecycle_budget import promote
 from tests.unit.lifecycle.test_lifecycle_rate_limits import start
@@ -22,41 +21,44 @@ ON_THE_HOUR = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # rate windows are align
 CAPACITY = "ResourceLimitExceeded: no ml.g4dn.xlarge capacity"
 
 
-@pytest.fixture
-def limited(aws, adapters, settings, clock) -> Callable[..., Service]:
-    """`limited(start_limit_per_client=1)`: the service with the rate limits, on the test's clock."""
-    return clocked_limits(adapters, settings, clock)
+ONE_START_PER_CLIENT = pytest.mark.parametrize(
+    "settings", [make_settings(start_limit_per_client=1, cooldown_minutes=0)]
+)
 
 
-def test_a_client_restarting_a_stopped_model_is_counted(limited, event) -> None:
-    service = limited(start_limit_per_client=1, cooldown_minutes=0)
-    handler = api.make_handler(service)
-    assert start(handler, event)[0] == 202
-    service.lifecycle.stop()
-    status, body, _ = start(handler, event)
-    assert (status, body["error"]) == (429, "rate_limited") and "address" in body["message"]
-    assert start(handler, event, source_ip="198.51.100.7")[0] == 202
+class TestStartLimits:
+    """With the rate table (on the test's clock) under the `handlers` and `machine`."""
 
+    @pytest.fixture
+    def adapters(self, adapters, aws, clock) -> Adapters:
+        return with_rate_table(adapters, clock)
 
-def test_a_client_restarting_after_a_failed_start_is_counted(limited, event, endpoints) -> None:
-    handler = api.make_handler(limited(start_limit_per_client=1))
-    endpoints.fail_create = CAPACITY
-    assert start(handler, event)[0] >= 500
-    endpoints.fail_create = None
-    status, body, _ = start(handler, event)
-    assert (status, body["error"]) == (429, "rate_limited")
-    assert len(endpoints.created) == 1
+    @ONE_START_PER_CLIENT
+    def test_a_client_restarting_a_stopped_model_is_counted(self, handlers, machine, event) -> None:
+        assert start(handlers.api, event)[0] == 202
+        machine.stop()
+        status, body, _ = start(handlers.api, event)
+        assert (status, body["error"]) == (429, "rate_limited") and "address" in body["message"]
+        assert start(handlers.api, event, source_ip="198.51.100.7")[0] == 202
 
+    @ONE_START_PER_CLIENT
+    def test_a_client_restarting_after_a_failed_start_is_counted(self, handlers, event, endpoints) -> None:
+        endpoints.fail_create = CAPACITY
+        assert start(handlers.api, event)[0] >= 500
+        endpoints.fail_create = None
+        status, body, _ = start(handlers.api, event)
+        assert (status, body["error"]) == (429, "rate_limited")
+        assert len(endpoints.created) == 1
 
-def test_the_per_phone_window_lasts_the_configured_hour(limited, event, clock) -> None:
-    clock.current = ON_THE_HOUR
-    handler = api.make_handler(limited(start_limit_per_phone=3, start_limit_window_seconds=3600))
-    assert [start(handler, event, PHONE_A)[0] for _ in range(3)] == [202] * 3
-    clock.advance(minutes=59)
-    status, _, headers = start(handler, event, PHONE_A)
-    assert (status, headers["Retry-After"]) == (429, "60")
-    clock.advance(minutes=1)
-    assert start(handler, event, PHONE_A)[0] == 202
+    @pytest.mark.parametrize("settings", [make_settings(start_limit_per_phone=3, start_limit_window_seconds=3600)])
+    def test_the_per_phone_window_lasts_the_configured_hour(self, handlers, event, clock) -> None:
+        clock.current = ON_THE_HOUR
+        assert [start(handlers.api, event, PHONE_A)[0] for _ in range(3)] == [202] * 3
+        clock.advance(minutes=59)
+        status, _, headers = start(handlers.api, event, PHONE_A)
+        assert (status, headers["Retry-After"]) == (429, "60")
+        clock.advance(minutes=1)
+        assert start(handlers.api, event, PHONE_A)[0] == 202
 
 
 def test_clicking_start_again_with_the_same_phone_still_says_it_will_be_texted(handlers, event) -> None:
