@@ -10,11 +10,13 @@ export TRANSFORMERS_OFFLINE := 1
 # pip skips byte-compiling what it installs (torch alone is thousands of files): a module compiles on its first import.
 export PIP_COMPILE := 0
 
-.PHONY: help venv chromium lint security test test-glue test-sagemaker test-unit test-integration test-e2e model demo dashboard bench clean
+.PHONY: help venv chromium lint security test test-glue test-sagemaker test-unit test-integration test-e2e mutation model demo dashboard \
+	bench clean
 
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
 	@echo "make test   - lint, validate the SAM template, and run every test"
+	@echo "make mutation - the hand-placed mutants of tests/mutation/catalogue.py against their tests (not in make test)"
 	@echo "make model  - run the local model pipeline (PROFILE=quick|full, THREADS=N)"
 	@echo "make bench  - run every benchmark once, quick settings (each prints the machine it ran on)"
 	@echo "make dashboard - the developer dashboard (ONDEMAND_API_URL, DASHBOARD_PORT)"
@@ -80,6 +82,12 @@ test-e2e: venv
 test:
 	$(MAKE) --jobs=4 --output-sync=target lint js-test test-glue test-sagemaker
 	$(PY) -m pytest -n auto tests
+
+# The mutation run: each mutant of tests/mutation/catalogue.py applied to a copy of this checkout, against the tests
+# that must kill it (two workers, about 5 minutes on 2 cores). Fails if a behaviour-changing mutant survives or the
+# catalogue no longer matches the code. Not part of `make test`. make mutation ARGS="--only writes."
+mutation: $(VENV)/.installed
+	$(PY) -m tests.mutation.runner $(ARGS)
 
 # The Glue runtime check: the job's tests on Python 3.9 with the awswrangler Glue Python shell ships (2.15.1), in a
 # venv of their own (the project's conftest needs the main venv's plugins, so --noconftest).
