@@ -104,11 +104,9 @@ def refuse_while_cooling_down(item: EndpointState, now: datetime) -> None:
 def ledger_for_start(
     item: EndpointState, now: datetime, gpu_minutes_per_day: float, min_run_minutes: float
 ) -> dict[str, float]:
-    """The ledger a start now writes (a run left open by a lost write charged up to now); BudgetExhaustedError unless
-    the day's budget leaves at least the minimum run."""
+    """The ledger a start now writes; BudgetExhaustedError unless the day's budget leaves at least the minimum run.
+    (A STOPPED or FAILED item has no open run: every write that ends one charges it.)"""
     ledger = dict(item.gpu_seconds_by_day)
-    if item.run_started_at is not None:
-        ledger = charge(ledger, item.run_started_at, now)
     deadline = run_deadline(ledger, now, gpu_minutes_per_day * 60)
     if deadline - now < timedelta(minutes=min_run_minutes):
         resets_at = next_midnight(max(now, deadline))

@@ -3,9 +3,10 @@ phone numbers, the rate limiter, the API's start limits and the lifecycle's writ
 
 An entry names its file, the exact original text (found exactly once in that file, or the run stops), the text that
 replaces it, what the mutant breaks, and the tests that must notice. Snippets are kept short and free of line numbers,
-so that when lifecycle.py is split into rooms only the room constants below need re-pointing (and a snippet that
-names `self._transition_if(` its new spelling). An entry with `equivalent=` changes no behaviour: the reason says
-why; the runner expects it to survive.
+so that code moving between modules needs only its entries re-pointed. The catalogue was first run against the
+lifecycle as one module (lifecycle.py), then re-pointed to its rooms (functions/ondemand/lifecycle/): the same
+decisions, and a mutant for each place a decision is now made. An entry with `equivalent=` changes no behaviour: the
+reason says why; the runner expects it to survive.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ BUDGET = "functions/ondemand/budget.py"
 PHONES = "functions/ondemand/phones.py"
 RATE_LIMIT = "functions/ondemand/adapters/rate_limit.py"
 API = "functions/ondemand/handlers/api.py"
-# The lifecycle's rooms: one module today. Re-point each once lifecycle.py is split.
-WRITES = "functions/ondemand/lifecycle.py"  # the conditional-write primitive, MAX_WRITE_ATTEMPTS, the backoff
-ADMISSION = "functions/ondemand/lifecycle.py"  # start, the budget and cooldown checks, the subscriber list
-CLOSING = "functions/ondemand/lifecycle.py"  # what the write ending a run sets (_closing_fields, _finish_stop, _fail)
-EXTEND = "functions/ondemand/lifecycle.py"
-NOTICE = "functions/ondemand/lifecycle.py"
-TEXTING = "functions/ondemand/lifecycle.py"  # _notify, _text_refusal, who a promotion or failure texts
-TEARDOWN = "functions/ondemand/lifecycle.py"  # BUDGET_SLACK, _past_budget
-RECONCILER = "functions/ondemand/lifecycle.py"  # LIVE_STATES, reconcile, _why_start_failed
+# The lifecycle's rooms (functions/ondemand/lifecycle/) and the modules their decisions live in.
+LIFECYCLE = "functions/ondemand/lifecycle"
+WRITES = f"{LIFECYCLE}/writes.py"  # the conditional-write primitive, MAX_WRITE_ATTEMPTS, the backoff
+STARTS = f"{LIFECYCLE}/starts.py"  # the start limits, the STARTING write, the subscriber list, a start's failure
+SHUTDOWN = f"{LIFECYCLE}/shutdown.py"  # extend, the notice, the teardown, the write ending a run
+TEXTING = f"{LIFECYCLE}/texting.py"  # allowlist, caps, pacing
+PROMOTION = f"{LIFECYCLE}/promotion.py"  # who the ready text goes to
+RECONCILER = f"{LIFECYCLE}/reconciler.py"
+DOMAIN = "functions/ondemand/domain.py"  # LIVE_STATES
 
 
 def tests(module: str, *names: str) -> tuple[str, ...]:
@@ -501,39 +502,41 @@ MUTANTS: list[Mutant] = [
     # ----- handlers/api.py: the start limits -----
     Mutant(
         "api.no-limiter-crashes",
-        API,
-        "    if limiter is None:\n        return\n",
-        "",
+        STARTS,
+        "        if self.rate_limiter is None:\n"
+        "            return\n"
+        "        window = self.settings.start_limit_window_seconds",
+        "        window = self.settings.start_limit_window_seconds",
         "a stack without a rate table fails every /start",
         tests("rate_limits", "test_the_limit_is_off_without_a_rate_table"),
     ),
     Mutant(
         "api.client-limit-only-with-a-phone",
-        API,
-        "if phone is not None or current.adapters.store.get().state in (State.STOPPED, State.FAILED):",
-        "if phone is not None:",
+        BUDGET,
+        "return phone is not None or state in (State.STOPPED, State.FAILED)",
+        "return phone is not None",
         "a client may create endpoint after endpoint without a phone, uncounted",
         RESTART_STOPPED + RESTART_FAILED,
     ),
     Mutant(
         "api.client-limit-not-after-a-failure",
-        API,
-        "get().state in (State.STOPPED, State.FAILED):",
-        "get().state in (State.STOPPED,):",
+        BUDGET,
+        "return phone is not None or state in (State.STOPPED, State.FAILED)",
+        "return phone is not None or state in (State.STOPPED,)",
         "a start after a failed start is not counted against the client",
         RESTART_FAILED,
     ),
     Mutant(
         "api.client-limit-and",
-        API,
-        "if phone is not None or current.adapters",
-        "if phone is not None and current.adapters",
+        BUDGET,
+        "return phone is not None or state in",
+        "return phone is not None and state in",
         "only starts with a phone from STOPPED or FAILED count against the client",
         RESTART_STOPPED + ONE_CLIENT,
     ),
     Mutant(
         "api.client-limit-is-the-phone-limit",
-        API,
+        STARTS,
         "settings.start_limit_per_client, window)",
         "settings.start_limit_per_phone, window)",
         "the per-client limit uses START_LIMIT_PER_PHONE",
@@ -541,23 +544,23 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "api.client-wait-inverted",
-        API,
-        "settings.start_limit_per_client, window)\n        if wait is not None:",
-        "settings.start_limit_per_client, window)\n        if wait is None:",
+        STARTS,
+        "self.settings.start_limit_per_client, window)\n            if wait is not None:",
+        "self.settings.start_limit_per_client, window)\n            if wait is None:",
         "a client within its limit is refused and one over it let through",
         ONE_CLIENT,
     ),
     Mutant(
         "api.phone-limit-without-a-phone",
-        API,
-        '    if phone is not None:\n        wait = limiter.acquire(f"start#phone#',
-        '    if phone is None:\n        wait = limiter.acquire(f"start#phone#',
+        STARTS,
+        '        if phone is not None:\n            wait = self.rate_limiter.acquire(f"start#phone#',
+        '        if phone is None:\n            wait = self.rate_limiter.acquire(f"start#phone#',
         "the per-phone limit counts starts without a phone and never those with one",
         FOURTH_START,
     ),
     Mutant(
         "api.phone-limit-keyed-by-client",
-        API,
+        STARTS,
         'f"start#phone#{phone}"',
         'f"start#phone#{client}"',
         "another address resets the per-phone limit",
@@ -565,7 +568,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "api.client-limit-keyed-by-phone",
-        API,
+        STARTS,
         'f"start#client#{client}"',
         'f"start#client#{phone}"',
         "one client texting a stream of phones is counted per phone",
@@ -573,16 +576,16 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "api.window-a-minute",
-        API,
-        "window = settings.start_limit_window_seconds",
+        STARTS,
+        "window = self.settings.start_limit_window_seconds",
         "window = 60",
         "the start limits reset every minute instead of START_LIMIT_WINDOW_SECONDS",
         tests("admission", "TestStartLimits::test_the_per_phone_window_lasts_the_configured_hour"),
     ),
     Mutant(
         "api.start-unlimited",
-        API,
-        "    limit_starts(phone, current)\n",
+        STARTS,
+        "        if client is not None:\n            self.limit(phone, client)\n",
         "",
         "POST /start skips the limits",
         FOURTH_START,
@@ -636,24 +639,23 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "writes.gives-up-after-a-lost-write",
         WRITES,
-        "                self._backoff(attempt)\n                continue\n            return current, after",
-        "                return None\n            return current, after",
+        "            except ConflictError:\n                continue\n            return current, after",
+        "            except ConflictError:\n                return None\n            return current, after",
         "a write lost to a concurrent writer gives up: the endpoint bills until the reconciler",
         LOST_TEARDOWN,
     ),
     Mutant(
         "writes.no-backoff",
         WRITES,
-        "                self._backoff(attempt)\n                continue\n            return current, after",
-        "                continue\n            return current, after",
+        "            if attempt:\n                self.sleep(min(0.5, 0.01 * attempt) * random.random())\n",
+        "",
         "a lost write is retried at once, hammering the table",
         LOST_TEARDOWN,
     ),
     Mutant(
         "writes.silent-exhaustion",
         WRITES,
-        "            return current, after\n"
-        '        raise ConflictError("The model\'s state keeps changing; try again in a few seconds.")',
+        "            return current, after\n        raise ConflictError(KEEPS_CHANGING)",
         "            return current, after\n        return None",
         "a write that never wins is taken for 'nothing to do' instead of failing for a retry",
         tests(
@@ -704,31 +706,31 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "writes.no-jitter",
         WRITES,
-        "self.sleep(min(0.5, 0.01 * (attempt + 1)) * random.random())",
-        "self.sleep(min(0.5, 0.01 * (attempt + 1)))",
+        "self.sleep(min(0.5, 0.01 * attempt) * random.random())",
+        "self.sleep(min(0.5, 0.01 * attempt))",
         "writers that lost together retry together",
         TEARDOWN_STORM,
     ),
     Mutant(
         "writes.backoff-ten-times-longer",
         WRITES,
-        "0.01 * (attempt + 1)",
-        "0.1 * (attempt + 1)",
+        "0.01 * attempt",
+        "0.1 * attempt",
         "the backoff grows ten times faster",
         TEARDOWN_STORM,
     ),
     Mutant(
         "writes.first-backoff-zero",
         WRITES,
-        "0.01 * (attempt + 1)",
         "0.01 * attempt",
+        "0.01 * (attempt - 1)",
         "the first retry after a lost write does not wait",
         TEARDOWN_STORM,
     ),
     # ----- admission: start, the budget and cooldown checks, the subscriber list -----
     Mutant(
         "admission.failed-cannot-start",
-        ADMISSION,
+        STARTS,
         "if current.state in (State.STOPPED, State.FAILED):",
         "if current.state in (State.STOPPED,):",
         "after a failed start nobody can start again",
@@ -736,7 +738,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.write-expects-stopped",
-        ADMISSION,
+        STARTS,
         "                        [State.STOPPED, State.FAILED],\n",
         "                        [State.STOPPED],\n",
         "the STARTING write refuses a FAILED item",
@@ -744,7 +746,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.start-ignores-version",
-        ADMISSION,
+        STARTS,
         "                        expected_version=current.version,\n                        endpoint_name=",
         "                        expected_version=None,\n                        endpoint_name=",
         "a start decided on a stale read wins anyway: it reuses the name of a start that failed meanwhile",
@@ -752,9 +754,9 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.name-from-the-version-read",
-        ADMISSION,
-        "self._new_endpoint_name(current.version + 1)",
-        "self._new_endpoint_name(current.version)",
+        STARTS,
+        "self.new_endpoint_name(current.version + 1)",
+        "self.new_endpoint_name(current.version)",
         "the endpoint name carries the version read instead of the version written",
         tests("start", "test_a_stop_and_a_start_in_the_same_second_use_different_names")
         + tests("races", "test_a_start_racing_a_start_that_failed_gets_an_endpoint_name_of_its_own"),
@@ -763,7 +765,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.caller-not-subscribed",
-        ADMISSION,
+        STARTS,
         "subscribers=[phone] if phone else [],",
         "subscribers=[],",
         "the caller who starts the model is not texted when it is ready",
@@ -771,7 +773,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.old-error-kept",
-        ADMISSION,
+        STARTS,
         "                        last_error=None,\n",
         "",
         "a new start shows the last failure's sentence",
@@ -779,7 +781,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.old-error-code-kept",
-        ADMISSION,
+        STARTS,
         "                        last_error_code=None,\n",
         "",
         "a new start shows the last failure's code",
@@ -787,7 +789,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.old-use-kept",
-        ADMISSION,
+        STARTS,
         "                        last_used_at=None,\n",
         "",
         "a prediction of the previous run lets the new one be extended without being used",
@@ -795,7 +797,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.old-waiting-kept",
-        ADMISSION,
+        STARTS,
         "                        waiting_for=None,\n",
         "",
         "a new start inherits the leftover a stopped start waited for: its late event creates the endpoint again",
@@ -803,7 +805,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.old-expiry-kept",
-        ADMISSION,
+        STARTS,
         "                        expires_at=None,\n",
         "",
         "a new start keeps the item's expires_at",
@@ -813,7 +815,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.old-in-service-kept",
-        ADMISSION,
+        STARTS,
         "                        in_service_at=None,\n",
         "",
         "a new start keeps the item's in_service_at",
@@ -823,7 +825,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.old-notice-kept",
-        ADMISSION,
+        STARTS,
         "                        notice_sent_at=None,\n                        last_error_code=None,",
         "                        last_error_code=None,",
         "a new start keeps the last run's notice_sent_at",
@@ -833,34 +835,23 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.run-not-started",
-        ADMISSION,
+        STARTS,
         "                        run_started_at=now,\n",
         "",
         "a start does not open its run in the ledger: the budget never counts it",
         LIVE_RUN,
     ),
     Mutant(
-        "admission.open-run-not-charged",
-        ADMISSION,
-        "        if current.run_started_at is not None:\n"
-        "            ledger = charge(ledger, current.run_started_at, now)\n",
-        "",
-        "a run left open on a STOPPED or FAILED item is not charged before the budget check",
-        SPENT_DAY,
-        equivalent="every write that ends a run (a stop, a failure, an endpoint gone) clears run_started_at through "
-        "_closing_fields, so a STOPPED or FAILED item never has an open run",
-    ),
-    Mutant(
         "admission.no-budget-stop",
-        ADMISSION,
-        "                self._schedule_budget_stop(started)\n",
+        STARTS,
+        "                self.schedule_budget_stop(started)\n",
         "",
         "a start that may outlast the budget gets no teardown at the budget's end",
         EARLY_BUDGET_STOP,
     ),
     Mutant(
         "admission.budget-stop-flipped",
-        ADMISSION,
+        STARTS,
         "deadline < self.now() + timeout:",
         "deadline > self.now() + timeout:",
         "the budget stop is scheduled for the starts that cannot outlast the budget, not those that can",
@@ -868,39 +859,39 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.duplicate-phone-retried",
-        ADMISSION,
-        "if phone is None or phone in current.subscribers:",
-        "if phone is None:",
+        BUDGET,
+        "    if phone in subscribers:\n        return Subscription.ALREADY_ON\n",
+        "",
         "a second click with a subscribed phone loops on the store's refusal until 'too many people'",
         tests("start", "test_clicks_while_starting_add_subscribers_once_and_create_nothing"),
     ),
     Mutant(
         "admission.repeat-click-not-subscribed",
-        ADMISSION,
-        "return StartResult(current, created=False, subscribed=phone is not None)",
-        "return StartResult(current, created=False, subscribed=False)",
+        STARTS,
+        "subscribed=joining is Subscription.ALREADY_ON",
+        "subscribed=False",
         "a repeated click with a subscribed phone is told it will not be texted",
         tests("admission", "test_clicking_start_again_with_the_same_phone_still_says_it_will_be_texted"),
     ),
     Mutant(
         "admission.full-list-boundary",
-        ADMISSION,
-        "if len(current.subscribers) >= self.settings.max_subscribers:",
-        "if len(current.subscribers) > self.settings.max_subscribers:",
+        BUDGET,
+        "if len(subscribers) >= max_subscribers:",
+        "if len(subscribers) > max_subscribers:",
         "a click on a full list is not answered 'not subscribed' but loops on the store's refusal",
         tests("start", "test_the_subscriber_list_is_bounded"),
     ),
     Mutant(
         "admission.store-limit-plus-one",
-        ADMISSION,
-        "self.store.add_subscriber([State.STARTING], phone, self.settings.max_subscribers)",
-        "self.store.add_subscriber([State.STARTING], phone, self.settings.max_subscribers + 1)",
+        STARTS,
+        "cast(str, phone), self.settings.max_subscribers\n",
+        "cast(str, phone), self.settings.max_subscribers + 1\n",
         "two phones taking the last place at once overfill the list",
         tests("races", "test_two_phones_taking_the_last_place_at_once_do_not_overfill_the_list"),
     ),
     Mutant(
         "admission.lost-subscribe-gives-up",
-        ADMISSION,
+        STARTS,
         "                    continue  # no longer STARTING, or someone added this phone or filled the list: decide "
         "again",
         "                    return StartResult(current, created=False, subscribed=False)",
@@ -909,7 +900,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.in-service-says-subscribed",
-        ADMISSION,
+        STARTS,
         "            if current.state == State.IN_SERVICE:\n"
         "                return StartResult(current, created=False, subscribed=False)",
         "            if current.state == State.IN_SERVICE:\n"
@@ -919,93 +910,136 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admission.lost-start-write-raises",
-        ADMISSION,
-        "                    self._backoff(attempt)\n                    continue\n"
-        "                self._schedule_budget_stop(started)",
-        "                    raise\n                self._schedule_budget_stop(started)",
+        STARTS,
+        "                except ConflictError:\n"
+        "                    continue\n"
+        "                self.schedule_budget_stop(started)",
+        "                except ConflictError:\n"
+        "                    raise\n"
+        "                self.schedule_budget_stop(started)",
         "the loser of two simultaneous starts gets a 409 instead of being subscribed",
         TWO_STARTS,
     ),
     Mutant(
-        "admission.lost-start-write-no-backoff",
-        ADMISSION,
-        "                    self._backoff(attempt)\n                    continue\n"
-        "                self._schedule_budget_stop(started)",
-        "                    continue\n                self._schedule_budget_stop(started)",
-        "a lost STARTING write is retried at once",
-        TWO_STARTS,
-    ),
-    Mutant(
         "admission.exhausted-start-silent",
-        ADMISSION,
-        '        raise ConflictError("Too many people are starting the model at once; try again in a few seconds.")',
+        STARTS,
+        "        raise ConflictError(TOO_MANY_STARTING)",
         "        return StartResult(current, created=False, subscribed=False)",
         "a start that never wins its write answers as if nothing were wrong",
         tests("races", "TestSixtyLostWrites::test_a_start_that_never_wins_its_write_answers_409"),
     ),
     Mutant(
         "admission.cooldown-inclusive",
-        ADMISSION,
-        "now < current.cooldown_until:",
-        "now <= current.cooldown_until:",
+        BUDGET,
+        "now < item.cooldown_until:",
+        "now <= item.cooldown_until:",
         "a start at the very end of the cooldown is refused",
         COOLDOWN,
     ),
     Mutant(
         "admission.cooldown-ignored",
-        ADMISSION,
-        "        if current.cooldown_until is not None and now < current.cooldown_until:",
-        "        if False:",
+        BUDGET,
+        "    if item.cooldown_until is not None and now < item.cooldown_until:",
+        "    if False:",
         "the cooldown after a teardown is not enforced",
         COOLDOWN,
     ),
     Mutant(
         "admission.cooldown-retry-zero",
-        ADMISSION,
-        "max(1, int((current.cooldown_until - now).total_seconds()))",
-        "int((current.cooldown_until - now).total_seconds())",
+        BUDGET,
+        "max(1, int((item.cooldown_until - now).total_seconds()))",
+        "int((item.cooldown_until - now).total_seconds())",
         "in the last second of a cooldown Retry-After says 0",
         tests("budget_edges", "test_half_a_second_of_cooldown_left_asks_for_a_retry_in_one_second"),
     ),
     Mutant(
         "admission.min-run-inclusive",
-        ADMISSION,
-        "if deadline - now < timedelta(minutes=self.settings.min_run_minutes):",
-        "if deadline - now <= timedelta(minutes=self.settings.min_run_minutes):",
+        BUDGET,
+        "if deadline - now < timedelta(minutes=min_run_minutes):",
+        "if deadline - now <= timedelta(minutes=min_run_minutes):",
         "a start with exactly the minimum run left is refused",
         tests("budget_edges", "test_a_start_with_exactly_the_minimum_run_left_may_start"),
     ),
     Mutant(
         "admission.min-run-ignored",
-        ADMISSION,
-        "if deadline - now < timedelta(minutes=self.settings.min_run_minutes):",
+        BUDGET,
+        "if deadline - now < timedelta(minutes=min_run_minutes):",
         "if deadline - now < timedelta(0):",
         "a start with minutes of budget left is allowed",
         SPENT_DAY,
     ),
     Mutant(
         "admission.budget-in-minutes-as-seconds",
-        ADMISSION,
-        "run_deadline(ledger, now, self.settings.gpu_minutes_per_day * 60)",
-        "run_deadline(ledger, now, self.settings.gpu_minutes_per_day)",
+        BUDGET,
+        "deadline = run_deadline(ledger, now, gpu_minutes_per_day * 60)",
+        "deadline = run_deadline(ledger, now, gpu_minutes_per_day)",
         "the start's budget check reads GPU_MINUTES_PER_DAY as seconds",
         SPENT_DAY + TWO_RUNS,
     ),
     Mutant(
         "admission.run-deadline-in-minutes-as-seconds",
-        ADMISSION,
-        "current_deadline(item, self.settings.gpu_minutes_per_day * 60)",
-        "current_deadline(item, self.settings.gpu_minutes_per_day)",
-        "the deadline of a live run (promotion, extend, budget stop) reads GPU_MINUTES_PER_DAY as seconds",
+        PROMOTION,
+        "budget_seconds = self.settings.gpu_minutes_per_day * 60",
+        "budget_seconds = self.settings.gpu_minutes_per_day",
+        "a promotion's expires_at reads GPU_MINUTES_PER_DAY as seconds",
         tests("budget_edges", "test_a_whole_day_of_budget_never_refuses_a_start_nor_shortens_a_run")
         + EARLY_BUDGET_STOP,
+    ),
+    Mutant(
+        "extend.deadline-in-minutes-as-seconds",
+        SHUTDOWN,
+        "current_deadline(current, self.settings.gpu_minutes_per_day * 60)",
+        "current_deadline(current, self.settings.gpu_minutes_per_day)",
+        "an extend reads GPU_MINUTES_PER_DAY as seconds: it is refused as past the budget",
+        tests("budget"),
+    ),
+    Mutant(
+        "admission.budget-stop-deadline-in-minutes-as-seconds",
+        STARTS,
+        "current_deadline(started, self.settings.gpu_minutes_per_day * 60)",
+        "current_deadline(started, self.settings.gpu_minutes_per_day)",
+        "the budget stop of a start is scheduled at once, as if the budget were seconds",
+        tests("budget") + tests("budget_edges"),
+    ),
+    Mutant(
+        "teardown.past-budget-in-minutes-as-seconds",
+        BUDGET,
+        "deadline = current_deadline(item, gpu_minutes_per_day * 60)",
+        "deadline = current_deadline(item, gpu_minutes_per_day)",
+        "a scheduled teardown fails every start as past the budget",
+        EARLY_BUDGET_STOP
+        + tests("budget_edges", "test_a_whole_day_of_budget_never_refuses_a_start_nor_shortens_a_run"),
+    ),
+    Mutant(
+        "admission.cooldown-not-asked",
+        STARTS,
+        "                refuse_while_cooling_down(current, now)\n",
+        "",
+        "a start does not ask whether the cooldown after a teardown is over",
+        COOLDOWN,
+    ),
+    Mutant(
+        "admission.budget-not-asked",
+        STARTS,
+        "ledger_for_start(\n",
+        "(lambda item, *_: dict(item.gpu_seconds_by_day))(\n",
+        "a start does not ask whether the day's budget leaves the minimum run",
+        SPENT_DAY,
+    ),
+    Mutant(
+        "api.client-not-passed",
+        API,
+        "current.handle(Start(phone, client))",
+        "current.handle(Start(phone))",
+        "the API does not say who is starting: no start limit applies to callers from the internet",
+        FOURTH_START,
     ),
     # ----- what the write ending a run sets -----
     Mutant(
         "closing.zero-cooldown-set",
-        CLOSING,
-        "and self.settings.cooldown_minutes > 0:",
-        "and self.settings.cooldown_minutes >= 0:",
+        BUDGET,
+        "    if cooldown_minutes > 0:",
+        "    if cooldown_minutes >= 0:",
         "COOLDOWN_MINUTES=0 still writes a cooldown_until (of now)",
         COOLDOWN,
         equivalent="a zero cooldown ends the moment it begins: a start is refused only before cooldown_until, and "
@@ -1014,27 +1048,19 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "closing.failure-cools-down",
-        CLOSING,
-        "self._closing_fields(item, cooldown=False)",
-        "self._closing_fields(item, cooldown=True)",
+        STARTS,
+        "closing_fields(item, self.now(), cooldown_minutes=0)",
+        "closing_fields(item, self.now(), self.settings.cooldown_minutes)",
         "a failed start blocks the next start for the cooldown",
         FAILED_CREATE,
     ),
     Mutant(
         "closing.teardown-no-cooldown",
-        CLOSING,
-        "derive=lambda item: self._closing_fields(item, cooldown=True),",
-        "derive=lambda item: self._closing_fields(item, cooldown=False),",
+        SHUTDOWN,
+        "return closing_fields(item, self.now(), self.settings.cooldown_minutes)",
+        "return closing_fields(item, self.now(), 0)",
         "a teardown sets no cooldown",
         COOLDOWN,
-    ),
-    Mutant(
-        "closing.cooldown-flag-ignored",
-        CLOSING,
-        "        if cooldown and self.settings",
-        "        if self.settings",
-        "every closing write sets a cooldown, a failure's too",
-        FAILED_CREATE,
     ),
     # ----- texting -----
     Mutant(
@@ -1151,9 +1177,9 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "texting.promotion-texts-the-written-item",
-        TEXTING,
-        "sent = self._notify(before.subscribers, message)",
-        "sent = self._notify(after.subscribers, message)",
+        PROMOTION,
+        "self.texting.tell_ready(before.subscribers, expires_at)",
+        "self.texting.tell_ready(after.subscribers, expires_at)",
         "the ready text goes to the item's list as written rather than as read",
         tests("events", "test_in_service_promotes_schedules_teardown_and_texts_each_subscriber"),
         equivalent="the promoting write does not change the subscribers: the item it replaced and the item it wrote "
@@ -1161,16 +1187,16 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "texting.failure-texts-the-caller",
-        TEXTING,
-        "to_text = [phone for phone in before.subscribers if phone != spare]",
-        "to_text = list(before.subscribers)",
+        STARTS,
+        "[phone for phone in before.subscribers if phone != spare]",
+        "list(before.subscribers)",
         "the caller whose own start failed is texted as well as answered",
         FAILED_CREATE,
     ),
     # ----- the notice and extend: their own conditional writes -----
     Mutant(
         "notice.ignores-version",
-        NOTICE,
+        SHUTDOWN,
         "expected_version=current.version, notice_sent_at=self.now()",
         "expected_version=None, notice_sent_at=self.now()",
         "two firings of the notice at once text everyone twice; a notice read before an extend texts the old time",
@@ -1179,15 +1205,17 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "notice.gives-up-after-a-lost-write",
-        NOTICE,
-        "                self._backoff(attempt)\n                continue\n            sent = self._notify(",
-        '                return "skipped: lost the write"\n            sent = self._notify(',
+        SHUTDOWN,
+        "            except ConflictError:\n                continue\n            sent = self.texting.tell_stops_soon(",
+        "            except ConflictError:\n"
+        '                return "skipped: lost the write"\n'
+        "            sent = self.texting.tell_stops_soon(",
         "a notice that loses its write to a prediction is never sent",
         tests("races", "test_a_notice_that_loses_its_write_to_a_prediction_is_still_sent"),
     ),
     Mutant(
         "notice.sent-twice",
-        NOTICE,
+        SHUTDOWN,
         "            if current.notice_sent_at is not None:\n",
         "            if False:\n",
         "a repeated delivery of the notice texts everyone again",
@@ -1195,7 +1223,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "extend.ignores-version",
-        EXTEND,
+        SHUTDOWN,
         "expected_version=current.version, expires_at=new_expiry",
         "expected_version=None, expires_at=new_expiry",
         "an extend decided on a stale read moves the deadline back over a later extend",
@@ -1203,16 +1231,20 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "extend.gives-up-after-a-lost-write",
-        EXTEND,
-        "                self._backoff(attempt)\n                continue\n            self._schedule_teardown(",
-        "                return ExtendResult(current, capped=False)\n            self._schedule_teardown(",
+        SHUTDOWN,
+        "            except ConflictError:\n"
+        "                continue\n"
+        "            self.schedules.teardown_at(current.endpoint_name, new_expiry)",
+        "            except ConflictError:\n"
+        "                return ExtendResult(current, capped=False)\n"
+        "            self.schedules.teardown_at(current.endpoint_name, new_expiry)",
         "an extend that loses its write to a prediction answers without extending",
         tests("races", "test_an_extend_that_loses_its_write_to_a_prediction_still_extends"),
     ),
     # ----- the budget's end: teardown and reconciler -----
     Mutant(
         "teardown.no-budget-slack",
-        TEARDOWN,
+        BUDGET,
         "BUDGET_SLACK = timedelta(seconds=60)",
         "BUDGET_SLACK = timedelta(seconds=0)",
         "a budget stop fired early (Scheduler's minute) leaves the start billing until the reconciler",
@@ -1220,16 +1252,16 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "teardown.budget-slack-exclusive",
-        TEARDOWN,
-        "deadline <= self.now() + BUDGET_SLACK",
-        "deadline < self.now() + BUDGET_SLACK",
+        BUDGET,
+        "deadline <= now + BUDGET_SLACK",
+        "deadline < now + BUDGET_SLACK",
         "a budget stop fired exactly a minute early leaves the start billing",
         EARLY_BUDGET_STOP,
     ),
     Mutant(
         "reconciler.budget-check-removed",
         RECONCILER,
-        "        if self._past_budget(item):\n",
+        "        if self.shutdown.past_budget(item):\n",
         "        if False:\n",
         "a start past the day's budget whose stop schedule was lost bills until the starting timeout",
         tests(
@@ -1239,7 +1271,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "reconciler.failed-item-owns-its-endpoint",
-        RECONCILER,
+        DOMAIN,
         "LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING)",
         "LIVE_STATES = (State.STARTING, State.IN_SERVICE, State.STOPPING, State.FAILED)",
         "a FAILED item's leftover is taken for a live endpoint (reported as an interrupted stop; /stop misreports)",

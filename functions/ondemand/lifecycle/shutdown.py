@@ -25,6 +25,7 @@ from ondemand.domain import (
 from ondemand.lifecycle.room import Room, RoomKit
 from ondemand.lifecycle.starts import STALE_STARTING, Starts
 from ondemand.lifecycle.texting import texted
+from ondemand.lifecycle.writes import KEEPS_CHANGING
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class Shutdown(Room):
             if extended.notice_sent_at is None:
                 self.schedules.notice_before(current.endpoint_name, new_expiry)  # replaces the old one: never two
             return ExtendResult(extended, capped=wanted > cap)
-        raise AssertionError("unreachable: attempts() raises once spent")
+        raise ConflictError(KEEPS_CHANGING)
 
     def recently_used(self, item: EndpointState, now: datetime) -> bool:
         idle = timedelta(minutes=self.settings.idle_minutes)
@@ -153,7 +154,7 @@ class Shutdown(Room):
                 continue
             sent = self.texting.tell_stops_soon(current.subscribers, current.expires_at)
             return f"notice sent; {texted(sent)}"
-        raise AssertionError("unreachable: attempts() raises once spent")
+        raise ConflictError(KEEPS_CHANGING)
 
     def teardown(self, name: str, scheduled_for: datetime | None = None, reason: str = "keep-alive expired") -> str:
         """The schedule fired. `scheduled_for` is the expires_at the schedule was made for (its payload): while the

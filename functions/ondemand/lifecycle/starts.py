@@ -66,7 +66,7 @@ class Starts(Room):
         is the caller's address the start limits count against (None: an in-process caller, which none apply to)."""
         if client is not None:
             self.limit(phone, client)
-        for _ in self.writes.attempts(TOO_MANY_STARTING):
+        for _ in self.writes.attempts():
             current = self.store.get()
             if current.state in (State.STOPPED, State.FAILED):
                 now = self.now()
@@ -111,7 +111,7 @@ class Starts(Room):
             if current.state == State.IN_SERVICE:
                 return StartResult(current, created=False, subscribed=False)
             raise ConflictError("The model is shutting down; start it again in a minute.")
-        raise AssertionError("unreachable: attempts() raises once spent")
+        raise ConflictError(TOO_MANY_STARTING)
 
     def limit(self, phone: str | None, client: str) -> None:
         """RateLimitedError past a limit: per client, the starts that can cost money or text someone; per phone,

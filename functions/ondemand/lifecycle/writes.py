@@ -25,15 +25,14 @@ class ConditionalWrites:
         self.store = store
         self.sleep = sleep
 
-    def attempts(self, exhausted: str = KEEPS_CHANGING) -> Iterator[int]:
-        """The attempts of one read-decide-write loop, backing off before each retry; ConflictError(`exhausted`)
-        once MAX_WRITE_ATTEMPTS writes were lost. The loop body reads, decides, writes with the version it read,
-        and `continue`s on ConflictError."""
+    def attempts(self) -> Iterator[int]:
+        """The attempts of one read-decide-write loop (MAX_WRITE_ATTEMPTS), backing off before each retry. The loop
+        body reads, decides, writes with the version it read, and `continue`s on ConflictError; after the loop, every
+        attempt was lost, and the caller raises ConflictError."""
         for attempt in range(MAX_WRITE_ATTEMPTS):
             if attempt:
                 self.sleep(min(0.5, 0.01 * attempt) * random.random())
             yield attempt
-        raise ConflictError(exhausted)
 
     def transition_if(
         self,
@@ -62,4 +61,4 @@ class ConditionalWrites:
             except ConflictError:
                 continue
             return current, after
-        raise AssertionError("unreachable: attempts() raises once spent")
+        raise ConflictError(KEEPS_CHANGING)

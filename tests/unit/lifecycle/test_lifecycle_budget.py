@@ -117,6 +117,7 @@ def test_predictions_record_use_at_most_once_a_minute(machine, endpoints, clock)
 
 @pytest.mark.parametrize("settings", [make_settings(gpu_minutes_per_day=60)])
 def test_extend_never_schedules_past_the_daily_budget(handlers, machine, endpoints, clock, scheduler, event) -> None:
+    clock.current = clock().replace(hour=12, minute=0, second=0)  # the hour it runs stays within one UTC day
     started_at = clock()
     name = machine.start().state.endpoint_name
     clock.advance(minutes=7)  # provisioning counts: the endpoint bills from creation
@@ -141,6 +142,7 @@ def test_extend_never_schedules_past_the_daily_budget(handlers, machine, endpoin
 @pytest.mark.parametrize("settings", [make_settings(gpu_minutes_per_day=18)])
 def test_a_start_that_may_outlast_the_budget_is_failed_at_the_budget(machine, endpoints, clock, scheduler) -> None:
     """With 18 minutes left a start may begin, but it must not bill past them even if provisioning hangs."""
+    clock.current = clock().replace(hour=12, minute=0, second=0)  # 18 minutes left of today's budget, not tomorrow's
     name = machine.start(PHONE_A).state.endpoint_name
     at, _ = scheduler.schedules[teardown_schedule_name(name)]
     assert at == clock() + timedelta(minutes=18)
