@@ -1006,9 +1006,8 @@ MUTANTS: list[Mutant] = [
         BUDGET,
         "deadline = current_deadline(item, gpu_minutes_per_day * 60)",
         "deadline = current_deadline(item, gpu_minutes_per_day)",
-        "a scheduled teardown fails every start as past the budget",
-        EARLY_BUDGET_STOP
-        + tests("budget_edges", "test_a_whole_day_of_budget_never_refuses_a_start_nor_shortens_a_run"),
+        "a start still provisioning after four minutes is failed as past the budget",
+        tests("reconciler", "test_a_start_stuck_in_starting_past_the_limit_fails"),
     ),
     Mutant(
         "admission.cooldown-not-asked",
