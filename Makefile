@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PIP_COMPILE := 0
 
 .PHONY: help venv chromium lint security test test-glue test-sagemaker test-unit test-integration test-e2e mutation model demo dashboard \
-	bench clean
+	bench clean deploy destroy
 
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
@@ -22,6 +22,8 @@ help:
 	@echo "make dashboard - the developer dashboard (ONDEMAND_API_URL, DASHBOARD_PORT)"
 	@echo "make lint   - ruff check and format, mypy over every Python folder, ESLint, the template's linters"
 	@echo "make clean  - remove every venv, node_modules and the caches (trained models stay)"
+	@echo "make deploy - the stack on AWS: preflight, sam build and deploy, the page on CloudFront, the first model, a smoke test"
+	@echo "make destroy - remove the stack and all it made on AWS; fails if anything is left"
 
 # The requirements, then the project itself, editable (pyproject.toml): every package imports by name, from any
 # directory and in every child process, with no PYTHONPATH.
@@ -171,6 +173,17 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_cold_import.py --runs 3
 	$(PY) -m benchmarks.bench_local_concurrency --trials 1
 	$(PY) benchmarks/traffic_cost.py
+
+# The stack on AWS from one command (docs/deploy.md): preflight, `sam build` and a non-interactive `sam deploy` from
+# samconfig.toml, the page on S3 behind CloudFront, the first model, a smoke test. CONFIG_ENV=dev picks another profile;
+# ARGS="--no-follow" does not wait for the training pipeline (python -m deploy -h).
+deploy: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(PY) -m deploy deploy --sam $(SAM_VENV)/bin/sam --config-env $(or $(CONFIG_ENV),default) $(ARGS)
+
+# The endpoint stopped, what the functions and the pipeline made deleted, the buckets emptied, the stack deleted; fails
+# if anything of it is left.
+destroy: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(PY) -m deploy destroy --sam $(SAM_VENV)/bin/sam --config-env $(or $(CONFIG_ENV),default) $(ARGS)
 
 # Every venv the rules above build, the deploy rehearsal's Lambda runtime venv and SAM's cache beside it, and the caches;
 # var/model and the other trained models stay (they take minutes to rebuild).

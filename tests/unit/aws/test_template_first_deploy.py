@@ -134,3 +134,89 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [text for item in value for text in _strings(item)]
     return []
+
+
+# ----- what stopped or would stop a first deploy (issue 22) -----
+
+# SAM CLI's own check behind `sam deploy --guided`'s "<function> has no authentication. Is this okay? [y/N]"
+# (samcli/commands/deploy/guided_context.py, prompt_authorization), run on template.yaml in the SAM CLI's venv.
+AUTH_PER_RESOURCE = """
+import json, sys
+from samcli.commands.deploy.auth_utils import auth_per_resource
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+stacks, _ = SamLocalStackProvider.get_stacks(sys.argv[1])
+print(json.dumps(auth_per_resource(stacks)))
+"""
+
+
+def test_the_guided_deploys_authentication_question_is_answered_in_the_doc_and_make_deploy_never_asks_it() -> None:
+    from deploy.sam import SamCli
+
+    result = subprocess.run(
+        [str(ROOT / ".venv-sam" / "bin" / "python"), "-c", AUTH_PER_RESOURCE, str(ROOT / "template.yaml")],
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "SAM_CLI_TELEMETRY": "0"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    unauthenticated = {
+        name for name, authenticated in json.loads(result.stdout.strip().splitlines()[-1]) if not authenticated
+    }
+    assert unauthenticated == {"ApiFunction"}  # the public API, by design
+    doc = " ".join((ROOT / "docs" / "deploy.md").read_text().split())
+    for name in unauthenticated:
+        assert f'"{name} has no authentication. Is this okay? [y/N]"' in doc and "answer `y`" in doc
+    sam = SamCli("sam", "stack", "us-east-1", "default", ROOT, say=print)
+    commands = [sam.build_command(), sam.deploy_command(), sam.delete_command()]
+    assert not any("--guided" in command for command in commands)
+    assert {"--no-confirm-changeset", "--no-fail-on-empty-changeset"} <= set(sam.deploy_command())
+    assert "--no-prompts" in sam.delete_command()
+
+
+def _refs(value: Any) -> set[str]:
+    """The logical ids a value refers to (Ref, GetAtt, ${...} in Sub)."""
+    if isinstance(value, dict):
+        found = set()
+        for key, item in value.items():
+            if key == "Ref":
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else item.split(".")[0])
+            elif key == "Fn::Sub":
+                text = item if isinstance(item, str) else item[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+            found |= _refs(item)
+        return found
+    if isinstance(value, list):
+        return {name for item in value for name in _refs(item)}
+    return set()
+
+
+def test_no_account_setting_points_at_a_role_the_same_stack_creates(template) -> None:
+    """API Gateway's account setting names a role IAM may not have propagated yet when the same stack has just made it:
+    "The role ARN does not have required permissions set to API Gateway" rolls the first deploy back (aws/aws-cdk#2194).
+    make deploy sets it before the stack (deploy/api_logging.py); the stage's access logs need it set."""
+    resources = template["Resources"]
+    roles = {logical_id for logical_id, resource in resources.items() if resource["Type"] == "AWS::IAM::Role"}
+    accounts = [resource for resource in resources.values() if resource["Type"] == "AWS::ApiGateway::Account"]
+    assert all(not (_refs(account["Properties"]) & roles) for account in accounts)
+    assert resources["Api"]["Properties"]["AccessLogSetting"], "the access logs are why the account setting is needed"
+
+
+def test_reserved_concurrency_needs_a_quota_of_100_plus_what_the_functions_reserve(template) -> None:
+    """Lambda: "You can reserve up to the Unreserved account concurrency value minus 100 for functions that don't have
+    reserved concurrency" (docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). The preflight asks for
+    this quota, and the template's, docs/deploy.md's and the README's words say the same numbers."""
+    from deploy.quotas import UNRESERVED_CONCURRENCY, concurrency_quota_needed, reserved_concurrency
+
+    reserved = reserved_concurrency(template)
+    needed = concurrency_quota_needed(template)
+    assert (UNRESERVED_CONCURRENCY, reserved, needed) == (100, 15, 115)
+    description = " ".join(template["Parameters"]["ReservedConcurrency"]["Description"].split())
+    doc = " ".join((ROOT / "docs" / "deploy.md").read_text().split())
+    readme = next(line for line in (ROOT / "README.md").read_text().splitlines() if "`ReservedConcurrency`" in line)
+    for text in (description, doc, readme):
+        assert f"reserves {reserved}" in text or f"reserve {reserved}" in text or f"{reserved} reserved" in text, text
+        assert f"at least {needed}" in text and "100 unreserved" in text, text
+        assert "above 25" not in text and "keeps 10 unreserved" not in text

@@ -1,25 +1,82 @@
-"""The Glue job's transforms (pure pandas) and the job itself against S3 and the Glue catalog in moto."""
+"""The Glue job's transforms (pure pandas) and the job itself against S3 and the Glue catalog in moto, run with exactly
+the arguments the stack gives it. Runs on the project's Python and on Glue's (make test-glue: Python 3.9, awswrangler
+2.15.1, no conftest), so nothing here needs more than PyYAML to read the templates."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import awswrangler as wr
 import boto3
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
 from glue_jobs.curate_reviews import (
+    REQUIRED_ARGS,
     TABLE_DESCRIPTION,
     clean_text,
     curate,
     label_from_stars,
     label_from_values,
+    resolve_args,
     run,
     split_for,
 )
 from glue_jobs.seed_raw_reviews import seed
+
+ROOT = Path(__file__).resolve().parents[3]
+# What the template's intrinsics stand for in these tests: the buckets the `s3` fixture makes, and a database name of
+# the shape pipeline.yaml gives (tests/unit/aws/test_template_names.py checks that shape for any stack name).
+RESOURCE_NAMES = {"RawBucket": "raw", "CuratedBucket": "curated", "ReviewsDatabase": "reviews_51af3dc0"}
+# Arguments Glue adds to every run of its own (a Python shell run's sys.argv also has these).
+GLUE_OWN_ARGUMENTS = ["--job-bookmark-option", "job-bookmark-disable", "--scriptLocation", "s3://scripts/curate.py"]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """CloudFormation's short tags (!Ref, !Sub, ...) as {"Ref": x} / {"Fn::Sub": x}."""
+
+
+_CfnLoader.add_multi_constructor(
+    "!",
+    lambda loader, suffix, node: {
+        ("Ref" if suffix == "Ref" else f"Fn::{suffix}"): (
+            loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(node)
+        )
+    },
+)
+
+
+def _resolve(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    ((function, argument),) = value.items()
+    if function == "Ref":
+        return RESOURCE_NAMES[argument]
+    assert function == "Fn::Sub" and isinstance(argument, str), value
+    for name, physical in RESOURCE_NAMES.items():
+        argument = argument.replace("${" + name + "}", physical)
+    assert "${" not in argument, argument
+    return argument
+
+
+def job_argv() -> list[str]:
+    """The job's sys.argv on Glue: the script, Glue's own arguments, the job's DefaultArguments (pipeline.yaml) and
+    the arguments the state machine's run adds (statemachine/training_pipeline.asl.json)."""
+    template = yaml.load((ROOT / "statemachine" / "pipeline.yaml").read_text(), Loader=_CfnLoader)
+    defaults = template["Resources"]["CurateReviewsJob"]["Properties"]["DefaultArguments"]
+    asl = json.loads((ROOT / "statemachine" / "training_pipeline.asl.json").read_text())
+    run_arguments = asl["States"]["Curate raw reviews"]["Parameters"].get("Arguments", {})
+    passed = {**defaults, **run_arguments}
+    argv = ["/tmp/glue-python-scripts/curate_reviews.py", *GLUE_OWN_ARGUMENTS]
+    for name, value in passed.items():
+        argv += [name if name.startswith("--") else f"--{name}", _resolve(value)]
+    return argv
 
 
 def test_html_line_breaks_tags_entities_and_whitespace_are_cleaned():
@@ -107,21 +164,8 @@ def test_the_job_curates_csv_and_json_lines_from_s3_into_split_parquet_and_a_cat
         b'{"text": "So-so", "stars": 3}\n{"text": "imdb review 0 with a break", "label": 1}\n',
     )
 
-    counts = run(
-        [
-            "curate.py",
-            "--JOB_NAME",
-            "test",
-            "--raw_path",
-            "s3://raw/reviews/",
-            "--curated_path",
-            "s3://curated/reviews/",
-            "--database",
-            "reviews",
-            "--table",
-            "curated",
-        ]
-    )
+    argv = job_argv()
+    counts = run(argv)
 
     assert (counts.read, counts.neutral_rating, counts.conflicting_labels, counts.kept) == (53, 1, 2, 50)
     curated = wr.s3.read_parquet("s3://curated/reviews/", dataset=True)
@@ -129,7 +173,23 @@ def test_the_job_curates_csv_and_json_lines_from_s3_into_split_parquet_and_a_cat
     assert set(curated["split"]) <= {"train", "validation", "test"}
     assert "Dreadful" in set(curated[curated["label"] == 0]["text"])
     assert "imdb review 0 with a break" not in set(curated["text"])  # labelled both ways: nobody knows which
-    table = boto3.client("glue").get_table(DatabaseName="reviews", Name="curated")["Table"]
+    database, table_name = argv[argv.index("--database") + 1], argv[argv.index("--table") + 1]
+    table = boto3.client("glue").get_table(DatabaseName=database, Name=table_name)["Table"]
     assert [key["Name"] for key in table["PartitionKeys"]] == ["split"]
     assert {c["Name"] for c in table["StorageDescriptor"]["Columns"]} == {"text", "label", "label_name", "source"}
     assert table["Description"] == TABLE_DESCRIPTION
+
+
+def test_the_job_asks_only_for_arguments_the_stack_passes_and_runs_without_job_name():
+    """getResolvedOptions makes every name it is asked for required: a name the template and the state machine do not
+    pass (such as JOB_NAME, which Glue gives Spark jobs but not a Python shell run) fails the run before it reads."""
+    argv = job_argv()
+    passed = {word[2:] for word in argv if word.startswith("--")}
+
+    assert set(REQUIRED_ARGS) <= passed, sorted(set(REQUIRED_ARGS) - passed)
+    assert "--JOB_NAME" not in argv
+    resolved = resolve_args(argv)
+    assert resolved["database"] == RESOURCE_NAMES["ReviewsDatabase"]
+    assert (resolved["validation_percent"], resolved["test_percent"]) == ("10", "10")
+    with pytest.raises(SystemExit):  # a name the stack does not pass is refused, as Glue's own parser refuses it
+        resolve_args([word for word in argv if word != "--raw_path"])
