@@ -200,8 +200,6 @@ def curate_through_s3(work_dir: Path) -> dict[str, Path]:
         job = [
             sys.executable,
             str(REPO_ROOT / "glue_jobs" / "curate_reviews.py"),
-            "--JOB_NAME",
-            "local-curate-reviews",
             "--raw_path",
             f"s3://{RAW_BUCKET}/reviews/",
             "--curated_path",
