@@ -61,7 +61,14 @@ class MotoServer:
         return self.url
 
     def stop(self) -> None:
-        self._server.stop()
+        """moto's backends and config are the process's, not the server's: left behind, they reach the next test of
+        this worker that starts a moto server (its /moto-api/data.json failed serializing this test's resources)."""
+        try:
+            config = {"stepfunctions": {"execute_state_machine": False}}
+            requests.post(f"{self.url}/moto-api/config", json=config, timeout=10).raise_for_status()
+            requests.post(f"{self.url}/moto-api/reset", timeout=30).raise_for_status()
+        finally:
+            self._server.stop()
 
     def environment(self) -> dict[str, str]:
         return {
