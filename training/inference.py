@@ -30,12 +30,15 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 try:  # in the repository
+    from training import serving_path
     from training.combination import CombinedModel
-except ImportError:  # in model.tar.gz: code/combination.py sits beside this file
+except ImportError:  # in model.tar.gz: code/combination.py and code/serving_path.py sit beside this file
+    import serving_path  # type: ignore[import-not-found,no-redef]
     from combination import CombinedModel  # type: ignore[import-not-found,no-redef]
 
 SERVING_CONFIG_FILE = "serving_config.json"
-ONNX_FILE = "model.int8.onnx"  # written by training/onnx_export.py; what a CPU serves by default
+ONNX_FILE = serving_path.ONNX_FILES[serving_path.ONNX_INT8]  # written by training/onnx_export.py
+CALIBRATION_FILE = "calibration_texts.json"  # train rows the server times its paths on (training/path_accuracy.py)
 JSON_CONTENT_TYPE = "application/json"
 MAX_TEXTS = int(os.environ.get("MAX_TEXTS", "64"))
 MAX_TEXT_CHARS = int(os.environ.get("MAX_TEXT_CHARS", "20000"))
@@ -44,9 +47,11 @@ DEFAULT_HEAD_TOKENS = 64
 DEFAULT_MICRO_BATCH = 16
 DEFAULT_TOKEN_BUDGET = 384  # rows x padded length per pass: the best budget tried with ONNX int8 (training/README.md)
 BACKEND_ENV = "INFERENCE_BACKEND"
-# torch: the weights as trained (fp32, on CUDA when present); torch-int8: dynamic int8 Linear layers in torch;
-# onnx-int8: the int8 ONNX export in ONNX Runtime. Throughput and accuracy of each: training/README.md.
-BACKENDS = ("torch", "torch-int8", "onnx-int8")
+# torch: the weights as trained (fp32; half precision on CUDA, serving_path.gpu_plan); torch-int8: dynamic int8
+# Linear layers in torch; torch-bf16: bfloat16 weights; onnx-int8 / onnx-fp32: the ONNX exports in ONNX Runtime.
+# Without a choice, a CPU serves the fastest of them within 0.5 points of fp32 (serving_path.py).
+BACKENDS = serving_path.PATHS
+TIMING_ROUNDS = 2
 logger = logging.getLogger(__name__)
 
 
@@ -150,7 +155,7 @@ def onnx_classifier(path: Path) -> Callable[[Batch], np.ndarray]:
 
 
 def default_backend(folder: Path) -> str:
-    """The fastest backend this machine can run: the trained weights on a GPU; on a CPU the ONNX export if there is one
+    """The backend when no path was timed: the trained weights on a GPU; on a CPU the ONNX export if there is one
     and ONNX Runtime is installed, else torch's int8 (with a warning saying how to get the faster one)."""
     if torch.cuda.is_available():
         return "torch"
@@ -163,6 +168,43 @@ def default_backend(folder: Path) -> str:
         folder,
     )
     return "torch-int8"
+
+
+def machine_backend(folder: Path) -> str:
+    """The fastest path on this machine among those accurate enough (serving_path.choose), timed on the folder's
+    calibration texts once per CPU; `default_backend` where nothing was recorded to choose by."""
+    calibration = folder / CALIBRATION_FILE
+    if torch.cuda.is_available() or not calibration.exists():
+        return default_backend(folder)
+    texts = json.loads(calibration.read_text())
+    supported = serving_path.supported_paths(
+        serving_path.Machine.here(),
+        [p.name for p in folder.iterdir()],
+        importlib.util.find_spec("onnxruntime") is not None,
+    )
+    chosen = serving_path.choose(
+        folder, serving_path.Machine.here(), supported, lambda paths: time_paths(folder, paths, texts)
+    )
+    return chosen or default_backend(folder)
+
+
+def time_paths(folder: Path, paths: list[str], texts: list[str], rounds: int = TIMING_ROUNDS) -> dict[str, float]:
+    """Seconds each path takes for the transformer on `texts`, the fastest of `rounds` rounds that alternate the paths
+    (so a busy neighbour slows them alike), after one warm-up pass each."""
+    loaded = {path: load_model(str(folder), backend=path, combine=False) for path in paths}
+    ids = {path: encode_head_tail(m.tokenizer, texts, m.max_length, m.head_tokens) for path, m in loaded.items()}
+    best = {path: float("inf") for path in paths}
+    for round_number in range(rounds + 1):
+        for path, model in loaded.items():
+            started = time.perf_counter()
+            encoded_logits(ids[path], model)
+            if round_number:  # round 0 warms up
+                best[path] = min(best[path], time.perf_counter() - started)
+    for model in loaded.values():
+        if model.pool:
+            model.pool.shutdown()
+    logger.info("paths timed on %d calibration texts: %s", len(texts), {p: round(s, 3) for p, s in best.items()})
+    return best
 
 
 def model_fn(model_dir: str, context: Any = None) -> LoadedModel:
@@ -192,34 +234,40 @@ def load_model(model_dir: str, backend: str | None = None, combine: bool = True)
     """Load the fine-tuned model folder written by training/train.py.
 
     `backend` (one of BACKENDS) defaults to $INFERENCE_BACKEND, then "backend" in the folder's serving config, then
-    `default_backend`. A CPU serves int8 weights: several times the throughput of fp32 for a fraction of a point of
-    accuracy (training/README.md). Micro-batches run on `torch.get_num_threads()` cores side by side with onnx-int8.
+    the fastest accurate path on this machine (`machine_backend`). Micro-batches run on `torch.get_num_threads()`
+    cores side by side with ONNX Runtime. On CUDA the torch weights run in half precision (serving_path.gpu_plan).
     A folder with a combination in its serving config answers with the combination unless `combine` is False (the
     transformer alone, for comparing the two)."""
     folder = Path(model_dir)
     serving = read_serving_config(folder)
-    backend = backend or os.environ.get(BACKEND_ENV) or serving.get("backend") or default_backend(folder)
+    backend = backend or os.environ.get(BACKEND_ENV) or serving.get("backend") or machine_backend(folder)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     tokenizer = AutoTokenizer.from_pretrained(folder)
     config = AutoConfig.from_pretrained(folder)
+    encoding = text_encoding(serving)
     pool = None
-    if backend == "onnx-int8":
-        if not (folder / ONNX_FILE).exists():
+    if backend in serving_path.ONNX_FILES:
+        onnx_file = folder / serving_path.ONNX_FILES[backend]
+        if not onnx_file.exists():
             raise FileNotFoundError(
-                f"No {ONNX_FILE} in {folder}: make it with `python -m training.onnx_export --model-dir {folder} "
+                f"No {onnx_file.name} in {folder}: make it with `python -m training.onnx_export --model-dir {folder} "
                 "--calibration-dir TRAIN_ROWS` (or `--quantization dynamic` without train rows)."
             )
-        classify = onnx_classifier(folder / ONNX_FILE)
+        classify = onnx_classifier(onnx_file)
         workers = torch.get_num_threads()
         pool = ThreadPoolExecutor(workers, thread_name_prefix="onnx") if workers > 1 else None
     else:
         model = AutoModelForSequenceClassification.from_pretrained(folder)
         model.eval()
-        if backend == "torch-int8":
+        if backend == serving_path.TORCH_INT8:
             model = quantize_int8(model)
-        elif torch.cuda.is_available():  # the SageMaker endpoint's GPU
-            model.to("cuda")
+        elif backend == serving_path.TORCH_BF16:
+            model.to(torch.bfloat16)
+        elif torch.cuda.is_available():  # the SageMaker endpoint's GPU: half precision, length-bucketed batches
+            plan = serving_path.gpu_plan(torch.cuda.is_bf16_supported(), encoding["max_length"])
+            model.to("cuda", dtype=getattr(torch, plan.dtype))
+            encoding.update(micro_batch=plan.micro_batch, token_budget=plan.token_budget)
         classify = torch_classifier(model)
     combined = CombinedModel.load(folder, serving) if combine else None
     logger.info("model %s served by %s%s", folder, backend, " + the linear model" if combined else "")
@@ -229,7 +277,7 @@ def load_model(model_dir: str, backend: str | None = None, combine: bool = True)
         name=serving.get("model_name", folder.name),
         id2label={int(k): v for k, v in config.id2label.items()},
         backend=backend,
-        **text_encoding(serving),
+        **encoding,
         pool=pool,
         combined=combined,
     )

@@ -1,7 +1,8 @@
 """A model folder's `metrics.json`: what each step that made the model measured, in one record.
 
-train.py writes it, onnx_export.py adds the served model's scores, the local pipeline its wall time and the table it
-prints. They all read and write it through here, so each knows its own keys (`Metrics`) and keeps the others'.
+train.py writes it, onnx_export.py and path_accuracy.py add the served model's scores, the local pipeline its wall time
+and the table it prints. They all read and write it through here, so each knows its own keys (`Metrics`) and keeps
+the others'.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Metrics(TypedDict, total=False):
     total_seconds: float
     # onnx_export.py: the model as a CPU serves it
     served_test: dict[str, Any]
+    # path_accuracy.py: each numeric path's accuracy per test split, which the server chooses among
+    path_accuracy: dict[str, dict[str, float]]
     # local_runtime/model_pipeline.py
     pipeline_seconds: float
     table: list[dict[str, Any]]

@@ -183,8 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--backend",
         default=None,
-        help="torch, torch-int8 or onnx-int8 (default: $INFERENCE_BACKEND, then the model's serving config, then the "
-        "fastest this machine can run); a wrong name is reported by /ping",
+        help="torch, torch-int8, torch-bf16, onnx-int8 or onnx-fp32 (default: $INFERENCE_BACKEND, then the model's "
+        "serving config, then the fastest path within 0.5 points of fp32 on this machine, timed once per CPU: "
+        "training/serving_path.py); a wrong name is reported by /ping",
     )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from training import inference, model_metrics
+from training import inference, path_accuracy
 
 # MatMulNBits: 8-bit weights in blocks of BLOCK_SIZE inputs per output column; accuracy_level 4 = int8 compute.
 BLOCK_SIZE = 32
@@ -304,30 +304,6 @@ def export_int8(
     return target
 
 
-def score_served(model_dir: Path, test_dir: Path, export_seconds: float = 0.0) -> dict[str, Any]:
-    """The model as a CPU serves it (onnx-int8, with the linear model if the folder combines one) on the test split
-    and the behavioural set, recorded in metrics.json as `served_test`."""
-    from training import evaluate
-    from training.channels import read_channel
-
-    test, behavioural = read_channel(str(test_dir)), evaluate.read_behavioural()
-    started = time.perf_counter()
-    loaded = inference.load_model(str(model_dir), backend="onnx-int8")
-    margins = evaluate.margins_by_part(loaded, test["text"].tolist() + behavioural["text"].tolist())
-    scores = evaluate.scored_parts(test, behavioural, evaluate.labels_by_part(margins)["model"])
-    served = {
-        "backend": "onnx-int8",
-        "combined": loaded.combined is not None,
-        **scores,
-        **({"linear_decides": evaluate.linear_decides_report(margins)} if "linear_decides" in margins else {}),
-        "eval_seconds": round(time.perf_counter() - started, 1),
-        "export_seconds": round(export_seconds, 1),
-    }
-    with model_metrics.updating(model_dir) as metrics:
-        metrics["served_test"] = served
-    return served
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, required=True, help="a folder written by training/train.py")
@@ -350,13 +326,9 @@ def main(argv: list[str] | None = None) -> None:
     export_seconds = time.perf_counter() - started
     print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) in {export_seconds:.1f} s", flush=True)
     if args.test_dir:
-        served = score_served(args.model_dir, args.test_dir, export_seconds)
-        part = "imdb" if "imdb" in served else "all"
-        print(
-            f"onnx-int8 test[{part}] n={served[part]['n']}: accuracy {served[part]['accuracy']:.4f} "
-            f"F1 {served[part]['f1']:.4f}",
-            flush=True,
-        )
+        timing_texts = path_accuracy.timing_sample(args.calibration_dir) if args.calibration_dir else None
+        result = path_accuracy.score_paths(args.model_dir, args.test_dir, timing_texts, export_seconds=export_seconds)
+        print(path_accuracy.describe(result), flush=True)
 
 
 if __name__ == "__main__":

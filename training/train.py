@@ -33,13 +33,18 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from training import capability_data, combination, evaluate, inference, model_metrics
+from training import capability_data, combination, evaluate, inference, model_metrics, serving_path
 from training.channels import balanced_sample, per_source_sample, read_channel, sample_sources
 
 LABELS = {0: "NEGATIVE", 1: "POSITIVE"}
 # What the model folder's code/ holds: the handler SageMaker's Hugging Face container imports (code/inference.py) and
 # the modules it imports, which the inference image does not have.
-SERVING_CODE = (Path(inference.__file__), Path(combination.__file__), Path(instant_model.__file__))
+SERVING_CODE = (
+    Path(inference.__file__),
+    Path(combination.__file__),
+    Path(serving_path.__file__),
+    Path(instant_model.__file__),
+)
 
 
 @dataclass
