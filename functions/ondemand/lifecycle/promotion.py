@@ -27,7 +27,7 @@ class Promotion(Room):
     def promote_if_answering(self, name: str, reason: str) -> str:
         """Promote (see promote) once one real prediction succeeds; until then the item stays STARTING and the next
         event or the reconciler tries again (the reconciler fails it after the starting timeout)."""
-        item = self.writes.store.get()
+        item = self.store.get()
         if item.state != State.STARTING or item.endpoint_name != name:
             return STALE_STARTING
         failure = self.canary(name)
