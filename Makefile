@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PIP_COMPILE := 0
 
 .PHONY: help venv chromium lint security test test-glue test-sagemaker test-unit test-integration test-e2e mutation model demo dashboard \
-	bench clean deploy destroy
+	bench clean deploy destroy reopen
 
 help:
 	@echo "make demo   - run the whole product on this machine (no AWS account)"
@@ -24,6 +24,7 @@ help:
 	@echo "make clean  - remove every venv, node_modules and the caches (trained models stay)"
 	@echo "make deploy - the stack on AWS: preflight, sam build and deploy, the page on CloudFront, the first model, a smoke test"
 	@echo "make destroy - remove the stack and all it made on AWS; fails if anything is left"
+	@echo "make reopen - reopen the API after the monthly ceiling (MonthlyBudgetUsd) closed it"
 
 # The requirements, then the project itself, editable (pyproject.toml): every package imports by name, from any
 # directory and in every child process, with no PYTHONPATH.
@@ -142,7 +143,8 @@ model: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) -m local_runtime $(ARGS)
 
-# The developer dashboard (Streamlit) against the API at ONDEMAND_API_URL (default http://127.0.0.1:8000).
+# The developer dashboard (Streamlit) against the API at ONDEMAND_API_URL (default http://127.0.0.1:8000). Beside
+# `make demo` it finds the runtime's token in var/local_runtime/runtime.json (or set ONDEMAND_LOCAL_TOKEN).
 DASHBOARD_PORT ?= 8501
 dashboard: $(VENV)/.installed
 	$(VENV)/bin/streamlit run frontend/dashboard/app.py --server.headless=true --server.address=127.0.0.1 \
@@ -172,13 +174,18 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_instant.py
 	$(PY) benchmarks/bench_cold_import.py --runs 3
 	$(PY) -m benchmarks.bench_local_concurrency --trials 1
-	$(PY) benchmarks/traffic_cost.py
+	$(PY) -m benchmarks.traffic_cost
 
 # The stack on AWS from one command (docs/deploy.md): preflight, `sam build` and a non-interactive `sam deploy` from
 # samconfig.toml, the page on S3 behind CloudFront, the first model, a smoke test. CONFIG_ENV=dev picks another profile;
 # ARGS="--no-follow" does not wait for the training pipeline (python -m deploy -h).
 deploy: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m deploy deploy --sam $(SAM_VENV)/bin/sam --config-env $(or $(CONFIG_ENV),default) $(ARGS)
+
+# Reopen an API the monthly ceiling (MonthlyBudgetUsd) closed: the stack's CeilingFunction restores the template's
+# throttles and removes the page's service-closed.json (docs/deploy.md, "The ceiling on the bill").
+reopen: $(VENV)/.installed
+	$(PY) -m deploy reopen --config-env $(or $(CONFIG_ENV),default) $(ARGS)
 
 # The endpoint stopped, what the functions and the pipeline made deleted, the buckets emptied, the stack deleted; fails
 # if anything of it is left.

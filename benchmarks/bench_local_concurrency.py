@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
+from ondemand.adapters.dynamodb import StaticCredentials
 
 from benchmarks.machine import describe_machine
 from local_runtime.cfn_template import load_template, table_definition
@@ -48,9 +49,10 @@ def gateway_burst(server_class: type[Gateway], connections: int) -> Counter[Any]
             gateway.close()
 
 
-def lost_rounds(url: str, table: str, writers: int, rounds: int) -> int:
-    """Rounds in which more than one identical conditional write won (the item is reset first)."""
-    dynamodb = atomicity.client_for(url, writers)
+def lost_rounds(url: str, table: str, writers: int, rounds: int, credentials: StaticCredentials | None = None) -> int:
+    """Rounds in which more than one identical conditional write won (the item is reset first). `credentials`: the
+    runtime's store answers only its own."""
+    dynamodb = atomicity.client_for(url, writers, credentials)
     return sum(winners > 1 for winners in atomicity.subscribe_rounds(dynamodb, table, writers, rounds))
 
 
@@ -86,11 +88,11 @@ def main() -> int:
     try:
         for interval_label, interval in SWITCH_INTERVALS.items():
             sys.setswitchinterval(interval or default_interval)
-            for label, url, name in (
-                ("runtime's store (locked)", locked.url, table),
-                ("moto's server alone", alone_url, alone_table),
+            for label, url, name, credentials in (
+                ("runtime's store (locked)", locked.url, table, locked.credentials),
+                ("moto's server alone", alone_url, alone_table, None),
             ):
-                lost = [lost_rounds(url, name, args.writers, args.rounds) for _ in range(args.trials)]
+                lost = [lost_rounds(url, name, args.writers, args.rounds, credentials) for _ in range(args.trials)]
                 print(f"  switch {interval_label:28} {label:26} {lost}")
     finally:
         sys.setswitchinterval(default_interval)

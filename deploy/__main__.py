@@ -1,4 +1,5 @@
-"""python -m deploy deploy|destroy [--config-env default] [--stack-name N] [--region R] [--sam PATH] [--no-follow]"""
+"""python -m deploy deploy|destroy|reopen [--config-env default] [--stack-name N] [--region R] [--sam PATH]
+[--no-follow]"""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import boto3
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy.commands import Tools, deploy, destroy
+from deploy.ceiling import CeilingError
+from deploy.commands import Tools, deploy, destroy, reopen
 from deploy.page import PageError
 from deploy.preflight import PreflightError
 from deploy.progress import INDENT
@@ -25,6 +27,7 @@ STOPPING_ERRORS = (
     SmokeTestError,
     TeardownError,
     MissingOutputsError,
+    CeilingError,
     ClientError,
     BotoCoreError,
 )
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime=settings.template["Globals"]["Function"]["Runtime"],
     )
     tools = Tools(boto3.Session(region_name=settings.region), sam, requests.Session())
-    command = deploy if options.command == "deploy" else destroy
+    command = {"deploy": deploy, "destroy": destroy, "reopen": reopen}[options.command]
     try:
         return command(settings, tools)
     except STOPPING_ERRORS as exc:

@@ -1,4 +1,4 @@
-"""The two commands, each its steps in order. `Tools` is what a run takes from outside (AWS, the SAM CLI, HTTP, the
+"""The commands, each its steps in order. `Tools` is what a run takes from outside (AWS, the SAM CLI, HTTP, the
 review data, the way it waits); `python -m deploy` builds the real ones, the tests hand in theirs."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pandas as pd
 import requests
 
 from deploy.api_logging import ensure_cloudwatch_role
+from deploy.ceiling import reopen_api
 from deploy.estimate import estimate_text, pipeline_stages
 from deploy.first_model import FirstModel
 from deploy.leftovers import Footprint, Leftovers
@@ -155,4 +156,15 @@ def destroy(settings: DeploySettings, tools: Tools, out: TextIO = sys.stdout) ->
     if left:
         say("make destroy did not remove everything above marked LEFT: they may still bill.", indent=False)
         return 1
+    return 0
+
+
+def reopen(settings: DeploySettings, tools: Tools, out: TextIO = sys.stdout) -> int:
+    """Reopen an API the monthly ceiling closed: CeilingFunction restores the template's throttles and removes the
+    page's service-closed.json. It counts the month's requests afresh from now; AWS Budgets does not notify again this
+    month, so the ceiling on the bill is only the request check until the 1st."""
+    print(f"make reopen: stack {settings.stack_name} in {settings.region}", file=out, flush=True)
+    outputs = Stack(tools.session.client("cloudformation"), settings.stack_name).outputs()
+    answer = reopen_api(tools.session.client("lambda"), outputs[Output.CEILING_FUNCTION])
+    print(f"The API is open again; the page: {outputs[Output.WEB_PAGE_URL]} ({answer})", file=out, flush=True)
     return 0

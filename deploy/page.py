@@ -21,6 +21,7 @@ API_BASE_LINE = 'window.API_BASE = window.API_BASE || "";'
 NOT_THE_PAGE = ("dashboard",)
 # Browsers revalidate after a minute; CloudFront's copies are invalidated by every deploy.
 CACHE_CONTROL = "max-age=60"
+CLOSED_NOTICE = "service-closed.json"  # CeilingFunction's, the key in template.yaml's CEILING_CONFIG
 CONTENT_TYPES = {".js": "text/javascript", ".html": "text/html", ".css": "text/css"}
 INVALIDATION_POLL_SECONDS, INVALIDATION_WAIT_SECONDS = 10.0, 900.0
 
@@ -77,7 +78,8 @@ class PageHosting:
             self._s3.put_object(
                 Bucket=bucket, Key=key, Body=body, ContentType=content_type(key), CacheControl=CACHE_CONTROL
             )
-        stale = [key for key in self._keys(bucket) if key not in files]
+        # service-closed.json is CeilingFunction's, not the page's: a deploy while the API is closed keeps it.
+        stale = [key for key in self._keys(bucket) if key not in files and key != CLOSED_NOTICE]
         for start in range(0, len(stale), 1000):
             self._s3.delete_objects(
                 Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale[start : start + 1000]]}

@@ -21,7 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 class Options:
     """The command line. `python -m deploy -h` is built from these fields."""
 
-    command: str = field(metadata={"help": "deploy: stack, page, first model, smoke test; destroy: remove it all"})
+    command: str = field(
+        metadata={
+            "help": "deploy: stack, page, first model, smoke test; destroy: remove it all; reopen: reopen an API the "
+            "monthly ceiling closed"
+        }
+    )
     config_env: str = field(default="default", metadata={"help": "the samconfig.toml profile to deploy"})
     stack_name: str | None = field(default=None, metadata={"help": "the stack (default: the profile's stack_name)"})
     region: str | None = field(default=None, metadata={"help": "the region (default: the profile's region)"})
@@ -41,7 +46,7 @@ class Options:
         for declared in fields(cls):
             help_text = declared.metadata["help"]
             if declared.default is MISSING:
-                parser.add_argument(declared.name, choices=("deploy", "destroy"), help=help_text)
+                parser.add_argument(declared.name, choices=("deploy", "destroy", "reopen"), help=help_text)
             elif declared.type == "bool":
                 parser.add_argument(
                     f"--{declared.name.replace('_', '-')}",

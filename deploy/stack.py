@@ -25,6 +25,7 @@ class Output(StrEnum):
     APPROVED_MODEL_PARAMETER = "ApprovedModelParameterName"
     INSTANT_MODEL_PARAMETER = "InstantModelParameterName"
     SCHEDULE_GROUP = "TeardownScheduleGroupName"
+    CEILING_FUNCTION = "CeilingFunctionName"
 
 
 BUCKETS = (Output.PAGE_BUCKET, Output.RAW_BUCKET, Output.CURATED_BUCKET, Output.ARTIFACTS_BUCKET)

@@ -147,7 +147,7 @@ def model_source(profile: str, model_dir: Path | None) -> tuple[Path, str | None
     return model_dir or DEFAULT_MODEL_DIR, profile
 
 
-def start_dashboard(api_url: str, admin_key: str | None) -> tuple[subprocess.Popen[bytes], str] | None:
+def start_dashboard(api_url: str, admin_key: str | None, token: str) -> tuple[subprocess.Popen[bytes], str] | None:
     """The Streamlit dashboard as a child process, when its script and streamlit are both present."""
     if not DASHBOARD_SCRIPT.exists() or importlib.util.find_spec("streamlit") is None:
         return None
@@ -173,7 +173,13 @@ def start_dashboard(api_url: str, admin_key: str | None) -> tuple[subprocess.Pop
         command,
         cwd=REPO_ROOT,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "ONDEMAND_API_URL": api_url, "ONDEMAND_ADMIN_KEY": admin_key or ""},
+        # The environment, not the command line: /proc/PID/environ is the developer's alone, cmdline is everyone's.
+        env={
+            **os.environ,
+            "ONDEMAND_API_URL": api_url,
+            "ONDEMAND_ADMIN_KEY": admin_key or "",
+            "ONDEMAND_LOCAL_TOKEN": token,
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -225,13 +231,14 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        dashboard = start_dashboard(runtime.base_url, config.admin_key) if args.dashboard else None
+        dashboard = start_dashboard(runtime.base_url, config.admin_key, runtime.token) if args.dashboard else None
         print(
             f"""
 Local runtime ready (no AWS account needed). Model: {model_dir}
-  web page     {runtime.base_url}/
-  API          {runtime.base_url}/status   (POST /start, /predict, /extend)
-  SMS outbox   {runtime.base_url}/outbox   (file {runtime.outbox_path})
+  web page     {runtime.page_url}
+               (open this URL: it carries this run's token, which everything but the page and /status needs)
+  API          {runtime.base_url}/status   (POST /start, /predict, /extend with the header X-Local-Token: the token)
+  SMS outbox   {runtime.base_url}/outbox   (file {runtime.outbox_path}; needs the token too)
   dashboard    {dashboard[1] if dashboard else "not started (streamlit or frontend/dashboard/app.py missing)"}
   state store  {runtime.state_server.url if runtime.state_server else "?"}   (DynamoDB API on moto)
   pipeline     {runtime.base_url + "/pipeline" if runtime.pipeline else "not running (--model-dir given)"}

@@ -24,6 +24,7 @@ import requests
 from ondemand.domain import EndpointError, EndpointInfo, EndpointStatus
 
 from local_runtime.fork_server import ForkServerSpawner, ProcessHandle, die_with_parent
+from local_runtime.model_server_guard import MODEL_TOKEN_ENV, MODEL_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,19 @@ def model_server_args(model_dir: Path, port: int) -> list[str]:
 
 
 def model_server_command(model_dir: Path) -> CommandFactory:
-    """The pipeline's model server in a fresh interpreter, on a given port."""
+    """The pipeline's model server in a fresh interpreter, on a given port (no gate: the benchmarks time it bare)."""
     return lambda port: [sys.executable, "-m", "training.model_server", *model_server_args(model_dir, port)]
+
+
+def guarded_model_server_command(model_dir: Path) -> CommandFactory:
+    """The pipeline's model server behind the runtime's gate (local_runtime/model_server_guard.py), in a fresh
+    interpreter; its token comes in the environment (SubprocessSpawner's `token`)."""
+    return lambda port: [
+        sys.executable,
+        "-m",
+        "local_runtime.model_server_guard",
+        *model_server_args(model_dir, port),
+    ]
 
 
 class Spawner(Protocol):
@@ -75,13 +87,17 @@ class Spawner(Protocol):
 
 
 class SubprocessSpawner:
-    """A fresh process per endpoint from a command line (the slow, simple way; tests use it with stand-ins)."""
+    """A fresh process per endpoint from a command line (the slow, simple way; tests use it with stand-ins). `token`
+    goes in the process's environment (LOCAL_MODEL_SERVER_TOKEN), which other users cannot read."""
 
-    def __init__(self, command: CommandFactory) -> None:
+    def __init__(self, command: CommandFactory, token: str | None = None) -> None:
         self._command = command
+        self._token = token
 
     def spawn(self, port: int, log_path: Path) -> ProcessHandle:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        if self._token:
+            env[MODEL_TOKEN_ENV] = self._token
         with log_path.open("wb") as log_file:
             return subprocess.Popen(
                 self._command(port),
@@ -102,17 +118,19 @@ class SubprocessSpawner:
 
 
 class ModelServerSpawner:
-    """The pipeline's model server, forked from a warm fork server when it is up, else in a fresh interpreter."""
+    """The pipeline's model server, forked from a warm fork server when it is up, else in a fresh interpreter; either
+    way behind the gate that wants `token` (local_runtime/model_server_guard.py)."""
 
-    def __init__(self, model_dir: Path, log_dir: Path, fork: bool = True) -> None:
+    def __init__(self, model_dir: Path, log_dir: Path, token: str, fork: bool = True) -> None:
         self._model_dir = model_dir
-        self._fallback = SubprocessSpawner(model_server_command(model_dir))
+        self._token = token
+        self._fallback = SubprocessSpawner(guarded_model_server_command(model_dir), token=token)
         self._fork_server = ForkServerSpawner(model_dir, log_dir / "fork-server.log", REPO_ROOT) if fork else None
 
     def spawn(self, port: int, log_path: Path) -> ProcessHandle:
         if self._fork_server is not None:
             try:
-                return self._fork_server.spawn(model_server_args(self._model_dir, port), log_path)
+                return self._fork_server.spawn(model_server_args(self._model_dir, port), log_path, self._token)
             except RuntimeError as error:
                 log.warning("%s; starting the model server in a fresh interpreter instead", error)
         return self._fallback.spawn(port, log_path)
@@ -256,6 +274,7 @@ class LocalEndpointControl:
         stop_timeout: float = 10.0,
         invoke_timeout: float = 60.0,
         model_ready: Callable[[], bool] = lambda: True,
+        model_token: str | None = None,
     ) -> None:
         self._spawner = spawner
         self._model_ready = model_ready
@@ -271,6 +290,8 @@ class LocalEndpointControl:
         self._endpoints: dict[str, LocalEndpoint] = {}
         self._lock = threading.Lock()
         self._http = requests.Session()
+        if model_token:  # the model servers' gate (model_server_guard.py) answers nothing without it
+            self._http.headers[MODEL_TOKEN_HEADER] = model_token
         log_dir.mkdir(parents=True, exist_ok=True)
 
     # --- the port -------------------------------------------------------------------------------------------

@@ -110,14 +110,15 @@ class ForkServerSpawner:
         """True once the fork server has imported everything (False if it died or took longer than `timeout`)."""
         return self._ready.wait(timeout) and self._alive
 
-    def spawn(self, argv: list[str], log_path: Path) -> ForkedProcess:
-        """A new model server process running `training.model_server` with `argv`. Raises RuntimeError if the fork
-        server is not available (the caller then starts the model server the slow way)."""
+    def spawn(self, argv: list[str], log_path: Path, token: str) -> ForkedProcess:
+        """A new model server process running `training.model_server` with `argv`, behind the gate that wants `token`
+        (model_server_guard.py; the token goes over the private pipe, never on a command line). Raises RuntimeError
+        if the fork server is not available (the caller then starts the model server the slow way)."""
         if not self.wait_ready(self._ready_timeout):
             raise RuntimeError("the fork server is not running")
         request_id = uuid.uuid4().hex
         try:
-            self._send({"op": "spawn", "id": request_id, "argv": argv, "log": str(log_path)})
+            self._send({"op": "spawn", "id": request_id, "argv": argv, "log": str(log_path), "token": token})
         except OSError as error:
             raise RuntimeError(f"the fork server is gone: {error}") from error
         with self._reply_arrived:
@@ -198,12 +199,12 @@ class _ForkServer:
         for line in requests:
             request = json.loads(line)
             if request["op"] == "spawn":
-                pid = self._fork(request["argv"], request["log"])
+                pid = self._fork(request["argv"], request["log"], request["token"])
                 self._children.add(pid)
                 self.reply({"op": "spawned", "id": request["id"], "pid": pid})
         self._stop_children()
 
-    def _fork(self, argv: list[str], log_path: str) -> int:
+    def _fork(self, argv: list[str], log_path: str, token: str) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -222,9 +223,9 @@ class _ForkServer:
             os.dup2(log_fd, 1)
             os.dup2(log_fd, 2)
             os.close(self._channel.fileno())  # not .close(): that would flush the parent's buffered replies
-            from training import model_server
+            from local_runtime.model_server_guard import serve_guarded
 
-            model_server.main(argv)
+            serve_guarded(argv, token)
             code = 0
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
@@ -257,6 +258,7 @@ class _ForkServer:
 
 def _preload(model_dir: str) -> None:
     """Import everything a model server imports, and the model class its folder names, without loading weights."""
+    from local_runtime import model_server_guard  # noqa: F401  # the gate every forked model server runs behind
     from training import inference, model_server  # noqa: F401  # the import is the point
 
     with contextlib.suppress(ImportError):

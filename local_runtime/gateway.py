@@ -4,14 +4,21 @@ Gateway REST proxy event for the API handler, as `sam local start-api` would, re
 It listens on loopback for the developer who started it, and no web page they visit may use it: a Host header that
 is not this loopback address is refused (DNS rebinding), a request carrying another Origin gets no more than a
 plain GET of the API (no preflight, so no JSON POST; no /outbox), and a POST body must be `application/json`
-(a cross-site form or `text/plain` fetch needs no preflight)."""
+(a cross-site form or `text/plain` fetch needs no preflight).
+
+Other users of the machine can reach a loopback port too, so with a `token` (the runtime makes one per run and prints
+the page's URL with it, `/?token=...`, as Jupyter does) everything but the page's files and the state (`GET /status`,
+`GET /pipeline`: no phone numbers) needs that token in `X-Local-Token`: starting, extending, stopping, predicting,
+the phone routes and the outbox. The page reads it once from its URL (frontend/js/api.js)."""
 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 import mimetypes
+import re
 import socket
 import threading
 import time
@@ -33,6 +40,17 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SAFE_CROSS_ORIGIN_METHODS = frozenset({"GET", "HEAD"})  # what a foreign page may send without a preflight and read
 JSON_MEDIA_TYPE = "application/json"
 DRAIN_BODY_BYTES = 1024 * 1024
+TOKEN_HEADER = "X-Local-Token"
+OPEN_PATHS = frozenset({"/status", "/pipeline"})
+"""What anyone on the machine may GET without the token: the state (it never shows a phone number) and the pipeline's
+progress. The page's own files are open too (a browser sends no header for them). Everything else, any new route
+included, needs the token."""
+TOKEN_IN_QUERY = re.compile(r"(?<=[?&]token=)[^&#\s]*")
+
+
+def redacted(path: str) -> str:
+    """A request path for the log, without the token of a `?token=` URL."""
+    return TOKEN_IN_QUERY.sub("***", path)
 
 
 def proxy_event(
@@ -91,9 +109,12 @@ class Gateway(ThreadingHTTPServer):
         extra_routes: dict[str, Callable[[], Any]] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        token: str | None = None,
     ) -> None:
         super().__init__((host, port), _GatewayRequestHandler)
         self.api = api
+        self.token = token
+        """None: no token asked (a gateway built in a test); the runtime always sets one."""
         self.static_dir = static_dir.resolve()
         self.extra_routes = extra_routes or {}
         self._thread: threading.Thread | None = None
@@ -110,6 +131,21 @@ class Gateway(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         assert isinstance(host, str)  # an AF_INET server's address is (str, int)
         return f"http://{host}:{port}"
+
+    @property
+    def page_url(self) -> str:
+        """The page's URL with the token, the one to open (and print)."""
+        return f"{self.base_url}/?token={self.token}" if self.token else f"{self.base_url}/"
+
+    def needs_token(self, method: str, path: str) -> bool:
+        if self.token is None:
+            return False
+        open_to_all = path in OPEN_PATHS or self.static_file(unquote(path)) is not None
+        return not (method in SAFE_CROSS_ORIGIN_METHODS and open_to_all)
+
+    def token_matches(self, sent: str | None) -> bool:
+        assert self.token is not None
+        return hmac.compare_digest((sent or "").encode(), self.token.encode())  # constant time
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, name="gateway", daemon=True)
@@ -170,6 +206,18 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
                 "Another web page may not use this local runtime; open the page it serves instead.",
             )
             return False
+        if self.server.needs_token(self.command, path):
+            sent = self.headers.get(TOKEN_HEADER)
+            if not self.server.token_matches(sent):
+                # Any user of this machine can reach a loopback port; only the developer has the printed URL.
+                self._refuse(
+                    HTTPStatus.FORBIDDEN,
+                    "local_token_wrong" if sent else "local_token_required",
+                    ("This local runtime's token is wrong" if sent else "This needs the local runtime's token")
+                    + ": open the page from the URL the runtime printed (http://127.0.0.1:"
+                    f"{self.server.server_address[1]}/?token=...), or send the token in the {TOKEN_HEADER} header.",
+                )
+                return False
         if self.command == "POST" and not self._json_or_no_body():
             self._refuse(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
@@ -285,12 +333,13 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
-            headers.setdefault(name, []).append(value)
+            if name.lower() != TOKEN_HEADER.lower():  # checked here; the handlers never see it (nor could log it)
+                headers.setdefault(name, []).append(value)
         event = proxy_event(self.command, self.path, headers, body, self.client_address[0])
         try:
             response = self.server.api(event)
         except Exception:
-            log.exception("the API handler raised on %s %s", self.command, self.path)
+            log.exception("the API handler raised on %s %s", self.command, redacted(self.path))
             error = {"error": "internal_error", "message": "The API failed unexpectedly; see the runtime's log."}
             self._send(HTTPStatus.BAD_GATEWAY, {"Content-Type": "application/json"}, json.dumps(error).encode())
             return
@@ -298,7 +347,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         log.info(
             "%s %s -> %s in %.0f ms",
             self.command,
-            self.path,
+            redacted(self.path),
             response.get("statusCode"),
             (time.perf_counter() - started) * 1000,
         )
@@ -325,4 +374,4 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
+        log.debug("%s - %s", self.address_string(), redacted(format % args))

@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ondemand.adapters.dynamodb import DynamoStateStore, StaticCredentials
+from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.adapters.instant import FolderInstantModel
-from ondemand.adapters.rate_limit import DynamoRateLimiter
+from ondemand.adapters.rate_limit import DynamoRateLimiter, DynamoTextClaims
 from ondemand.adapters.sms import TextbeltNotifier
 from ondemand.bootstrap import Service, bootstrap
 from ondemand.domain import LifecycleError
-from ondemand.handlers import api, endpoint_events, reconciler, teardown
+from ondemand.handlers import api, endpoint_events, reconciler, teardown, texts
 from ondemand.observability import logger as lambda_logger
 from ondemand.ports import Adapters, Notifier
 from ondemand.settings import Settings
@@ -50,6 +50,7 @@ from local_runtime.model_pipeline import gpu_model_ready, instant_model_dir
 from local_runtime.outbox import PRIVATE_FILE_MODE, OutboxNotifier, mask_phone, read_outbox
 from local_runtime.scheduler import LocalScheduler, RateLoop
 from local_runtime.state_server import LocalStateServer
+from local_runtime.text_queue import LocalTextQueue
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,11 @@ API_HANDLER = "ondemand.handlers.api.handler"
 ENDPOINT_EVENTS_HANDLER = "ondemand.handlers.endpoint_events.handler"
 TEARDOWN_HANDLER = "ondemand.handlers.teardown.handler"
 RECONCILER_HANDLER = "ondemand.handlers.reconciler.handler"
+TEXTS_HANDLER = "ondemand.handlers.texts.handler"
 RUNTIME_FILE = "runtime.json"
 PEPPER_FILE = "rate-limit-pepper"
 LOCAL_START_SECONDS = 5  # what a start takes here with a cached model, for the page's progress bar
 LOCAL_REGION = "us-east-1"
-LOCAL_CREDENTIALS = StaticCredentials("local", "local")  # the local DynamoDB server accepts any
 STATE_TABLE = "ondemand-sentiment-state"
 RATE_LIMIT_TABLE = "ondemand-sentiment-rate-limits"  # LocalStateServer creates it
 CHILD_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -84,6 +85,8 @@ class RuntimeConfig:
     model_command: CommandFactory | None = None  # None: the pipeline's model server on model_dir
     fork_server: bool = True  # fork model servers from a warm interpreter (fast starts); False: a fresh one each time
     lambda_log_level: str = "WARNING"  # the handlers' Powertools logger; the console says what matters
+    token: str | None = None
+    """The gateway's token (X-Local-Token, in the printed page URL); None: a random one for this run."""
     settings: dict[str, Any] = field(default_factory=dict)
     """The product's settings the flags set, by `Settings` field and in its unit (`keep_alive_minutes=0.5`); every
     other one keeps its declared default (ondemand/settings.py), but for the demo's own (`local_settings`)."""
@@ -170,13 +173,24 @@ class LocalRuntime:
         self.endpoints: LocalEndpointControl | None = None
         self.scheduler: LocalScheduler | None = None
         self.reconciler: RateLoop | None = None
+        self.text_queue: LocalTextQueue | None = None
         self.gateway: Gateway | None = None
         self.pipeline: BackgroundPipeline | None = None
+        # Per run, never written anywhere another user can read: the gateway's token (the developer gets it in the
+        # printed URL) and the model servers' (only the endpoint adapter sends it). The state store makes its own key.
+        self.token = config.token or secrets.token_urlsafe(32)
+        self._model_token = secrets.token_urlsafe(32)
 
     @property
     def base_url(self) -> str:
         assert self.gateway is not None, "start() first"
         return self.gateway.base_url
+
+    @property
+    def page_url(self) -> str:
+        """The page's URL with this run's token: the one to open."""
+        assert self.gateway is not None, "start() first"
+        return self.gateway.page_url
 
     def start(self) -> None:
         config = self.config
@@ -184,9 +198,11 @@ class LocalRuntime:
         log_dir = config.var_dir / "logs"
         # First, so the fork server imports torch while the rest starts (once there is a GPU model to preload).
         self.spawner = spawner = (
-            SubprocessSpawner(config.model_command)
+            SubprocessSpawner(config.model_command, token=self._model_token)
             if config.model_command
-            else SpawnerWhenModelReady(lambda: ModelServerSpawner(config.model_dir, log_dir, fork=config.fork_server))
+            else SpawnerWhenModelReady(
+                lambda: ModelServerSpawner(config.model_dir, log_dir, token=self._model_token, fork=config.fork_server)
+            )
         )
         if isinstance(spawner, SpawnerWhenModelReady) and gpu_model_ready(config.model_dir):
             spawner.activate()
@@ -199,6 +215,7 @@ class LocalRuntime:
             extra_routes={"/outbox": lambda: read_outbox(self.outbox_path)},
             host=config.host,
             port=config.port,
+            token=self.token,
         )
         self.state_server = LocalStateServer(table_name=STATE_TABLE)
         settings = local_settings(config, self.state_server.start(), page_url=self.gateway.base_url + "/")
@@ -221,6 +238,7 @@ class LocalRuntime:
             log_dir=log_dir,
             provisioning_delay=config.provisioning_delay,
             model_ready=self._model_ready,
+            model_token=self._model_token,
         )
         self.scheduler = LocalScheduler(fire=self._teardown)
         self.outbox_path.write_text("")  # a fresh state store each run, so a fresh outbox: old texts name old endpoints
@@ -234,7 +252,7 @@ class LocalRuntime:
                 settings.dynamodb_endpoint_url,
                 settings.region,
                 settings.history_limit,
-                credentials=LOCAL_CREDENTIALS,
+                credentials=self.state_server.credentials,
             ),
             endpoints=self.endpoints,
             scheduler=self.scheduler,
@@ -244,10 +262,19 @@ class LocalRuntime:
                 lambda: pepper,
                 settings.dynamodb_endpoint_url,
                 settings.region,
-                credentials=LOCAL_CREDENTIALS,
+                credentials=self.state_server.credentials,
             ),
             admin_api_key=lambda: self.config.admin_key,
             instant_model=FolderInstantModel(config.instant_model_dir or instant_model_dir(config.model_dir)),
+            # Texts are queued and sent by the sender's handler on a thread of their own, as SQS and its function do.
+            text_queue=(text_queue := LocalTextQueue()),
+            text_claims=DynamoTextClaims(
+                RATE_LIMIT_TABLE,
+                lambda: pepper,
+                settings.dynamodb_endpoint_url,
+                settings.region,
+                credentials=self.state_server.credentials,
+            ),
         )
         self.service = service = bootstrap(settings, adapters)
         for name, module in (
@@ -255,8 +282,11 @@ class LocalRuntime:
             (ENDPOINT_EVENTS_HANDLER, endpoint_events),
             (TEARDOWN_HANDLER, teardown),
             (RECONCILER_HANDLER, reconciler),
+            (TEXTS_HANDLER, texts),
         ):
             self.invoke.register(name, module.make_handler(service))
+        self.text_queue = text_queue
+        text_queue.start(lambda event: self.invoke(TEXTS_HANDLER, event))
 
         # One request through the API at start, like a health check: the first /start then finds pynamodb's and
         # botocore's clients built instead of paying for them (about a second on a busy machine).
@@ -291,6 +321,7 @@ class LocalRuntime:
             self.gateway,
             self.pipeline,
             self.reconciler,
+            self.text_queue,
             self.scheduler,
             self.endpoints,
             self.spawner,
@@ -358,10 +389,13 @@ class LocalRuntime:
         self._say(f"SMS to {mask_phone(entry['phone'])} via {entry['provider']} {outcome}: {entry['message']}")
 
     def _write_runtime_file(self) -> None:
-        """Where everything listens, for tests, the benchmark and the dashboard."""
+        """Where everything listens, for tests, the benchmark and the dashboard (`make dashboard` reads the token here).
+        Mode 0600: it holds the admin key and the gateway's token."""
         assert self.gateway is not None and self.state_server is not None
         info = {
             "base_url": self.base_url,
+            "page_url": self.page_url,
+            "token": self.token,
             "outbox": str(self.outbox_path),
             "state_store_url": self.state_server.url,
             "pid": os.getpid(),

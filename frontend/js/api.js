@@ -35,6 +35,64 @@ export function apiBaseFrom(searchParams, configuredBase, pageLocation) {
   return (override || configuredBase || "").replace(/\/+$/, "");
 }
 
+/** The header carrying the local runtime's token (local_runtime/gateway.py); the deployed API has no token. */
+export const LOCAL_TOKEN_HEADER = "X-Local-Token";
+const LOCAL_TOKEN_KEY = "ondemand.localToken";
+
+/**
+ * The local runtime's token, as Jupyter hands it over: the runtime prints the page's URL with `?token=`. Read once
+ * from the URL, kept for this tab (sessionStorage), and taken out of the address bar (so it is not bookmarked, shared
+ * or shown); a reload finds it in the tab's storage. "" where there is none (the deployed page, a test in node).
+ */
+export function takeLocalToken(pageLocation, storage, history) {
+  if (!pageLocation || !pageLocation.href) return "";
+  let url;
+  try {
+    url = new URL(pageLocation.href);
+  } catch {
+    return "";
+  }
+  const fromUrl = url.searchParams.get("token");
+  if (!fromUrl) {
+    try {
+      return (storage && storage.getItem(LOCAL_TOKEN_KEY)) || "";
+    } catch {
+      return ""; // storage refused (a sandboxed frame): no token, the API says what is missing
+    }
+  }
+  try {
+    if (storage) storage.setItem(LOCAL_TOKEN_KEY, fromUrl);
+  } catch {
+    // kept for this page load only
+  }
+  url.searchParams.delete("token");
+  try {
+    if (history) history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  } catch {
+    // the address bar keeps it; nothing else changes
+  }
+  return fromUrl;
+}
+
+/** This tab's sessionStorage, or null where reading it throws (storage blocked for the page). */
+function tabStorage() {
+  try {
+    return globalThis.sessionStorage || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The token goes only to the page's own origin: `?api=` may point the page at another loopback port. */
+function sameOrigin(baseUrl, origin) {
+  if (!baseUrl) return true;
+  try {
+    return new URL(baseUrl).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
 /** Milliseconds to wait for one answer: `?timeout=<seconds>`, else `window.API_TIMEOUT_SECONDS`, else 30 s. */
 export function timeoutMsFrom(searchParams, configuredSeconds) {
   return 1000 * (Number(searchParams.get("timeout")) || Number(configuredSeconds) || DEFAULT_TIMEOUT_SECONDS);
@@ -129,17 +187,46 @@ function parseJson(text) {
 }
 
 /**
+ * API Gateway's own 429 ("throttled") also answers every request while the owner's monthly ceiling has closed the
+ * API; then the stack's CeilingFunction has put service-closed.json ({closed_at, reason, reopens_at}) beside the page.
+ * Its `reason` sentence and when it reopens, or "" when there is no such file (a plain throttle, the local runtime) or
+ * it has expired.
+ */
+export async function closedSentence(origin, fetchImpl, now = new Date()) {
+  if (!origin) return "";
+  try {
+    const response = await fetchImpl(`${origin}/service-closed.json`, { cache: "no-store" });
+    const notice = response.ok ? parseJson(await response.text()) : null;
+    const reopens = notice && new Date(notice.reopens_at);
+    if (!notice || typeof notice.reason !== "string" || !(reopens > now)) return "";
+    const utc = reopens.toISOString(); // the 1st of a month, midnight UTC: the date matters more than the hour
+    return `${notice.reason} It reopens on ${utc.slice(0, 10)} at ${utc.slice(11, 16)} UTC.`;
+  } catch {
+    return "";
+  }
+}
+
+/**
  * A client for the API at `baseUrl` ("" is the page's own origin, `origin`, which error messages then name).
  * `request(path, {method, body, timeoutMs})` resolves to {status, data, headers} and rejects with ApiError.
+ * `localToken` (by default the page URL's `?token=`, see takeLocalToken) goes in `X-Local-Token` on every call to the
+ * page's own origin; without one the header is absent, as on AWS.
  */
-export function createApiClient({ baseUrl, timeoutMs, origin, fetchImpl = (...args) => globalThis.fetch(...args) }) {
+export function createApiClient({
+  baseUrl,
+  timeoutMs,
+  origin,
+  fetchImpl = (...args) => globalThis.fetch(...args),
+  localToken = takeLocalToken(globalThis.location, tabStorage(), globalThis.history),
+}) {
   const description = baseUrl || origin;
+  const tokenHeader = localToken && sameOrigin(baseUrl, origin) ? { [LOCAL_TOKEN_HEADER]: localToken } : {};
 
   async function send(path, { method, body, signal, deadlineMs }) {
     try {
       const response = await fetchImpl(baseUrl + path, {
         method,
-        headers: body === undefined ? {} : { "Content-Type": "application/json" },
+        headers: body === undefined ? { ...tokenHeader } : { "Content-Type": "application/json", ...tokenHeader },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
         cache: "no-store",
@@ -167,6 +254,8 @@ export function createApiClient({ baseUrl, timeoutMs, origin, fetchImpl = (...ar
       const data = parseJson(text);
       if (!response.ok) {
         const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+        const closed = data && data.error === "throttled" ? await closedSentence(origin, fetchImpl) : "";
+        if (closed) throw new ApiError(closed, { status: response.status, code: "service_closed", body: data });
         throw new ApiError(friendlyMessage(response.status, data, retryAfter), {
           status: response.status,
           code: data && data.error ? data.error : "",

@@ -31,7 +31,7 @@ export function normalisePhone(typed) {
 /** Why a normalised phone number cannot be used, or "" when it can (an empty one means "no text, thanks"). */
 export function phoneProblem(phone) {
   if (phone === "" || E164.test(phone)) return "";
-  return "That does not look like an international number. Start with + and the country code, e.g. +15555550100.";
+  return "That does not look like an international number. Start with + and the country code, e.g. +12025550100.";
 }
 
 /** The reviews typed in the box: one per line, blank lines ignored. */

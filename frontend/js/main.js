@@ -2,6 +2,20 @@
 // and status.js, the HTTP client in api.js, the drawing in view.js.
 
 import { apiBaseFrom, apiOverrideAllowed, createApiClient, timeoutMsFrom } from "./api.js";
+import {
+  codeProblem,
+  codeSentMessage,
+  confirmedMessage,
+  confirmedPhone,
+  forgetConfirmation,
+  NEEDS_CONFIRMATION,
+  normaliseCode,
+  notifyText,
+  savedConfirmation,
+  saveConfirmation,
+  shouldNotify,
+  startBody,
+} from "./consent.js";
 import { answeredBy, normalisePhone, phoneProblem, resultsSummary, reviewLines } from "./format.js";
 import { pipelineView } from "./pipeline.js";
 import {
@@ -20,10 +34,14 @@ import {
 import {
   findElements,
   renderBudget,
+  renderCodeProblem,
+  renderCodeStep,
   renderCountdown,
   renderHistory,
+  renderNotify,
   renderOutbox,
   renderPhoneProblem,
+  renderPhoneStatus,
   renderPipeline,
   renderProgress,
   renderResults,
@@ -59,6 +77,24 @@ let outboxInFlight = false;
 let pipelineEnabled = null; // as outboxEnabled, for the local runtime's GET /pipeline
 let pipelineInFlight = false;
 let startBlockedReason = ""; // why Start is off while no GPU model is approved ("" when it may start)
+let notifyArmed = false; // the reader asked for a browser notification when the model is ready
+const storage = pageStorage(); // where the phone's confirmation is kept: this browser's own localStorage
+
+/** localStorage, or a store for this page load where the browser refuses it (private mode, storage off). */
+function pageStorage() {
+  try {
+    const local = window.localStorage;
+    local.getItem("ondemand.probe");
+    return local;
+  } catch {
+    const kept = new Map();
+    return {
+      getItem: (key) => (kept.has(key) ? kept.get(key) : null),
+      setItem: (key, value) => kept.set(key, String(value)),
+      removeItem: (key) => kept.delete(key),
+    };
+  }
+}
 
 function secondsSinceReceipt() {
   return (performance.now() - receivedAt) / 1000;
@@ -71,9 +107,15 @@ function setStatus(status) {
   if (current && current.state !== status.state && el.startMessage.dataset.kind === "info") {
     showMessage(el.startMessage, ""); // "Starting…" and the like are stale once the state has moved
   }
+  const previousState = current ? current.state : null;
   current = status;
   receivedAt = performance.now();
   render();
+  if (shouldNotify(notifyArmed, previousState, status.state)) {
+    notifyArmed = false; // once: the next start asks again
+    showReadyNotification();
+    renderNotify(el, "", false, notificationsAvailable());
+  }
 }
 
 /** The parts that move between answers: the progress bar and the countdown. */
@@ -132,24 +174,126 @@ async function startModel(event) {
   }
   const phone = normalisePhone(el.phone.value);
   if (!phone && current && current.state === "STARTING") {
-    el.phoneError.textContent = "It is already starting. Enter a phone number to get a text when it is ready.";
+    el.phoneError.textContent =
+      "It is already starting. Confirm a phone number to get a text, or choose Notify this browser.";
     el.phone.focus();
+    return;
+  }
+  const body = startBody(phone, savedConfirmation(storage, phone, Date.now()));
+  if (body === null) {
+    el.phoneError.textContent = NEEDS_CONFIRMATION;
+    el.sendCode.focus();
     return;
   }
   startInFlight = true;
   el.start.disabled = true;
   showMessage(el.startMessage, "");
   try {
-    const { status, data } = await api.request("/start", { method: "POST", body: phone ? { phone } : {} });
+    const { status, data } = await api.request("/start", { method: "POST", body });
     setStatus(data);
     showMessage(el.startMessage, startedMessage(data, status, phone), "info");
   } catch (err) {
+    if (err.code === "unconfirmed_phone") {
+      forgetConfirmation(storage); // expired or no longer valid here: ask for a new code
+      renderPhoneStatus(el, "");
+    }
     showMessage(el.startMessage, err.message);
   } finally {
     startInFlight = false;
     if (current) renderStartButton(el, current.state, startInFlight, startBlockedReason);
     else el.start.disabled = false;
     poll();
+  }
+}
+
+// ---- confirming a phone, and the phone-free browser notification ---------------------------------------------
+
+async function sendCode() {
+  if (!validatePhone()) {
+    el.phone.focus();
+    return;
+  }
+  const phone = normalisePhone(el.phone.value);
+  if (!phone) {
+    el.phoneError.textContent = "Type your phone number first, then click Send code.";
+    el.phone.focus();
+    return;
+  }
+  el.sendCode.disabled = true;
+  try {
+    await api.request("/phone/code", { method: "POST", body: { phone } });
+    renderPhoneStatus(el, codeSentMessage(phone));
+    renderCodeStep(el, true);
+    el.code.focus();
+  } catch (err) {
+    el.phoneError.textContent = err.message;
+  } finally {
+    el.sendCode.disabled = false;
+  }
+}
+
+async function confirmCode() {
+  const phone = normalisePhone(el.phone.value);
+  const code = normaliseCode(el.code.value);
+  const problem = phone ? codeProblem(code) : "Type the phone number the code was sent to.";
+  renderCodeProblem(el, problem);
+  if (problem) {
+    el.code.focus();
+    return;
+  }
+  el.confirmCode.disabled = true;
+  try {
+    const { data } = await api.request("/phone/confirm", { method: "POST", body: { phone, code } });
+    saveConfirmation(storage, phone, data);
+    el.code.value = "";
+    renderCodeStep(el, false);
+    renderPhoneStatus(el, confirmedMessage(phone, data.expires_at));
+    el.phoneError.textContent = "";
+    el.start.focus();
+  } catch (err) {
+    renderCodeProblem(el, err.message);
+  } finally {
+    el.confirmCode.disabled = false;
+  }
+}
+
+/** The phone box changed: say whether this number is confirmed in this browser. */
+function phoneChanged() {
+  const phone = normalisePhone(el.phone.value);
+  const saved = savedConfirmation(storage, phone, Date.now());
+  renderPhoneStatus(el, saved ? confirmedMessage(phone, saved.expires_at) : "");
+  if (saved) renderCodeStep(el, false);
+}
+
+function notificationsAvailable() {
+  return typeof window.Notification === "function";
+}
+
+async function askToNotify() {
+  if (!notificationsAvailable()) {
+    renderNotify(el, notifyText("unsupported", false), false, false);
+    return;
+  }
+  let permission = window.Notification.permission;
+  if (permission === "default") {
+    try {
+      permission = await window.Notification.requestPermission();
+    } catch {
+      permission = "denied";
+    }
+  }
+  notifyArmed = permission === "granted";
+  renderNotify(el, notifyText(permission, notifyArmed), notifyArmed, true);
+}
+
+function showReadyNotification() {
+  try {
+    new window.Notification("The sentiment model is ready", {
+      body: "Classify your reviews on the page; it shuts itself down when the time runs out.",
+      tag: "ondemand-ready",
+    });
+  } catch {
+    // the browser refused at the last moment (permission withdrawn): the page itself still says Ready
   }
 }
 
@@ -275,6 +419,19 @@ if (params.get("api") && !apiOverrideAllowed(window.location)) {
   );
 }
 el.startForm.addEventListener("submit", startModel);
+el.sendCode.addEventListener("click", sendCode);
+el.confirmCode.addEventListener("click", confirmCode);
+el.code.addEventListener("keydown", (event) => {
+  if (event.key === "Enter") {
+    event.preventDefault(); // Enter in the code box confirms the code, it does not start the model
+    confirmCode();
+  }
+});
+el.phone.addEventListener("input", phoneChanged); // while typing: a line hidden on blur would move Start under the click
+el.notify.addEventListener("click", askToNotify);
+if (!el.phone.value) el.phone.value = confirmedPhone(storage, Date.now());
+phoneChanged();
+renderNotify(el, notificationsAvailable() ? "" : notifyText("unsupported", false), false, notificationsAvailable());
 el.phone.addEventListener("blur", validatePhone);
 el.phone.addEventListener("input", () => {
   if (el.phone.getAttribute("aria-invalid") === "true") validatePhone();

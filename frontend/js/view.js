@@ -30,6 +30,14 @@ const ELEMENT_IDS = {
   startForm: "start-form",
   phone: "phone",
   phoneError: "phone-error",
+  sendCode: "send-code",
+  codeBlock: "code-block",
+  code: "code",
+  codeError: "code-error",
+  confirmCode: "confirm-code",
+  phoneStatus: "phone-status",
+  notify: "notify",
+  notifyStatus: "notify-status",
   start: "start",
   startMessage: "start-message",
   historyBlock: "history-block",
@@ -168,6 +176,29 @@ export function renderHistory(el, history) {
 export function renderPhoneProblem(el, problem) {
   el.phone.setAttribute("aria-invalid", problem ? "true" : "false");
   el.phoneError.textContent = problem;
+}
+
+/** The code step: shown once a code was asked for, hidden once the number is confirmed. */
+export function renderCodeStep(el, visible) {
+  el.codeBlock.hidden = !visible;
+  if (!visible) renderCodeProblem(el, "");
+}
+
+export function renderCodeProblem(el, problem) {
+  el.code.setAttribute("aria-invalid", problem ? "true" : "false");
+  el.codeError.textContent = problem;
+}
+
+/** Where the phone's confirmation stands, in a sentence ("" hides the line). */
+export function renderPhoneStatus(el, text) {
+  renderLine(el.phoneStatus, text);
+}
+
+/** The browser-notification choice: its sentence, and the button pressed while armed (or off where impossible). */
+export function renderNotify(el, text, armed, available) {
+  renderLine(el.notifyStatus, text);
+  el.notify.setAttribute("aria-pressed", armed ? "true" : "false");
+  el.notify.disabled = !available;
 }
 
 export function renderReviewCount(el, count) {

@@ -20,16 +20,20 @@ from ondemand.adapters.aws import build_aws_adapters
 from ondemand.domain import utc_now
 from ondemand.lifecycle.commands import (
     Command,
+    ConfirmPhone,
     EndpointStatusChanged,
     Extend,
     Predict,
     Reconcile,
     Result,
+    SendCode,
     SendNotice,
+    SendText,
     Start,
     Stop,
     TearDown,
 )
+from ondemand.lifecycle.consent import Consent
 from ondemand.lifecycle.endpoint_events import EndpointEvents
 from ondemand.lifecycle.predictions import Predictions
 from ondemand.lifecycle.promotion import Promotion
@@ -38,9 +42,9 @@ from ondemand.lifecycle.room import RoomKit
 from ondemand.lifecycle.schedules import Schedules
 from ondemand.lifecycle.shutdown import Shutdown
 from ondemand.lifecycle.starts import Starts
-from ondemand.lifecycle.texting import Texting
+from ondemand.lifecycle.texting import InlineTextQueue, Texting, TextSender
 from ondemand.lifecycle.writes import ConditionalWrites
-from ondemand.ports import Adapters
+from ondemand.ports import Adapters, KeySource, Peppered
 from ondemand.settings import Settings
 from ondemand.status import status_view
 
@@ -73,11 +77,13 @@ def bootstrap(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Service:
     """Build every room once on `adapters` and map each command to the room that handles it."""
+    # The lifecycle queues its texts; the sender (handlers/texts.py, or inline without a queue) sends them.
+    sender = TextSender(adapters.notifier, adapters.rate_limiter, adapters.text_claims, settings, sleep)
     kit = RoomKit(
         writes=ConditionalWrites(adapters.store, sleep),
         endpoints=adapters.endpoints,
         schedules=Schedules(adapters.scheduler, settings, now),
-        texting=Texting(adapters.notifier, adapters.rate_limiter, settings, sleep),
+        texting=Texting(adapters.text_queue or InlineTextQueue(sender), settings),
         settings=settings,
         now=now,
     )
@@ -87,8 +93,12 @@ def bootstrap(
     shutdown = Shutdown(kit, starts)
     reconciler = Reconciler(kit, starts, promotion, shutdown)
     events = EndpointEvents(kit, starts, promotion, shutdown)
+    consent = Consent(kit.texting, adapters.rate_limiter, consent_key(adapters), settings, now)
     command_handlers: CommandHandlers = {
-        Start: lambda command: starts.start(command.phone, command.client),
+        # A phone reaches the list only through here, confirmed first: nothing is counted or written otherwise.
+        Start: lambda command: starts.start(consent.confirmed(command.phone, command.confirmation), command.client),
+        SendCode: lambda command: consent.send_code(command.phone, command.client),
+        ConfirmPhone: lambda command: consent.confirm(command.phone, command.code),
         Predict: lambda command: predictions.predict(command.texts),
         Extend: lambda command: shutdown.extend(),
         Stop: lambda command: shutdown.stop(command.reason),
@@ -98,8 +108,21 @@ def bootstrap(
         SendNotice: lambda command: shutdown.send_notice(command.name, command.scheduled_for),
         TearDown: lambda command: shutdown.teardown(command.name, command.scheduled_for),
         Reconcile: lambda command: reconciler.reconcile(),
+        SendText: lambda command: sender.deliver(command.text, command.attempt),
     }
     return Service(settings, adapters, now, command_handlers)
+
+
+def consent_key(adapters: Adapters) -> KeySource | None:
+    """The key of the consent codes and tokens: the adapters' own, else the rate limiter's pepper (read when first
+    needed, not here: on AWS it is a Secrets Manager read), else None (no number can be confirmed)."""
+    if adapters.consent_key is not None:
+        return adapters.consent_key
+    limiter = adapters.rate_limiter
+    if limiter is not None and hasattr(type(limiter), "pepper"):  # on the class: reading it would fetch the secret
+        peppered = cast(Peppered, limiter)
+        return lambda: peppered.pepper
+    return None
 
 
 def service_from_environment(*, creates_schedules: bool = True) -> Service:

@@ -22,8 +22,10 @@ from ondemand.domain import BudgetExhaustedError, CoolingDownError, EndpointStat
 DAY = timedelta(days=1)
 LEDGER_DAYS = 3
 """Days kept in the ledger: today and the two before, enough for a run that crossed midnight."""
-BUDGET_SLACK = timedelta(seconds=60)
-"""A schedule for the end of the day's GPU budget may fire up to a minute early (Scheduler's precision)."""
+BUDGET_SLACK = timedelta(seconds=120)
+"""A stop for the end of the day's GPU budget is scheduled this long before it: Scheduler runs a schedule up to 119 s
+after its time (adapters/scheduler.py, never_early), so the endpoint is gone before the day's budget is; a firing
+this early counts as due (past_budget)."""
 
 
 def day_key(moment: datetime) -> str:
@@ -88,25 +90,36 @@ def current_deadline(item: EndpointState, budget_seconds: float) -> datetime | N
     return run_deadline(item.gpu_seconds_by_day, item.run_started_at, budget_seconds)
 
 
-def past_budget(item: EndpointState, now: datetime, gpu_minutes_per_day: float) -> bool:
-    """The day's budget ends the live run within BUDGET_SLACK: Scheduler fires anywhere in a minute, so a schedule
-    for the budget's end may come a little early; stopping then keeps the day under its budget."""
+def budget_stop(item: EndpointState, gpu_minutes_per_day: float) -> datetime | None:
+    """When to schedule the stop that keeps the day within its budget: BUDGET_SLACK before the live run's deadline
+    (None while no endpoint bills)."""
     deadline = current_deadline(item, gpu_minutes_per_day * 60)
-    return deadline is not None and deadline <= now + BUDGET_SLACK
+    return None if deadline is None else deadline - BUDGET_SLACK
+
+
+def past_budget(item: EndpointState, now: datetime, gpu_minutes_per_day: float) -> bool:
+    """The budget's stop is due: the day's budget ends the live run within BUDGET_SLACK (the stop is scheduled that
+    early, see BUDGET_SLACK), and stopping now keeps the day under its budget."""
+    stop = budget_stop(item, gpu_minutes_per_day)
+    return stop is not None and stop <= now
 
 
 def refuse_while_cooling_down(item: EndpointState, now: datetime) -> None:
-    """Raise CoolingDownError while the cooldown after the last teardown lasts."""
+    """Raise CoolingDownError while the cooldown after the last teardown or failed start lasts."""
     if item.cooldown_until is not None and now < item.cooldown_until:
-        raise CoolingDownError(item.cooldown_until, max(1, int((item.cooldown_until - now).total_seconds())))
+        seconds = max(1, int((item.cooldown_until - now).total_seconds()))
+        raise CoolingDownError(item.cooldown_until, seconds, after_failure=item.state == State.FAILED)
 
 
 def ledger_for_start(
     item: EndpointState, now: datetime, gpu_minutes_per_day: float, min_run_minutes: float
 ) -> dict[str, float]:
     """The ledger a start now writes; BudgetExhaustedError unless the day's budget leaves at least the minimum run.
-    (A STOPPED or FAILED item has no open run: every write that ends one charges it.)"""
+    A FAILED item whose endpoint SageMaker would not delete yet still has its run open: charged up to now here, the
+    new run counts from now (create_endpoint deletes the old endpoint before creating, so they never bill twice)."""
     ledger = dict(item.gpu_seconds_by_day)
+    if item.run_started_at is not None:
+        ledger = charge(ledger, item.run_started_at, now)
     deadline = run_deadline(ledger, now, gpu_minutes_per_day * 60)
     if deadline - now < timedelta(minutes=min_run_minutes):
         resets_at = next_midnight(max(now, deadline))

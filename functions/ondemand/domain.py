@@ -179,10 +179,11 @@ class BudgetExhaustedError(LifecycleError):
 
 
 class CoolingDownError(LifecycleError):
-    """A /start right after a teardown (429 until `until`)."""
+    """A /start right after a teardown or a failed start (429 until `until`)."""
 
-    def __init__(self, until: datetime, retry_after_seconds: int) -> None:
-        super().__init__(f"The model just shut down; it can start again in {retry_after_seconds} seconds.")
+    def __init__(self, until: datetime, retry_after_seconds: int, after_failure: bool = False) -> None:
+        what = "The last start failed" if after_failure else "The model just shut down"
+        super().__init__(f"{what}; it can start again in {retry_after_seconds} seconds.")
         self.until = until
         self.retry_after_seconds = retry_after_seconds
 

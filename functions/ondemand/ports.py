@@ -5,9 +5,11 @@ takes the bundle in its constructor, so tests hand it fakes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Protocol
 
 from ondemand.domain import EndpointInfo, EndpointState, SendResult, State
@@ -102,6 +104,99 @@ class RateLimiter(Protocol):
         """Count one use of `key`; None if within the limit, else the seconds until the window ends (not counted)."""
         ...
 
+    def release(self, key: str, window_seconds: int) -> None:
+        """Give back one use of `key` counted in the current window (a conditional decrement that never goes below
+        zero): a text refused by another cap or failed by the provider spends no allowance."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutgoingText:
+    """One text to one number, as the lifecycle queues it and the sender sends it.
+
+    `run` and `kind` name the text (the same text of the same send is one key with the number), so a duplicate
+    delivery, or the queue's retry of a text already sent, finds its claim and sends nothing."""
+
+    run: str
+    kind: str
+    phone: str
+    message: str
+
+    @property
+    def key(self) -> str:
+        """The idempotency key without the number (the claim adds it, HMAC-ed): safe to log."""
+        return f"{self.run}#{self.kind}"
+
+    def to_json(self) -> str:
+        return json.dumps({"run": self.run, "kind": self.kind, "phone": self.phone, "message": self.message})
+
+    @classmethod
+    def from_json(cls, body: str) -> OutgoingText:
+        """The text a queue message carries; ValueError (naming no field's value) if it is not one."""
+        try:
+            fields = json.loads(body)
+            text = cls(fields["run"], fields["kind"], fields["phone"], fields["message"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("the message is not a queued text") from None
+        if not all(isinstance(value, str) and value for value in vars(text).values()):
+            raise ValueError("the message is not a queued text")
+        return text
+
+
+class TextQueueError(Exception):
+    """A text could not be queued (the queue's own message, never the number)."""
+
+
+class TextQueue(Protocol):
+    """Where the lifecycle leaves its texts (SQS on AWS, a background thread locally): one message per number,
+    returning at once, so any number of subscribers costs the lifecycle's handler milliseconds."""
+
+    def enqueue(self, text: OutgoingText) -> None:
+        """Queue one text; raises TextQueueError when it could not be queued."""
+        ...
+
+
+class ClaimState(Enum):
+    CLAIMED = "claimed"
+    """This delivery holds the key now: it may send."""
+    DONE = "done"
+    """Sent, refused or failed for good by an earlier delivery: send nothing."""
+    BUSY = "busy"
+    """Another delivery holds a live lease: try again later."""
+    ABANDONED = "abandoned"
+    """A delivery took the key and died (its lease ran out) without saying whether the text went out: send nothing
+    (a lost text rather than a second one)."""
+
+
+class TextClaims(Protocol):
+    """One claim per text (its key and number), a conditional write in the rate table with a TTL."""
+
+    def claim(self, key: str, phone: str, lease_seconds: int) -> ClaimState:
+        """Take the text's key for `lease_seconds` if nobody holds it and it was not finished."""
+        ...
+
+    def finish(self, key: str, phone: str, outcome: str) -> None:
+        """Mark the claimed text finished (`sent`, `refused`, `failed`): later deliveries find it DONE."""
+        ...
+
+    def release(self, key: str, phone: str) -> None:
+        """Give the claim back (the provider failed): the queue's next delivery may claim it again."""
+        ...
+
+
+class Peppered(Protocol):
+    """A rate limiter that keys its counters with a secret HMAC pepper (DynamoRateLimiter). The consent codes and
+    tokens (ondemand.consent) are HMACs with the same pepper, so one secret guards both and nothing new is stored."""
+
+    @property
+    def pepper(self) -> bytes:
+        """The pepper, read on first use; MissingPepperError-like errors when none is configured."""
+        ...
+
+
+KeySource = Callable[[], bytes]
+"""A secret HMAC key read on demand."""
+
 
 class InstantModel(Protocol):
     """The instant tier: the small CPU model the pipeline publishes beside the transformer (S3 on AWS, a folder
@@ -143,3 +238,10 @@ class Adapters:
     """The x-api-key POST /stop requires; None turns /stop off."""
     instant_model: InstantModel = NoInstantModel()
     """The instant tier's model (INSTANT_TIER decides when it may answer)."""
+    text_queue: TextQueue | None = None
+    """Where texts wait for the sender (SQS, TEXT_QUEUE_URL); None: each is handed to the sender at once, in the
+    caller's process (tests, and a stack without the queue)."""
+    text_claims: TextClaims | None = None
+    """The texts' claims (exactly once); None: no claims (no rate table), each delivery sends."""
+    consent_key: KeySource | None = None
+    """The key of the consent codes and tokens; None: the rate limiter's pepper (`Peppered`), if it has one."""

@@ -295,6 +295,15 @@ class Settings:
             set_by="stack",
         ),
     )
+    text_queue_url: str | None = field(
+        default=None,
+        metadata=declare(
+            "TEXT_QUEUE_URL",
+            "SQS queue of the texts, which the text sender function sends one by one (unset: each text is sent at "
+            "once by the function that queues it)",
+            set_by="stack",
+        ),
+    )
     start_limit_per_phone: int = field(
         default=3,
         metadata=declare(
@@ -317,6 +326,16 @@ class Settings:
     start_limit_window_seconds: int = field(
         default=3600,
         metadata=declare("START_LIMIT_WINDOW_SECONDS", "the length of a rate-limit window", unit="seconds", min=1),
+    )
+    code_limit_per_client: int = field(
+        default=3,
+        metadata=declare(
+            "CODE_LIMIT_PER_CLIENT",
+            "confirmation codes one source IP may ask POST /phone/code for per UTC day (429 rate_limited); "
+            "each number gets at most one a day",
+            min=1,
+            flag="--code-limit-per-client",
+        ),
     )
     sms_min_interval_seconds: float = field(
         default=1.0,
@@ -343,6 +362,15 @@ class Settings:
         metadata=declare(
             "INSTANT_MODEL_PARAMETER",
             'SSM String parameter with the S3 URI of the published instant model ("none" before the first run)',
+            set_by="stack",
+        ),
+    )
+    ceiling_config: str | None = field(
+        default=None,
+        metadata=declare(
+            "CEILING_CONFIG",
+            "CeilingFunction's JSON: the API stage it closes, the page's bucket and key, the budget and the throttles "
+            "it restores (read by handlers/ceiling.py only)",
             set_by="stack",
         ),
     )
@@ -418,7 +446,7 @@ class Settings:
         ),
     )
     sms_per_day: int = field(
-        default=100,
+        default=10,
         metadata=declare("SMS_PER_DAY", "texts per UTC day, all numbers together", min=0, parameter="SmsPerDay"),
     )
     sms_per_number_per_day: int = field(

@@ -6,6 +6,8 @@ runtime is exercised by test_page_real_runtime.py."""
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import threading
 import time
 import uuid
@@ -18,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+CODE_ON_ITS_WAY = (
+    "If this number can get texts, a code is on its way; a number gets one code a day, valid until midnight UTC."
+)
 
 
 def _iso(moment: datetime) -> str:
@@ -48,6 +54,9 @@ class FakeModel:
     since: datetime = field(default_factory=lambda: datetime.now(UTC))
     expires_at: datetime | None = None
     subscribers: list[str] = field(default_factory=list)
+    sms_country_codes: tuple[str, ...] = ("+1",)
+    codes: dict[str, str] = field(default_factory=dict)  # today's code per number, as texted (the outbox has it)
+    confirmations: dict[str, str] = field(default_factory=dict)  # the token /phone/confirm gave per number
     outbox: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)
     version: int = 0
@@ -190,6 +199,58 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_header("Access-Control-Allow-Headers", "Content-Type")
         self.end_headers()
 
+    def _phone(self, body: Any) -> str | None:
+        """The body's phone, or None after answering 400 as the real API does."""
+        phone = body.get("phone") if isinstance(body, dict) else None
+        if phone is None:
+            self._json(400, {"error": "missing_phone", "message": 'Send "phone", such as {"phone": "+12025550100"}.'})
+            return None
+        phone = re.sub(r"[\s().-]", "", str(phone))
+        if not E164.fullmatch(phone):
+            self._json(400, {"error": "invalid_phone", "message": '"phone" must be an international number.'})
+            return None
+        if not phone.startswith(self.model.sms_country_codes):
+            allowed = ", ".join(self.model.sms_country_codes)
+            message = f'Texts go only to numbers starting with {allowed}; leave "phone" out.'
+            self._json(400, {"error": "phone_not_allowed", "message": message})
+            return None
+        return phone
+
+    def _send_code(self, body: Any) -> None:
+        phone = self._phone(body)
+        if phone is None:
+            return
+        with self.model.lock:
+            if phone not in self.model.codes:  # one code a day: a second request texts nothing, answers the same
+                code = self.model.codes[phone] = f"{secrets.randbelow(10**6):06d}"
+                self.model.outbox.append(
+                    {
+                        "at": _iso(datetime.now(UTC)),
+                        "phone": phone,
+                        "message": f"Sentiment model on fake: your code is {code} (valid today, UTC).",
+                        "provider": "outbox",
+                        "ok": True,
+                        "detail": "fake-code",
+                    }
+                )
+        self._json(202, {"message": CODE_ON_ITS_WAY})
+
+    def _confirm(self, body: Any) -> None:
+        phone = self._phone(body)
+        if phone is None:
+            return
+        code = body.get("code")
+        if not (isinstance(code, str) and re.fullmatch(r"[0-9]{6}", code)):
+            self._json(400, {"error": "invalid_code", "message": '"code" must be the 6 digits texted to the number.'})
+            return
+        with self.model.lock:
+            if self.model.codes.get(phone) != code:
+                self._json(400, {"error": "wrong_code", "message": "That is not the code texted to this number today."})
+                return
+            expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+            token = self.model.confirmations[phone] = f"{int(expires.timestamp())}.{secrets.token_hex(32)}"
+        self._json(200, {"confirmation": token, "expires_at": _iso(expires)})
+
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}")
@@ -212,7 +273,22 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self._body()
         model = self.model
-        if self.path == "/start":
+        if self.path == "/phone/code":
+            self._send_code(body)
+        elif self.path == "/phone/confirm":
+            self._confirm(body)
+        elif self.path == "/start":
+            if body.get("phone") is not None:
+                phone = self._phone(body)
+                if phone is None:
+                    return
+                given = body.get("confirmation")
+                if not isinstance(given, str) or model.confirmations.get(phone) != given:
+                    self._json(
+                        400, {"error": "unconfirmed_phone", "message": "Confirm this number first: ask for a code."}
+                    )
+                    return
+                body = {**body, "phone": phone}
             with model.lock:
                 status = model.status()
                 if status["state"] == "IN_SERVICE":
@@ -233,7 +309,7 @@ class _Handler(SimpleHTTPRequestHandler):
                         {"Retry-After": str(wait)},
                     )
                     return
-                if body.get("phone"):
+                if body.get("phone") and body["phone"] not in model.subscribers:
                     model.subscribers.append(body["phone"])
                 if status["state"] in ("STOPPED", "FAILED"):
                     model._move("STARTING", "start requested")

@@ -12,8 +12,11 @@ import pytest
 import requests
 import yaml
 from jsonschema import ValidationError
+from ondemand.consent import UNCONFIRMED
+from ondemand.handlers import api as api_handler
 from openapi_schema_validator import OAS30Validator
 
+from tests.e2e import fake_api
 from tests.e2e.fake_api import FakeModel, serve_fake_api
 from tests.e2e.test_page_tiers_notice_budget import TRAINING
 
@@ -58,7 +61,7 @@ def test_every_fake_answer_the_page_reads_is_documented(api: tuple[str, FakeMode
     answers = [
         ("/status", requests.get(f"{base_url}/status", timeout=10), 200),
         ("/predict", requests.post(f"{base_url}/predict", json={"text": "Fine."}, timeout=10), 503),
-        ("/start", requests.post(f"{base_url}/start", json={"phone": "+15555550100"}, timeout=10), 202),
+        ("/start", requests.post(f"{base_url}/start", json=confirmed(base_url, model, PHONE), timeout=10), 202),
         ("/status", requests.get(f"{base_url}/status", timeout=10), 200),
         ("/start", requests.post(f"{base_url}/start", json={}, timeout=10), 200),
         ("/predict", requests.post(f"{base_url}/predict", json={"texts": ["Great.", "Awful."]}, timeout=10), 200),
@@ -71,6 +74,60 @@ def test_every_fake_answer_the_page_reads_is_documented(api: tuple[str, FakeMode
         assert answer.status_code == expected, (path, answer.text)
         assert_documented(path, answer)
     assert answers[1][1].headers["Retry-After"].isdigit()
+
+
+PHONE = "+12025550100"
+
+
+def confirmed(base_url: str, model: FakeModel, phone: str) -> dict[str, str]:
+    """A /start body with the phone's confirmation, got as the page gets it (the code from the fake's outbox)."""
+    assert requests.post(f"{base_url}/phone/code", json={"phone": phone}, timeout=10).status_code == 202
+    answer = requests.post(f"{base_url}/phone/confirm", json={"phone": phone, "code": model.codes[phone]}, timeout=10)
+    return {"phone": phone, "confirmation": answer.json()["confirmation"]}
+
+
+def test_the_phone_routes_answer_as_documented(api: tuple[str, FakeModel]) -> None:
+    base_url, model = api
+
+    def post(path: str, body: dict[str, Any]) -> requests.Response:
+        return requests.post(f"{base_url}{path}", json=body, timeout=10)
+
+    answers = [("/phone/code", post("/phone/code", {"phone": PHONE}), 202)]
+    wrong = f"{(int(model.codes[PHONE]) + 1) % 10**6:06d}"
+    answers += [
+        ("/phone/code", post("/phone/code", {"phone": PHONE}), 202),  # again today: texts nothing, the same answer
+        ("/phone/code", post("/phone/code", {"phone": "+442079460123"}), 400),
+        ("/phone/code", post("/phone/code", {}), 400),
+        ("/phone/confirm", post("/phone/confirm", {"phone": PHONE, "code": "12345"}), 400),
+        ("/phone/confirm", post("/phone/confirm", {"phone": PHONE, "code": wrong}), 400),
+        ("/start", post("/start", {"phone": PHONE}), 400),
+    ]
+    confirmation = post("/phone/confirm", {"phone": PHONE, "code": model.codes[PHONE]})
+    answers += [
+        ("/phone/confirm", confirmation, 200),
+        ("/start", post("/start", {"phone": PHONE, "confirmation": confirmation.json()["confirmation"]}), 202),
+    ]
+    for path, answer, expected in answers:
+        assert answer.status_code == expected, (path, answer.text)
+        assert_documented(path, answer)
+    assert answers[0][1].json() == answers[1][1].json()
+    assert [answers[i][1].json()["error"] for i in (2, 3, 4, 5, 6)] == [
+        "phone_not_allowed",
+        "missing_phone",
+        "invalid_code",
+        "wrong_code",
+        "unconfirmed_phone",
+    ]
+    assert [sms["phone"] for sms in model.outbox] == [PHONE]  # one code text, for the number that asked
+
+
+def test_the_fakes_phone_sentences_are_the_real_handlers() -> None:
+    """What the page shows after Send code, and for a start without a confirmation, reads the same against the fake
+    and the real API."""
+    assert fake_api.CODE_ON_ITS_WAY == api_handler.CODE_ON_ITS_WAY
+    with serve_fake_api(FakeModel()) as base_url:
+        refused = requests.post(f"{base_url}/start", json={"phone": PHONE}, timeout=10).json()
+    assert refused["message"] == UNCONFIRMED
 
 
 def test_a_drifted_answer_would_be_caught(api: tuple[str, FakeModel]) -> None:

@@ -8,6 +8,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.e2e.fake_api import FakeModel, serve_fake_api
+from tests.e2e.test_page_consent import confirm_on_the_page
 
 
 def test_start_with_phone_shows_progress_then_ready_and_the_text_message(
@@ -17,17 +18,17 @@ def test_start_with_phone_shows_progress_then_ready_and_the_text_message(
     page.goto(fake_api)
     expect(page.locator("#state")).to_have_attribute("data-state", "STOPPED")
 
-    page.fill("#phone", "+1 555 555 0100")
+    confirm_on_the_page(page, fake_model, "+1 202 555 0100")  # the code first (test_page_consent.py)
     page.click("#start")
 
     expect(page.locator("#state")).to_have_attribute("data-state", "STARTING")
     expect(page.locator("#progress-block")).to_be_visible()
     expect(page.locator("#progress-text")).to_contain_text("to go")
-    expect(page.locator("#start-message")).to_contain_text("+15555550100")
+    expect(page.locator("#start-message")).to_contain_text("+12025550100")
     page.fill("#phone", "")
     page.click("#start")
     expect(page.locator("#phone-error")).to_contain_text("already starting")
-    page.fill("#phone", "+447700900123")
+    confirm_on_the_page(page, fake_model, "+12025550123")
     page.click("#start")
     expect(page.locator("#state-detail")).to_contain_text("2 phone numbers will get a text")
 
@@ -35,10 +36,10 @@ def test_start_with_phone_shows_progress_then_ready_and_the_text_message(
     expect(page.locator("#progress-block")).to_be_hidden()
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^0[12]:\d\d$"))
     expect(page.locator("#outbox-block")).to_be_visible()
-    expect(page.locator("#outbox li.sms")).to_have_count(2)
-    expect(page.locator("#outbox")).to_contain_text("+1555***0100")  # masked: the outbox may be on a shared screen
-    expect(page.locator("#outbox")).to_contain_text("+4477***0123")
-    expect(page.locator("#outbox")).not_to_contain_text("+15555550100")
+    expect(page.locator("#outbox li.sms")).to_have_count(4)  # two codes, two "ready" texts
+    expect(page.locator("#outbox")).to_contain_text("+1202***0100")  # masked: the outbox may be on a shared screen
+    expect(page.locator("#outbox")).to_contain_text("+1202***0123")
+    expect(page.locator("#outbox")).not_to_contain_text("+12025550100")
     expect(page.locator("#start-form")).to_be_hidden()
 
 

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.fake_api import FakeModel, serve_fake_api
+from tests.e2e.test_page_consent import confirm_on_the_page
 
 TRAINING = {
     "state": "training",
@@ -217,12 +218,12 @@ def test_a_page_on_a_public_host_ignores_a_crafted_api_link(page: Page, fake_api
         serve_host_from(page, elsewhere, attacker)
         page.goto(f"{public}/?api={elsewhere}")
         expect(page.locator("#state")).to_have_attribute("data-state", "STOPPED")
-        page.fill("#phone", "+15555550100")
+        confirm_on_the_page(page, fake_model, "+12025550100")
         page.click("#start")
         expect(page.locator("#state")).to_have_attribute("data-state", re.compile("STARTING|IN_SERVICE"))
 
         expect(page.locator("#api-base")).to_have_text(public)
         expect(page.locator("#api-note")).to_contain_text("ignores the api= part of its address")
         page.unroute_all(behavior="ignoreErrors")
-    assert fake_model.subscribers == ["+15555550100"]
+    assert fake_model.subscribers == ["+12025550100"]
     assert (attacker_model.state, attacker_model.subscribers) == ("STOPPED", [])

@@ -19,9 +19,10 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from local_runtime.harness import RunningRuntime, run_local_runtime
+from tests.lifecycle_driver import confirm_over_http
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = schemathesis.openapi.from_path(ROOT / "api" / "openapi.yaml")
@@ -37,6 +38,11 @@ ERROR_CODES = {
     "too_many_texts",
     "text_too_long",
     "payload_too_large",
+    "missing_phone",
+    "phone_not_allowed",
+    "unconfirmed_phone",
+    "invalid_code",
+    "wrong_code",
 }
 
 pytestmark = pytest.mark.slow
@@ -48,6 +54,7 @@ def model_in_service(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
     Every request comes from 127.0.0.1, so the per-client /start limit is lifted (the per-phone one stays)."""
     with pytest.MonkeyPatch.context() as env:  # the runtime inherits this process's environment
         env.setenv("START_LIMIT_PER_CLIENT", "100000")
+        env.setenv("CODE_LIMIT_PER_CLIENT", "100000")
         with run_local_runtime(tmp_path_factory.mktemp("fuzz"), tiny_model_dir, keep_alive="30m") as runtime:
             requests.post(runtime.base_url + "/start", json={}, timeout=30).raise_for_status()
             deadline = time.monotonic() + 120
@@ -61,10 +68,10 @@ def model_in_service(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
 @SCHEMA.parametrize()
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_every_response_matches_the_openapi_document(case: schemathesis.Case, model_in_service: RunningRuntime) -> None:
-    # An undeclared method gets our 404 not_found (on AWS, API Gateway's own 403), not the 405 this check wants.
     # A schema-valid phone outside the owner's country allowlist (SMS_COUNTRY_CODES, deployment configuration the
-    # document cannot express) is a 400 phone_not_allowed, which this check counts as valid data rejected.
-    excluded = [unsupported_method, positive_data_acceptance]
+    # document cannot express), or one libphonenumber knows its country does not have, is a 400 (documented), which
+    # this check counts as valid data rejected. An undeclared method is 405 with Allow (unsupported_method runs).
+    excluded = [positive_data_acceptance]
     response = case.call(base_url=model_in_service.base_url, timeout=60)
     STATUS_COUNTS[f"{case.method} {case.path} {response.status_code}"] += 1
     STATUS_COUNTS["cases"] += 1
@@ -122,7 +129,7 @@ def test_predict_rejects_bad_input_with_its_reason(model_in_service: RunningRunt
 
 def test_megabyte_bodies_get_413_on_every_route(model_in_service: RunningRuntime) -> None:
     megabyte = json.dumps({"text": "great film " * 100_000})
-    for path in ("/predict", "/start", "/extend"):
+    for path in ("/predict", "/start", "/phone/code", "/phone/confirm", "/extend"):
         assert_error(post(model_in_service, path, megabyte), 413, "payload_too_large")
     eleven_megabytes = b'{"text": "' + b"a" * (11 * 1024 * 1024) + b'"}'
     assert_error(post(model_in_service, "/predict", eleven_megabytes), 413, "payload_too_large")
@@ -168,15 +175,15 @@ def test_a_full_batch_of_longest_texts_is_classified(model_in_service: RunningRu
     [
         "15555550100",
         "+0555550100",
-        "+1555555010012345",
+        "+1202555010012345",
         "+12",
         "",
         "+1555555O100",
-        "+15555550100; DROP TABLE",
+        "+12025550100; DROP TABLE",
         "\U0001f4de",
         15555550100,
         None,
-        ["+15555550100"],
+        ["+12025550100"],
     ],
 )
 def test_start_rejects_malformed_phones(model_in_service: RunningRuntime, phone: object) -> None:
@@ -195,17 +202,18 @@ def test_stop_needs_the_admin_key(model_in_service: RunningRuntime) -> None:
 
 
 def test_unknown_routes_and_methods_are_404_not_5xx(model_in_service: RunningRuntime) -> None:
-    for method, path in (
-        ("GET", "/predict"),
-        ("DELETE", "/status"),
-        ("POST", "/admin"),
-        ("PUT", "/start"),
-        ("GET", "/../../etc/passwd"),
-        ("GET", "/status%00"),
+    for method, path, status, allow in (
+        ("GET", "/predict", 405, "POST"),
+        ("DELETE", "/status", 405, "GET"),
+        ("TRACE", "/status", 405, "GET"),
+        ("PUT", "/start", 405, "POST"),
+        ("POST", "/admin", 404, None),
+        ("GET", "/../../etc/passwd", 404, None),
+        ("GET", "/status%00", 404, None),
     ):
         response = requests.request(method, model_in_service.base_url + path, timeout=30)
-        assert response.status_code in (404, 405), (method, path, response.status_code)
-        assert response.json()["error"] == "not_found"
+        assert (response.status_code, response.headers.get("Allow")) == (status, allow), (method, path)
+        assert response.json()["error"] == ("method_not_allowed" if status == 405 else "not_found")
 
 
 def test_document_allows_a_null_phone() -> None:
@@ -218,10 +226,28 @@ def test_document_says_exactly_one_of_text_and_texts() -> None:
     assert "oneOf" in request
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "code"),
+    [
+        ("/phone/code", "{}", "missing_phone"),
+        ("/phone/code", '{"phone": 12025550100}', "invalid_phone"),
+        ("/phone/code", '{"phone": "+18765550100"}', "phone_not_allowed"),
+        ("/phone/confirm", '{"phone": "+12025550143", "code": "12 34 56"}', "invalid_code"),
+        ("/phone/confirm", '{"phone": "+12025550143", "code": null}', "invalid_code"),
+        ("/start", '{"phone": "+12025550143"}', "unconfirmed_phone"),
+        ("/start", '{"phone": "+12025550143", "confirmation": "1.00"}', "unconfirmed_phone"),
+    ],
+)
+def test_the_phone_routes_reject_bad_input_with_its_reason(
+    model_in_service: RunningRuntime, path: str, body: str, code: str
+) -> None:
+    assert_error(post(model_in_service, path, body), 400, code)
+
+
 def test_the_fourth_start_for_one_phone_is_rate_limited_through_the_gateway(model_in_service: RunningRuntime) -> None:
     """The local runtime limits /start on its own DynamoDB table, as the stack does."""
-    phone = "+19995550142"  # a number the fuzzer cannot have used up
-    answers = [post(model_in_service, "/start", json.dumps({"phone": phone})) for _ in range(4)]
+    body = json.dumps(confirm_over_http(model_in_service.base_url, "+12025550142", model_in_service.outbox))
+    answers = [post(model_in_service, "/start", body) for _ in range(4)]
     assert [a.status_code for a in answers[:3]] == [200, 200, 200], answers[0].text
     assert_error(answers[3], 429, "rate_limited")
     assert 0 < int(answers[3].headers["Retry-After"]) <= 3600

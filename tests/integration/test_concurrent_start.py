@@ -7,6 +7,7 @@ optimistic locking, boto3 clients), called from 50 threads at once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections import Counter
@@ -23,10 +24,11 @@ from ondemand.handlers import api, endpoint_events
 
 from local_runtime.state_server import LoopbackMotoServer
 from tests.conftest import queue_model_answers
+from tests.lifecycle_driver import confirming
 from tests.settings_factory import make_settings
 
 CALLERS = 50
-PHONES = [f"+1555555{n:04d}" for n in range(10)]  # 10 people, each clicking several times
+PHONES = [f"+1202555{n:04d}" for n in range(10)]  # 10 people, each clicking several times
 GROUP = "ondemand-sentiment-teardown"
 MODEL = "sentiment-minilm-v1"
 
@@ -79,11 +81,12 @@ def stack(moto_server: str, state_table) -> dict[str, Any]:
             calls[event_name.rsplit(".", 1)[-1]] += 1
 
     adapters.endpoints.sagemaker.meta.events.register("before-call.sagemaker.CreateEndpoint", count)
-    service = bootstrap(settings, adapters)
+    # No rate table here, so the consent tokens get a key of their own; every caller confirmed its number first.
+    service = bootstrap(settings, dataclasses.replace(adapters, consent_key=lambda: b"concurrent-start-key"))
     return {
         "url": moto_server,
         "calls": calls,
-        "api": api.make_handler(service),
+        "api": confirming(api.make_handler(service), service),
         "endpoint_events": endpoint_events.make_handler(service),
     }
 

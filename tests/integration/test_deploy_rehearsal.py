@@ -126,7 +126,14 @@ def functions_of(template: dict) -> dict[str, dict]:
 def test_every_handler_imports_from_the_built_artifact_on_the_lambda_runtime(built: tuple[Path, Path, dict]) -> None:
     python, build_dir, template = built
     functions = functions_of(template)
-    assert set(functions) == {"ApiFunction", "EndpointEventsFunction", "TeardownFunction", "ReconcilerFunction"}
+    assert set(functions) == {
+        "ApiFunction",
+        "EndpointEventsFunction",
+        "TeardownFunction",
+        "ReconcilerFunction",
+        "TextSenderFunction",
+        "CeilingFunction",
+    }
     runtime = template["Globals"]["Function"]["Runtime"]
     assert runtime == "python3.13", runtime
 
@@ -183,6 +190,8 @@ RESOURCE_VALUES = {
     "SchedulerRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/rehearsal-scheduler",
     "TeardownFunction.Arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:rehearsal-teardown",
     "FailedInvocationsQueue.Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:rehearsal-failed",
+    # The rehearsal's start names no phone, so nothing is queued: the functions only read the URL.
+    "TextQueue": f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/rehearsal-texts",
 }
 
 

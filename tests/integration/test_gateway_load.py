@@ -62,7 +62,7 @@ def burst(host: str, port: int, connections: int, request: Request) -> Counter[A
 
 def post_start(connection: http.client.HTTPConnection) -> None:
     connection.request(
-        "POST", "/start", body=json.dumps({"phone": "+15555550100"}), headers={"Content-Type": "application/json"}
+        "POST", "/start", body=json.dumps({"phone": "+12025550100"}), headers={"Content-Type": "application/json"}
     )
 
 
@@ -111,7 +111,7 @@ def test_a_burst_of_starts_against_a_freshly_started_runtime_gets_only_answers(
             port,
             BURST_ON_RUNTIME,
             lambda connection: connection.request(
-                "POST", "/start", body="{}", headers={"Content-Type": "application/json"}
+                "POST", "/start", body="{}", headers={"Content-Type": "application/json", **runtime.token_header}
             ),
         )
     assert all(isinstance(outcome, int) and outcome < 500 for outcome in outcomes), outcomes

@@ -15,8 +15,9 @@ import requests
 
 from local_runtime.harness import RunningRuntime, descendants, is_model_server, process_exists
 from local_runtime.outbox import read_outbox  # phones masked, as the page sees them
+from tests.lifecycle_driver import confirm_over_http
 
-PHONE = "+15555550123"
+PHONE = "+12025550123"
 POSITIVE = "An absolute masterpiece, I loved every minute."
 NEGATIVE = "Terrible, boring and a complete waste of time."
 
@@ -56,7 +57,8 @@ def test_start_text_predict_and_shut_down_over_http(
         page = requests.get(runtime.base_url + "/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
 
-        started = requests.post(runtime.base_url + "/start", json={"phone": PHONE}, timeout=30)
+        body = confirm_over_http(runtime.base_url, PHONE, runtime.outbox)  # texts only with consent: the code first
+        started = requests.post(runtime.base_url + "/start", json=body, timeout=30)
         assert started.status_code == 202, started.text
         assert started.json()["state"] == "STARTING"
         wait_for_state(runtime, "IN_SERVICE", timeout=180)
@@ -68,7 +70,7 @@ def test_start_text_predict_and_shut_down_over_http(
         assert predicted.json()["latency_ms"] >= 0
 
         deadline = time.monotonic() + 10
-        while not runtime.outbox() and time.monotonic() < deadline:
+        while not [sms for sms in runtime.outbox() if "ready" in sms["message"]] and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(1)  # a duplicate would arrive right behind the first
         texts = [sms for sms in runtime.outbox() if sms["phone"] == PHONE and "ready" in sms["message"]]

@@ -456,7 +456,7 @@ def test_a_post_body_must_be_json(recording_gateway: tuple[Gateway, list[dict[st
     ):
         answer = requests.post(
             gateway.base_url + "/start",
-            data=b'{"phone": "+15555550100"}',
+            data=b'{"phone": "+12025550100"}',
             headers={"Content-Type": content_type},
             timeout=5,
         )
@@ -530,7 +530,7 @@ def test_the_state_store_refuses_browsers_and_other_hosts_and_sends_no_cors(monk
 
         assert server.table_name in server.client().list_tables()["TableNames"]  # an SDK client is served
         # The lifecycle's own pynamodb store, unchanged, reads and writes through the guard.
-        store = DynamoStateStore(server.table_name, server.url, server.region, 20)
+        store = DynamoStateStore(server.table_name, server.url, server.region, 20, credentials=server.credentials)
         store.transition([State.STOPPED], State.STARTING, "a test start")
         assert store.add_subscriber([State.STARTING], "+15555550100", limit=10).subscribers == ("+15555550100",)
         assert store.get().state == State.STARTING

@@ -16,9 +16,10 @@ import requests
 
 from local_runtime.harness import RunningRuntime
 from tests.integration.test_local_runtime import NEGATIVE, PHONE, POSITIVE, status, wait_for_state
+from tests.lifecycle_driver import confirm_over_http
 
 pytestmark = pytest.mark.slow
-OTHER_PHONE = "+15555550177"
+OTHER_PHONE = "+12025550177"
 
 
 def predict(runtime: RunningRuntime) -> requests.Response:
@@ -47,13 +48,15 @@ def test_instant_while_provisioning_then_gpu_then_the_notice_then_teardown(
     runtime_factory: Callable[..., AbstractContextManager[RunningRuntime]],
 ) -> None:
     with runtime_factory(keep_alive="30s", provisioning_delay="10s", extra_args=("--notice", "12s")) as runtime:
+        first_phone = confirm_over_http(runtime.base_url, PHONE, runtime.outbox)  # texts only with consent
+        other_phone = confirm_over_http(runtime.base_url, OTHER_PHONE, runtime.outbox)
         clicked = time.monotonic()
-        started = requests.post(runtime.base_url + "/start", json={"phone": PHONE}, timeout=30)
+        started = requests.post(runtime.base_url + "/start", json=first_phone, timeout=30)
         start_seconds = time.monotonic() - clicked
         assert started.status_code == 202, started.text
         first = predict(runtime)
         first_answer_seconds = time.monotonic() - clicked
-        requests.post(runtime.base_url + "/start", json={"phone": OTHER_PHONE}, timeout=30).raise_for_status()
+        requests.post(runtime.base_url + "/start", json=other_phone, timeout=30).raise_for_status()
 
         # While the GPU model server is provisioning, the instant tier answers at once.
         assert first.status_code == 200, first.text

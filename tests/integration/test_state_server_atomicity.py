@@ -21,6 +21,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from ondemand.adapters.dynamodb import StaticCredentials
 
 from local_runtime.state_server import LocalStateServer
 
@@ -46,16 +47,18 @@ def state_server() -> Iterator[LocalStateServer]:
 
 def sdk_client(server: LocalStateServer) -> Any:
     """A DynamoDB client with a connection per writer, so every write of a round is in flight at once."""
-    return client_for(server.url, WRITERS)
+    return client_for(server.url, WRITERS, server.credentials)
 
 
-def client_for(url: str, writers: int) -> Any:
+def client_for(url: str, writers: int, credentials: StaticCredentials | None = None) -> Any:
+    """`credentials`: the runtime's state store answers only its own (LocalStateServer.credentials); moto alone any."""
+    key = credentials or StaticCredentials("local", "local")
     return boto3.client(
         "dynamodb",
         endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
         config=Config(max_pool_connections=writers),
     )
 

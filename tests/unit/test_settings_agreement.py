@@ -219,6 +219,7 @@ def test_the_demo_flags_default_to_the_declarations(flag_environment: pytest.Mon
 def test_the_demo_keeps_its_flag_spellings_and_durations(flag_environment: pytest.MonkeyPatch) -> None:
     argv = "--keep-alive 30s --notice 2m --idle 90 --gpu-per-day 1h --instant-tier While-Starting"
     argv += " --start-limit-per-phone 2 --start-limit-per-client 7 --sms-country-codes +1,+44"
+    argv += " --code-limit-per-client 4"
     flags = setting_flags(parse_args([*argv.split(), "--textbelt-url", "http://127.0.0.1:9/text"]))
     assert flags == {
         "keep_alive_minutes": 0.5,
@@ -228,6 +229,7 @@ def test_the_demo_keeps_its_flag_spellings_and_durations(flag_environment: pytes
         "instant_tier": "while-starting",
         "start_limit_per_phone": 2,
         "start_limit_per_client": 7,
+        "code_limit_per_client": 4,
         "sms_country_codes": ("+1", "+44"),
         "textbelt_url": "http://127.0.0.1:9/text",
     }

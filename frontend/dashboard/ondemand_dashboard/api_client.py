@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+LOCAL_TOKEN_HEADER = "X-Local-Token"
+
 
 class ApiError(Exception):
     """The API could not be reached or answered with an error. `status` is None when no answer came back."""
@@ -43,10 +45,18 @@ class PredictionCall:
 class OndemandApiClient:
     """Talks to one API base URL. Thread-safe: Streamlit shares one instance across sessions (cache_resource)."""
 
-    def __init__(self, base_url: str, timeout_seconds: float = 30.0, keep_predictions: int = 200) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout_seconds: float = 30.0,
+        keep_predictions: int = 200,
+        local_token: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self._session = requests.Session()
+        if local_token:  # the local runtime's gateway wants it on everything but GET /status (local_runtime/README.md)
+            self._session.headers[LOCAL_TOKEN_HEADER] = local_token
         self._lock = threading.Lock()
         self._predictions: deque[PredictionCall] = deque(maxlen=keep_predictions)
 
@@ -56,9 +66,9 @@ class OndemandApiClient:
         """GET /status: the state item, its history and subscriber count."""
         return self._call_for_object("GET", "/status")
 
-    def start(self, phone: str | None = None) -> dict[str, Any]:
-        """POST /start, optionally asking for an SMS to `phone` when the model is ready."""
-        return self._call_for_object("POST", "/start", json={"phone": phone} if phone else {})
+    def start(self) -> dict[str, Any]:
+        """POST /start, without a phone: texts need a number confirmed by its owner, which the web page does."""
+        return self._call_for_object("POST", "/start", json={})
 
     def extend(self) -> dict[str, Any]:
         """POST /extend: push the teardown back; answers the new status."""

@@ -39,7 +39,9 @@ def config() -> DashboardConfig:
 @st.cache_resource
 def client(base_url: str) -> OndemandApiClient:
     """One client per base URL for the whole server: it keeps the connection pool and the latency log."""
-    return OndemandApiClient(base_url, timeout_seconds=config().request_timeout_seconds)
+    return OndemandApiClient(
+        base_url, timeout_seconds=config().request_timeout_seconds, local_token=config().local_token
+    )
 
 
 def api_url() -> str:

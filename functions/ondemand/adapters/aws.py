@@ -11,10 +11,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.adapters.instant import S3InstantModel
-from ondemand.adapters.rate_limit import DynamoRateLimiter, MissingPepperError
+from ondemand.adapters.rate_limit import DynamoRateLimiter, DynamoTextClaims, MissingPepperError
 from ondemand.adapters.sagemaker import SageMakerEndpoints
 from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import DisabledNotifier, SnsNotifier, TextbeltNotifier
+from ondemand.adapters.sqs import SqsTextQueue
 from ondemand.domain import NotifierError
 from ondemand.ports import Adapters, InstantModel, NoInstantModel, Notifier
 from ondemand.settings import Settings
@@ -117,5 +118,15 @@ def build_aws_adapters(settings: Settings) -> Adapters:
             else None
         ),
         admin_api_key=SecretsManagerSecret(secrets, settings.admin_api_key_secret, "admin API key"),
+        text_queue=(
+            SqsTextQueue(session.client("sqs", config=config), settings.text_queue_url)
+            if settings.text_queue_url
+            else None
+        ),
+        text_claims=(
+            DynamoTextClaims(settings.rate_limit_table_name, pepper, settings.dynamodb_endpoint_url, settings.region)
+            if settings.rate_limit_table_name
+            else None
+        ),
         instant_model=build_instant_model(settings, session, config),
     )

@@ -20,6 +20,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
 from ondemand.adapters.dynamodb import StaticCredentials, bound_model
+from ondemand.ports import ClaimState
 
 
 class RateCounterBase(Model):
@@ -86,3 +87,90 @@ class DynamoRateLimiter:
                 return max(1, math.ceil(window_end - now))
             raise
         return None
+
+    def release(self, key: str, window_seconds: int) -> None:
+        """Give back one use of `key` in the current window: a conditional decrement, never below zero (a window
+        that has ended, or a counter already at zero, is left alone)."""
+        model = self.model
+        counter = model(hashed(key, self.pepper) + f"#{int(self.now() // window_seconds)}")
+        try:
+            counter.update(actions=[model.hits.add(-1)], condition=model.hits > 0)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+
+class TextClaimBase(Model):
+    """One text's claim, beside the counters: `sending` while a sender holds it (until `lease_until`), then `sent`,
+    `refused` or `failed`; `released` when the provider failed and the queue may retry. `expires_at` is the TTL."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()
+    lease_until = NumberAttribute()
+    expires_at = NumberAttribute()
+
+
+CLAIM_SECONDS = 2 * 86400
+"""How long a finished claim is kept: longer than a text can wait in the queue (a day at most), so every
+redelivery of it finds it."""
+SENDING, RELEASED = "sending", "released"
+
+
+class DynamoTextClaims:
+    """`TextClaims` on the rate table: one conditional write per text, keyed by an HMAC of its key and number."""
+
+    def __init__(
+        self,
+        table_name: str,
+        pepper: Callable[[], str | None],
+        host: str | None = None,
+        region: str = "us-east-1",
+        now: Callable[[], float] = time.time,
+        credentials: StaticCredentials | None = None,
+    ) -> None:
+        self.model = bound_model(TextClaimBase, table_name, host, region, credentials)
+        self.limiter = DynamoRateLimiter(table_name, pepper, host, region, now, credentials)  # its pepper, once
+        self.now = now
+
+    def _item(self, key: str, phone: str) -> TextClaimBase:
+        return self.model(hashed(f"text#{key}#{phone}", self.limiter.pepper))
+
+    def claim(self, key: str, phone: str, lease_seconds: int) -> ClaimState:
+        now = self.now()
+        model, item = self.model, self._item(key, phone)
+        try:
+            item.update(
+                actions=[
+                    model.status.set(SENDING),
+                    model.lease_until.set(now + lease_seconds),
+                    model.expires_at.set(int(now) + CLAIM_SECONDS),
+                ],
+                # Absent, given back, or past its TTL but not yet removed (DynamoDB removes expired items lazily).
+                condition=model.status.does_not_exist() | (model.status == RELEASED) | (model.expires_at < now),
+            )
+            return ClaimState.CLAIMED
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        try:
+            held = model.get(item.pk, consistent_read=True)
+        except model.DoesNotExist:
+            return ClaimState.BUSY  # removed in between: the next delivery claims it
+        if held.status != SENDING:
+            return ClaimState.DONE
+        return ClaimState.BUSY if held.lease_until > now else ClaimState.ABANDONED
+
+    def finish(self, key: str, phone: str, outcome: str) -> None:
+        self._settle(key, phone, outcome)
+
+    def release(self, key: str, phone: str) -> None:
+        self._settle(key, phone, RELEASED)
+
+    def _settle(self, key: str, phone: str, status: str) -> None:
+        """From `sending` to `status`; a claim no longer sending (its lease taken over) is left as it is."""
+        model = self.model
+        try:
+            self._item(key, phone).update(actions=[model.status.set(status)], condition=model.status == SENDING)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise

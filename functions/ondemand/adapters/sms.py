@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 # Textbelt answers quotaRemaining with every send; below this the operator is warned in the log.
 LOW_QUOTA = 5
+# SNS errors that say nothing about the text itself: its throttle (botocore's SNS.Client.exceptions.ThrottledException,
+# code "Throttled"; "ThrottlingException" in the SNS knowledge-center article on throttling) and its own failure
+# (InternalError, HTTP 500). botocore's standard retries have already been spent when one reaches us.
+RETRYABLE_SNS_CODES = frozenset({"Throttled", "ThrottledException", "ThrottlingException", "InternalError"})
 
 HttpPost = Callable[[str, dict[str, str]], tuple[int, bytes]]
 
@@ -47,6 +51,9 @@ class TextbeltNotifier:
             status, body = self.post(self.url, {"phone": phone, "message": message, "key": self.key()})
         except (OSError, urllib.error.URLError) as exc:
             raise NotifierError(f"Textbelt could not be reached: {exc}") from exc
+        if status >= 500 or status == 429:
+            # Textbelt's own trouble or its throttle, not a verdict on this text: the text queue tries it again.
+            raise NotifierError(f"Textbelt answered HTTP {status}")
         try:
             answer: dict[str, Any] = json.loads(body)
         except ValueError as exc:
@@ -73,6 +80,9 @@ class SnsNotifier:
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+            if status >= 500 or error.get("Code") in RETRYABLE_SNS_CODES:
+                raise NotifierError(f"SNS failed: {error.get('Code')}") from exc  # the text queue tries it again
             return SendResult(ok=False, detail=f"SNS refused: {error.get('Code')}: {error.get('Message')}")
         except BotoCoreError as exc:
             raise NotifierError(f"SNS could not be reached: {exc}") from exc

@@ -1,4 +1,5 @@
-"""The REST API: GET /status, POST /start, /predict, /extend, /stop (API Gateway REST proxy events).
+"""The REST API: GET /status, POST /start, /phone/code, /phone/confirm, /predict, /extend, /stop (API Gateway REST
+proxy events).
 
 Parsing and HTTP shaping live here; decisions live in the lifecycle's rooms (ondemand.lifecycle), which each
 route reaches through one command. Each error class maps to one response
@@ -16,14 +17,16 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ondemand.bootstrap import Handler, LambdaEntryPoint, Service
+from ondemand.consent import CODE_DIGITS, TextsOffError, UnconfirmedPhoneError, WrongCodeError, is_code_shaped
 from ondemand.domain import (
     BudgetExhaustedError,
     ConflictError,
@@ -37,14 +40,29 @@ from ondemand.domain import (
     State,
     iso,
 )
-from ondemand.lifecycle.commands import Extend, Predict, Start, Stop
+from ondemand.lifecycle.commands import ConfirmPhone, Extend, Predict, SendCode, Start, Stop
+from ondemand.lifecycle.starts import LOG_DETAIL_CHARS
 from ondemand.observability import logger, record_metric, tracer
 from ondemand.phones import InvalidPhoneError, describe_allowlist, is_allowed, normalize_phone
 
 # A start that failed for want of something only time or the owner can fix is 503 (try later); the rest 502.
 UNAVAILABLE_CODES = frozenset({"no_approved_model", "no_capacity", "quota_exceeded"})
+CODE_ON_ITS_WAY = (
+    "If this number can get texts, a code is on its way; a number gets one code a day, valid until midnight UTC."
+)
 
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=["x-api-key"], max_age=300))
+RouteHandler = TypeVar("RouteHandler", bound=Callable[..., Any])
+ROUTE_METHODS: dict[str, list[str]] = {}
+"""Each route's methods, for the Allow header of a 405 (an undeclared method on a route that exists)."""
+
+
+def route(method: str, path: str) -> Callable[[RouteHandler], RouteHandler]:
+    """Register a handler on the resolver and in ROUTE_METHODS."""
+    ROUTE_METHODS.setdefault(path, []).append(method)
+    return app.route(path, method)
+
+
 _current_service: ContextVar[Service] = ContextVar("service")
 
 
@@ -103,7 +121,7 @@ def phone_from(body: dict[str, Any]) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str):
-        raise InvalidRequestError("invalid_phone", '"phone" must be a string such as "+15555550100".')
+        raise InvalidRequestError("invalid_phone", '"phone" must be a string such as "+12025550100".')
     try:
         phone = normalize_phone(raw)
     except InvalidPhoneError as exc:
@@ -174,17 +192,22 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-@app.get("/status")
+@route("GET", "/status")
 def get_status() -> dict[str, Any]:
     return service().status()
 
 
-@app.post("/start")
+@route("POST", "/start")
 def post_start() -> tuple[dict[str, Any], int]:
-    phone = phone_from(json_body(required=False))
+    body = json_body(required=False)
+    phone = phone_from(body)
+    confirmation = body.get("confirmation")
+    if confirmation is not None and not isinstance(confirmation, str):
+        raise InvalidRequestError("invalid_confirmation", '"confirmation" must be the string /phone/confirm answered.')
     current = service()
     client = app.current_event.request_context.identity.source_ip or "unknown"
-    result = current.handle(Start(phone, client))
+    # A phone without its confirmation is refused (400) before anything is counted or written.
+    result = current.handle(Start(phone, client, confirmation))
     if result.created:
         record_metric("EndpointStarts", MetricUnit.Count, 1)
         logger.info("created endpoint", extra={"endpoint_name": result.state.endpoint_name})
@@ -193,7 +216,34 @@ def post_start() -> tuple[dict[str, Any], int]:
     return status, 200 if status["state"] == State.IN_SERVICE else 202
 
 
-@app.post("/predict")
+def required_phone(body: dict[str, Any]) -> str:
+    phone = phone_from(body)
+    if phone is None:
+        raise InvalidRequestError("missing_phone", 'Send "phone", such as {"phone": "+12025550100"}.')
+    return phone
+
+
+@route("POST", "/phone/code")
+def post_phone_code() -> tuple[dict[str, Any], int]:
+    phone = required_phone(json_body(required=True))
+    client = app.current_event.request_context.identity.source_ip or "unknown"
+    service().handle(SendCode(phone, client))
+    # One answer whether a code went out now or earlier today (or a cap kept it back): it tells nothing about others.
+    return {"message": CODE_ON_ITS_WAY}, 202
+
+
+@route("POST", "/phone/confirm")
+def post_phone_confirm() -> dict[str, Any]:
+    body = json_body(required=True)
+    phone = required_phone(body)
+    code = body.get("code")
+    if not is_code_shaped(code):
+        raise InvalidRequestError("invalid_code", f'"code" must be the {CODE_DIGITS} digits texted to the number.')
+    token, expires_at = service().handle(ConfirmPhone(phone, code))
+    return {"confirmation": token, "expires_at": iso(expires_at)}
+
+
+@route("POST", "/predict")
 def post_predict() -> dict[str, Any]:
     started = time.perf_counter()
     texts = texts_from(json_body(required=True))
@@ -212,7 +262,7 @@ def post_predict() -> dict[str, Any]:
     return body
 
 
-@app.post("/extend")
+@route("POST", "/extend")
 def post_extend() -> dict[str, Any]:
     json_body(required=False)
     current = service()
@@ -222,7 +272,7 @@ def post_extend() -> dict[str, Any]:
     return status
 
 
-@app.post("/stop")
+@route("POST", "/stop")
 def post_stop() -> tuple[dict[str, Any], int]:
     current = service()
     expected = current.adapters.admin_api_key()
@@ -242,6 +292,21 @@ def post_stop() -> tuple[dict[str, Any], int]:
 @app.exception_handler(InvalidRequestError)
 def on_invalid_request(exc: InvalidRequestError) -> Response:
     return error_response(400, exc.code, str(exc))
+
+
+@app.exception_handler(UnconfirmedPhoneError)
+def on_unconfirmed_phone(exc: UnconfirmedPhoneError) -> Response:
+    return error_response(400, "unconfirmed_phone", str(exc))
+
+
+@app.exception_handler(WrongCodeError)
+def on_wrong_code(exc: WrongCodeError) -> Response:
+    return error_response(400, "wrong_code", str(exc))
+
+
+@app.exception_handler(TextsOffError)
+def on_texts_off(exc: TextsOffError) -> Response:
+    return error_response(400, "texts_off", str(exc))
 
 
 @app.exception_handler(PayloadTooLargeError)
@@ -318,7 +383,11 @@ def on_instant_model_error(exc: InstantModelError) -> Response:
 
 @app.exception_handler(EndpointError)
 def on_endpoint_error(exc: EndpointError) -> Response:
-    logger.exception("endpoint error", extra={"request_id": request_id(), "error_code": exc.code})
+    # An expected failure (no approved model, a quota, throttling): its code, no traceback, so a start that keeps
+    # failing writes a bounded log line per request, the provider's message cut short beside the request id.
+    logger.warning(
+        "endpoint error: %s", str(exc)[:LOG_DETAIL_CHARS], extra={"request_id": request_id(), "error_code": exc.code}
+    )
     return error_response(503 if exc.code in UNAVAILABLE_CODES else 502, exc.code, exc.public_message)
 
 
@@ -336,7 +405,18 @@ def on_unexpected_error(exc: Exception) -> Response:
 
 @app.not_found
 def on_not_found(exc: Exception) -> Response:
-    return error_response(404, "not_found", f"There is no {app.current_event.http_method} {app.current_event.path}.")
+    method, path = app.current_event.http_method, app.current_event.path
+    allowed = ROUTE_METHODS.get(path)
+    if allowed:
+        # The route exists, the method does not (RFC 9110: 405 with Allow). On AWS, API Gateway refuses such a
+        # method itself before the function runs; locally every method reaches this handler.
+        return error_response(
+            405,
+            "method_not_allowed",
+            f"{path} answers {' and '.join(allowed)}, not {method}.",
+            {"Allow": ", ".join(allowed)},
+        )
+    return error_response(404, "not_found", f"There is no {method} {path}.")
 
 
 def make_handler(current: Service) -> Handler:

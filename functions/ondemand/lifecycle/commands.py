@@ -12,6 +12,7 @@ from ondemand.domain import EndpointStatus
 from ondemand.lifecycle.reconciler import Repair
 from ondemand.lifecycle.shutdown import ExtendResult, StopResult
 from ondemand.lifecycle.starts import StartResult
+from ondemand.ports import OutgoingText
 
 Result = TypeVar("Result", covariant=True)
 
@@ -23,10 +24,28 @@ class Command(Generic[Result]):
 @dataclass(frozen=True)
 class Start(Command[StartResult]):
     """POST /start: create the endpoint, or add `phone` to the people to text. `client` is the caller's address the
-    start limits count against; None for an in-process caller."""
+    start limits count against; None for an in-process caller. A phone needs `confirmation`, the token
+    /phone/confirm gave for exactly that number (ondemand.consent), or nothing is done."""
 
     phone: str | None = None
     client: str | None = None
+    confirmation: str | None = None
+
+
+@dataclass(frozen=True)
+class SendCode(Command[None]):
+    """POST /phone/code: text `phone` its one-time code for today, unless it was sent one today already."""
+
+    phone: str
+    client: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmPhone(Command["tuple[str, datetime]"]):
+    """POST /phone/confirm: the confirmation token of `phone` and its expiry, if `code` is its code for today."""
+
+    phone: str
+    code: str
 
 
 @dataclass(frozen=True)
@@ -76,3 +95,11 @@ class TearDown(Command[str]):
 @dataclass(frozen=True)
 class Reconcile(Command[list[Repair]]):
     """The periodic reconciler run."""
+
+
+@dataclass(frozen=True)
+class SendText(Command[str]):
+    """The text queue delivered one text (`attempt` is its delivery count): send it at most once."""
+
+    text: OutgoingText
+    attempt: int = 1

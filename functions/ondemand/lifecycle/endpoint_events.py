@@ -35,6 +35,12 @@ class EndpointEvents(Room):
         item = self.store.get()
         if item.state == State.STARTING and item.waiting_for == name:
             return self.starts.resume(name) or STALE_STARTING
+        if item.state == State.FAILED and item.waiting_for == name:
+            # A failed start's endpoint SageMaker would not delete while Creating: it has settled, so delete it now.
+            deleted = self.starts.finish_failed(name)
+            if deleted is None:
+                return "ignored: the failed start's endpoint was already deleted"
+            return f"deleted {name}, the failed start's endpoint" if deleted else f"{name} still bills: delete refused"
         if item.state == State.STOPPING and item.endpoint_name == name:
             # A stop SageMaker refused while the endpoint was Creating: it has settled, so finish it now.
             try:

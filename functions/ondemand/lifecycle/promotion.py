@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from ondemand.budget import current_deadline
+from ondemand.budget import budget_stop
 from ondemand.domain import EndpointError, State
 from ondemand.lifecycle.room import Room
 from ondemand.lifecycle.starts import STALE_STARTING
@@ -52,7 +52,7 @@ class Promotion(Room):
         STARTING this endpoint (a duplicate or stale event); otherwise what was done."""
         now = self.now()
         keep_alive_end = now + timedelta(minutes=self.settings.keep_alive_minutes)
-        budget_seconds = self.settings.gpu_minutes_per_day * 60
+        budget = self.settings.gpu_minutes_per_day
         # Only the caller whose promoting write wins texts, from the item as it was just before: a retry or a crash
         # can lose a text but never send one twice. The numbers stay on the item for the stop notice until STOPPED.
         promoted = self.writes.transition_if(
@@ -60,9 +60,7 @@ class Promotion(Room):
             State.IN_SERVICE,
             reason,
             guard=lambda item: item.endpoint_name == name,
-            derive=lambda item: {
-                "expires_at": min(keep_alive_end, current_deadline(item, budget_seconds) or keep_alive_end)
-            },
+            derive=lambda item: {"expires_at": min(keep_alive_end, budget_stop(item, budget) or keep_alive_end)},
             in_service_at=now,
             notice_sent_at=None,
         )

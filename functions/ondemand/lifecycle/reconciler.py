@@ -76,6 +76,15 @@ class Reconciler(Room):
         # read afterwards already names it, and a start racing with this run is never mistaken for an orphan.
         listed = self.endpoints.list(self.settings.endpoint_name_prefix + "-")
         item = self.store.get()
+        if item.state == State.FAILED and item.waiting_for:
+            # A failed start's endpoint still bills on the item's ledger: deleted (and charged) by its own room.
+            repairs = self._delete_orphans(listed, item.waiting_for)
+            deleted = self.starts.finish_failed(item.waiting_for)
+            if deleted is None:
+                return repairs
+            if not deleted:
+                return [*repairs, Repair(item.waiting_for, RepairKind.DELETE_DEFERRED, "a failed start's; refused")]
+            return [*repairs, Repair(item.waiting_for, RepairKind.DELETED_ORPHAN, "a failed start's; run charged")]
         owned = item.endpoint_name if item.state in LIVE_STATES else None
         repairs = self._delete_orphans(listed, owned)
         if owned is None:

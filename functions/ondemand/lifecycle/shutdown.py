@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ondemand.budget import closing_fields, current_deadline, next_midnight, past_budget
+from ondemand.budget import budget_stop, closing_fields, next_midnight, past_budget
 from ondemand.domain import (
     LIVE_STATES,
     BudgetExhaustedError,
@@ -78,7 +78,7 @@ class Shutdown(Room):
                 raise NoRecentUseError()
             wanted = now + keep_alive
             cap = (current.in_service_at or current.since) + hard_cap
-            budget_end = current_deadline(current, self.settings.gpu_minutes_per_day * 60) or wanted
+            budget_end = budget_stop(current, self.settings.gpu_minutes_per_day) or wanted
             new_expiry = min(wanted, cap, budget_end)
             if current.expires_at is not None and new_expiry < current.expires_at + min_step:
                 if budget_end < min(wanted, cap):

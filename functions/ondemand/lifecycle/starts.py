@@ -13,9 +13,9 @@ from typing import cast
 
 from ondemand.budget import (
     Subscription,
+    budget_stop,
     closing_fields,
     counts_against_client,
-    current_deadline,
     ledger_for_start,
     refuse_while_cooling_down,
     subscription,
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 TOO_MANY_STARTING = "Too many people are starting the model at once; try again in a few seconds."
 STALE_STARTING = "ignored: not STARTING this endpoint (duplicate or stale event)"
+LOG_DETAIL_CHARS = 300
+"""A provider's message is logged up to this long: a failing start's log line stays bounded, whatever it says."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,11 @@ class Starts(Room):
             current = self.store.get()
             if current.state in (State.STOPPED, State.FAILED):
                 now = self.now()
-                refuse_while_cooling_down(current, now)
+                # The budget first: when the day is spent, "tomorrow" is the answer that holds, not the cooldown.
                 ledger = ledger_for_start(
                     current, now, self.settings.gpu_minutes_per_day, self.settings.min_run_minutes
                 )
+                refuse_while_cooling_down(current, now)
                 try:
                     started = self.store.transition(
                         [State.STOPPED, State.FAILED],
@@ -136,10 +139,10 @@ class Starts(Room):
     def schedule_budget_stop(self, started: EndpointState) -> None:
         """A start that could still be STARTING when the budget runs out gets a teardown schedule at that moment
         (promotion replaces it with expires_at), so a hung start cannot bill past the budget until the reconciler."""
-        deadline = current_deadline(started, self.settings.gpu_minutes_per_day * 60)
+        stop_at = budget_stop(started, self.settings.gpu_minutes_per_day)
         timeout = timedelta(minutes=self.settings.starting_timeout_minutes)
-        if started.endpoint_name and deadline is not None and deadline < self.now() + timeout:
-            self.schedules.teardown_at(started.endpoint_name, deadline)
+        if started.endpoint_name and stop_at is not None and stop_at <= self.now() + timeout:
+            self.schedules.teardown_at(started.endpoint_name, stop_at)
 
     def create_endpoint(self, started: EndpointState, caller: str | None) -> None:
         """Create the new endpoint, after deleting any other endpoint of ours (a failed start's whose cleanup was
@@ -193,25 +196,66 @@ class Starts(Room):
     def fail(self, name: str, code: str, detail: str | None = None, spare: str | None = None) -> str | None:
         """STARTING -> FAILED, delete the endpoint, tell the subscribers but `spare` (the caller whose own request
         failed: it gets the error as its answer). Item, history and texts carry the code's sentence; `detail` (a
-        provider's message) only the log. None if not STARTING this endpoint."""
+        provider's message) only the log, cut to LOG_DETAIL_CHARS. None if not STARTING this endpoint.
+
+        The cooldown follows a failure as it follows a teardown, so a start that keeps failing (no approved model, a
+        GPU quota of 0) costs its writes once per cooldown, not once per request. A delete SageMaker refuses (the
+        endpoint is still Creating) leaves the run open on the item (see keep_billing) until the endpoint is gone."""
         sentence = public_message(code)
         failed = self.writes.transition_if(
             [State.STARTING],
             State.FAILED,
             sentence,
             guard=lambda item: item.endpoint_name == name,
-            derive=lambda item: closing_fields(item, self.now(), cooldown_minutes=0),
+            derive=lambda item: closing_fields(item, self.now(), self.settings.cooldown_minutes),
             last_error=sentence,
             last_error_code=code,
             subscribers=[],
+            waiting_for=None,
         )
         if failed is None:
             return None
-        logger.warning("start of %s failed (%s): %s", name, code, detail or sentence)
+        logger.warning("start of %s failed (%s): %s", name, code, (detail or sentence)[:LOG_DETAIL_CHARS])
         before, _ = failed
         try:
             self.endpoints.delete(name)
-        except EndpointError:
-            logger.warning("could not delete %s; the reconciler will", name, exc_info=True)
+        except EndpointError as exc:
+            self.keep_billing(name, exc)
         sent = self.texting.tell_failed([phone for phone in before.subscribers if phone != spare], sentence)
         return f"FAILED ({code}); {texted(sent)}"
+
+    def keep_billing(self, name: str, refusal: EndpointError) -> None:
+        """The failed start's endpoint could not be deleted yet: it bills on, so the item reopens the run from now
+        and names the endpoint in `waiting_for`; its next status event or the reconciler deletes it and charges the
+        run (finish_failed). The FAILED write already charged the run up to now."""
+        logger.warning("could not delete %s yet (%s); its next event or the reconciler will", name, refusal.code)
+        self.writes.transition_if(
+            [State.FAILED],
+            None,
+            f"{name} still bills until SageMaker deletes it",
+            guard=lambda item: item.endpoint_name == name and item.run_started_at is None,
+            run_started_at=self.now(),
+            waiting_for=name,
+        )
+
+    def finish_failed(self, name: str) -> bool | None:
+        """Delete the endpoint of a failed start SageMaker would not delete before, and charge its run: True once
+        deleted, False if SageMaker refused again (its next event or the reconciler retries), None if the item is not
+        FAILED waiting for `name`."""
+        item = self.store.get()
+        if item.state != State.FAILED or item.waiting_for != name:
+            return None
+        try:
+            self.endpoints.delete(name)
+        except EndpointError as exc:
+            logger.info("%s still bills: the delete was refused (%s)", name, exc.code)
+            return False
+        closed = self.writes.transition_if(
+            [State.FAILED],
+            None,
+            f"{name} deleted",
+            guard=lambda current: current.waiting_for == name,
+            derive=lambda current: closing_fields(current, self.now(), cooldown_minutes=0),
+            waiting_for=None,
+        )
+        return True if closed else None

@@ -35,6 +35,7 @@ from ondemand.adapters.dynamodb import DynamoStateStore
 from ondemand.adapters.rate_limit import DynamoRateLimiter
 from ondemand.bootstrap import bootstrap
 from ondemand.budget import seconds_by_day
+from ondemand.consent import new_token
 from ondemand.domain import PUBLIC_MESSAGES, EndpointError, EndpointInfo, EndpointStatus, SendResult
 from ondemand.handlers import api
 from ondemand.phones import is_allowed, normalize_phone
@@ -62,12 +63,15 @@ SETTINGS = make_settings(  # what template.yaml deploys
     sms_per_number_per_day=5,
     sms_provider="sns",
 )
+CONSENT_KEY = b"attacker-test-consent-key"
+"""The key of the codes and confirmations (the pepper on AWS): the attacker never has it; the callers of the failing-
+starts scenario confirmed their own numbers with it."""
 VICTIM_SPELLINGS = [
-    "+15555550100",
-    "+1 555 555 0100",
-    "001-555-555-0100",
-    "+1 (555) 555-0100",
-    "\uff0b\uff11\uff15\uff15\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10",
+    "+12025550100",
+    "+1 202 555 0100",
+    "001-202-555-0100",
+    "+1 (202) 555-0100",
+    "\uff0b\uff11\uff12\uff10\uff12\uff15\uff15\uff15\uff10\uff11\uff10\uff10",
 ]
 COUNTRY_CODES = ["1", "1", "44", "7", "234", "225", "881", "882", "960", "1876"]
 WORST: dict[str, float] = {}
@@ -195,6 +199,11 @@ class InMemoryRateLimiter:
         self.hits[key, window] += 1
         return None
 
+    def release(self, key: str, window_seconds: int) -> None:
+        window = int(self.clock().timestamp() // window_seconds)
+        if self.hits[key, window] > 0:
+            self.hits[key, window] -= 1
+
 
 class Simulation:
     def __init__(self, start: datetime, rng: random.Random, *, on_moto: bool) -> None:
@@ -216,7 +225,9 @@ class Simulation:
         else:
             store = InMemoryStateStore(self.clock, FaultPlan())
             limiter = InMemoryRateLimiter(self.clock)
-        adapters = Adapters(store, self.sagemaker, self.scheduler, self.sms, rate_limiter=limiter)
+        adapters = Adapters(
+            store, self.sagemaker, self.scheduler, self.sms, rate_limiter=limiter, consent_key=lambda: CONSENT_KEY
+        )
         self.service = bootstrap(SETTINGS, adapters, now=self.clock, sleep=lambda _: None)
         self.lifecycle = LifecycleDriver(self.service)
         self.api = api.make_handler(self.service)
@@ -226,6 +237,8 @@ class Simulation:
         self.totals: Counter[str] = Counter()
         """Answers by route and status; the month-long test adds them to TOTALS."""
         self.fresh_numbers = 0
+        self.code_requests: list[datetime] = []
+        """When the attacker asked /phone/code to text a number (the only way left to text one it does not own)."""
 
     # ----- the environment, in simulated time -----
 
@@ -280,7 +293,7 @@ class Simulation:
             return self.rng.choice(VICTIM_SPELLINGS)
         if choice == "fresh":
             self.fresh_numbers += 1
-            return f"+1555{self.fresh_numbers:07d}"
+            return f"+1202{2_000_000 + self.fresh_numbers:07d}"  # valid DC numbers (exchanges 200-999), never texted
         return f"+{self.rng.choice(COUNTRY_CODES)}{self.rng.randrange(10**9, 10**10)}"
 
     def start_burst(self, plan: DayPlan) -> int | None:
@@ -292,6 +305,9 @@ class Simulation:
             status, body, headers = self.call("start", {"phone": phone} if phone else {}, ip)
             if status >= 500 and phone is not None:
                 self.own_failures.append((body["request_id"], normalize_phone(phone)))
+            if phone is not None:  # without the number's confirmation that start was refused: text it a code instead
+                self.code_requests.append(self.clock())
+                assert self.call("phone_code", {"phone": phone}, ip)[0] in (202, 400, 429)
             if status == 429 and body["error"] in ("budget_exhausted", "cooling_down"):
                 retry_after = int(headers["Retry-After"])
         return retry_after
@@ -374,6 +390,7 @@ def test_an_attacker_cannot_spend_more_than_the_owners_budget(plans: list[DayPla
     TOTALS["simulated months"] += 1
     if gpu_hours > WORST.get("gpu_hours", -1):
         WORST.update(gpu_hours=gpu_hours, usd=gpu_hours * HOURLY_USD, always_on_usd=24 * DAYS * HOURLY_USD)
+    WORST["texts"] = max(WORST.get("texts", 0), len(simulation.sms.sent))  # the conftest prices the whole bill
 
 
 def test_the_same_attack_on_the_dynamodb_adapters_keeps_the_budget() -> None:
@@ -397,10 +414,10 @@ def test_the_same_attack_on_the_dynamodb_adapters_keeps_the_budget() -> None:
 
 def test_every_victim_spelling_is_one_number() -> None:
     """The victim's spellings must collapse to one key, or the per-number cap could be dodged by formatting."""
-    assert {normalize_phone(spelling) for spelling in VICTIM_SPELLINGS} == {"+15555550100"}
+    assert {normalize_phone(spelling) for spelling in VICTIM_SPELLINGS} == {"+12025550100"}
     # The random numbers are well-formed: the allowlist, not the format check, is what keeps them from a text.
-    assert normalize_phone("+4477009001234") == "+4477009001234"
-    assert not is_allowed("+4477009001234", SETTINGS.sms_country_codes)
+    assert normalize_phone("+442079460123") == "+442079460123"
+    assert not is_allowed("+442079460123", SETTINGS.sms_country_codes)
 
 
 # ----- fixed scenarios: SMS pumping, each cap on its own -----
@@ -426,9 +443,13 @@ def test_many_addresses_and_numbers_reach_the_daily_text_cap_which_holds_until_t
     simulation.play_day(NORMAL_OPERATION, next_day)
     simulation.check()
 
+    # Without the numbers' confirmations no start lists them: what is left is one code text per number, and the
+    # daily cap holds for those too.
     first_day = simulation.texts_on(MIDNIGHT)
     assert len(first_day) == SETTINGS.sms_per_day
-    assert simulation.starts_on(MIDNIGHT, after=max(first_day)) >= 1, "no session after the cap: nothing was held"
+    assert all("your code is" in message for _, _, message, _ in simulation.sms.sent)
+    asked_after = [at for at in simulation.code_requests if at.date() == MIDNIGHT.date() and at > max(first_day)]
+    assert asked_after, "no code asked for after the cap: nothing was held"
     second_day = simulation.texts_on(next_day)
     assert 0 < len(second_day) <= SETTINGS.sms_per_day
 
@@ -442,18 +463,21 @@ def test_one_victims_number_gets_no_more_than_its_daily_cap_however_it_is_spelle
     simulation.play_day(plan, next_day)
     simulation.check()
 
-    victim = "+15555550100"
+    # Never confirmed, the victim is on no list: one code a day, however many ask and however they spell it.
+    victim = "+12025550100"
     first_day = simulation.texts_on(MIDNIGHT, victim)
-    assert len(first_day) == SETTINGS.sms_per_number_per_day
-    assert simulation.starts_on(MIDNIGHT, after=max(first_day)) >= 1, "no session after the cap: nothing was held"
-    assert 0 < len(simulation.texts_on(next_day, victim)) <= SETTINGS.sms_per_number_per_day
+    assert len(first_day) == 1
+    asked_after = [at for at in simulation.code_requests if at.date() == MIDNIGHT.date() and at > max(first_day)]
+    assert len(asked_after) > 100, "the victim's number was asked for all day"
+    assert len(simulation.texts_on(next_day, victim)) == 1
     assert {phone for _, phone, _, _ in simulation.sms.sent} == {victim}
 
 
 @pytest.mark.parametrize(("code", "status"), [("quota_exceeded", 503), ("access_denied", 502)])
 def test_starts_failing_at_once_send_no_text_and_each_caller_gets_the_error(code: str, status: int) -> None:
-    """A new account's GPU quota of 0 or a missing permission fails CreateEndpoint inside the /start request: each
-    of N calls naming a new number, from a new address, gets the error as its answer and nobody is texted."""
+    """A new account's GPU quota of 0 or a missing permission fails CreateEndpoint inside the /start request: of N
+    calls naming a new number, from a new address, the first gets the error as its answer, the others within the
+    cooldown after the failure are refused before any write, and nobody is texted."""
     calls = 40
     simulation = Simulation(MIDNIGHT, random.Random(3), on_moto=False)
     simulation.sagemaker.plan = replace(NORMAL_OPERATION, create_fails="at_once")
@@ -461,11 +485,13 @@ def test_starts_failing_at_once_send_no_text_and_each_caller_gets_the_error(code
     answers = []
     for n in range(calls):
         simulation.advance_to(MIDNIGHT + timedelta(seconds=n))
-        answers.append(simulation.call("start", {"phone": f"+1555{n:07d}"}, ip=f"198.51.100.{n}"))
+        phone = f"+1202555{n:04d}"  # each caller confirmed its own number
+        confirmation = new_token(CONSENT_KEY, phone, simulation.clock())[0]
+        answers.append(simulation.call("start", {"phone": phone, "confirmation": confirmation}, ip=f"198.51.100.{n}"))
     simulation.check()
 
     assert simulation.sms.sent == []
-    assert {(answer, body["error"], body["message"]) for answer, body, _ in answers} == {
-        (status, code, PUBLIC_MESSAGES[code])
-    }
+    first, *later = [(answer, body["error"], body["message"]) for answer, body, _ in answers]
+    assert first == (status, code, PUBLIC_MESSAGES[code])
+    assert {(answer, error) for answer, error, _ in later} == {(429, "cooling_down")}
     assert simulation.sagemaker.billing == [], "no endpoint was ever created"

@@ -412,6 +412,11 @@ IAM_ACTION = {
     "s3:HeadObject": "s3:GetObject",
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:HeadBucket": "s3:ListBucket",
+    # API Gateway's management API is authorized by HTTP verb on the resource's path ("Control access to the API
+    # Gateway management API", API Gateway developer guide); CloudWatch's client signs as "monitoring".
+    "apigateway:GetStage": "apigateway:GET",
+    "apigateway:UpdateStage": "apigateway:PATCH",
+    "monitoring:GetMetricStatistics": "cloudwatch:GetMetricStatistics",
 }
 # Calls IAM does not authorize: STS answers who the caller is to anyone.
 NOT_AUTHORIZED = {"sts:GetCallerIdentity"}
@@ -476,6 +481,11 @@ def resources_of(call: Call, stack: Stack) -> list[Request]:
     if service == "events" and operation == "PutEvents":
         buses = {e.get("EventBusName", "default") for e in p["Entries"]}
         return [Request.of(action, b if b.startswith("arn:") else arn("events", f"event-bus/{b}")) for b in buses]
+    if service == "apigateway" and "restApiId" in p and "stageName" in p:
+        stage = f"/restapis/{p['restApiId']}/stages/{p['stageName']}"
+        return [Request.of(action, arn("apigateway", stage, account=False))]
+    if action == "cloudwatch:GetMetricStatistics":
+        return [Request.of(action, "*")]  # no resource-level permissions for reading metrics
     if service == "lambda" and "FunctionName" in p:
         name = p["FunctionName"]
         return [Request.of(action, name if name.startswith("arn:") else arn("lambda", f"function:{name}"))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from ondemand.bootstrap import LambdaEntryPoint
+from ondemand.consent import code_for, new_token
 
 from tests.conftest import queue_model_answers
 from tests.unit.aws.iam_coverage import (
@@ -35,12 +37,16 @@ SCHEDULE_WRITES = {"scheduler:CreateSchedule", "scheduler:UpdateSchedule"}
 SECRETS = {"AdminApiKeySecret": ADMIN_KEY, "RateLimitPepperSecret": "p" * 64, "TextbeltKeySecret": "textbelt-key"}
 
 
+# Not a lifecycle function (no Service behind it): tests/unit/aws/test_ceiling.py checks its calls against its role.
+OWN_IAM_TESTS = {"ondemand.handlers.ceiling.handler"}
+
+
 def handler_functions(template: dict[str, Any]) -> dict[str, str]:
-    """Handler string -> the logical id of the function that runs it."""
+    """Handler string -> the logical id of the function that runs it (the lifecycle's functions)."""
     return {
         resource["Properties"]["Handler"]: logical_id
         for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
+        if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"]["Handler"] not in OWN_IAM_TESTS
     }
 
 
@@ -116,6 +122,7 @@ def deployed(
         boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=model_tar_gz(instant_artifact))
         ssm.put_parameter(Name=pipeline.ref("InstantModelParameter"), Value=f"s3://{bucket}/{key}", Type="String")
         boto3.client("scheduler").create_schedule_group(Name=stack.ref("TeardownScheduleGroup"))
+        boto3.client("sqs").create_queue(QueueName=stack.physical_name("TextQueue"))
         environment = {
             **function_environment(stack),
             "SMS_PROVIDER": sms_provider,
@@ -138,6 +145,8 @@ def drive_every_path(event) -> list[tuple[str, dict[str, Any]]]:
     ready, stop, reconcile. (KEEP_ALIVE_MINUTES is a second here.)"""
     return [
         ("ondemand.handlers.api.handler", event("apigw_predict")),
+        ("ondemand.handlers.api.handler", event("apigw_phone_code")),
+        ("ondemand.handlers.api.handler", event("apigw_phone_confirm")),  # the code is put in by run_paths
         ("ondemand.handlers.api.handler", event("apigw_start")),
         ("ondemand.handlers.endpoint_events.handler", event("endpoint_state_change_in_service")),
         ("ondemand.handlers.api.handler", event("apigw_status")),
@@ -169,6 +178,8 @@ def run_paths(template: dict[str, Any], recorder: CallRecorder, event) -> tuple[
             continue
         if endpoint_name and "detail" in payload and "EndpointName" in payload["detail"]:
             payload["detail"]["EndpointName"] = endpoint_name
+        if handler.endswith("api.handler") and payload["path"] in ("/phone/confirm", "/start"):
+            payload = confirmed(payload)
         if endpoint_name and "endpoint_name" in payload:
             payload["endpoint_name"] = endpoint_name
             payload["expires_at"] = (datetime.now(UTC) + timedelta(seconds=KEEP_ALIVE_SECONDS)).isoformat()
@@ -176,10 +187,42 @@ def run_paths(template: dict[str, Any], recorder: CallRecorder, event) -> tuple[
             answer = containers[handler](payload, None)
         called[functions[handler]] += recorded
         answers.append(answer)
+        deliver_texts(containers, functions, called, recorder)
         if handler.endswith("api.handler") and payload["path"] == "/start":
             assert answer["statusCode"] == 202, answer
             endpoint_name = json.loads(answer["body"])["endpoint_name"]
     return called, answers
+
+
+TEXTS_HANDLER = "ondemand.handlers.texts.handler"
+
+
+def confirmed(payload: dict[str, Any]) -> dict[str, Any]:
+    """The fixture's phone with today's code (/phone/confirm) or a confirmation (/start), as its owner would send
+    them: made with the stack's pepper, which this test created."""
+    body = json.loads(payload["body"])
+    pepper, now = SECRETS["RateLimitPepperSecret"].encode(), datetime.now(UTC)
+    if payload["path"] == "/phone/confirm":
+        body["code"] = code_for(pepper, body["phone"], now)
+    else:
+        body["confirmation"] = new_token(pepper, body["phone"], now)[0]
+    return {**payload, "body": json.dumps(body)}
+
+
+def deliver_texts(containers, functions, called: dict[str, list[Call]], recorder: CallRecorder) -> None:
+    """What the SQS event source does: each queued text to the sender's container, one record per invocation."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=os.environ["TEXT_QUEUE_URL"].rsplit("/", 1)[-1])["QueueUrl"]
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["ApproximateReceiveCount"]
+    ).get("Messages", []):
+        [message] = messages
+        record = {"messageId": message["MessageId"], "body": message["Body"], "attributes": message["Attributes"]}
+        with recorder.call_section() as recorded:
+            answer = containers[TEXTS_HANDLER]({"Records": [record], "eventSource": "aws:sqs"}, None)
+        called[functions[TEXTS_HANDLER]] += recorded
+        assert answer == {"batchItemFailures": []}, answer
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def actions(calls: list[Call]) -> set[str]:
@@ -196,9 +239,12 @@ def test_every_call_a_function_makes_is_allowed_on_the_resource_it_touched(deplo
     assert json.loads(answers[0]["body"])["tier"] == "instant", answers[0]
     assert {"ssm:GetParameter", "s3:GetObject"} <= actions(called["ApiFunction"])
     assert {"sagemaker:CreateEndpoint", "sagemaker:InvokeEndpoint"} <= actions(called["ApiFunction"])
-    assert {"sns:Publish", "scheduler:CreateSchedule"} <= actions(called["EndpointEventsFunction"])
-    assert answers[6]["outcome"].startswith("notice sent; texted 1"), answers[6]
-    assert {"sagemaker:DeleteEndpoint", "sns:Publish"} <= actions(called["TeardownFunction"])
+    assert {"sqs:SendMessage", "scheduler:CreateSchedule"} <= actions(called["EndpointEventsFunction"])
+    assert answers[8]["outcome"].startswith("notice sent; queued 1 of 1"), answers[8]
+    assert {"sagemaker:DeleteEndpoint", "sqs:SendMessage"} <= actions(called["TeardownFunction"])
+    # Only the sender texts: the ready text and the notice, each through SNS once.
+    assert [c.action for c in called["TextSenderFunction"]].count("sns:Publish") == 4  # code, two ready, notice
+    assert not any("sns:Publish" in actions(calls) for f, calls in called.items() if f != "TextSenderFunction")
     assert "secretsmanager:GetSecretValue" in actions(called["ApiFunction"])  # the pepper (/start), admin key (/stop)
 
     refused = [line for function_id, calls in called.items() for line in check_calls(stack, function_id, calls)]
@@ -253,9 +299,10 @@ def test_texting_through_textbelt_reads_only_the_key_its_role_allows(
         function_id: {c.params["SecretId"] for c in calls if c.action == "secretsmanager:GetSecretValue"}
         for function_id, calls in called.items()
     }
-    assert stack.physical["TextbeltKeySecret"] in secret_reads["EndpointEventsFunction"]
-    assert stack.physical["TextbeltKeySecret"] in secret_reads["TeardownFunction"]  # the "stops soon" notice
-    assert answers[6]["outcome"].startswith("notice sent; texted 1"), answers[6]
+    assert stack.physical["TextbeltKeySecret"] in secret_reads["TextSenderFunction"]
+    others = [reads for function_id, reads in secret_reads.items() if function_id != "TextSenderFunction"]
+    assert all(stack.physical["TextbeltKeySecret"] not in reads for reads in others)  # only the sender holds the key
+    assert answers[8]["outcome"].startswith("notice sent; queued 1 of 1"), answers[8]
     assert posted and all(b"key=textbelt-key" in body for body in posted)
     assert not any(a == "sns:Publish" for calls in called.values() for a in actions(calls))
     refused = [line for function_id, calls in called.items() for line in check_calls(stack, function_id, calls)]

@@ -114,8 +114,8 @@ def test_the_template_keeps_the_textbelt_key_in_secrets_manager_readable_by_the_
             for s in allow_statements(template, f)
         )
     }
-    # the ones that text (the teardown function sends the "stops soon" notice)
-    assert readers == {"ApiFunction", "EndpointEventsFunction", "ReconcilerFunction", "TeardownFunction"}
+    # the one that texts: every other function only queues its texts (TextQueue)
+    assert readers == {"TextSenderFunction"}
 
 
 # ----- the rate table's keys -----

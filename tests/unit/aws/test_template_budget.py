@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ondemand.handlers.ceiling import CLOSE_AT_PERCENT
 
 ROOT = Path(__file__).resolve().parents[3]
 NO_VALUE = object()
@@ -55,15 +56,39 @@ def test_an_email_gets_warned_of_the_actual_and_the_forecast_monthly_cost(templa
     notifications = properties["NotificationsWithSubscribers"]
     assert {n["Notification"]["NotificationType"] for n in notifications} == {"ACTUAL", "FORECASTED"}
     for notification in notifications:
-        assert notification["Subscribers"] == [{"SubscriptionType": "EMAIL", "Address": "owner@example.com"}]
+        assert {"SubscriptionType": "EMAIL", "Address": "owner@example.com"} in notification["Subscribers"]
         assert 0 < float(notification["Notification"]["Threshold"]) <= 100
 
 
-def test_an_empty_email_deploys_the_budget_with_no_subscriber(template) -> None:
-    """AWS Budgets rejects a subscriber with an empty address, so the default ("") must leave out the notifications."""
+def ceiling_crossings(properties: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """NotificationType -> subscribers of the notifications that close the API: actual spend at CLOSE_AT_PERCENT of
+    the budget (what bills after closing fits in the rest), the forecast at 100 %."""
+    closing = {"ACTUAL": CLOSE_AT_PERCENT, "FORECASTED": 100}
+    return {
+        n["Notification"]["NotificationType"]: n["Subscribers"]
+        for n in properties.get("NotificationsWithSubscribers", [])
+        if float(n["Notification"]["Threshold"]) == closing[n["Notification"]["NotificationType"]]
+        and n["Notification"]["ThresholdType"] == "PERCENTAGE"
+    }
+
+
+@pytest.mark.parametrize("email", ["", "owner@example.com"])
+def test_crossing_the_budget_actual_or_forecast_reaches_the_function_that_closes_the_api(template, email) -> None:
+    """With or without an address: the ceiling does not depend on anyone reading an email."""
+    crossings = ceiling_crossings(budget(template, BudgetAlertEmail=email))
+    assert set(crossings) == {"ACTUAL", "FORECASTED"}
+    for subscribers in crossings.values():
+        assert {"SubscriptionType": "SNS", "Address": {"Ref": "CeilingTopic"}} in subscribers
+    events = template["Resources"]["CeilingFunction"]["Properties"]["Events"].values()
+    assert {"Type": "SNS", "Properties": {"Topic": {"Ref": "CeilingTopic"}}} in list(events)
+
+
+def test_an_empty_email_deploys_the_budget_with_no_email_subscriber(template) -> None:
+    """AWS Budgets rejects a subscriber with an empty address, so the default ("") must leave out every email."""
     assert template["Parameters"]["BudgetAlertEmail"]["Default"] == ""
     properties = budget(template)
-    assert "NotificationsWithSubscribers" not in properties
+    subscribers = [s for n in properties["NotificationsWithSubscribers"] for s in n["Subscribers"]]
+    assert subscribers and all(s["SubscriptionType"] == "SNS" for s in subscribers)
     assert properties["Budget"]["BudgetLimit"]["Amount"] == str(template["Parameters"]["MonthlyBudgetUsd"]["Default"])
 
 

@@ -17,16 +17,16 @@ def http() -> requests_mock.Mocker:
 
 
 def test_an_error_body_becomes_its_message_status_and_code(http: requests_mock.Mocker) -> None:
-    http.post(f"{URL}/start", status_code=400, json={"error": "bad_phone", "message": "The phone is not E.164."})
+    http.post(f"{URL}/start", status_code=429, json={"error": "cooling_down", "message": "Try again in 60 seconds."})
     with pytest.raises(ApiError) as raised:
-        OndemandApiClient(URL).start("555")
-    assert (raised.value.status, raised.value.code) == (400, "bad_phone")
-    assert raised.value.message == "POST /start failed with 400 (bad_phone): The phone is not E.164."
+        OndemandApiClient(URL).start()
+    assert (raised.value.status, raised.value.code) == (429, "cooling_down")
+    assert raised.value.message == "POST /start failed with 429 (cooling_down): Try again in 60 seconds."
 
 
-def test_start_without_a_phone_sends_an_empty_body(http: requests_mock.Mocker) -> None:
+def test_start_sends_an_empty_body(http: requests_mock.Mocker) -> None:
     http.post(f"{URL}/start", status_code=202, json={"state": "STARTING"})
-    assert OndemandApiClient(URL).start(None) == {"state": "STARTING"}
+    assert OndemandApiClient(URL).start() == {"state": "STARTING"}
     assert http.last_request.json() == {}
 
 

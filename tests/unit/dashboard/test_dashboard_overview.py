@@ -58,16 +58,15 @@ def test_starting_shows_the_eta(fake_api: FakePlatformApi) -> None:
     assert any("refreshes every" in caption.value for caption in app.caption)
 
 
-def test_start_posts_the_phone_and_shows_the_new_state(fake_api: FakePlatformApi) -> None:
+def test_start_posts_no_phone_and_shows_the_new_state(fake_api: FakePlatformApi) -> None:
     app = open_page()
     assert metric(app, "State") == "STOPPED"
+    assert any("confirm your number on the web page" in caption.value for caption in app.caption)
 
-    app.text_input(key="start_phone").input("+15555550100")
     button(app, "Start model").click().run()
 
-    assert [call.body for call in fake_api.posts("/start")] == [{"phone": "+15555550100"}]
+    assert [call.body for call in fake_api.posts("/start")] == [{}]
     assert metric(app, "State") == "STARTING"
-    assert metric(app, "SMS subscribers") == "1"
     assert "the model is now STARTING" in app.success[0].value
 
 
@@ -181,7 +180,7 @@ def test_the_admin_key_never_reaches_a_browser_widget_and_the_api_url_is_not_edi
     app = open_page()
 
     assert not app.exception
-    assert [field.label for field in app.text_input] == ["Phone for the ready SMS (optional, E.164)"]
+    assert [field.label for field in app.text_input] == []  # no phone: the page confirms numbers
     assert not any("admin-secret" in proto for proto in element_protos(app._tree))
     sidebar = [caption.value for caption in app.sidebar.caption]
     assert any("Admin key: set" in text for text in sidebar)

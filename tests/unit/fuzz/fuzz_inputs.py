@@ -34,7 +34,7 @@ settings.register_profile("fuzz-deep", settings.get_profile("fuzz-ci"), max_exam
 FUZZ = settings.get_profile(os.environ.get("FUZZ_PROFILE", "fuzz-ci"))
 """Applied per test (not loaded globally, so other suites' hypothesis settings stay theirs)."""
 
-ROUTES = ("/status", "/start", "/predict", "/extend", "/stop")
+ROUTES = ("/status", "/start", "/phone/code", "/phone/confirm", "/predict", "/extend", "/stop")
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "QUERY", "get", "P0ST")
 
 # The zero of every decimal digit block Python's \d matches (str.isdecimal), a few from each kind of script.
@@ -106,7 +106,7 @@ json_scalars = (
     | st.integers(min_value=-(10**400), max_value=10**400)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=40)
-    | st.sampled_from(["", " ", "\u202e", "\x00", "\ufeff", "great film", "+15555550100"])
+    | st.sampled_from(["", " ", "\u202e", "\x00", "\ufeff", "great film", "+12025550100"])
 )
 json_trees = st.recursive(
     json_scalars,
@@ -124,7 +124,7 @@ def dumps(value: Any, ensure_ascii: bool = True) -> str:
 def json_bodies(draw: st.DrawFn) -> str:
     """JSON text (or nearly): a generated tree as the body or in place of one field of a real request."""
     tree = draw(json_trees)
-    shape = draw(st.sampled_from(("body", "text", "texts", "phone", "both", "texts_of")))
+    shape = draw(st.sampled_from(("body", "text", "texts", "phone", "both", "texts_of", "code", "confirmation")))
     value: Any = {
         "body": tree,
         "text": {"text": tree},
@@ -132,6 +132,8 @@ def json_bodies(draw: st.DrawFn) -> str:
         "phone": {"phone": tree},
         "both": {"text": tree, "texts": [tree]},
         "texts_of": {"texts": [tree, "fine"]},
+        "code": {"phone": "+12025550100", "code": tree},
+        "confirmation": {"phone": "+12025550100", "confirmation": tree},
     }[shape]
     return dumps(value, ensure_ascii=draw(st.booleans()))
 

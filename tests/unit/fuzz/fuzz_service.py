@@ -60,6 +60,9 @@ class WitnessedLimiter:
             self.witness.seen.append(key.removeprefix("start#phone#"))
         return self.limiter.acquire(key, limit, window_seconds)
 
+    def release(self, key: str, window_seconds: int) -> None:
+        self.limiter.release(key, window_seconds)
+
 
 class InService(NamedTuple):
     handler: Handler
@@ -85,7 +88,9 @@ def api_in_service_context() -> Iterator[InService]:
             dynamodb = boto3.client("dynamodb")
             create_table_from_template(dynamodb, "StateTable", TEST_STATE_TABLE)
             create_table_from_template(dynamodb, "RateLimitTable", RATE_TABLE)
-            settings = make_settings(rate_limit_table_name=RATE_TABLE, start_limit_per_client=10**9)
+            settings = make_settings(
+                rate_limit_table_name=RATE_TABLE, start_limit_per_client=10**9, code_limit_per_client=10**9
+            )
             witness, notifier, endpoints = PhoneWitness(), RecordingNotifier(), ModelLikeEndpoints()
             limiter = WitnessedLimiter(DynamoRateLimiter(RATE_TABLE, lambda: "fuzz-pepper"), witness)
             adapters = Adapters(
@@ -95,6 +100,7 @@ def api_in_service_context() -> Iterator[InService]:
                 notifier,
                 rate_limiter=limiter,
                 admin_api_key=lambda: "fuzz-admin-key",
+                consent_key=lambda: b"fuzz-pepper",  # the witness wraps the limiter, so its pepper is not found
             )
             service = bootstrap(settings, adapters, sleep=lambda _: None)
             started = LifecycleDriver(service).start()

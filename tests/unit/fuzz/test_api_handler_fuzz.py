@@ -84,7 +84,10 @@ def test_any_request_gets_an_answer_not_a_server_error(api_in_service, method, p
 
 
 @FUZZ
-@given(path=st.sampled_from(("/predict", "/start", "/extend")), body=json_bodies() | crafted_bodies())
+@given(
+    path=st.sampled_from(("/predict", "/start", "/phone/code", "/phone/confirm", "/extend")),
+    body=json_bodies() | crafted_bodies(),
+)
 @example(path="/predict", body="[" * 32000 + "]" * 32000)  # deeper than Python's recursion limit
 @example(path="/start", body='{"a":' * 20000 + "1" + "}" * 20000)
 @example(path="/predict", body='{"text": "ok \\ud800"}')  # a lone surrogate, legal JSON, not text a model can encode
@@ -106,22 +109,25 @@ def test_json_bodies_of_any_shape_get_an_answer_not_a_server_error(api_in_servic
 @example(phone="+1\u0665\u0665\u0665\u0665\u0665\u0665\u0660\u0661\u0660\u0660")  # Arabic-Indic
 @example(phone="+1\u096b\u096b\u096b\u096b\u096b\u096b\u0966\u0967\u0966\u0966")  # Devanagari
 @example(phone="+1\U0001d7d3\U0001d7d3\U0001d7d3\U0001d7d3\U0001d7d3\U0001d7d3\U0001d7ce\U0001d7cf\U0001d7ce\U0001d7ce")
-def test_a_phone_in_another_numeral_system_never_keys_a_limit_or_gets_a_text(api_in_service, phone) -> None:
+@pytest.mark.parametrize("path", ["/start", "/phone/code", "/phone/confirm"])
+def test_a_phone_in_another_numeral_system_never_keys_a_limit_or_gets_a_text(api_in_service, phone, path) -> None:
     """A number that is not ASCII E.164 is either refused (400) or turned into ASCII before anything keys on it;
     otherwise "+１５５５…" and "+1555…" would be two numbers to the per-phone limit and one to the SMS provider."""
-    handler, witness, _ = api_in_service
+    handler, witness, notifier = api_in_service
     witness.seen.clear()
     status, answer = call(
         handler,
         proxy_event(
             "POST",
-            "/start",
-            json.dumps({"phone": phone}),
+            path,
+            json.dumps({"phone": phone, "code": "123456"}),
             [("Content-Type", "application/json")],
             source_ip="198.51.100.2",
         ),
     )
     assert not witness.foreign(), witness.foreign()
+    assert not [p for p, _ in notifier.sent if not ASCII_E164.fullmatch(p)]
     if not ASCII_E164.fullmatch(phone) and status >= 400:
         # phone_not_allowed: folded to ASCII, then refused by the country allowlist before anything keys on it
-        assert answer["error"] in ("invalid_phone", "phone_not_allowed", "rate_limited", "conflict"), answer
+        allowed = ("invalid_phone", "phone_not_allowed", "rate_limited", "conflict", "unconfirmed_phone", "wrong_code")
+        assert answer["error"] in allowed, answer

@@ -16,12 +16,13 @@ from ondemand.handlers import api, endpoint_events, reconciler, teardown
 from ondemand.ports import Adapters
 from ondemand.settings import Settings
 
-from tests.lifecycle_driver import LifecycleDriver
+from tests.lifecycle_driver import LifecycleDriver, confirming
 from tests.settings_factory import TEST_STATE_TABLE, make_settings
 from tests.unit.lifecycle.lifecycle_fakes import FakeEndpoints, FakeScheduler, RecordingNotifier
 
 TABLE = TEST_STATE_TABLE
 ADMIN_KEY = "s3cret-admin-key"
+CONSENT_KEY = b"test-consent-key"
 
 
 class Clock:
@@ -94,7 +95,10 @@ def notifier() -> RecordingNotifier:
 
 @pytest.fixture
 def adapters(store, endpoints, scheduler, notifier) -> Adapters:
-    return Adapters(store, endpoints, scheduler, notifier, admin_api_key=lambda: ADMIN_KEY)
+    # No rate limiter here, so no pepper: the consent codes and tokens get a key of their own.
+    return Adapters(
+        store, endpoints, scheduler, notifier, admin_api_key=lambda: ADMIN_KEY, consent_key=lambda: CONSENT_KEY
+    )
 
 
 @pytest.fixture
@@ -120,7 +124,7 @@ class Handlers:
 @pytest.fixture
 def handlers(service: Service) -> Handlers:
     return Handlers(
-        api=api.make_handler(service),
+        api=confirming(api.make_handler(service), service),  # starts with a phone confirm it (not the consent tests)
         endpoint_events=endpoint_events.make_handler(service),
         teardown=teardown.make_handler(service),
         reconciler=reconciler.make_handler(service),

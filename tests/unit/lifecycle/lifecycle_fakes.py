@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +15,11 @@ from ondemand.domain import (
     SchedulerError,
     SendResult,
 )
+from ondemand.ports import OutgoingText, TextQueueError
 
-PHONE_A = "+15555550100"
-PHONE_B = "+15555550101"
-PHONE_C = "+15555550102"
+PHONE_A = "+12025550100"
+PHONE_B = "+12025550101"
+PHONE_C = "+12025550102"
 
 
 class FakeEndpoints:
@@ -104,3 +106,43 @@ class RecordingNotifier:
 
     def phones(self) -> list[str]:
         return [phone for phone, _ in self.sent]
+
+
+class FakeTextQueue:
+    """SQS as the text sender sees it: each text waits until `drain`, which hands it to the sender's Lambda handler
+    as an SQS event (its receive count in the attributes); a text the handler reports failed comes back with its
+    count one higher, as after a visibility timeout. `deliveries_of_each` > 1 delivers every message that many
+    times (SQS is at-least-once)."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[OutgoingText] = []
+        self.enqueued_at: list[float] = []
+        """perf_counter() of each enqueue: how long queueing took, apart from the handler's DynamoDB calls."""
+        self.waiting: list[tuple[str, str, int]] = []
+        self.handler: Any = None
+        self.fail_enqueue = False
+
+    def enqueue(self, text: OutgoingText) -> None:
+        if self.fail_enqueue:
+            raise TextQueueError("SQS SendMessage failed (ServiceUnavailable)")
+        self.enqueued.append(text)
+        self.enqueued_at.append(time.perf_counter())
+        self.waiting.append((f"m-{len(self.enqueued)}", text.to_json(), 0))
+
+    def drain(self, deliveries_of_each: int = 1) -> list[dict[str, Any]]:
+        """Deliver until nothing waits; the handler's answers, in order."""
+        assert self.handler is not None, "attach the texts handler first"
+        answers = []
+        while self.waiting:
+            message_id, body, received = self.waiting.pop(0)
+            assert received < 20, "a text was retried forever"
+            for _ in range(deliveries_of_each if received == 0 else 1):
+                received += 1
+                attributes = {"ApproximateReceiveCount": str(received)}
+                record = {"messageId": message_id, "body": body, "attributes": attributes}
+                answer = self.handler({"Records": [record]}, None)
+                answers.append(answer)
+                if answer["batchItemFailures"]:
+                    self.waiting.append((message_id, body, received))
+                    break
+        return answers

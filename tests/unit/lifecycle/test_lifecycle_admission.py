@@ -73,12 +73,15 @@ def test_a_start_while_in_service_says_nobody_will_be_texted(handlers, machine, 
     assert (status, body["subscribed"]) == (200, False)
 
 
-def test_a_new_start_after_a_failure_shows_no_error_of_the_old_one(handlers, machine, endpoints, event) -> None:
+def test_a_new_start_after_a_failure_shows_no_error_of_the_old_one(handlers, machine, endpoints, event, clock) -> None:
     endpoints.fail_create = CAPACITY
     with pytest.raises(EndpointError):
         machine.start()
     assert invoke(handlers.api, event("apigw_status"))[1]["last_error_code"] is not None
     endpoints.fail_create = None
+    status, body, _ = invoke(handlers.api, event("apigw_start"))
+    assert (status, body["error"]) == (429, "cooling_down") and body["message"].startswith("The last start failed;")
+    clock.advance(minutes=machine.settings.cooldown_minutes)
     status, body, _ = invoke(handlers.api, event("apigw_start"))
     assert (status, body["last_error"], body["last_error_code"]) == (202, None, None)
 
@@ -89,6 +92,7 @@ def test_a_late_event_of_an_old_leftover_does_not_create_a_new_starts_endpoint_a
     endpoints.refuse_delete_while_creating = True
     leftover = machine.start().state.endpoint_name
     machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")  # still Creating
+    clock.advance(minutes=machine.settings.cooldown_minutes)
     machine.start()
     assert machine.stop().state.state == State.STOPPED
     endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)
@@ -100,8 +104,15 @@ def test_a_late_event_of_an_old_leftover_does_not_create_a_new_starts_endpoint_a
     assert machine.store.get().state == State.STARTING and machine.store.get().endpoint_name == name
 
 
-def test_a_failed_starts_leftover_is_an_orphan_to_the_reconciler_and_nothing_to_stop(
-    handlers, machine, endpoints, event
+def test_a_failed_start_whose_endpoint_is_gone_leaves_the_reconciler_nothing_to_do(machine, endpoints) -> None:
+    name = machine.start().state.endpoint_name
+    machine.on_endpoint_status(name, EndpointStatus.FAILED, "CapacityError: unable to provision")
+    assert name not in endpoints.endpoints and machine.store.get().state == State.FAILED
+    assert machine.reconcile() == []
+
+
+def test_a_failed_starts_endpoint_that_would_not_delete_is_deleted_by_the_reconciler_and_nothing_to_stop(
+    handlers, machine, endpoints, event, clock
 ) -> None:
     name = machine.start(PHONE_A).state.endpoint_name
     endpoints.fail_delete = "ThrottlingException: Rate exceeded"
@@ -110,8 +121,11 @@ def test_a_failed_starts_leftover_is_an_orphan_to_the_reconciler_and_nothing_to_
     assert name in endpoints.endpoints and machine.store.get().state == State.FAILED
     status, body, _ = invoke(handlers.api, event("apigw_stop"), headers={"x-api-key": "s3cret-admin-key"})
     assert (status, body["message"]) == (409, "The model is FAILED; there is nothing to stop.")
+    clock.advance(minutes=3)  # the endpoint bills on until it is deleted, and the day's ledger says so
     assert [repair.as_dict() for repair in machine.reconcile()] == [
-        {"endpoint_name": name, "kind": "deleted_orphan", "detail": "no state item owns it; deleted"}
+        {"endpoint_name": name, "kind": "deleted_orphan", "detail": "a failed start's; run charged"}
     ]
     item = machine.store.get()
     assert item.state == State.FAILED and item.last_error_code == "no_capacity" and name not in endpoints.endpoints
+    assert (item.run_started_at, item.waiting_for) == (None, None)
+    assert sum(item.gpu_seconds_by_day.values()) == 180

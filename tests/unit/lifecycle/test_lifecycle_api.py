@@ -156,12 +156,12 @@ LONG = "x" * 2001
         ("apigw_start", ..., "{not json", "invalid_json", "not valid JSON"),
         ("apigw_start", ..., " ", "invalid_json", "not valid JSON"),
         ("apigw_predict", ..., " \n", "missing_body", "JSON object"),
-        ("apigw_start", ["+15555550100"], None, "invalid_json", "JSON object"),
+        ("apigw_start", ["+12025550100"], None, "invalid_json", "JSON object"),
         ("apigw_start", {"phone": "555-0100"}, None, "invalid_phone", "with its country code"),
-        ("apigw_start", {"phone": "+1 555 555 0100 ext 7"}, None, "invalid_phone", "with its country code"),
-        ("apigw_start", {"phone": "+١٥٥٥٥٥٥٠١٠٠"}, None, "invalid_phone", "with its country code"),
-        ("apigw_start", {"phone": "+1555555010012345"}, None, "invalid_phone", "with its country code"),
-        ("apigw_start", {"phone": 15555550100}, None, "invalid_phone", "must be a string"),
+        ("apigw_start", {"phone": "+1 202 555 0100 ext 7"}, None, "invalid_phone", "with its country code"),
+        ("apigw_start", {"phone": "+١٢٠٢٥٥٥٠١٠٠"}, None, "invalid_phone", "with its country code"),
+        ("apigw_start", {"phone": "+1202555010012345"}, None, "invalid_phone", "with its country code"),
+        ("apigw_start", {"phone": 12025550100}, None, "invalid_phone", "must be a string"),
         ("apigw_predict", None, None, "missing_body", "JSON object"),
         ("apigw_predict", {}, None, "missing_text", 'either "text"'),
         ("apigw_predict", {"text": "a", "texts": ["b"]}, None, "missing_text", 'either "text"'),
@@ -209,6 +209,16 @@ def test_an_unknown_route_is_404_in_the_error_shape(call, adapters, event) -> No
     }
 
 
+@pytest.mark.parametrize(("path", "method", "allow"), [("/status", "TRACE", "GET"), ("/start", "GET", "POST")])
+def test_an_undeclared_method_on_a_route_is_405_with_allow(call, event, path, method, allow) -> None:
+    request = event("apigw_status")
+    request["path"] = request["resource"] = path
+    request["httpMethod"] = method
+    status, body, headers = call(request)
+    assert (status, body["error"], headers["Allow"]) == (405, "method_not_allowed", allow)
+    assert body["message"] == f"{path} answers {allow}, not {method}."
+
+
 def test_stop_needs_the_admin_key(call, in_service, event, store, endpoints) -> None:
     stop = event("apigw_stop")
     del stop["headers"]["x-api-key"]
@@ -231,14 +241,14 @@ def test_stop_is_off_without_an_admin_key(store, endpoints, scheduler, notifier,
 
 
 def test_a_phone_is_kept_in_its_one_canonical_form(call, adapters, event, store) -> None:
-    status, body, _ = call(event("apigw_start"), {"phone": "+1 (555) 555-0100\n"})
-    assert status == 202 and store.get().subscribers == ("+15555550100",)
-    status, body, _ = call(event("apigw_start"), {"phone": "００１ ５５５ ５５５ ０１００"})  # fullwidth, 00 prefix
-    assert status == 202 and store.get().subscribers == ("+15555550100",)  # the same number, not a second one
+    status, body, _ = call(event("apigw_start"), {"phone": "+1 (202) 555-0100\n"})
+    assert status == 202 and store.get().subscribers == ("+12025550100",)
+    status, body, _ = call(event("apigw_start"), {"phone": "００１ ２０２ ５５５ ０１００"})  # fullwidth, 00 prefix
+    assert status == 202 and store.get().subscribers == ("+12025550100",)  # the same number, not a second one
 
 
 def test_a_phone_outside_the_allowed_countries_is_refused_before_anything_happens(call, adapters, event, store):
-    status, body, _ = call(event("apigw_start"), {"phone": "+447700900123"})
+    status, body, _ = call(event("apigw_start"), {"phone": "+442079460123"})
     assert status == 400 and body["error"] == "phone_not_allowed" and "+1" in body["message"]
     assert store.get().state == State.STOPPED
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import urllib.error
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -18,9 +19,10 @@ from ondemand.adapters.scheduler import EventBridgeScheduler
 from ondemand.adapters.sms import SnsNotifier, TextbeltNotifier
 from ondemand.bootstrap import service_from_environment
 from ondemand.domain import EndpointError, EndpointNotDeletableError, EndpointStatus, NotifierError, SchedulerError
-from ondemand.handlers import api, endpoint_events  # at collection: X-Ray's SDK opens a UDP socket on import
+from ondemand.handlers import api, endpoint_events, texts  # at collection: X-Ray's SDK opens a UDP socket on import
 
 from tests.conftest import create_table_from_template, queue_model_answers
+from tests.lifecycle_driver import confirming
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 MODEL_PARAMETER = "/ondemand-sentiment/approved-model"
@@ -341,9 +343,11 @@ def test_textbelt_unreachable_or_garbled_is_a_notifier_error(post: FakeTextbelt)
 # ----- the whole AWS wiring -----
 
 
-def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, event) -> None:
+@pytest.mark.parametrize("queued", [False, True], ids=["inline", "through-sqs"])
+def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, event, queued: bool) -> None:
     """What a Lambda container builds from its environment: /start creates a real (moto) endpoint; the InService
-    event schedules the teardown and sends an SNS SMS."""
+    event schedules the teardown and sends an SNS SMS (with TEXT_QUEUE_URL: queues it on SQS, and the texts
+    function sends it once, however often SQS delivers it)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sns.models import sns_backends
 
@@ -365,8 +369,12 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
     create_table_from_template(boto3.client("dynamodb"), "RateLimitTable", "aws-wiring-rates")
     approve_model()
     boto3.client("scheduler").create_schedule_group(Name="ondemand-teardown")
+    if queued:
+        monkeypatch.setenv("TEXT_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="aws-wiring-texts")["QueueUrl"])
     service = service_from_environment()
-    handlers = SimpleNamespace(api=api.make_handler(service), endpoint_events=endpoint_events.make_handler(service))
+    handlers = SimpleNamespace(
+        api=confirming(api.make_handler(service), service), endpoint_events=endpoint_events.make_handler(service)
+    )
 
     response = handlers.api(event("apigw_start"), None)
     assert response["statusCode"] == 202
@@ -384,7 +392,15 @@ def test_start_to_sms_through_the_aws_adapters(aws, state_table, monkeypatch, ev
     schedules = boto3.client("scheduler").list_schedules(GroupName="ondemand-teardown")["Schedules"]
     # One teardown and one stop notice, each once although the InService event came twice.
     assert sorted(s["Name"] for s in schedules) == [f"notice-{name}", f"teardown-{name}"]
-    sms = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
+    sms_sent = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages
+    if queued:
+        assert len(sms_sent) == 0  # queued, not sent, by the InService handler
+        sqs, url = boto3.client("sqs"), os.environ["TEXT_QUEUE_URL"]
+        [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        record = {"messageId": message["MessageId"], "body": message["Body"], "attributes": {}}
+        for _ in range(2):  # SQS delivers at least once
+            assert texts.make_handler(service)({"Records": [record]}, None) == {"batchItemFailures": []}
+    sms = list(sms_sent.values())
     assert [phone for phone, _ in sms] == [PHONE_A]
 
 

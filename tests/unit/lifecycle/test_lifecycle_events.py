@@ -130,13 +130,13 @@ def test_one_refused_and_one_unreachable_number_do_not_stop_the_others(
         State.STARTING,
         "start",
         endpoint_name=FIXTURE_ENDPOINT,
-        subscribers=["+15555550001", PHONE_A, "+15555550002"],
+        subscribers=["+12025550191", PHONE_A, "+12025550192"],
     )
-    notifier.refuse.add("+15555550001")
-    notifier.unreachable.add("+15555550002")
+    notifier.refuse.add("+12025550191")
+    notifier.unreachable.add("+12025550192")
     result = handlers.endpoint_events(event("endpoint_state_change_in_service"), None)
     assert notifier.phones() == [PHONE_A]
-    assert result["outcome"].endswith("texted 1 of 3")
+    assert result["outcome"].endswith("queued 3 of 3 texts")  # all queued; the sender texted one
 
 
 @pytest.mark.parametrize(

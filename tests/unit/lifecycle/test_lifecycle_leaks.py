@@ -12,6 +12,7 @@ from ondemand.bootstrap import bootstrap
 from ondemand.domain import EndpointStatus, State
 from ondemand.handlers import api
 
+from tests.lifecycle_driver import confirming
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B
 from tests.unit.lifecycle.test_lifecycle_api import invoke
 from tests.unit.lifecycle.test_lifecycle_aws_adapters import approve_model, sagemaker_endpoints
@@ -45,7 +46,7 @@ def test_an_access_denied_start_leaks_nothing_anywhere(aws, adapters, settings, 
     control = sagemaker_endpoints()
     control.sagemaker.create_endpoint = access_denied  # the real adapter, SageMaker answering AccessDenied
     service = bootstrap(settings, dataclasses.replace(adapters, endpoints=control), now=clock, sleep=lambda _: None)
-    handler = api.make_handler(service)
+    handler = confirming(api.make_handler(service), service)
     # Someone else subscribes between the caller's STARTING write and the failure: they get the failure text.
     real_create = control.create
 

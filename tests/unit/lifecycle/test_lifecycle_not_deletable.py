@@ -89,18 +89,48 @@ def test_a_second_stop_while_waiting_still_answers_202(handlers, machine, event)
     assert status == 202 and body["state"] == "STOPPING"
 
 
-def leave_a_creating_leftover(machine: LifecycleDriver, endpoints) -> str:
-    """A create that timed out after SageMaker made the endpoint: its cleanup is refused while it is Creating."""
+def leave_a_creating_leftover(machine: LifecycleDriver, endpoints, clock) -> str:
+    """A create that timed out after SageMaker made the endpoint: its cleanup is refused while it is Creating. Then
+    the cooldown after the failure passes."""
     leftover = machine.start().state.endpoint_name
     machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")
     assert leftover in endpoints.endpoints and machine.store.get().state == State.FAILED
+    clock.advance(minutes=machine.settings.cooldown_minutes)
     return leftover
 
 
-def test_a_start_with_a_creating_leftover_answers_202_and_goes_on_when_it_settles(
-    handlers, machine, event, endpoints, notifier
+def test_a_failed_starts_endpoint_bills_to_the_ledger_until_its_settling_event_deletes_it(
+    machine, endpoints, clock
 ) -> None:
-    leftover = leave_a_creating_leftover(machine, endpoints)
+    """A failure while the endpoint is Creating: SageMaker refuses the delete, the item keeps the run open, and the
+    endpoint's InService event deletes it and charges every minute it billed."""
+    leftover = machine.start().state.endpoint_name
+    machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")
+    item = machine.store.get()
+    assert (item.state, item.waiting_for, item.run_started_at) == (State.FAILED, leftover, clock())
+    clock.advance(minutes=4)
+    endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)
+    assert (
+        machine.on_endpoint_status(leftover, EndpointStatus.IN_SERVICE)
+        == f"deleted {leftover}, the failed start's endpoint"
+    )
+    item = machine.store.get()
+    assert leftover not in endpoints.endpoints and (item.waiting_for, item.run_started_at) == (None, None)
+    assert sum(item.gpu_seconds_by_day.values()) == 240
+
+
+def test_a_start_after_a_failed_start_whose_endpoint_still_bills_charges_it(machine, endpoints, clock) -> None:
+    leftover = leave_a_creating_leftover(machine, endpoints, clock)  # the cooldown's 5 minutes pass, billed
+    machine.start()
+    item = machine.store.get()
+    assert item.waiting_for == leftover and item.run_started_at == clock()
+    assert sum(item.gpu_seconds_by_day.values()) == machine.settings.cooldown_minutes * 60
+
+
+def test_a_start_with_a_creating_leftover_answers_202_and_goes_on_when_it_settles(
+    handlers, machine, event, endpoints, notifier, clock
+) -> None:
+    leftover = leave_a_creating_leftover(machine, endpoints, clock)
     request = event("apigw_start")
     request["body"] = json.dumps({"phone": PHONE_A})
     response = handlers.api(request, None)
@@ -120,7 +150,7 @@ def test_a_start_with_a_creating_leftover_answers_202_and_goes_on_when_it_settle
 def test_a_waiting_start_is_resumed_by_the_reconciler_when_the_leftovers_event_is_lost(
     machine, endpoints, clock
 ) -> None:
-    leftover = leave_a_creating_leftover(machine, endpoints)
+    leftover = leave_a_creating_leftover(machine, endpoints, clock)
     name = machine.start(PHONE_A).state.endpoint_name
     clock.advance(minutes=5)
     assert kinds(machine.reconcile()) == [(leftover, RepairKind.DELETE_DEFERRED)]
@@ -137,7 +167,7 @@ def test_a_waiting_start_is_resumed_by_the_reconciler_when_the_leftovers_event_i
 
 
 def test_a_waiting_start_fails_only_after_the_starting_timeout(machine, endpoints, clock, notifier) -> None:
-    leave_a_creating_leftover(machine, endpoints)
+    leave_a_creating_leftover(machine, endpoints, clock)
     machine.start(PHONE_A)
     clock.advance(minutes=machine.settings.starting_timeout_minutes - 1)
     machine.reconcile()
@@ -150,7 +180,7 @@ def test_a_waiting_start_fails_only_after_the_starting_timeout(machine, endpoint
 
 
 def test_a_stop_of_a_waiting_start_stops_at_once(handlers, machine, event, endpoints, clock) -> None:
-    leftover = leave_a_creating_leftover(machine, endpoints)
+    leftover = leave_a_creating_leftover(machine, endpoints, clock)
     name = machine.start().state.endpoint_name
     status, body = call_api(handlers, event, "apigw_stop")
     assert status == 200 and body["state"] == "STOPPED"
@@ -164,7 +194,7 @@ def test_a_stop_of_a_waiting_start_stops_at_once(handlers, machine, event, endpo
 def test_a_start_resumed_while_the_reconciler_runs_is_not_taken_for_interrupted(machine, endpoints, clock) -> None:
     """The reconciler lists, the leftover's event resumes the start, then the reconciler reads the item: the start's
     endpoint is missing from its list but exists."""
-    leftover = leave_a_creating_leftover(machine, endpoints)
+    leftover = leave_a_creating_leftover(machine, endpoints, clock)
     name = machine.start().state.endpoint_name
     clock.advance(minutes=5)
     endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)

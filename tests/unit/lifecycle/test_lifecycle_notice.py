@@ -52,7 +52,7 @@ def test_everyone_who_asked_gets_one_text_with_the_time_and_the_page(
     handlers, machine, in_service, scheduler, notifier, clock
 ) -> None:
     clock.advance(minutes=25)
-    assert fire(handlers, scheduler, in_service).startswith("notice sent; texted 2 of 2")
+    assert fire(handlers, scheduler, in_service).startswith("notice sent; queued 2 of 2 texts")
     expires_at = machine.store.get().expires_at
     assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
     assert notifier.sent[0][1] == f"Your sentiment model stops at {expires_at:%H:%M} UTC; keep it running: {PAGE}"
@@ -77,7 +77,7 @@ def test_an_extend_moves_the_notice_and_the_old_moment_texts_nobody(
     assert handlers.teardown(old_payload, None)["outcome"].startswith("skipped: not due until")
     assert notifier.sent == []
     clock.advance(minutes=20)  # the new moment
-    assert fire(handlers, scheduler, in_service).startswith("notice sent; texted 2 of 2")
+    assert fire(handlers, scheduler, in_service).startswith("notice sent; queued 2 of 2 texts")
 
 
 def test_after_the_notice_an_extend_schedules_no_second_one(
@@ -155,7 +155,7 @@ def test_a_notice_fired_early_is_sent_by_the_function_that_cannot_reschedule(
     """Scheduler's at() has a minute's precision: the current notice's firing texts, however early in that minute."""
     due, payload = scheduler.schedules[notice_schedule_name(in_service)]
     clock.current = due - timedelta(seconds=seconds_early)
-    assert teardown_function(payload, None)["outcome"].startswith("notice sent; texted 2 of 2")
+    assert teardown_function(payload, None)["outcome"].startswith("notice sent; queued 2 of 2 texts")
     assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
     assert teardown_function(payload, None)["outcome"] == "skipped: the notice was already sent"
 

@@ -9,11 +9,13 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from ondemand.bootstrap import Handler
+from ondemand.consent import code_for
 from ondemand.domain import EndpointStatus
 from ondemand.handlers import api
 from openapi_spec_validator import validate
 
 from tests.lifecycle_driver import LifecycleDriver
+from tests.unit.lifecycle.conftest import CONSENT_KEY
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,6 +83,34 @@ def test_responses_match_their_documented_schema(handlers, event, fixture, body,
     assert status == expected
     method = fixture_event["httpMethod"].lower()
     Draft202012Validator(schema_for(str(status), path, method)).validate(answer)
+
+
+PHONE = "+12025550100"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        ("/phone/code", {"phone": PHONE}, 202),
+        ("/phone/code", {"phone": "+18765550100"}, 400),  # outside the allowlist: phone_not_allowed
+        ("/phone/code", {}, 400),
+        ("/phone/confirm", {"phone": PHONE, "code": "right"}, 200),
+        ("/phone/confirm", {"phone": PHONE, "code": "wrong"}, 400),
+        ("/phone/confirm", {"phone": "+18765550100", "code": "123456"}, 400),
+        ("/start", {"phone": PHONE, "confirmation": "1.ab"}, 400),  # unconfirmed_phone
+    ],
+)
+def test_the_phone_routes_answer_as_documented(handlers, service, event, path, body, expected) -> None:
+    right = code_for(CONSENT_KEY, PHONE, service.now())
+    if body.get("code") in ("right", "wrong"):
+        body = {**body, "code": right if body["code"] == "right" else f"{(int(right) + 1) % 10**6:06d}"}
+    request = event("apigw_phone_code")
+    request["path"] = request["resource"] = request["requestContext"]["resourcePath"] = path
+    status, answer = call(handlers.api, request, body)
+    assert status == expected, answer
+    Draft202012Validator(schema_for(str(status), path, "post")).validate(answer)
+    documented = DOCUMENT["paths"][path]["post"]["responses"]
+    assert str(status) in documented
 
 
 def test_a_prediction_and_an_in_service_start_match_their_schemas(handlers, service, event) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 from ondemand.bootstrap import Service, bootstrap
-from ondemand.domain import ConflictError, EndpointStatus, State
+from ondemand.domain import ConflictError, CoolingDownError, EndpointStatus, State
 from ondemand.handlers import api, reconciler, teardown
 
+from tests.lifecycle_driver import confirming
 from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 from tests.unit.lifecycle.test_lifecycle_api import invoke
@@ -73,7 +74,7 @@ class Rival:
     """Another Lambda on the same table, unraced: each action is one invocation of a handler."""
 
     def __init__(self, service: Service, event: Callable[[str], dict[str, Any]], endpoints) -> None:
-        self.api = api.make_handler(service)
+        self.api = confirming(api.make_handler(service), service)
         self.teardown = teardown.make_handler(service)
         self.reconciler = reconciler.make_handler(service)
         self.event = event
@@ -199,7 +200,7 @@ def test_a_promotion_texts_a_subscriber_who_joined_between_its_read_and_its_writ
     name = machine.start(PHONE_A).state.endpoint_name
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
     store.arm(writing_state(State.IN_SERVICE), lambda: rival.start(PHONE_B))
-    assert machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE).endswith("texted 2 of 2")
+    assert machine.on_endpoint_status(name, EndpointStatus.IN_SERVICE).endswith("queued 2 of 2 texts")
     assert sorted(notifier.phones()) == [PHONE_A, PHONE_B]
 
 
@@ -213,13 +214,22 @@ def test_two_starts_at_once_create_one_endpoint_and_the_loser_is_subscribed(
     assert len(pauses) == 1
 
 
+@pytest.mark.parametrize("settings", [make_settings(cooldown_minutes=0)])
 def test_a_start_racing_a_start_that_failed_gets_an_endpoint_name_of_its_own(machine, store, rival, endpoints):
     """SageMaker keeps a deleted endpoint's name busy while it deletes: a start must never reuse a failed start's
-    name, even when that start began and failed between this one's read and its write, in the same second."""
+    name, even when that start began and failed between this one's read and its write, in the same second (possible
+    only without a cooldown after a failure)."""
     store.arm(writing_state(State.STARTING), rival.start_that_fails_at_once)
     assert machine.start(PHONE_A).created
     assert len(endpoints.created) == 2 and len(set(endpoints.created)) == 2
     assert store.get().state == State.STARTING and store.get().endpoint_name == endpoints.created[-1]
+
+
+def test_a_start_racing_a_start_that_failed_waits_out_the_cooldown(machine, store, rival, endpoints) -> None:
+    store.arm(writing_state(State.STARTING), rival.start_that_fails_at_once)
+    with pytest.raises(CoolingDownError, match="The last start failed"):
+        machine.start(PHONE_A)
+    assert len(endpoints.created) == 1 and store.get().state == State.FAILED
 
 
 def test_two_clicks_with_one_phone_at_once_both_say_it_will_be_texted(machine, store, rival) -> None:
@@ -239,11 +249,12 @@ def test_two_phones_taking_the_last_place_at_once_do_not_overfill_the_list(machi
 
 
 def test_a_waiting_start_is_created_once_when_its_leftovers_event_and_the_reconciler_resume_it_together(
-    machine, store, rival, endpoints
+    machine, store, rival, endpoints, clock
 ) -> None:
     endpoints.refuse_delete_while_creating = True
     leftover = machine.start().state.endpoint_name
     machine.on_endpoint_status(leftover, EndpointStatus.FAILED, "Read timeout on endpoint URL")  # still Creating
+    clock.advance(minutes=machine.settings.cooldown_minutes)
     name = machine.start(PHONE_A).state.endpoint_name
     assert store.get().waiting_for == leftover and endpoints.created == [leftover]
     endpoints.set_status(leftover, EndpointStatus.IN_SERVICE)  # it settled
@@ -333,6 +344,7 @@ class TestSixtyLostWrites:
             machine.teardown(name)
         assert store.get().state == State.IN_SERVICE and endpoints.deleted == []
 
+    @pytest.mark.parametrize("settings", [make_settings(cooldown_minutes=0)])
     def test_a_start_that_never_wins_its_write_answers_409(self, handlers, store, rival, event) -> None:
         """Every time, another start begins and fails between this start's read and its write."""
         store.arm(writing_state(State.STARTING), rival.start_that_fails_at_once, times=1000)

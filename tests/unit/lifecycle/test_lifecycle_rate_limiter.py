@@ -16,6 +16,7 @@ from ondemand.handlers import api
 from pynamodb.exceptions import UpdateError
 
 from tests.conftest import create_table_from_template
+from tests.lifecycle_driver import confirming
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 from tests.unit.lifecycle.test_lifecycle_api import invoke
 
@@ -38,7 +39,8 @@ def test_a_dynamodb_error_is_an_error_not_a_full_window(aws, adapters, settings,
         dataclasses.replace(adapters, rate_limiter=broken),
         now=clock,
     )
-    status, body, headers = invoke(api.make_handler(service), event("apigw_start"), {"phone": PHONE_A})
+    handler = confirming(api.make_handler(service), service)
+    status, body, headers = invoke(handler, event("apigw_start"), {"phone": PHONE_A})
     assert (status, body["error"]) == (500, "internal_error") and "Retry-After" not in headers
 
 

@@ -18,7 +18,7 @@ from ondemand.domain import EndpointStatus
 from ondemand.handlers import api
 
 from tests.conftest import create_table_from_template
-from tests.lifecycle_driver import LifecycleDriver
+from tests.lifecycle_driver import LifecycleDriver, confirming
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A, PHONE_B, PHONE_C
 from tests.unit.lifecycle.test_lifecycle_openapi import schema_for
 
@@ -61,7 +61,8 @@ def start(
 
 
 def test_the_fourth_start_for_one_phone_in_the_hour_is_429_with_retry_after(limited, event) -> None:
-    handler = api.make_handler(limited())
+    service = limited()
+    handler = confirming(confirming(api.make_handler(service), service), service)
     for _ in range(3):
         status, _, _ = start(handler, event, PHONE_A)
         assert status == 202
@@ -74,7 +75,8 @@ def test_the_fourth_start_for_one_phone_in_the_hour_is_429_with_retry_after(limi
 
 
 def test_one_client_cannot_text_a_stream_of_phone_numbers(limited, event) -> None:
-    handler = api.make_handler(limited(start_limit_per_client=2))
+    service = limited(start_limit_per_client=2)
+    handler = confirming(confirming(api.make_handler(service), service), service)
     assert start(handler, event, PHONE_A)[0] == 202
     assert start(handler, event, PHONE_B)[0] == 202
     status, body, headers = start(handler, event, PHONE_C)
@@ -85,7 +87,7 @@ def test_one_client_cannot_text_a_stream_of_phone_numbers(limited, event) -> Non
 
 def test_starts_that_cost_nothing_are_not_counted_against_the_client(limited, event, endpoints) -> None:
     service = limited(start_limit_per_client=1)
-    handler = api.make_handler(service)
+    handler = confirming(api.make_handler(service), service)
     status, started, _ = start(handler, event)
     assert status == 202
     endpoints.set_status(started["endpoint_name"], EndpointStatus.IN_SERVICE)
@@ -96,7 +98,7 @@ def test_starts_that_cost_nothing_are_not_counted_against_the_client(limited, ev
 
 def test_the_limit_is_off_without_a_rate_table(service, event) -> None:
     assert service.adapters.rate_limiter is None
-    handler = api.make_handler(service)
+    handler = confirming(api.make_handler(service), service)
     assert [start(handler, event, PHONE_A)[0] for _ in range(5)] == [202] * 5
 
 

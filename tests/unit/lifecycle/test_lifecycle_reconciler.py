@@ -80,7 +80,7 @@ def test_a_missed_in_service_event_is_promoted_and_subscribers_texted(machine, e
     endpoints.set_status(name, EndpointStatus.IN_SERVICE)
     repairs = machine.reconcile()
     assert (repairs[0].endpoint_name, repairs[0].kind) == (name, RepairKind.PROMOTED)
-    assert repairs[0].detail == "promoted to IN_SERVICE; texted 1 of 1"
+    assert repairs[0].detail == "promoted to IN_SERVICE; queued 1 of 1 texts"
     item = machine.store.get()
     assert item.state == State.IN_SERVICE
     assert teardown_schedule_name(name) in scheduler.schedules

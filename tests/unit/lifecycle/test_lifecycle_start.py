@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from ondemand.bootstrap import Service, bootstrap
-from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
+from ondemand.domain import ConflictError, CoolingDownError, EndpointError, EndpointStatus, State
 
 from tests.lifecycle_driver import LifecycleDriver
 from tests.settings_factory import make_settings
@@ -81,6 +81,9 @@ def test_a_failed_create_marks_failed_texts_the_others_not_the_caller_and_allows
 
     endpoints.fail_create = None
     clock.advance(seconds=5)
+    with pytest.raises(CoolingDownError):  # a start that keeps failing costs its writes once per cooldown
+        machine.start(PHONE_B)
+    clock.advance(minutes=machine.settings.cooldown_minutes)
     again = machine.start(PHONE_B)
     assert again.created and again.state.state == State.STARTING
     assert again.state.last_error is None
@@ -116,15 +119,17 @@ def test_phones_stay_on_the_item_for_the_stop_notice_and_leave_it_at_stopped(mac
     assert machine.store.get().state == State.STOPPED and machine.store.get().subscribers == ()
 
 
-def test_a_new_start_first_deletes_a_failed_starts_leftover_endpoint(machine, endpoints) -> None:
+def test_a_new_start_first_deletes_a_failed_starts_leftover_endpoint(machine, endpoints, clock) -> None:
     """A create that timed out after SageMaker made the endpoint, and a cleanup delete that was throttled."""
     name = machine.start().state.endpoint_name
     endpoints.fail_delete = "ThrottlingException"
     machine.on_endpoint_status(name, EndpointStatus.FAILED, "capacity")
     assert name in endpoints.endpoints  # the cleanup did not happen
+    clock.advance(minutes=machine.settings.cooldown_minutes)
     with pytest.raises(EndpointError):
         machine.start()  # delete still throttled: no second endpoint
     assert len(endpoints.endpoints) == 1
     endpoints.fail_delete = None
+    clock.advance(minutes=machine.settings.cooldown_minutes)
     fresh = machine.start().state.endpoint_name
     assert list(endpoints.endpoints) == [fresh]

@@ -10,6 +10,7 @@ from ondemand.domain import ConflictError, EndpointError, EndpointStatus, State
 from ondemand.lifecycle.schedules import teardown_schedule_name
 
 from tests.lifecycle_driver import LifecycleDriver
+from tests.settings_factory import make_settings
 from tests.unit.lifecycle.lifecycle_fakes import PHONE_A
 
 
@@ -75,6 +76,7 @@ def test_extend_is_measured_from_now_not_added_to_the_old_expiry(machine, in_ser
     assert first == second == clock() + timedelta(minutes=30)
 
 
+@pytest.mark.parametrize("settings", [make_settings(gpu_minutes_per_day=480)])  # the cap binds, not the budget
 def test_extend_stops_at_the_hard_cap(machine, in_service, clock) -> None:
     in_service_at = machine.store.get().in_service_at
     cap = in_service_at + timedelta(minutes=machine.settings.hard_cap_minutes)

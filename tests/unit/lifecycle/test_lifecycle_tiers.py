@@ -46,7 +46,9 @@ def settings(tier: str) -> Settings:
 def adapters(store, endpoints, scheduler, notifier, published):
     from ondemand.ports import Adapters
 
-    return Adapters(store, endpoints, scheduler, notifier, instant_model=FolderInstantModel(published))
+    return Adapters(
+        store, endpoints, scheduler, notifier, instant_model=FolderInstantModel(published), consent_key=lambda: b"key"
+    )
 
 
 def publish(artifact: Path, folder: Path) -> None:

@@ -79,7 +79,7 @@ NOTICE_PREFIX = "Your sentiment model stops at"
 NOTICE = timedelta(minutes=SETTINGS.notice_minutes)
 # Scheduler fires an at() schedule anywhere in its minute: the faults fire schedules up to this early or late.
 SCHEDULE_PRECISION = timedelta(seconds=60)
-PHONES = [None, "+15555550100", "+15555550101", "+447700900123"]
+PHONES = [None, "+12025550100", "+12025550101", "+442079460123"]
 
 PROFILES = {
     "ci": settings(max_examples=1000, stateful_step_count=60),
@@ -100,7 +100,8 @@ class LifecycleUnderFaults(RuleBasedStateMachine):
         self.sagemaker = SimulatedSageMaker(lambda: self.now, self.faults)
         self.scheduler = SimulatedScheduler(self.faults)
         self.notifier = SimulatedNotifier(self.store, self.faults, self.sagemaker)
-        adapters = Adapters(self.store, self.sagemaker, self.scheduler, self.notifier)
+        # A key for the consent tokens the driver's starts carry (the subscribers' confirmations).
+        adapters = Adapters(self.store, self.sagemaker, self.scheduler, self.notifier, consent_key=lambda: b"key")
         self.lifecycle = LifecycleDriver(bootstrap(SETTINGS, adapters, now=lambda: self.now, sleep=lambda _: None))
         self.events: list[tuple[str, EndpointStatus, str | None]] = []
         self.next_reconcile = self.now + RECONCILER_PERIOD
