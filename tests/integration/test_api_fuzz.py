@@ -80,6 +80,32 @@ def test_every_response_matches_the_openapi_document(case: schemathesis.Case, mo
     case.validate_response(response, excluded_checks=excluded)
 
 
+def test_call_sequences_along_the_documents_links_match_it(model_in_service: RunningRuntime) -> None:
+    """Schemathesis's stateful phase: sequences chained by the document's links (a confirmation into /start, a start
+    into /status and /predict), every response checked as above."""
+    workflow = SCHEMA.as_state_machine()
+
+    class AgainstTheRuntime(workflow):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"base_url": model_in_service.base_url, "timeout": 60}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            STATUS_COUNTS[f"stateful {case.method} {case.path} {response.status_code}"] += 1
+            case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+    AgainstTheRuntime.run(
+        settings=settings(
+            max_examples=FUZZ_EXAMPLES // 2,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    operations = {key.split()[2] for key in STATUS_COUNTS if key.startswith("stateful ")}
+    assert {"/start", "/predict"} <= operations, STATUS_COUNTS  # sequences ran, not one call alone
+
+
 def post(
     runtime: RunningRuntime, path: str, body: bytes | str, content_type: str = "application/json", **headers: str
 ) -> requests.Response:
