@@ -42,6 +42,23 @@ def hashed(value: str, pepper: bytes) -> str:
     return hmac.new(pepper, value.encode(), hashlib.sha256).hexdigest()
 
 
+class Pepper:
+    """The keys' HMAC pepper, read on first use (a Secrets Manager read that only the callers that count need), then
+    kept; MissingPepperError without one."""
+
+    def __init__(self, read: Callable[[], str | None]) -> None:
+        self._read = read
+        self._pepper: bytes | None = None
+
+    def __call__(self) -> bytes:
+        if self._pepper is None:
+            value = self._read()
+            if not value:
+                raise MissingPepperError("no rate-limit pepper is configured (RATE_LIMIT_PEPPER_SECRET)")
+            self._pepper = value.encode()
+        return self._pepper
+
+
 class DynamoRateLimiter:
     """`acquire(key, limit, window)` counts one use, or returns the seconds until the caller may try again."""
 
@@ -54,20 +71,16 @@ class DynamoRateLimiter:
         now: Callable[[], float] = time.time,
         credentials: StaticCredentials | None = None,
     ) -> None:
-        """`pepper` is read on the first use (a Secrets Manager read that only /start needs), then kept."""
         self.model = bound_model(RateCounterBase, table_name, host, region, credentials)
         self.now = now
-        self._read_pepper = pepper
-        self._pepper: bytes | None = None
+        self._pepper_of_keys = Pepper(pepper)
 
     @property
     def pepper(self) -> bytes:
-        if self._pepper is None:
-            value = self._read_pepper()
-            if not value:
-                raise MissingPepperError("no rate-limit pepper is configured (RATE_LIMIT_PEPPER_SECRET)")
-            self._pepper = value.encode()
-        return self._pepper
+        return self._pepper_of_keys()
+
+    def _counter(self, key: str, window: int) -> RateCounterBase:
+        return self.model(f"{hashed(key, self.pepper)}#{window}")  # keys may hold phone numbers
 
     def acquire(self, key: str, limit: int, window_seconds: int) -> int | None:
         """None if this use is within `limit` uses of `key` in the current window (and counts it); otherwise the
@@ -76,7 +89,7 @@ class DynamoRateLimiter:
         window = int(now // window_seconds)
         window_end = (window + 1) * window_seconds
         model = self.model
-        item = model(f"{hashed(key, self.pepper)}#{window}")  # keys may hold phone numbers
+        item = self._counter(key, window)
         try:
             item.update(
                 actions=[model.hits.add(1), model.expires_at.set(window_end + window_seconds)],
@@ -92,7 +105,7 @@ class DynamoRateLimiter:
         """Give back one use of `key` in the current window: a conditional decrement, never below zero (a window
         that has ended, or a counter already at zero, is left alone)."""
         model = self.model
-        counter = model(hashed(key, self.pepper) + f"#{int(self.now() // window_seconds)}")
+        counter = self._counter(key, int(self.now() // window_seconds))
         try:
             counter.update(actions=[model.hits.add(-1)], condition=model.hits > 0)
         except UpdateError as exc:
@@ -129,11 +142,11 @@ class DynamoTextClaims:
         credentials: StaticCredentials | None = None,
     ) -> None:
         self.model = bound_model(TextClaimBase, table_name, host, region, credentials)
-        self.limiter = DynamoRateLimiter(table_name, pepper, host, region, now, credentials)  # its pepper, once
+        self.pepper = Pepper(pepper)
         self.now = now
 
     def _item(self, key: str, phone: str) -> TextClaimBase:
-        return self.model(hashed(f"text#{key}#{phone}", self.limiter.pepper))
+        return self.model(hashed(f"text#{key}#{phone}", self.pepper()))
 
     def claim(self, key: str, phone: str, lease_seconds: int) -> ClaimState:
         now = self.now()
